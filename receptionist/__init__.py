@@ -1,0 +1,1 @@
+"""receptionist: a real-time AI phone receptionist on Twilio Media Streams."""

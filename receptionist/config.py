@@ -1,0 +1,246 @@
+"""config.toml, read once at start-up into frozen dataclasses.
+
+A bad value raises ConfigError naming the key, so a mistake is found before the first call,
+not during one.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from receptionist.errors import ConfigError
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DEFAULT_CONFIG_PATH = Path("config.toml")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "0.0.0.0"
+    port: int = 8080
+    public_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    minutes: int
+    words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningHours:
+    opens: time
+    closes: time
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicConfig:
+    name: str = "the clinic"
+    timezone: str = "UTC"
+    greeting: str = "Hello, how can I help you?"
+    transfer_number: str = ""
+    hours: tuple[OpeningHours | None, ...] = (None,) * 7
+    """Indexed by weekday, Monday = 0; None when closed."""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    database: Path = Path("data/appointments.sqlite3")
+    slot_minutes: int = 15
+    horizon_days: int = 60
+    min_notice_minutes: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class EnginesConfig:
+    stt: str = "offline"
+    dialogue: str = "offline"
+    tts: str = "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class VadConfig:
+    engine: str = "silero"
+    threshold: float = 0.5
+    webrtc_mode: int = 3
+    min_speech_ms: int = 120
+    end_silence_ms: int = 700
+
+
+@dataclass(frozen=True, slots=True)
+class TtsConfig:
+    voice: str = "en-us"
+    words_per_minute: int = 165
+
+
+@dataclass(frozen=True, slots=True)
+class DialogueConfig:
+    reprompt_after_s: float = 8.0
+    max_reprompts: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class BufferConfig:
+    inbound_audio_frames: int = 50
+    dialogue_events: int = 64
+    sentences: int = 16
+    outbound_frames: int = 100
+    scheduler: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioConfig:
+    send_ahead_ms: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    clinic: ClinicConfig = field(default_factory=ClinicConfig)
+    services: tuple[Service, ...] = ()
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    engines: EnginesConfig = field(default_factory=EnginesConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    dialogue: DialogueConfig = field(default_factory=DialogueConfig)
+    buffers: BufferConfig = field(default_factory=BufferConfig)
+    twilio: TwilioConfig = field(default_factory=TwilioConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    def service(self, name: str) -> Service | None:
+        return next((s for s in self.services if s.name == name), None)
+
+
+def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> Config:
+    """Read and validate a config file.
+
+    Raises:
+        ConfigError: the file is missing, is not TOML, or holds a bad value.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    return parse_config(raw)
+
+
+def parse_config(raw: Mapping[str, Any]) -> Config:
+    clinic_raw = dict(_table(raw, "clinic"))
+    hours = _parse_hours(_table(clinic_raw, "hours", "clinic"))
+    clinic_raw.pop("hours", None)
+    clinic = _build(ClinicConfig, clinic_raw, "clinic", hours=hours)
+    try:
+        clinic.tz  # noqa: B018 - validate the timezone name now, not mid-call
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"clinic.timezone: unknown timezone {clinic.timezone!r}") from exc
+    scheduler_raw = dict(_table(raw, "scheduler"))
+    if "database" in scheduler_raw:
+        scheduler_raw["database"] = Path(str(scheduler_raw["database"]))
+    config = Config(
+        server=_build(ServerConfig, _table(raw, "server"), "server"),
+        clinic=clinic,
+        services=_parse_services(raw.get("services", [])),
+        scheduler=_build(SchedulerConfig, scheduler_raw, "scheduler"),
+        engines=_build(EnginesConfig, _table(raw, "engines"), "engines"),
+        vad=_build(VadConfig, _table(raw, "vad"), "vad"),
+        tts=_build(TtsConfig, _table(raw, "tts"), "tts"),
+        dialogue=_build(DialogueConfig, _table(raw, "dialogue"), "dialogue"),
+        buffers=_build(BufferConfig, _table(raw, "buffers"), "buffers"),
+        twilio=_build(TwilioConfig, _table(raw, "twilio"), "twilio"),
+        logging=_build(LoggingConfig, _table(raw, "logging"), "logging"),
+    )
+    _validate(config)
+    return config
+
+
+def _table(raw: Mapping[str, Any], key: str, parent: str = "") -> Mapping[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{parent + '.' if parent else ''}{key} must be a table")
+    return value
+
+
+def _build(cls: Any, values: Mapping[str, Any], section: str, **extra: Any) -> Any:
+    known = set(cls.__dataclass_fields__)
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"[{section}] has unknown keys: {', '.join(sorted(unknown))}")
+    for key, value in values.items():
+        default = cls.__dataclass_fields__[key].default
+        expected = type(default)
+        ok = isinstance(value, expected) or (expected is float and isinstance(value, int))
+        if isinstance(default, Path) or key in extra:
+            ok = True
+        if not ok or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"{section}.{key} must be {expected.__name__}, got {value!r}")
+    return cls(**{**values, **extra})
+
+
+def _parse_hours(raw: Mapping[str, Any]) -> tuple[OpeningHours | None, ...]:
+    unknown = set(raw) - set(WEEKDAYS)
+    if unknown:
+        raise ConfigError(f"clinic.hours: unknown days {', '.join(sorted(unknown))}")
+    return tuple(_parse_span(day, raw.get(day, "")) for day in WEEKDAYS)
+
+
+def _parse_span(day: str, span: Any) -> OpeningHours | None:
+    if span in ("", None):
+        return None
+    try:
+        opens, closes = (time.fromisoformat(part.strip()) for part in str(span).split("-"))
+    except ValueError as exc:
+        raise ConfigError(f"clinic.hours.{day} must look like '09:00-17:00', got {span!r}") from exc
+    if closes <= opens:
+        raise ConfigError(f"clinic.hours.{day}: closes before it opens ({span!r})")
+    return OpeningHours(opens, closes)
+
+
+def _parse_services(raw: Any) -> tuple[Service, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError("services must be an array of tables ([[services]])")
+    services = []
+    for index, entry in enumerate(raw):
+        name, minutes = entry.get("name"), entry.get("minutes")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"services[{index}].name must be a non-empty string")
+        if not isinstance(minutes, int) or minutes <= 0:
+            raise ConfigError(f"services[{index}].minutes must be a positive integer")
+        words = tuple(str(w).lower() for w in entry.get("words", ()))
+        services.append(Service(name=name, minutes=minutes, words=words))
+    return tuple(services)
+
+
+def _validate(config: Config) -> None:
+    if not config.services:
+        raise ConfigError("at least one [[services]] entry is needed to book appointments")
+    if not any(config.clinic.hours):
+        raise ConfigError("clinic.hours: the clinic is never open")
+    for name in ("stt", "dialogue", "tts"):
+        if getattr(config.engines, name) != "offline":
+            raise ConfigError(f"engines.{name}: only 'offline' is available in this build")
+    if config.vad.engine not in ("silero", "webrtc"):
+        raise ConfigError("vad.engine must be 'silero' or 'webrtc'")
+    for name in BufferConfig.__dataclass_fields__:
+        if getattr(config.buffers, name) < 1:
+            raise ConfigError(f"buffers.{name} must be at least 1")
+    if not 60 % config.scheduler.slot_minutes == 0:
+        raise ConfigError("scheduler.slot_minutes must divide 60")

@@ -1,0 +1,50 @@
+"""The exception tree. Vendor and library errors are mapped onto it at the adapter edge.
+
+::
+
+    ReceptionistError
+    ├── ConfigError            bad config.toml or environment; raised at start-up
+    ├── ProtocolError          a peer sent something we cannot use
+    │   └── TwilioProtocolError   a malformed or unexpected Media Streams message
+    ├── EngineError            an engine (STT, TTS, VAD, dialogue) failed
+    │   ├── SpeechRecognitionError
+    │   └── SpeechSynthesisError
+    └── SchedulerError         the appointments store failed
+        └── StoreUnavailable      the database could not be opened or written
+"""
+
+
+class ReceptionistError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(ReceptionistError):
+    """The configuration is invalid; the message names the key."""
+
+
+class ProtocolError(ReceptionistError):
+    """A peer sent a message we cannot use."""
+
+
+class TwilioProtocolError(ProtocolError):
+    """A Twilio Media Streams message is malformed or out of place."""
+
+
+class EngineError(ReceptionistError):
+    """An engine failed."""
+
+
+class SpeechRecognitionError(EngineError):
+    pass
+
+
+class SpeechSynthesisError(EngineError):
+    pass
+
+
+class SchedulerError(ReceptionistError):
+    """The appointments store failed."""
+
+
+class StoreUnavailable(SchedulerError):
+    """The database could not be opened, read or written."""

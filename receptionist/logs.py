@@ -1,0 +1,51 @@
+"""structlog set-up: JSON lines when stdout is not a terminal, readable console when it is.
+
+Every line logged inside a call carries ``call_sid`` and ``stream_sid``: the call supervisor
+binds them once with ``bind_contextvars`` and trio tasks inherit the context.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_SECRET_KEYS = re.compile(r"(key|token|secret|password|authorization|signature)", re.I)
+REDACTED = "[redacted]"
+
+
+def redact_secrets(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Never let a secret reach a log line, whatever a caller of the logger passed."""
+    for key in list(event_dict):
+        if _SECRET_KEYS.search(key) and event_dict[key] not in (None, ""):
+            event_dict[key] = REDACTED
+    return event_dict
+
+
+def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
+    if json is None:
+        json = not sys.stdout.isatty()
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_secrets,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        cache_logger_on_first_use=False,
+    )

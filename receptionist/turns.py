@@ -1,0 +1,58 @@
+"""Barge-in as a cancel-scope broadcast.
+
+Each agent turn has an id (increasing within a call). The work of a turn in every actor
+(dialogue generation, synthesis) runs under a cancel scope registered here under that id.
+``cancel_through(turn_id)`` cancels every registered scope of that turn and all earlier ones
+in one synchronous step (``CancelScope.cancel()`` does not yield), and raises the watermark
+that TwilioIO checks before every frame, so nothing of a cancelled turn reaches the caller,
+whatever was still buffered in a channel.
+
+This is a synchronisation primitive shared by one call's actors, like a ``trio.Event``:
+it holds no conversation state, only which turns are dead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import trio
+
+
+class TurnCancellation:
+    def __init__(self) -> None:
+        self._cancelled_through = 0
+        self._scopes: dict[int, set[trio.CancelScope]] = {}
+
+    @property
+    def cancelled_through(self) -> int:
+        return self._cancelled_through
+
+    def is_cancelled(self, turn_id: int) -> bool:
+        return turn_id <= self._cancelled_through
+
+    @contextmanager
+    def scope(self, turn_id: int) -> Iterator[trio.CancelScope]:
+        """Run a block as part of turn ``turn_id``; it is cancelled with that turn.
+
+        A block entered for a turn that is already cancelled is cancelled at once.
+        """
+        cancel_scope = trio.CancelScope()
+        if self.is_cancelled(turn_id):
+            cancel_scope.cancel()
+        registered = self._scopes.setdefault(turn_id, set())
+        registered.add(cancel_scope)
+        try:
+            with cancel_scope:
+                yield cancel_scope
+        finally:
+            registered.discard(cancel_scope)
+            if not registered:
+                self._scopes.pop(turn_id, None)
+
+    def cancel_through(self, turn_id: int) -> None:
+        """Cancel turn ``turn_id`` and every earlier turn, everywhere, now."""
+        self._cancelled_through = max(self._cancelled_through, turn_id)
+        for registered_id in [t for t in self._scopes if t <= turn_id]:
+            for cancel_scope in self._scopes[registered_id]:
+                cancel_scope.cancel()

@@ -1,0 +1,1 @@
+"""One module per actor of a call. The call supervisor in receptionist/ wires them."""
