@@ -5,7 +5,9 @@
     ReceptionistError
     ├── ConfigError            bad config.toml or environment; raised at start-up
     ├── ProtocolError          a peer sent something we cannot use
-    │   └── TwilioProtocolError   a malformed or unexpected Media Streams message
+    │   ├── TwilioProtocolError   a malformed or unexpected Media Streams message
+    │   └── StreamRejected        a media stream that did not come from our webhook
+    ├── CallDisconnected       the caller's WebSocket is gone
     ├── EngineError            an engine (STT, TTS, VAD, dialogue) failed
     │   ├── SpeechRecognitionError
     │   └── SpeechSynthesisError
@@ -28,6 +30,14 @@ class ProtocolError(ReceptionistError):
 
 class TwilioProtocolError(ProtocolError):
     """A Twilio Media Streams message is malformed or out of place."""
+
+
+class StreamRejected(ProtocolError):
+    """A media stream without a valid token from our own /incoming-call webhook."""
+
+
+class CallDisconnected(ReceptionistError):
+    """The call's WebSocket closed; raised by a MediaConnection's receive or send."""
 
 
 class EngineError(ReceptionistError):

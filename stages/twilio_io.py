@@ -1,0 +1,276 @@
+"""TwilioIO: the actor that owns the call's Media Streams WebSocket.
+
+One reader task parses what Twilio sends and never blocks on audio; one writer task paces
+outbound audio in 20 ms frames just ahead of playback, sends marks, and sends ``clear`` on
+barge-in. Frames of a cancelled turn are dropped here, right before they would be sent, so
+nothing of a cancelled turn reaches the caller whatever was still buffered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+import structlog
+import trio
+
+from receptionist import twilio_protocol as tp
+from receptionist.errors import CallDisconnected, TwilioProtocolError
+from receptionist.latency import stage_latencies_ms
+from receptionist.messages import (
+    FRAME_MS,
+    CallStarted,
+    CallStopped,
+    ClearAudio,
+    DtmfPressed,
+    EndCall,
+    InboundAudio,
+    MarkPlayed,
+    OutboundAudio,
+    OutboundMark,
+    TurnAudioEnd,
+)
+from receptionist.turns import TurnCancellation
+
+log = structlog.get_logger()
+
+FRAME_SECONDS = FRAME_MS / 1000
+CLEAR_TIMEOUT_S = 1.0
+"""A clear or close that cannot be sent in this long will not matter any more."""
+
+CallEvent = CallStarted | MarkPlayed | DtmfPressed | CallStopped
+Outbound = OutboundAudio | OutboundMark | TurnAudioEnd | ClearAudio | EndCall
+
+
+class MediaConnection(Protocol):
+    """What TwilioIO needs of a WebSocket (Quart's websocket object is one).
+
+    ``receive`` and ``send`` raise CallDisconnected once the peer has gone.
+    """
+
+    async def receive(self) -> str | bytes: ...
+
+    async def send(self, data: str) -> None: ...
+
+    async def close(self, code: int) -> None: ...
+
+
+@dataclass(slots=True)
+class TwilioStats:
+    frames_in: int = 0
+    frames_dropped: int = 0
+    malformed: int = 0
+    frames_out: int = 0
+    frames_discarded: int = 0
+    marks_out: int = 0
+    clears: int = 0
+
+
+class PlaybackClock:
+    """Where Twilio's playback of what we sent will be, so we send just ahead of it.
+
+    Sending faster than real time would fill Twilio's buffer with audio a barge-in must then
+    clear; sending exactly at real time risks gaps. ``send_ahead`` is the margin.
+    """
+
+    def __init__(self, send_ahead: float) -> None:
+        self._send_ahead = send_ahead
+        self._played_until = 0.0
+
+    def next_send_time(self, now: float) -> float:
+        return max(now, self._played_until - self._send_ahead)
+
+    def sent_frame(self, now: float) -> None:
+        self._played_until = max(self._played_until, now) + FRAME_SECONDS
+
+    def cleared(self) -> None:
+        self._played_until = 0.0
+
+
+async def run_twilio_io(
+    connection: MediaConnection,
+    stream: tp.StreamStart,
+    inbound_audio: trio.MemorySendChannel[InboundAudio],
+    call_events: trio.MemorySendChannel[CallEvent],
+    outbound: trio.MemoryReceiveChannel[Outbound],
+    *,
+    turns: TurnCancellation,
+    send_ahead: float,
+    on_end: Callable[[EndCall], None] = lambda _end: None,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Carry one call's audio and events between Twilio and the other actors.
+
+    Resource handling:
+        Owns and closes ``inbound_audio``, ``call_events`` and ``outbound``. When the stream
+        ends (``stop``, a dropped socket, or our own hang-up) the reader closes its channels,
+        which unwinds the Listener and the Dialogue; the writer drains ``outbound`` until its
+        senders close, discarding, so no sender is ever met by a closed channel.
+
+    Error handling:
+        A malformed or unknown frame is logged and skipped. A full inbound-audio channel drops
+        the frame and counts it (the reader must never stall: Twilio's marks and stop travel
+        the same socket). A lost connection ends the call like ``stop``.
+    """
+    stats = TwilioStats()
+    stream_ended = trio.Event()
+    with inbound_audio, call_events, outbound:
+        await call_events.send(_call_started(stream))
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_read, connection, inbound_audio, call_events, stats, stream_ended)
+                writer = _Writer(connection, stream.stream_sid, turns, send_ahead, stats)
+                nursery.start_soon(writer.run, outbound, stream_ended, on_end)
+                task_status.started()
+        finally:
+            log.info("twilio.stats", **asdict(stats))
+
+
+def _call_started(stream: tp.StreamStart) -> CallStarted:
+    caller = stream.parameters.get("caller") or None
+    return CallStarted(
+        call_sid=stream.call_sid,
+        stream_sid=stream.stream_sid,
+        caller=caller,
+        parameters=stream.parameters,
+        at=trio.current_time(),
+    )
+
+
+async def _read(
+    connection: MediaConnection,
+    inbound_audio: trio.MemorySendChannel[InboundAudio],
+    call_events: trio.MemorySendChannel[CallEvent],
+    stats: TwilioStats,
+    stream_ended: trio.Event,
+) -> None:
+    with inbound_audio, call_events:
+        try:
+            while await _read_one(connection, inbound_audio, call_events, stats):
+                pass
+        except CallDisconnected:
+            log.info("twilio.disconnected")
+        finally:
+            stream_ended.set()
+            inbound_audio.close()
+        await call_events.send(CallStopped(at=trio.current_time()))
+
+
+async def _read_one(
+    connection: MediaConnection,
+    inbound_audio: trio.MemorySendChannel[InboundAudio],
+    call_events: trio.MemorySendChannel[CallEvent],
+    stats: TwilioStats,
+) -> bool:
+    """Handle one frame; False once the stream has stopped."""
+    raw = await connection.receive()
+    now = trio.current_time()
+    try:
+        event = tp.parse_message(raw)
+    except TwilioProtocolError as exc:
+        stats.malformed += 1
+        log.warning("twilio.malformed_frame", error=str(exc), frame=str(raw)[:200])
+        return True
+    match event:
+        case tp.Media(track="inbound", ulaw=ulaw):
+            stats.frames_in += 1
+            try:
+                inbound_audio.send_nowait(InboundAudio(ulaw=ulaw, at=now))
+            except trio.WouldBlock:
+                stats.frames_dropped += 1
+        case tp.Mark(name=name):
+            await call_events.send(MarkPlayed(name=name, at=now))
+        case tp.Dtmf(digit=digit):
+            await call_events.send(DtmfPressed(digit=digit, at=now))
+        case tp.Stop():
+            log.info("twilio.stop")
+            return False
+        case tp.Media() | tp.Connected() | tp.StreamStart():
+            log.debug("twilio.ignored", kind=type(event).__name__)
+    return True
+
+
+class _Writer:
+    def __init__(
+        self,
+        connection: MediaConnection,
+        stream_sid: str,
+        turns: TurnCancellation,
+        send_ahead: float,
+        stats: TwilioStats,
+    ) -> None:
+        self._connection = connection
+        self._stream_sid = stream_sid
+        self._turns = turns
+        self._clock = PlaybackClock(send_ahead)
+        self._stats = stats
+        self._turn_started: set[int] = set()
+
+    async def run(
+        self,
+        outbound: trio.MemoryReceiveChannel[Outbound],
+        stream_ended: trio.Event,
+        on_end: Callable[[EndCall], None],
+    ) -> None:
+        with outbound:
+            async for item in outbound:
+                if stream_ended.is_set():
+                    self._stats.frames_discarded += isinstance(item, OutboundAudio)
+                    continue
+                try:
+                    await self._handle(item, stream_ended, on_end)
+                except CallDisconnected:
+                    stream_ended.set()
+
+    async def _handle(
+        self, item: Outbound, stream_ended: trio.Event, on_end: Callable[[EndCall], None]
+    ) -> None:
+        match item:
+            case OutboundAudio():
+                await self._send_frame(item)
+            case OutboundMark(turn_id=turn_id, name=name):
+                if not self._turns.is_cancelled(turn_id):
+                    await self._connection.send(tp.mark_message(self._stream_sid, name))
+                    self._stats.marks_out += 1
+            case ClearAudio():
+                await self._clear(item)
+            case EndCall():
+                on_end(item)
+                stream_ended.set()
+                await self._close()
+            case TurnAudioEnd():
+                pass
+
+    async def _send_frame(self, frame: OutboundAudio) -> None:
+        if self._turns.is_cancelled(frame.turn_id):
+            self._stats.frames_discarded += 1
+            return
+        await trio.sleep_until(self._clock.next_send_time(trio.current_time()))
+        # Barge-in may have happened while we waited for the frame's slot.
+        if self._turns.is_cancelled(frame.turn_id):
+            self._stats.frames_discarded += 1
+            return
+        await self._connection.send(tp.media_message(self._stream_sid, frame.ulaw))
+        now = trio.current_time()
+        self._clock.sent_frame(now)
+        self._stats.frames_out += 1
+        if frame.turn_id not in self._turn_started:
+            self._turn_started.add(frame.turn_id)
+            log.info("turn", turn_id=frame.turn_id, **stage_latencies_ms(frame.timings, now))
+
+    async def _clear(self, clear: ClearAudio) -> None:
+        # The clear must go out even if the turn's own scope is being torn down around us.
+        with trio.move_on_after(CLEAR_TIMEOUT_S, shield=True):
+            await self._connection.send(tp.clear_message(self._stream_sid))
+        self._clock.cleared()
+        self._stats.clears += 1
+        log.info("twilio.clear", turn_id=clear.turn_id, ms_since_barge_in=_ms_since(clear.at))
+
+    async def _close(self) -> None:
+        with trio.move_on_after(CLEAR_TIMEOUT_S, shield=True):
+            await self._connection.close(1000)
+
+
+def _ms_since(at: float) -> float:
+    return round((trio.current_time() - at) * 1000, 1)

@@ -1,0 +1,18 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from receptionist.config import Config, load_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = PROJECT_ROOT.parent / "shared" / "protocol-samples"
+
+
+@pytest.fixture(scope="session")
+def project_config() -> Config:
+    """The config.toml users start from."""
+    return load_config(PROJECT_ROOT / "config.toml")
