@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 FIXTURE ?= fixtures/booking_call.wav
 REPLAY_ARGS ?=
 
-.PHONY: run test lint replay bench fixtures clean
+.PHONY: run test lint replay fixtures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,6 @@ lint: $(STAMP)
 
 replay: $(STAMP)
 	$(BIN)/receptionist replay $(FIXTURE) $(REPLAY_ARGS)
-
-bench: $(STAMP)
-	$(BIN)/receptionist bench
 
 fixtures: $(STAMP)
 	$(BIN)/python -m receptionist.fixtures

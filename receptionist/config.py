@@ -94,6 +94,7 @@ class DialogueConfig:
 class BufferConfig:
     inbound_audio_frames: int = 50
     dialogue_events: int = 64
+    hints: int = 4
     sentences: int = 16
     outbound_frames: int = 100
     scheduler: int = 8

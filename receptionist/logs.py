@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -49,3 +51,40 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
         cache_logger_on_first_use=False,
     )
+
+
+@contextmanager
+def capture_to_file(path: Path) -> Iterator[list[dict[str, Any]]]:
+    """Send every log line to ``path`` as JSON, and collect the events in a list too.
+
+    For replays and benchmarks, which read their tables out of the server's own log lines.
+    Restores the previous configuration on exit.
+    """
+    events: list[dict[str, Any]] = []
+
+    def collect(
+        _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        events.append(dict(event_dict))
+        return event_dict
+
+    previous = structlog.get_config()
+    with path.open("w", encoding="utf-8") as sink:
+        structlog.configure(
+            processors=[
+                structlog.contextvars.merge_contextvars,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                redact_secrets,
+                structlog.processors.format_exc_info,
+                collect,
+                structlog.processors.JSONRenderer(default=str),
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+            logger_factory=structlog.PrintLoggerFactory(file=sink),
+            cache_logger_on_first_use=False,
+        )
+        try:
+            yield events
+        finally:
+            structlog.configure(**previous)

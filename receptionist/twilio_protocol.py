@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -148,7 +148,7 @@ def _required_text(value: object) -> str:
     return value
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[dict[str, Any]], TwilioEvent]] = {
     "connected": _parse_connected,
     "start": _parse_start,
     "media": _parse_media,

@@ -116,9 +116,15 @@ def connect_stream_twiml(base_url: str, parameters: Mapping[str, str]) -> str:
     return _document(response)
 
 
-def after_stream_twiml(transfer_to: str | None) -> str:
-    """What Twilio does once our stream has ended: hand over to a person, or hang up."""
+def after_stream_twiml(transfer_to: str | None, apology: str | None = None) -> str:
+    """What Twilio does once our stream has ended: hand over to a person, or hang up.
+
+    ``apology`` is spoken by Twilio itself, so a caller hears it even when our own pipeline
+    failed.
+    """
     response = ElementTree.Element("Response")
+    if apology:
+        ElementTree.SubElement(response, "Say").text = apology
     if transfer_to:
         ElementTree.SubElement(response, "Dial").text = transfer_to
     else:

@@ -1,0 +1,88 @@
+"""The ``receptionist`` command: serve, replay, bookings, bench."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import trio
+
+from receptionist.config import DEFAULT_CONFIG_PATH, Config, load_config
+from receptionist.errors import ReceptionistError
+from receptionist.logs import configure_logging
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        return int(args.handler(args, config) or 0)
+    except ReceptionistError as exc:
+        print(f"receptionist: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="receptionist", description=__doc__)
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the webhook and media-stream server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(handler=_serve)
+
+    replay = commands.add_parser("replay", help="play recorded callers into the pipeline")
+    replay.add_argument("fixture", type=Path, help="a WAV or .ulaw file, or a folder of them")
+    replay.add_argument("--fast", action="store_true", help="no real-time pacing")
+    replay.add_argument("--out", type=Path, default=Path("replay-output"))
+    replay.add_argument("--now", type=datetime.fromisoformat, help="the clinic's 'now' (ISO)")
+    replay.set_defaults(handler=_replay)
+
+    bookings = commands.add_parser("bookings", help="list booked appointments")
+    bookings.add_argument("--all", action="store_true", help="include past appointments")
+    bookings.set_defaults(handler=_bookings)
+    return parser
+
+
+def _serve(args: argparse.Namespace, config: Config) -> int:
+    from receptionist.server import serve_app
+    from receptionist.services import build_services
+
+    configure_logging(config.logging.level)
+    host = args.host or config.server.host
+    port = args.port if args.port is not None else config.server.port
+    services = build_services(config)
+    trio.run(serve_app, services, host, port)
+    return 0
+
+
+def _replay(args: argparse.Namespace, config: Config) -> int:
+    from receptionist.replay import fixture_files, replay_fixture
+
+    fixtures = fixture_files(args.fixture)
+    if not fixtures:
+        raise ReceptionistError(f"no fixtures (.wav, .ulaw) found at {args.fixture}")
+
+    async def replay_all() -> None:
+        for fixture in fixtures:
+            print(await replay_fixture(fixture, config, args.out, fast=args.fast, now=args.now))
+
+    trio.run(replay_all)
+    return 0
+
+
+def _bookings(args: argparse.Namespace, config: Config) -> int:
+    from receptionist.bookings import list_bookings_lines
+
+    for line in list_bookings_lines(config, include_past=args.all):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Offline engines: VAD, speech recognition, speech synthesis."""

@@ -1,0 +1,229 @@
+"""Voice activity detection on 8 kHz phone audio: a speech probability per 20 ms frame,
+smoothed into SpeechStarted / SpeechStopped by an I/O-free state machine.
+
+Two engines behind one interface (``VadModel.new_stream() -> FrameVad``):
+
+- ``SileroModel`` (default): Silero VAD's ONNX model run by onnxruntime. One
+  ``InferenceSession`` per process (it is thread-safe for ``run``); each call gets its own
+  ``SileroStream`` holding that call's recurrent state and audio context.
+- ``WebrtcModel``: webrtcvad, about 40x cheaper but fooled by noise bursts (see the figures
+  in ``bench/vad_bench.py``); kept for machines where every microsecond counts.
+
+``SpeechSegmenter`` turns per-frame probabilities into turn events; it knows no engine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from receptionist.config import VadConfig
+from receptionist.errors import ConfigError, EngineError
+from receptionist.messages import FRAME_MS, SAMPLE_RATE, SpeechStarted, SpeechStopped
+
+SILERO_WINDOW = 256
+"""Samples per Silero inference at 8 kHz (32 ms): the only window size the model accepts."""
+SILERO_CONTEXT = 32
+"""Samples of the previous window the model expects prepended at 8 kHz (as silero_vad does)."""
+SILERO_STATE_SHAPE = (2, 1, 128)
+HYSTERESIS = 0.15
+"""Once in speech, a frame stays voiced down to threshold - 0.15 (floored at 0.01): Silero's
+own recommended gap, so a soft syllable mid-sentence does not start the end countdown."""
+
+
+class FrameVad(Protocol):
+    """One call's detector: fed every 20 ms frame of 16-bit PCM, in order."""
+
+    def probability(self, pcm16: bytes) -> float: ...
+
+
+class VadModel(Protocol):
+    """Loaded once per process; hands each call a fresh stream."""
+
+    def new_stream(self) -> FrameVad: ...
+
+
+def load_vad(config: VadConfig) -> VadModel:
+    """The configured engine, loaded once per process.
+
+    Raises:
+        ConfigError: the engine is unknown or its model cannot be found.
+    """
+    if config.engine == "silero":
+        return SileroModel()
+    if config.engine == "webrtc":
+        return WebrtcModel(config.webrtc_mode)
+    raise ConfigError(f"vad.engine: unknown engine {config.engine!r}")
+
+
+def new_segmenter(config: VadConfig) -> SpeechSegmenter:
+    return SpeechSegmenter(
+        threshold=config.threshold,
+        min_speech_ms=config.min_speech_ms,
+        end_silence_ms=config.end_silence_ms,
+    )
+
+
+# --- Silero ---------------------------------------------------------------------------
+
+
+def silero_model_path() -> Path:
+    """Where the silero-vad wheel put its ONNX model.
+
+    ``find_spec`` of a top-level package locates it without executing its ``__init__``
+    (which imports torch, which we do not install). ``importlib.resources.files`` would
+    import the package, so it is not used here.
+    """
+    spec = importlib.util.find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("vad.engine = 'silero' needs: pip install --no-deps silero-vad")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad.onnx"
+    if not path.is_file():
+        raise ConfigError(f"silero-vad is installed but {path} is missing")
+    return path
+
+
+class SileroModel:
+    """The shared ONNX session. ``run`` is thread-safe; per-call state lives in streams."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        import onnxruntime as ort  # deferred: webrtc-only deployments never load it
+
+        options = ort.SessionOptions()
+        # One thread each: a 32 ms window is tiny, thread hand-off costs more than it saves,
+        # and calls run in parallel on their own anyway.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(path or silero_model_path()), options, providers=["CPUExecutionProvider"]
+        )
+        self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
+
+    def new_stream(self) -> SileroStream:
+        return SileroStream(self)
+
+    def infer(
+        self, window: np.ndarray, state: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        """One window (context + 256 samples, float32 in [-1, 1]) -> (probability, state)."""
+        try:
+            out, new_state = self._session.run(
+                None, {"input": window[np.newaxis, :], "state": state, "sr": self._sr}
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise EngineError(f"silero VAD inference failed: {exc}") from exc
+        return float(out[0, 0]), new_state
+
+
+class SileroStream:
+    """One call's Silero state: 20 ms frames in, a probability per frame out.
+
+    Frames are 160 samples and the model takes 256, so samples are buffered; each frame
+    reports the probability of the latest complete window (0.625 inferences per frame).
+    """
+
+    def __init__(self, model: SileroModel) -> None:
+        self._model = model
+        self._state = np.zeros(SILERO_STATE_SHAPE, dtype=np.float32)
+        self._context = np.zeros(SILERO_CONTEXT, dtype=np.float32)
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._last = 0.0
+
+    def probability(self, pcm16: bytes) -> float:
+        samples = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
+        self._pending = np.concatenate((self._pending, samples))
+        while len(self._pending) >= SILERO_WINDOW:
+            chunk, self._pending = np.split(self._pending, [SILERO_WINDOW])
+            window = np.concatenate((self._context, chunk))
+            self._last, self._state = self._model.infer(window, self._state)
+            self._context = chunk[-SILERO_CONTEXT:]
+        return self._last
+
+
+# --- webrtcvad ------------------------------------------------------------------------
+
+
+class WebrtcModel:
+    def __init__(self, mode: int) -> None:
+        if mode not in (0, 1, 2, 3):
+            raise ConfigError(f"vad.webrtc_mode must be 0-3, got {mode}")
+        self._mode = mode
+
+    def new_stream(self) -> WebrtcStream:
+        return WebrtcStream(self._mode)
+
+
+class WebrtcStream:
+    """webrtcvad keeps adaptive noise estimates, so each call needs its own instance."""
+
+    def __init__(self, mode: int) -> None:
+        import webrtcvad
+
+        self._vad = webrtcvad.Vad(mode)
+
+    def probability(self, pcm16: bytes) -> float:
+        return 1.0 if self._vad.is_speech(pcm16, SAMPLE_RATE) else 0.0
+
+
+# --- Turn-taking smoothing (I/O-free) -------------------------------------------------
+
+
+class SpeechSegmenter:
+    """Per-frame speech probabilities -> SpeechStarted / SpeechStopped.
+
+    Speech starts once voiced frames have run unbroken for ``min_speech_ms`` (a click or a
+    cough is shorter), stamped with the first voiced frame's time. It stops once unvoiced
+    frames have run for ``end_silence_ms``, stamped with the last voiced frame's time.
+    Durations count frames, not clock differences, so a dropped frame cannot stretch them.
+    """
+
+    def __init__(
+        self, *, threshold: float, min_speech_ms: int, end_silence_ms: int,
+        frame_ms: int = FRAME_MS,
+    ) -> None:
+        self._threshold = threshold
+        self._end_threshold = max(threshold - HYSTERESIS, 0.01)
+        self._min_frames = max(1, -(-min_speech_ms // frame_ms))
+        self._end_frames = max(1, -(-end_silence_ms // frame_ms))
+        self._in_speech = False
+        self._run = 0
+        """Consecutive frames pointing the other way from the current state."""
+        self._run_started_at = 0.0
+        self._last_voiced_at = 0.0
+
+    @property
+    def in_speech(self) -> bool:
+        return self._in_speech
+
+    def handle(self, probability: float | bool, at: float) -> SpeechStarted | SpeechStopped | None:
+        """Feed one frame's probability (or webrtc-style flag) and its arrival time."""
+        if self._in_speech:
+            return self._while_speaking(float(probability) >= self._end_threshold, at)
+        return self._while_silent(float(probability) >= self._threshold, at)
+
+    def _while_silent(self, voiced: bool, at: float) -> SpeechStarted | None:
+        if not voiced:
+            self._run = 0
+            return None
+        if self._run == 0:
+            self._run_started_at = at
+        self._run += 1
+        self._last_voiced_at = at
+        if self._run < self._min_frames:
+            return None
+        self._in_speech, self._run = True, 0
+        return SpeechStarted(at=self._run_started_at)
+
+    def _while_speaking(self, voiced: bool, at: float) -> SpeechStopped | None:
+        if voiced:
+            self._run = 0
+            self._last_voiced_at = at
+            return None
+        self._run += 1
+        if self._run < self._end_frames:
+            return None
+        self._in_speech, self._run = False, 0
+        return SpeechStopped(at=self._last_voiced_at)

@@ -1,0 +1,157 @@
+"""The HTTP and WebSocket server: quart-trio, served by hypercorn's trio worker.
+
+Routes:
+    POST /incoming-call  Twilio's voice webhook: answers <Connect><Stream> TwiML.
+    POST /call-ended     <Connect action>: after our stream ends, dial a person or hang up.
+    WS   /media-stream   one call's Media Stream, run by the call supervisor.
+    GET  /health         liveness.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+from quart import Response, request, websocket
+from quart_trio import QuartTrio
+
+from receptionist import webhooks
+from receptionist.call import CallServices, serve_call
+from receptionist.errors import CallDisconnected
+from receptionist.messages import EndReason
+
+log = structlog.get_logger()
+
+MAX_WEBSOCKET_MESSAGE_BYTES = 64 * 1024
+"""A Twilio frame is a few hundred bytes; anything far larger is not Twilio."""
+APOLOGY = "Sorry, we are having technical trouble. Please call back a little later. Goodbye."
+TWIML = "text/xml"
+
+
+class QuartConnection:
+    """Quart's websocket as a MediaConnection.
+
+    quart-trio cancels the handler when the peer disconnects, so ``receive`` never reports it;
+    a send that fails on a closed socket is reported as CallDisconnected.
+    """
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+
+    async def receive(self) -> str | bytes:
+        data: str | bytes = await self._ws.receive()
+        return data
+
+    async def send(self, data: str) -> None:
+        try:
+            await self._ws.send(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            raise CallDisconnected("websocket closed") from exc
+
+    async def close(self, code: int) -> None:
+        await self._ws.close(code)
+
+
+def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartTrio:
+    app = QuartTrio("receptionist")
+    config = services.config
+
+    async def twilio_params() -> tuple[str, list[tuple[str, str]]] | Response:
+        """The request's public URL and parameters, or a 403 for a bad signature."""
+        # Title-cased, as public_base_url looks them up.
+        headers = {name.title(): value for name, value in request.headers.items()}
+        base = webhooks.public_base_url(config.server.public_url, headers, request.scheme)
+        query = request.query_string.decode()
+        url = base + request.path + (f"?{query}" if query else "")
+        form = await request.form
+        params = list(_items(form)) if request.method == "POST" else list(_items(request.args))
+        if twilio_auth_token:
+            signature = request.headers.get("X-Twilio-Signature", "")
+            body: bytes = await request.get_data(as_text=False)  # type: ignore[assignment]
+            if not webhooks.is_valid_twilio_request(
+                twilio_auth_token, url, params, signature, body=body
+            ):
+                log.warning("webhook.bad_signature", path=request.path)
+                return Response("invalid signature", status=403)
+        return base, params
+
+    @app.route("/incoming-call", methods=["GET", "POST"])
+    async def incoming_call() -> Response:
+        checked = await twilio_params()
+        if isinstance(checked, Response):
+            return checked
+        base, params = checked
+        fields = dict(params)
+        call_sid = fields.get("CallSid", "")
+        if not call_sid:
+            return Response("CallSid missing", status=400)
+        parameters = {
+            "callSid": call_sid,
+            "caller": fields.get("From", ""),
+            webhooks.TOKEN_PARAMETER: webhooks.stream_token(services.stream_secret, call_sid),
+        }
+        log.info("webhook.incoming_call", call_sid=call_sid)
+        return Response(webhooks.connect_stream_twiml(base, parameters), mimetype=TWIML)
+
+    @app.route("/call-ended", methods=["GET", "POST"])
+    async def call_ended() -> Response:
+        checked = await twilio_params()
+        if isinstance(checked, Response):
+            return checked
+        call_sid = dict(checked[1]).get("CallSid", "")
+        outcome = services.outcomes.pop(call_sid)
+        transfer_to = outcome.transfer_to if outcome else None
+        apology = APOLOGY if outcome and outcome.reason is EndReason.ERROR and not transfer_to else None
+        log.info("webhook.call_ended", call_sid=call_sid, transfer=bool(transfer_to))
+        return Response(webhooks.after_stream_twiml(transfer_to, apology), mimetype=TWIML)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.websocket(webhooks.STREAM_PATH)
+    async def media_stream() -> None:
+        await websocket.accept()
+        await serve_call(QuartConnection(websocket._get_current_object()), services)  # type: ignore[attr-defined]
+
+    return app
+
+
+def _items(multidict: Any) -> Iterable[tuple[str, str]]:
+    return ((key, value) for key, values in multidict.lists() for value in values)
+
+
+def hypercorn_config(host: str, port: int) -> HypercornConfig:
+    hc = HypercornConfig()
+    hc.bind = [f"{host}:{port}"]
+    hc.accesslog = None
+    hc.websocket_max_message_size = MAX_WEBSOCKET_MESSAGE_BYTES
+    hc.graceful_timeout = 5.0
+    return hc
+
+
+async def serve_app(
+    services: CallServices,
+    host: str,
+    port: int,
+    *,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve until cancelled; reports the bound addresses (port 0 picks a free one)."""
+    auth_token = os.environ.get("TWILIO_AUTH_TOKEN", "")
+    if not auth_token:
+        log.warning("webhook.signatures_unchecked", hint="set TWILIO_AUTH_TOKEN in production")
+    app = create_app(services, twilio_auth_token=auth_token)
+    await serve(app, hypercorn_config(host, port), task_status=task_status)
+
+
+def new_stream_secret() -> bytes:
+    """RECEPTIONIST_STREAM_SECRET when several processes share the traffic, else random."""
+    configured = os.environ.get("RECEPTIONIST_STREAM_SECRET", "")
+    return configured.encode() if configured else secrets.token_bytes(32)

@@ -1,0 +1,113 @@
+"""Synthesizer: the actor that turns the Dialogue's sentences into 20 ms frames of speech.
+
+Each sentence is spoken by the engine as it streams, cut into exact 160-byte frames, and
+followed by a mark named after it, so the Dialogue learns when the caller has heard it.
+The work of a sentence runs under its turn's cancel scope: a barge-in stops it mid-chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import aclosing
+from dataclasses import dataclass
+
+import structlog
+import trio
+
+from receptionist.audio import FrameSplitter
+from receptionist.engines.tts import SpeechEngine
+from receptionist.errors import SpeechSynthesisError
+from receptionist.messages import OutboundAudio, OutboundMark, Sentence, TurnAudioEnd, TurnTimings
+from receptionist.turns import TurnCancellation
+
+log = structlog.get_logger()
+
+SynthesizerOutput = OutboundAudio | OutboundMark | TurnAudioEnd
+
+
+async def run_synthesizer(
+    sentences: trio.MemoryReceiveChannel[Sentence],
+    outbound: trio.MemorySendChannel[SynthesizerOutput],
+    *,
+    engine: SpeechEngine,
+    turns: TurnCancellation,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Speak every sentence received, in order, until the sentence channel closes.
+
+    Per sentence it sends OutboundAudio frames, then ``OutboundMark("turn{t}-s{i}")``, and
+    after the turn's last sentence ``TurnAudioEnd``. Sentences of a cancelled turn produce
+    nothing, and a turn cancelled mid-sentence sends nothing more.
+
+    Resource handling:
+        Closes both channel ends on exit. Each sentence's engine stream is closed with
+        ``aclosing`` before the next begins, so no synthesis outlives its sentence or a
+        barge-in. Blocks on ``outbound`` when it is full: that backpressure is what keeps
+        synthesis only a buffer's length ahead of playback.
+
+    Error handling:
+        SpeechSynthesisError for one sentence is logged and that sentence skipped; its
+        mark (and TurnAudioEnd) is still sent so the Dialogue's bookkeeping moves on.
+        Cancellation of a turn ends only that turn's work; everything else propagates.
+    """
+    with sentences, outbound:
+        task_status.started()
+        turn = _TurnAudio(turn_id=None)
+        async for sentence in sentences:
+            if turns.is_cancelled(sentence.turn_id):
+                continue
+            if sentence.turn_id != turn.turn_id:
+                turn = _TurnAudio(sentence.turn_id)
+            with turns.scope(sentence.turn_id):
+                await _speak(sentence, engine, outbound, turn)
+
+
+@dataclass(slots=True)
+class _TurnAudio:
+    """What the actor remembers of the turn being spoken: when its audio began."""
+
+    turn_id: int | None
+    first_audio: float | None = None
+
+    def audio_arrived(self) -> None:
+        if self.first_audio is None:
+            self.first_audio = trio.current_time()
+
+    def timings_for(self, sentence: Sentence) -> TurnTimings:
+        assert self.first_audio is not None, "no frame exists before the turn's first audio"
+        return sentence.timings.with_first_audio(self.first_audio)
+
+
+async def _speak(
+    sentence: Sentence,
+    engine: SpeechEngine,
+    outbound: trio.MemorySendChannel[SynthesizerOutput],
+    turn: _TurnAudio,
+) -> None:
+    splitter = FrameSplitter()
+    try:
+        async with aclosing(engine.stream_ulaw(sentence.text)) as chunks:
+            async for chunk in chunks:
+                if chunk:
+                    turn.audio_arrived()
+                    await _send_frames(splitter.push(chunk), sentence, turn, outbound)
+    except SpeechSynthesisError as exc:
+        log.warning(
+            "synthesis_failed", turn_id=sentence.turn_id, index=sentence.index, error=str(exc)
+        )
+    await _send_frames(splitter.flush(), sentence, turn, outbound)
+    mark_name = f"turn{sentence.turn_id}-s{sentence.index}"
+    await outbound.send(OutboundMark(sentence.turn_id, name=mark_name, text=sentence.text))
+    if sentence.last:
+        await outbound.send(TurnAudioEnd(sentence.turn_id, caller_text=sentence.caller_text))
+
+
+async def _send_frames(
+    frames: Iterable[bytes],
+    sentence: Sentence,
+    turn: _TurnAudio,
+    outbound: trio.MemorySendChannel[SynthesizerOutput],
+) -> None:
+    for frame in frames:
+        timings = turn.timings_for(sentence)
+        await outbound.send(OutboundAudio(sentence.turn_id, frame, timings))
