@@ -12,7 +12,7 @@ with warnings.catch_warnings():
 
 from receptionist.messages import FRAME_BYTES, ULAW_SILENCE
 
-__all__ = ["FrameSplitter", "audioop", "ulaw_to_pcm16", "pcm16_to_ulaw"]
+__all__ = ["FrameSplitter", "audioop", "pcm16_to_ulaw", "ulaw_to_pcm16"]
 
 
 def ulaw_to_pcm16(ulaw: bytes) -> bytes:

@@ -23,6 +23,7 @@ from typing import Any
 
 import structlog
 import trio
+from stages.listener import run_listener
 
 from receptionist import twilio_protocol as tp
 from receptionist.appointments import AppointmentStore
@@ -32,7 +33,6 @@ from receptionist.messages import EndCall, EndReason, InboundAudio
 from receptionist.turns import TurnCancellation
 from receptionist.webhooks import is_valid_stream_token
 from stages.dialogue import run_dialogue
-from stages.listener import run_listener
 from stages.scheduler import run_scheduler
 from stages.synthesizer import run_synthesizer
 from stages.twilio_io import MediaConnection, run_twilio_io
@@ -77,6 +77,8 @@ class CallServices:
     now: Callable[[], datetime]
     stream_secret: bytes
     outcomes: CallOutcomes
+    llm: Any = None
+    """The open LLM client (receptionist.llm.LlmClient) when engines.dialogue is "openai"."""
 
 
 async def serve_call(connection: MediaConnection, services: CallServices) -> None:
@@ -188,6 +190,7 @@ async def run_call(
                         config=config,
                         turns=turns,
                         now=services.now,
+                        llm=services.llm,
                     )
                 )
                 await nursery.start(

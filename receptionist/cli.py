@@ -51,13 +51,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace, config: Config) -> int:
     from receptionist.server import serve_app
-    from receptionist.services import build_services
+    from receptionist.services import open_services
 
     configure_logging(config.logging.level)
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
-    services = build_services(config)
-    trio.run(serve_app, services, host, port)
+
+    async def serve() -> None:
+        async with open_services(config) as services:
+            await serve_app(services, host, port)
+
+    trio.run(serve)
     return 0
 
 

@@ -18,6 +18,11 @@ from receptionist.errors import ConfigError
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_CONFIG_PATH = Path("config.toml")
+ENGINE_CHOICES = {
+    "stt": ("offline", "deepgram"),
+    "dialogue": ("offline", "openai"),
+    "tts": ("offline", "elevenlabs"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +75,30 @@ class EnginesConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DeepgramConfig:
+    """Deepgram's live speech-to-text, used when ``engines.stt = "deepgram"``; its API key
+    comes only from the DEEPGRAM_API_KEY environment variable, never from the file."""
+
+    base_url: str = "wss://api.deepgram.com"
+    model: str = "nova-3"
+    endpointing_ms: int = 300
+    utterance_end_ms: int = 1000
+    smart_format: bool = True
+    interim_results: bool = True
+    keepalive_s: float = 5.0
+    reconnect_attempts: int = 5
+    resend_buffer_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
 class VadConfig:
     engine: str = "silero"
     threshold: float = 0.5
     webrtc_mode: int = 3
     min_speech_ms: int = 120
     end_silence_ms: int = 700
+    preroll_ms: int = 300
+    max_utterance_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +108,37 @@ class TtsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ElevenLabsConfig:
+    """The ElevenLabs streaming TTS, used when ``engines.tts = "elevenlabs"``; its API key
+    comes only from the ELEVENLABS_API_KEY environment variable, never from the file."""
+
+    base_url: str = "https://api.elevenlabs.io"
+    voice_id: str = "JBFqnCBsd6RMkjVDRZzb"
+    model_id: str = "eleven_flash_v2_5"
+    first_audio_timeout_s: float = 1.0
+    stall_timeout_s: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
 class DialogueConfig:
     reprompt_after_s: float = 8.0
     max_reprompts: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class LlmConfig:
+    """The OpenAI-compatible chat model, used when ``engines.dialogue = "openai"``. Its API
+    key comes only from the environment variable named by ``api_key_env`` ("" for a local
+    server that needs none), never from the file."""
+
+    base_url: str = "https://api.openai.com/v1"
+    model: str = "gpt-4o-mini"
+    temperature: float = 0.3
+    max_tokens: int = 300
+    api_key_env: str = "OPENAI_API_KEY"
+    first_token_timeout_s: float = 4.0
+    stall_timeout_s: float = 4.0
+    max_tool_rounds: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +168,12 @@ class Config:
     services: tuple[Service, ...] = ()
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     engines: EnginesConfig = field(default_factory=EnginesConfig)
+    deepgram: DeepgramConfig = field(default_factory=DeepgramConfig)
     vad: VadConfig = field(default_factory=VadConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
+    elevenlabs: ElevenLabsConfig = field(default_factory=ElevenLabsConfig)
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
+    llm: LlmConfig = field(default_factory=LlmConfig)
     buffers: BufferConfig = field(default_factory=BufferConfig)
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
@@ -162,9 +216,12 @@ def parse_config(raw: Mapping[str, Any]) -> Config:
         services=_parse_services(raw.get("services", [])),
         scheduler=_build(SchedulerConfig, scheduler_raw, "scheduler"),
         engines=_build(EnginesConfig, _table(raw, "engines"), "engines"),
+        deepgram=_build(DeepgramConfig, _table(raw, "deepgram"), "deepgram"),
         vad=_build(VadConfig, _table(raw, "vad"), "vad"),
         tts=_build(TtsConfig, _table(raw, "tts"), "tts"),
+        elevenlabs=_build(ElevenLabsConfig, _table(raw, "elevenlabs"), "elevenlabs"),
         dialogue=_build(DialogueConfig, _table(raw, "dialogue"), "dialogue"),
+        llm=_build(LlmConfig, _table(raw, "llm"), "llm"),
         buffers=_build(BufferConfig, _table(raw, "buffers"), "buffers"),
         twilio=_build(TwilioConfig, _table(raw, "twilio"), "twilio"),
         logging=_build(LoggingConfig, _table(raw, "logging"), "logging"),
@@ -235,9 +292,9 @@ def _validate(config: Config) -> None:
         raise ConfigError("at least one [[services]] entry is needed to book appointments")
     if not any(config.clinic.hours):
         raise ConfigError("clinic.hours: the clinic is never open")
-    for name in ("stt", "dialogue", "tts"):
-        if getattr(config.engines, name) != "offline":
-            raise ConfigError(f"engines.{name}: only 'offline' is available in this build")
+    for name, choices in ENGINE_CHOICES.items():
+        if getattr(config.engines, name) not in choices:
+            raise ConfigError(f"engines.{name} must be one of {', '.join(choices)}")
     if config.vad.engine not in ("silero", "webrtc"):
         raise ConfigError("vad.engine must be 'silero' or 'webrtc'")
     for name in BufferConfig.__dataclass_fields__:

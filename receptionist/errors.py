@@ -10,7 +10,8 @@
     ├── CallDisconnected       the caller's WebSocket is gone
     ├── EngineError            an engine (STT, TTS, VAD, dialogue) failed
     │   ├── SpeechRecognitionError
-    │   └── SpeechSynthesisError
+    │   ├── SpeechSynthesisError
+    │   └── LlmError              the LLM API failed, or streamed something unusable
     └── SchedulerError         the appointments store failed
         └── StoreUnavailable      the database could not be opened or written
 """
@@ -50,6 +51,14 @@ class SpeechRecognitionError(EngineError):
 
 class SpeechSynthesisError(EngineError):
     pass
+
+
+class LlmError(EngineError):
+    """The LLM could not give a reply; ``transient`` when trying again may help."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class SchedulerError(ReceptionistError):

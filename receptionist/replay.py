@@ -155,7 +155,7 @@ async def replay_fixture(
     """Replay one fixture; returns the report text."""
     from receptionist.logs import capture_to_file
     from receptionist.server import serve_app
-    from receptionist.services import build_services
+    from receptionist.services import open_services
 
     out_dir = out_root / fixture.stem
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -163,8 +163,7 @@ async def replay_fixture(
     config = replay_config(config, out_dir, fast=fast)
     utterances = split_utterances(load_caller_audio(fixture))
     with capture_to_file(out_dir / "server.log") as events:
-        services = await trio.to_thread.run_sync(lambda: build_services(config, now=now))
-        async with trio.open_nursery() as nursery:
+        async with open_services(config, now=now) as services, trio.open_nursery() as nursery:
             binds = await nursery.start(serve_app, services, "127.0.0.1", 0)
             report = await TwilioCaller(binds[0], paced=not fast).run(utterances)
             await trio.sleep(0.5)  # let the server finish logging the call's end

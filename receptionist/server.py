@@ -107,7 +107,9 @@ def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartT
         call_sid = dict(checked[1]).get("CallSid", "")
         outcome = services.outcomes.pop(call_sid)
         transfer_to = outcome.transfer_to if outcome else None
-        apology = APOLOGY if outcome and outcome.reason is EndReason.ERROR and not transfer_to else None
+        apology = (
+            APOLOGY if outcome and outcome.reason is EndReason.ERROR and not transfer_to else None
+        )
         log.info("webhook.call_ended", call_sid=call_sid, transfer=bool(transfer_to))
         return Response(webhooks.after_stream_twiml(transfer_to, apology), mimetype=TWIML)
 

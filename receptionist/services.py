@@ -1,7 +1,11 @@
-"""What every call shares, built once per process: engines, store, secrets."""
+"""What every call shares, built once per process: engines, clients, store, secrets."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -10,26 +14,34 @@ import trio
 from receptionist.appointments import AppointmentStore
 from receptionist.call import CallOutcomes, CallServices
 from receptionist.config import Config
+from receptionist.engines.elevenlabs import build_speech_engine, close_speech_engine
 from receptionist.engines.espeak import EspeakEngine
 from receptionist.engines.sphinx import SphinxModel
 from receptionist.engines.vad import load_vad, new_segmenter
+from receptionist.llm import build_llm
 from receptionist.server import new_stream_secret
 
+CLOSE_TIMEOUT_S = 2.0
 
-def build_services(config: Config, *, now: datetime | None = None) -> CallServices:
-    """Load the offline engines and open the store. Blocking: call it before serving.
+
+def build_services(
+    config: Config, *, now: datetime | None = None, environ: Mapping[str, str] | None = None
+) -> CallServices:
+    """Load the offline engines, check the cloud keys, open the store. Blocking.
+
+    Cloud clients are opened by ``open_services``, inside trio; this alone serves the
+    offline engines.
 
     Args:
         now: pin the clinic's clock (replays, tests); by default the real time.
+
+    Raises:
+        ConfigError: a chosen cloud engine's API key is missing from the environment.
     """
-    tz = config.clinic.tz
-    clock = (lambda: now) if now is not None else (lambda: datetime.now(tz))
-    if now is not None and now.tzinfo is None:
-        pinned = now.replace(tzinfo=tz)
-        clock = lambda: pinned  # noqa: E731
-    store = AppointmentStore(config, now=clock)
+    environ = os.environ if environ is None else environ
+    store = AppointmentStore(config, now=_clock(config, now))
     store.open()
-    speech = EspeakEngine(config.tts.voice, config.tts.words_per_minute)
+    offline_voice = EspeakEngine(config.tts.voice, config.tts.words_per_minute)
     vad_model = load_vad(config.vad)
     sphinx = SphinxModel(config.services)
 
@@ -43,10 +55,36 @@ def build_services(config: Config, *, now: datetime | None = None) -> CallServic
 
     return CallServices(
         config=config,
-        speech=speech,
+        speech=build_speech_engine(config, offline_voice, environ),
         new_listener_engines=new_listener_engines,
         store=store,
-        now=clock,
+        now=_clock(config, now),
         stream_secret=new_stream_secret(),
         outcomes=CallOutcomes(),
+        llm=build_llm(config, environ) if config.engines.dialogue == "openai" else None,
     )
+
+
+@asynccontextmanager
+async def open_services(
+    config: Config, *, now: datetime | None = None
+) -> AsyncIterator[CallServices]:
+    """``build_services``, plus the cloud clients every call shares, closed on exit."""
+    services = await trio.to_thread.run_sync(lambda: build_services(config, now=now))
+    try:
+        if services.llm is None:
+            yield services
+        else:
+            async with services.llm.open_client() as client:
+                yield replace(services, llm=client)
+    finally:
+        with trio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
+            await close_speech_engine(services.speech)
+
+
+def _clock(config: Config, now: datetime | None) -> Any:
+    tz = config.clinic.tz
+    if now is None:
+        return lambda: datetime.now(tz)
+    pinned = now if now.tzinfo is not None else now.replace(tzinfo=tz)
+    return lambda: pinned

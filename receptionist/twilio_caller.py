@@ -156,7 +156,7 @@ class TwilioCaller:
 
     async def _send_start(self, ws: Any, parameters: dict[str, str]) -> None:
         self._stream_sid = "MZ" + self.call_sid[2:]
-        await ws.send_message(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        await self._send(ws, {"event": "connected", "protocol": "Call", "version": "1.0.0"})
         start = {
             "accountSid": "AC00000000000000000000000000000000",
             "streamSid": self._stream_sid,
@@ -165,11 +165,26 @@ class TwilioCaller:
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
             "customParameters": parameters,
         }
-        await ws.send_message(
-            json.dumps({"event": "start", "sequenceNumber": "1", "start": start, "streamSid": self._stream_sid})
+        await self._send(
+            ws,
+            {
+                "event": "start",
+                "sequenceNumber": "1",
+                "start": start,
+                "streamSid": self._stream_sid,
+            },
         )
         self._sequence = 1
         self._chunk = 0
+
+    async def _send(self, ws: Any, message: dict[str, Any]) -> None:
+        """Send one message; once the server has hung up there is nothing more to send."""
+        if self._closed_by_server:
+            return
+        try:
+            await ws.send_message(json.dumps(message))
+        except trio_websocket.ConnectionClosed:
+            self._closed_by_server = True
 
     async def _send_frame(self, ws: Any, ulaw: bytes) -> None:
         self._sequence += 1
@@ -180,8 +195,13 @@ class TwilioCaller:
             "timestamp": str(self._chunk * FRAME_MS),
             "payload": base64.b64encode(ulaw).decode(),
         }
-        message = {"event": "media", "sequenceNumber": str(self._sequence), "media": media, "streamSid": self._stream_sid}
-        await ws.send_message(json.dumps(message))
+        message = {
+            "event": "media",
+            "sequenceNumber": str(self._sequence),
+            "media": media,
+            "streamSid": self._stream_sid,
+        }
+        await self._send(ws, message)
 
     async def _say(self, ws: Any, ulaw: bytes) -> float:
         """Stream one utterance in 20 ms frames; returns when its last frame went out."""
@@ -243,8 +263,8 @@ class TwilioCaller:
     async def _play_out(self, ws: Any) -> None:
         while True:
             for name in self._echo + self.playback.played(trio.current_time()):
-                await ws.send_message(
-                    json.dumps({"event": "mark", "streamSid": self._stream_sid, "mark": {"name": name}})
+                await self._send(
+                    ws, {"event": "mark", "streamSid": self._stream_sid, "mark": {"name": name}}
                 )
             self._echo.clear()
             await trio.sleep(FRAME_S)
@@ -253,5 +273,10 @@ class TwilioCaller:
         if self._closed_by_server:
             return
         stop = {"accountSid": "AC00000000000000000000000000000000", "callSid": self.call_sid}
-        message = {"event": "stop", "sequenceNumber": str(self._sequence + 1), "stop": stop, "streamSid": self._stream_sid}
-        await ws.send_message(json.dumps(message))
+        message = {
+            "event": "stop",
+            "sequenceNumber": str(self._sequence + 1),
+            "stop": stop,
+            "streamSid": self._stream_sid,
+        }
+        await self._send(ws, message)

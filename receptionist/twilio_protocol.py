@@ -91,7 +91,9 @@ def parse_message(text: str | bytes) -> TwilioEvent:
 
 
 def _parse_connected(message: dict[str, Any]) -> Connected:
-    return Connected(protocol=str(message.get("protocol", "")), version=str(message.get("version", "")))
+    return Connected(
+        protocol=str(message.get("protocol", "")), version=str(message.get("version", ""))
+    )
 
 
 def _parse_start(message: dict[str, Any]) -> StreamStart:

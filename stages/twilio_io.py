@@ -119,7 +119,9 @@ async def run_twilio_io(
         await call_events.send(_call_started(stream))
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_read, connection, inbound_audio, call_events, stats, stream_ended)
+                nursery.start_soon(
+                    _read, connection, inbound_audio, call_events, stats, stream_ended
+                )
                 writer = _Writer(connection, stream.stream_sid, turns, send_ahead, stats)
                 nursery.start_soon(writer.run, outbound, stream_ended, on_end)
                 task_status.started()

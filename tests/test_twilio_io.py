@@ -173,14 +173,20 @@ async def test_barge_in_clears_and_not_one_frame_of_the_turn_follows(autojump_cl
 async def test_turn_event_logged_on_first_frame_with_stage_latencies(autojump_clock):
     call = Call()
     timings = TurnTimings(
-        speech_ended=0.0, transcript_final=0.3, first_output=0.31, first_sentence=0.32, first_audio=0.4
+        speech_ended=0.0,
+        transcript_final=0.3,
+        first_output=0.31,
+        first_sentence=0.32,
+        first_audio=0.4,
     )
     with capture_logs() as logs, trio.fail_after(5):
         async with trio.open_nursery() as nursery:
             await call.start(nursery)
             await trio.sleep_until(0.5)
             for _ in range(3):
-                await call.outbound.send(OutboundAudio(turn_id=4, ulaw=b"\0" * 160, timings=timings))
+                await call.outbound.send(
+                    OutboundAudio(turn_id=4, ulaw=b"\0" * 160, timings=timings)
+                )
             await trio.sleep(1)
             call.connection.twilio_hangs_up()
             call.outbound.close()

@@ -33,10 +33,14 @@ def test_start_sample_parses_with_format_and_custom_parameters():
 def test_mark_dtmf_stop_samples_parse():
     assert tp.parse_message(sample("ws_in_mark.json")) == tp.Mark("my label")
     assert tp.parse_message(sample("ws_in_dtmf.json")) == tp.Dtmf("1")
-    assert tp.parse_message(sample("ws_in_stop.json")) == tp.Stop("CAXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX")
+    assert tp.parse_message(sample("ws_in_stop.json")) == tp.Stop(
+        "CAXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
+    )
 
 
-@pytest.mark.parametrize("name", ["ws_in_media_inbound_track.json", "ws_in_media_outbound_track.json"])
+@pytest.mark.parametrize(
+    "name", ["ws_in_media_inbound_track.json", "ws_in_media_outbound_track.json"]
+)
 def test_media_samples_parse_once_given_a_real_payload(name):
     # Twilio's docs abbreviate the payload ("no+JhoaJjpz...", not base64): the envelope is
     # real, so parse it with a real payload put in, and the abbreviation as a clear error.

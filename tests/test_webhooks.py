@@ -17,9 +17,10 @@ def load(name: str) -> dict:
 def test_signature_of_form_params_matches_twilio():
     sample = load("signature_form_params.json")
     params = list(sample["params"].items())
-    assert webhooks.twilio_signature(sample["auth_token"], sample["url"], params) == sample[
-        "expected_signature"
-    ]
+    assert (
+        webhooks.twilio_signature(sample["auth_token"], sample["url"], params)
+        == sample["expected_signature"]
+    )
     assert webhooks.is_valid_twilio_request(
         sample["auth_token"], sample["url"], params, sample["expected_signature"]
     )
@@ -36,19 +37,24 @@ def test_signature_port_variants_validate_as_twilio_does():
     with_port = "https://mycompany.com:1234/myapp.php?foo=1&bar=2"
     assert webhooks.is_valid_twilio_request(token, with_port, params, sample["expected_signature"])
     http_1234 = "http://mycompany.com:1234/myapp.php?foo=1&bar=2"
-    signature = variants["http url with port 1234 (http://mycompany.com:1234/myapp.php?foo=1&bar=2)"]
+    signature = variants[
+        "http url with port 1234 (http://mycompany.com:1234/myapp.php?foo=1&bar=2)"
+    ]
     assert webhooks.is_valid_twilio_request(token, http_1234, params, signature)
     http_plain = "http://mycompany.com/myapp.php?foo=1&bar=2"
-    signature = variants["http url with port 80 added (request url http://mycompany.com/myapp.php?foo=1&bar=2)"]
+    signature = variants[
+        "http url with port 80 added (request url http://mycompany.com/myapp.php?foo=1&bar=2)"
+    ]
     assert webhooks.is_valid_twilio_request(token, http_plain, params, signature)
 
 
 def test_multi_valued_params_are_deduplicated_and_sorted():
     sample = load("signature_duplicate_params.json")
     params = [tuple(pair) for pair in sample["params_multi"]]
-    assert webhooks.twilio_signature(sample["auth_token"], sample["url"], params) == sample[
-        "expected_signature"
-    ]
+    assert (
+        webhooks.twilio_signature(sample["auth_token"], sample["url"], params)
+        == sample["expected_signature"]
+    )
 
 
 def test_json_body_signature_checks_the_body_hash():
@@ -88,7 +94,9 @@ def test_public_url_from_proxy_headers_or_config():
     headers = {"X-Forwarded-Proto": "https", "Host": "abc.ngrok.app"}
     assert webhooks.public_base_url("", headers, "http") == "https://abc.ngrok.app"
     assert webhooks.public_base_url("https://x.example/", headers, "http") == "https://x.example"
-    assert webhooks.public_base_url("", {"Host": "127.0.0.1:8080"}, "http") == "http://127.0.0.1:8080"
+    assert (
+        webhooks.public_base_url("", {"Host": "127.0.0.1:8080"}, "http") == "http://127.0.0.1:8080"
+    )
     assert webhooks.websocket_url("https://abc.ngrok.app") == "wss://abc.ngrok.app/media-stream"
     assert webhooks.websocket_url("http://127.0.0.1:80") == "ws://127.0.0.1:80/media-stream"
 
@@ -103,15 +111,22 @@ def test_connect_stream_twiml_shape_matches_twilio_docs():
     assert (connect.tag, connect.get("action")) == ("Connect", "https://abc.ngrok.app/call-ended")
     (stream,) = connect
     assert stream.get("url") == "wss://abc.ngrok.app/media-stream"
-    assert {p.get("name"): p.get("value") for p in stream} == {"caller": "+1555<&>", "callSid": "CA1"}
+    assert {p.get("name"): p.get("value") for p in stream} == {
+        "caller": "+1555<&>",
+        "callSid": "CA1",
+    }
     # Same element structure as Twilio's documented example.
     documented = ElementTree.fromstring(
         (TWILIO / "twiml_connect_stream_with_parameter.xml").read_text().replace("<ngrok url>", "x")
     )
     doc_stream = documented.find("Connect/Stream")
-    assert doc_stream is not None and [p.tag for p in doc_stream] == ["Parameter"]
+    assert doc_stream is not None
+    assert [p.tag for p in doc_stream] == ["Parameter"]
 
 
 def test_after_stream_twiml_dials_or_hangs_up():
-    assert ElementTree.fromstring(webhooks.after_stream_twiml("+15550001111")).find("Dial").text == "+15550001111"
+    assert (
+        ElementTree.fromstring(webhooks.after_stream_twiml("+15550001111")).find("Dial").text
+        == "+15550001111"
+    )
     assert ElementTree.fromstring(webhooks.after_stream_twiml(None)).find("Hangup") is not None

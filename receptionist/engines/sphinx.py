@@ -3,17 +3,18 @@
 Once per process, ``SphinxModel(services)`` writes a small pronouncing dictionary, an ARPA
 language model trained on booking-call sentences (``sphinx_corpus``) and two grammars
 (yes/no, digits) to a private temporary directory. Each call then gets its own
-``SphinxRecognizer`` (a pocketsphinx ``Decoder``: not thread-safe, so never shared), whose
-blocking ``recognize`` the Listener runs in a worker thread, one utterance at a time.
+``SphinxRecognizer`` (a pocketsphinx ``Decoder``: not thread-safe, so never shared; about
+15 ms and 9 MB to make), whose blocking ``recognize`` the Listener runs in a worker thread,
+one utterance at a time.
 
 Phone audio is 8 kHz; the bundled en-us acoustic model is 16 kHz. Upsampling and keeping
-the model's own front end beat re-configuring it for 8 kHz (``-samprate 8000 -nfft 256
--upperf 3500``), measured in ``bench/stt_bench.py``.
+the model's own front end beats re-configuring it for 8 kHz (``-samprate 8000 -nfft 256
+-upperf 3500``: WER near 100%, its filterbank no longer matches the model's training).
+Figures: ``bench/stt_bench.py``.
 """
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,27 +31,47 @@ from receptionist.messages import SAMPLE_RATE, Expectation
 
 MODEL_RATE = 16000
 """The bundled en-us acoustic model's sampling rate."""
-_SEARCHES = {
-    Expectation.OPEN: "domain",
-    Expectation.YES_NO: "yes_no",
-    Expectation.DIGITS: "digits",
+DISCOUNT_MASS = 0.1
+"""Probability the language model keeps back for unseen word sequences. pocketsphinx's
+default (0.5) suits big corpora; ours is templated and small, and sticking closer to it
+measured a few points of WER better (0.1 vs 0.5 on the booking set)."""
+OFF_SCRIPT_WORDS = 3
+"""An open-model hypothesis this long with no answer-like word in it means the caller said
+something else than the grammar holds (see ``choose``)."""
+_KEYWORDS = {
+    Expectation.YES_NO: frozenset(
+        sphinx_corpus.vocabulary((*sphinx_corpus.YES, *sphinx_corpus.NO))
+        - {"that's", "it", "is", "of", "do", "go", "not", "that", "you", "sounds", "really"}
+    ),
+    Expectation.DIGITS: frozenset((*sphinx_corpus.DIGITS, "double", "number")),
 }
+_GRAMMARS = {Expectation.YES_NO: "yes_no", Expectation.DIGITS: "digits"}
 
 
 @dataclass(frozen=True, slots=True)
 class Recognition:
     text: str
-    """Lower-case words, fillers removed; empty when nothing was recognised."""
+    """Lower-case words without punctuation ("ten a m"); empty when nothing was heard."""
     confidence: float | None
-    """Posterior probability of the hypothesis in [0, 1], when the search gives one."""
+    """pocketsphinx's posterior probability of the whole hypothesis, in [0, 1]. Near 1 for
+    a clear grammar match; small for long open sentences even when right: compare like with
+    like."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """One search's result on one utterance."""
+
+    text: str
+    probability: float
 
 
 class SphinxModel:
-    """Per-process: the files every call's decoder loads. Building takes well under 1 s.
+    """Per-process: the files every call's decoder loads. Building takes about 0.1 s.
 
     Args:
         services: the clinic's services, whose names and words go into the language model.
-        extra_sentences: more training sentences (tests, site-specific phrases).
+        extra_sentences: more training sentences (site-specific phrases).
 
     Raises:
         SpeechRecognitionError: the bundled model files are missing.
@@ -68,15 +89,20 @@ class SphinxModel:
         }
 
     def new_recognizer(self) -> SphinxRecognizer:
-        """Blocking (loads the acoustic model): call it in a worker thread."""
+        """A decoder for one call (about 15 ms and 9 MB). Blocking: run it in a thread."""
         return SphinxRecognizer(self)
 
     def close(self) -> None:
+        """Delete the model files (decoders already made keep working)."""
         self._dir.cleanup()
 
 
 class SphinxRecognizer:
-    """One call's decoder. Use from one thread at a time."""
+    """One call's decoder. Use from one thread at a time.
+
+    Raises:
+        SpeechRecognitionError: the decoder cannot be built from the model's files.
+    """
 
     def __init__(self, model: SphinxModel) -> None:
         try:
@@ -90,27 +116,51 @@ class SphinxRecognizer:
                 self._decoder.add_jsgf_string(name, jsgf)
         except (RuntimeError, ValueError) as exc:
             raise SpeechRecognitionError(f"cannot load the speech recogniser: {exc}") from exc
-        self._default_search = self._decoder.current_search()
 
     def recognize(self, pcm16: bytes, expectation: Expectation = Expectation.OPEN) -> Recognition:
         """Decode one whole utterance of 8 kHz 16-bit PCM. Blocking: run it in a thread.
 
+        A yes/no or digits expectation decodes twice, with the open model and the grammar,
+        and keeps the grammar's answer only if the caller seems to have answered in kind.
+
         Raises:
             SpeechRecognitionError: pocketsphinx failed.
         """
-        search = _SEARCHES[expectation]
+        audio = upsample(pcm16)
+        open_result = self._decode(audio, None)
+        grammar = _GRAMMARS.get(expectation)
+        if grammar is None:
+            return Recognition(open_result.text, open_result.probability)
+        return choose(expectation, open_result, self._decode(audio, grammar))
+
+    def _decode(self, audio: bytes, search: str | None) -> Decoded:
         try:
-            self._decoder.activate_search(None if search == "domain" else search)
+            self._decoder.activate_search(search)  # None: the language model
             self._decoder.start_utt()
-            self._decoder.process_raw(upsample(pcm16), full_utt=True)
+            self._decoder.process_raw(audio, full_utt=True)
             self._decoder.end_utt()
             hyp = self._decoder.hyp()
-        except (RuntimeError, KeyError) as exc:
+        except (RuntimeError, KeyError, ValueError) as exc:
             raise SpeechRecognitionError(f"pocketsphinx failed: {exc}") from exc
         if hyp is None:
-            return Recognition("", None)
-        confidence = math.exp(self._decoder.logmath.log_to_ln(hyp.prob))
-        return Recognition(_clean(hyp.hypstr), min(1.0, confidence))
+            return Decoded("", 0.0)
+        return Decoded(_clean(hyp.hypstr), min(1.0, max(0.0, hyp.prob)))
+
+
+def choose(expectation: Expectation, open_result: Decoded, narrow: Decoded) -> Recognition:
+    """The grammar's answer when the caller answered in kind, else the open model's.
+
+    A grammar can only say what it holds: asked "is that right?", a caller who says "can
+    we make it Friday" comes out as "not really". The open model is poor at short answers
+    and digit strings but does tell those apart from other sentences: when it heard
+    ``OFF_SCRIPT_WORDS`` or more words and none sounds like an answer (a yes/no word, a
+    digit), the caller went off script and its words are the better guess. (Comparing the
+    two searches' scores was tried: where the margin falls depends on the voice.)
+    """
+    words = open_result.text.split()
+    off_script = len(words) >= OFF_SCRIPT_WORDS and not _KEYWORDS[expectation].intersection(words)
+    best = open_result if off_script or not narrow.text else narrow
+    return Recognition(best.text, best.probability)
 
 
 def upsample(pcm16: bytes) -> bytes:
@@ -122,9 +172,10 @@ def upsample(pcm16: bytes) -> bytes:
 
 
 def _clean(hypstr: str) -> str:
-    """Drop fillers (<sil>, [NOISE]) and pronunciation variants (word(2))."""
+    """Drop fillers (<sil>, [NOISE]), variant marks (word(2)); "a.m." -> "a m"."""
     words = (w.split("(")[0] for w in hypstr.split())
-    return " ".join(w for w in words if not w.startswith(("<", "[")))
+    text = " ".join(w for w in words if not w.startswith(("<", "[")))
+    return text.replace("a.m.", "a m").replace("p.m.", "p m")
 
 
 def _write_dictionary(path: Path, sentences: Iterable[str]) -> Path:
@@ -132,7 +183,8 @@ def _write_dictionary(path: Path, sentences: Iterable[str]) -> Path:
     vocabulary = sphinx_corpus.vocabulary(sentences)
     source = Path(pocketsphinx.get_model_path("en-us/cmudict-en-us.dict"))
     lines = [
-        line for line in source.read_text(encoding="utf-8").splitlines()
+        line
+        for line in source.read_text(encoding="utf-8").splitlines()
         if line.split(" ", 1)[0].split("(", 1)[0] in vocabulary
     ]
     if not lines:
@@ -145,7 +197,7 @@ def _write_arpa(path: Path, sentences: Sequence[str], dictionary: Path) -> Path:
     """Train the ARPA model on sentences whose every word has a pronunciation."""
     known = {line.split(" ", 1)[0] for line in dictionary.read_text(encoding="utf-8").splitlines()}
     usable = [s for s in sentences if all(w in known for w in s.split())]
-    lm = ArpaBoLM(text="\n".join(usable), add_start=True)
+    lm = ArpaBoLM(text="\n".join(usable), add_start=True, discount_mass=DISCOUNT_MASS)
     lm.compute()
     with path.open("w", encoding="utf-8") as out:
         lm.write(out)

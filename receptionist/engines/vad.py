@@ -6,8 +6,8 @@ Two engines behind one interface (``VadModel.new_stream() -> FrameVad``):
 - ``SileroModel`` (default): Silero VAD's ONNX model run by onnxruntime. One
   ``InferenceSession`` per process (it is thread-safe for ``run``); each call gets its own
   ``SileroStream`` holding that call's recurrent state and audio context.
-- ``WebrtcModel``: webrtcvad, about 40x cheaper but fooled by noise bursts (see the figures
-  in ``bench/vad_bench.py``); kept for machines where every microsecond counts.
+- ``WebrtcModel``: webrtcvad, about 25x cheaper but it takes noise bursts and coughs for
+  speech, even smoothed (figures: ``bench/vad_bench.py``); kept for very small machines.
 
 ``SpeechSegmenter`` turns per-frame probabilities into turn events; it knows no engine.
 """
@@ -29,6 +29,8 @@ SILERO_WINDOW = 256
 SILERO_CONTEXT = 32
 """Samples of the previous window the model expects prepended at 8 kHz (as silero_vad does)."""
 SILERO_STATE_SHAPE = (2, 1, 128)
+WEBRTC_FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000 * 2
+"""One 20 ms frame of 16-bit PCM: a size webrtcvad accepts."""
 HYSTERESIS = 0.15
 """Once in speech, a frame stays voiced down to threshold - 0.15 (floored at 0.01): Silero's
 own recommended gap, so a soft syllable mid-sentence does not start the end countdown."""
@@ -105,9 +107,7 @@ class SileroModel:
     def new_stream(self) -> SileroStream:
         return SileroStream(self)
 
-    def infer(
-        self, window: np.ndarray, state: np.ndarray
-    ) -> tuple[float, np.ndarray]:
+    def infer(self, window: np.ndarray, state: np.ndarray) -> tuple[float, np.ndarray]:
         """One window (context + 256 samples, float32 in [-1, 1]) -> (probability, state)."""
         try:
             out, new_state = self._session.run(
@@ -157,15 +157,25 @@ class WebrtcModel:
 
 
 class WebrtcStream:
-    """webrtcvad keeps adaptive noise estimates, so each call needs its own instance."""
+    """webrtcvad keeps adaptive noise estimates, so each call needs its own instance.
+
+    It accepts only whole 10/20/30 ms frames, so odd-sized input is buffered into 20 ms.
+    """
 
     def __init__(self, mode: int) -> None:
-        import webrtcvad
+        import webrtcvad  # deferred: silero deployments never load it
 
         self._vad = webrtcvad.Vad(mode)
+        self._pending = b""
+        self._last = 0.0
 
     def probability(self, pcm16: bytes) -> float:
-        return 1.0 if self._vad.is_speech(pcm16, SAMPLE_RATE) else 0.0
+        self._pending += pcm16
+        while len(self._pending) >= WEBRTC_FRAME_BYTES:
+            frame = self._pending[:WEBRTC_FRAME_BYTES]
+            self._pending = self._pending[WEBRTC_FRAME_BYTES:]
+            self._last = 1.0 if self._vad.is_speech(frame, SAMPLE_RATE) else 0.0
+        return self._last
 
 
 # --- Turn-taking smoothing (I/O-free) -------------------------------------------------
@@ -183,7 +193,7 @@ class SpeechSegmenter:
     def __init__(
         self, *, threshold: float, min_speech_ms: int, end_silence_ms: int,
         frame_ms: int = FRAME_MS,
-    ) -> None:
+    ) -> None:  # fmt: skip
         self._threshold = threshold
         self._end_threshold = max(threshold - HYSTERESIS, 0.01)
         self._min_frames = max(1, -(-min_speech_ms // frame_ms))
@@ -197,6 +207,16 @@ class SpeechSegmenter:
     @property
     def in_speech(self) -> bool:
         return self._in_speech
+
+    @property
+    def start_frames(self) -> int:
+        """Voiced frames it takes to start: they precede the SpeechStarted frame's end."""
+        return self._min_frames
+
+    @property
+    def end_frames(self) -> int:
+        """Unvoiced frames it takes to stop: the last ones before SpeechStopped."""
+        return self._end_frames
 
     def handle(self, probability: float | bool, at: float) -> SpeechStarted | SpeechStopped | None:
         """Feed one frame's probability (or webrtc-style flag) and its arrival time."""

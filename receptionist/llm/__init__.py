@@ -1,0 +1,22 @@
+"""The cloud dialogue engine: an OpenAI-compatible chat model, streamed, with tools.
+
+::
+
+    stream      chunks -> TextDelta / ToolCallStarted / ToolCallsReady / Finished  (I/O-free)
+    sentences   text deltas -> sentences, as soon as each ends                    (I/O-free)
+    tools       schemas, argument validation, Scheduler requests                   (I/O-free)
+    results     Scheduler replies -> compact JSON tool results                     (I/O-free)
+    prompt      the system prompt from config.toml and the clinic's clock          (I/O-free)
+    client      the openai SDK at the edge: streams events, maps errors to LlmError
+    agent       one call's history and tool loop; speaks sentences as they arrive
+    turn        the Dialogue actor's LLM brain
+
+Wiring: ``build_llm(config, os.environ)`` at start-up (raises ConfigError without a key),
+``async with engine.open_client() as client`` once per process, and ``run_dialogue(...,
+llm=client)`` per call.
+"""
+
+from receptionist.llm.agent import FALLBACK, LlmAgent, Reply
+from receptionist.llm.client import LlmClient, LlmEngine, build_llm
+
+__all__ = ["FALLBACK", "LlmAgent", "LlmClient", "LlmEngine", "Reply", "build_llm"]

@@ -1,0 +1,263 @@
+"""The LLM agent: one call's conversation with the model, one caller turn at a time.
+
+``LlmAgent.reply(caller_text, say)`` streams the model's answer. Text is cut into sentences
+as the tokens arrive and each is handed to ``say`` at once, so the caller hears the first
+sentence while the model writes the next. Tool calls run through the injected ``call_tool``
+(the Dialogue's round trip to the Scheduler); their results go back to the model, which then
+speaks, for at most ``max_tool_rounds`` rounds. The history is kept as OpenAI message dicts.
+
+Resource handling:
+    Each Scheduler round trip runs shielded and time-boxed: a booking sent to the Scheduler
+    is waited for and recorded in the history even when the caller barges in, so it is
+    never lost nor made twice. A cancelled turn starts no new tool call. Whatever a round
+    did is recorded in the history however it ends (a ``finally`` with no awaits), so the
+    history always pairs each tool call with a result, as the API requires.
+
+Error handling:
+    No first token within ``first_token_timeout_s`` (or a stall mid-reply), or an
+    ``LlmError`` after the client's one retry: the caller hears ``FALLBACK`` instead of
+    silence, and the call goes on. ``Cancelled`` (barge-in) propagates.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+import trio
+
+from receptionist.config import Config
+from receptionist.errors import LlmError
+from receptionist.llm import results
+from receptionist.llm.client import LlmClient
+from receptionist.llm.prompt import system_prompt
+from receptionist.llm.sentences import SentenceSplitter
+from receptionist.llm.stream import Finished, LlmEvent, TextDelta, ToolCall, ToolCallsReady
+from receptionist.llm.tools import (
+    Cancel,
+    Hangup,
+    Invalid,
+    ToolContext,
+    Transfer,
+    to_request,
+    tool_schemas,
+    validate,
+)
+from receptionist.messages import (
+    BookingsFound,
+    CancelBooking,
+    EndCall,
+    EndReason,
+    SchedulerReply,
+    SchedulerRequest,
+)
+
+log = structlog.get_logger()
+
+FALLBACK = "Sorry, I didn't catch that, could you say it again?"
+TOOL_TIMEOUT_S = 10.0
+"""The time box of one Scheduler round trip: twice the store's 5 s busy timeout."""
+TERMINAL_TOOLS = frozenset({"end_call", "transfer_to_human"})
+
+Say = Callable[[str, bool], Awaitable[None]]
+"""Hand one sentence over for speech; True on the turn's last (which may be "")."""
+CallTool = Callable[[SchedulerRequest], Awaitable[SchedulerReply]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """How a turn ended."""
+
+    end: EndCall | None = None
+    """Hang up or transfer once the turn has played."""
+    fell_back: bool = False
+    """The model failed and the caller heard ``FALLBACK``."""
+
+
+class _Speech:
+    """One turn's words: handed over sentence by sentence, and gathered for the history."""
+
+    def __init__(self, say: Say) -> None:
+        self._say = say
+        self.splitter = SentenceSplitter()
+        self.round_text: list[str] = []
+        self.pending = ""
+        """The end of the last stream: said before tools run, or as the turn's last words."""
+        self.end: EndCall | None = None
+
+    async def sentence(self, text: str) -> None:
+        self.round_text.append(text)
+        await self._say(text, False)
+
+    def end_of_stream(self) -> None:
+        self.pending = self.splitter.flush()
+        if self.pending:
+            self.round_text.append(self.pending)
+
+    async def say_pending(self, *, last: bool) -> None:
+        """Say the pending words; on the turn's last call even if there are none."""
+        text, self.pending = self.pending, ""
+        if text or last:
+            await self._say(text, last)
+
+    def take_round_text(self) -> str:
+        text, self.round_text = " ".join(self.round_text), []
+        return text
+
+
+class LlmAgent:
+    """One call's model conversation. Not shared between calls."""
+
+    def __init__(
+        self, client: LlmClient, config: Config, *, call_tool: CallTool,
+        now: Callable[[], datetime], caller: str | None,
+    ) -> None:
+        self._client, self._settings = client, config.llm
+        self._call_tool, self._now = call_tool, now
+        self._config, self._caller = config, caller
+        prompt = system_prompt(config, now(), caller_known=bool(caller))
+        self._history: list[dict[str, Any]] = [{"role": "system", "content": prompt}]
+        self._tools = tool_schemas(config)
+        self._request_ids = itertools.count(1)
+        self.first_token_at: float | None = None
+        """When the current turn's first token arrived, for its TurnTimings."""
+
+    @property
+    def history(self) -> Sequence[dict[str, Any]]:
+        return self._history
+
+    def record_spoken(self, text: str) -> None:
+        """Words said without the model (greeting, reprompts): the model should know them."""
+        self._history.append({"role": "assistant", "content": text})
+
+    async def reply(self, caller_text: str, say: Say) -> Reply:
+        """Answer the caller: speak through ``say``, run tools, return how the turn ended."""
+        self._history.append({"role": "user", "content": caller_text})
+        self.first_token_at = None
+        speech = _Speech(say)
+        try:
+            for round_number in range(self._settings.max_tool_rounds + 1):
+                allow_tools = round_number < self._settings.max_tool_rounds
+                if not await self._round(speech, allow_tools):
+                    break
+        except LlmError as exc:
+            log.warning("llm.fallback", error=str(exc))
+            self.record_spoken(FALLBACK)
+            await say(FALLBACK, True)
+            # "Could you say it again?" asks for an answer: the call does not end on it.
+            return Reply(None, fell_back=True)
+        await speech.say_pending(last=True)
+        return Reply(speech.end)
+
+    async def _round(self, speech: _Speech, allow_tools: bool) -> bool:
+        """One completion and its tool calls; True when the model should speak again."""
+        calls: tuple[ToolCall, ...] = ()
+        done: dict[str, dict[str, Any]] = {}
+        text = ""
+        try:
+            calls = await self._stream(speech, allow_tools)
+            if calls:
+                await speech.say_pending(last=False)  # "Let me check." plays while tools run
+            for call in calls:
+                await trio.lowlevel.checkpoint()  # a cancelled turn starts no new tool call
+                done[call.id] = await self._execute(call, speech)
+        finally:
+            text = speech.take_round_text()
+            self._record(text, calls, done)
+        # After "Goodbye." and end_call there is nothing left to say.
+        ended = speech.end is not None and {call.name for call in calls} <= TERMINAL_TOOLS
+        return bool(calls) and not (ended and text)
+
+    async def _stream(self, speech: _Speech, allow_tools: bool) -> tuple[ToolCall, ...]:
+        """Stream one completion, saying its sentences; its tool calls, once complete."""
+        settings = self._settings
+        calls: tuple[ToolCall, ...] = ()
+        deadline = trio.CancelScope(deadline=trio.current_time() + settings.first_token_timeout_s)
+        with deadline:
+            stream = self._client.stream(self._history, self._tools, allow_tools=allow_tools)
+            async with aclosing(stream) as events:
+                async for event in events:
+                    calls = await self._on_event(event, speech) or calls
+                    deadline.deadline = trio.current_time() + settings.stall_timeout_s
+        if deadline.cancelled_caught:
+            waited = "first" if self.first_token_at is None else "next"
+            raise LlmError(f"no {waited} token in time", transient=True)
+        speech.end_of_stream()
+        return calls if allow_tools else ()  # past the last round, words only
+
+    async def _on_event(self, event: LlmEvent, speech: _Speech) -> tuple[ToolCall, ...]:
+        if self.first_token_at is None:
+            self.first_token_at = trio.current_time()
+        match event:
+            case TextDelta(text=text):
+                for sentence in speech.splitter.feed(text):
+                    await speech.sentence(sentence)
+            case ToolCallsReady(calls=calls):
+                return calls
+            case Finished(reason=reason, usage=usage):
+                log.info("llm.finished", reason=reason, usage=usage)
+        return ()
+
+    async def _execute(self, call: ToolCall, speech: _Speech) -> dict[str, Any]:
+        """Run one validated tool call; its result for the model."""
+        valid = validate(call, ToolContext(self._config, self._now(), self._caller))
+        log.info("llm.tool_call", tool=call.name, outcome=type(valid).__name__)
+        match valid:
+            case Invalid(detail=detail):
+                return results.invalid(detail)
+            case Hangup():
+                speech.end = EndCall(EndReason.COMPLETED)
+                return results.WILL_HANG_UP
+            case Transfer(number=number):
+                speech.end = EndCall(EndReason.TRANSFER, transfer_to=number)
+                return results.WILL_TRANSFER
+            case Cancel(appointment_id=None, start=datetime() as start):
+                return await self._cancel_at(valid, start)
+            case _:
+                return _result(await self._ask(to_request(valid, next(self._request_ids))))
+
+    async def _cancel_at(self, cancel: Cancel, start: datetime) -> dict[str, Any]:
+        """Cancel the caller's appointment at ``start``: find it, then cancel it by id."""
+        found = await self._ask(to_request(cancel, next(self._request_ids)))
+        if not isinstance(found, BookingsFound):
+            return _result(found)
+        match = next((a for a in found.appointments if a.start == start), None)
+        if match is None:
+            return results.not_found_among(found, start)
+        await trio.lowlevel.checkpoint()  # the caller may have barged in meanwhile
+        cancelling = CancelBooking(next(self._request_ids), match.id, cancel.phone)
+        return _result(await self._ask(cancelling))
+
+    async def _ask(self, request: SchedulerRequest) -> SchedulerReply | None:
+        """One Scheduler round trip: once sent, it completes even if the turn is cancelled."""
+        with trio.move_on_after(TOOL_TIMEOUT_S, shield=True):
+            return await self._call_tool(request)
+        log.warning("llm.tool_timeout", request=type(request).__name__)
+        return None
+
+    def _record(self, text: str, calls: Sequence[ToolCall], done: dict[str, Any]) -> None:
+        """Add a round to the history: what was said, and each tool call with its result."""
+        if not text and not calls:
+            return
+        message: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if calls:
+            message["tool_calls"] = [
+                {"id": c.id, "type": "function",
+                 "function": {"name": c.name, "arguments": c.arguments}}
+                for c in calls
+            ]
+        self._history.append(message)
+        for call in calls:
+            result = done.get(call.id, results.INTERRUPTED)
+            self._history.append(
+                {"role": "tool", "tool_call_id": call.id, "content": results.dumps(result)}
+            )
+
+
+def _result(reply: SchedulerReply | None) -> dict[str, Any]:
+    return results.TIMED_OUT if reply is None else results.reply_result(reply)

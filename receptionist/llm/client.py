@@ -1,0 +1,176 @@
+"""The OpenAI-compatible chat client: streams a completion with tools as typed events.
+
+The adapter edge for the ``openai`` SDK: every SDK error is mapped here to ``LlmError``
+(``transient`` for connection failures, 429 and 5xx). The SDK's own retries and timeouts
+are off: the caller (``LlmAgent``) owns the deadlines, and this module retries once, and
+only before it has yielded anything, so no word is ever spoken twice. The API key lives
+only in the SDK client; it is never logged, and ``LlmEngine`` leaves it out of its repr.
+
+The SDK runs on anyio, so it works under trio as is. Its client must be closed
+(``open_client`` does it): an unclosed one leaks its sockets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+import structlog
+import trio
+
+from receptionist.config import Config, LlmConfig
+from receptionist.errors import ConfigError, LlmError
+from receptionist.llm.stream import LlmEvent, StreamAssembler
+
+log = structlog.get_logger()
+
+RETRIES = 1
+RETRY_BACKOFF_S = 0.2
+"""A moment for a 429 or a restarting server to clear; the caller's deadline still holds."""
+NO_KEY = "no-key"
+"""The SDK insists on a key; with ``api_key_env = ""`` its Authorization header is omitted."""
+UNAUTHORISED = (401, 403)
+
+
+@dataclass(frozen=True, slots=True)
+class LlmEngine:
+    """What a call needs to reach the model, built once at start-up by ``build_llm``."""
+
+    settings: LlmConfig
+    api_key: str | None = field(repr=False)
+    """None: the server needs no key."""
+
+    @asynccontextmanager
+    async def open_client(self) -> AsyncIterator[LlmClient]:
+        """A client with its own connection pool: open one per process and share it."""
+        sdk = openai.AsyncOpenAI(
+            api_key=self.api_key or NO_KEY,
+            base_url=self.settings.base_url,
+            max_retries=0,
+            timeout=None,  # the agent's deadlines bound every request
+        )
+        async with sdk:
+            yield LlmClient(sdk, self.settings, keyless=self.api_key is None)
+
+
+def build_llm(config: Config, environ: Mapping[str, str]) -> LlmEngine:
+    """The LLM engine of ``config.llm``, with its API key from ``environ``.
+
+    Raises:
+        ConfigError: the environment variable named by ``llm.api_key_env`` is not set, or
+            a value of ``[llm]`` makes no sense.
+    """
+    _check(config.llm)
+    name = config.llm.api_key_env
+    if not name:
+        return LlmEngine(config.llm, api_key=None)
+    key = environ.get(name, "").strip()
+    if not key:
+        raise ConfigError(
+            f"llm.api_key_env: set the environment variable {name} to the API key for "
+            f"{config.llm.base_url} (or set api_key_env = \"\" for a server without keys)"
+        )
+    return LlmEngine(config.llm, api_key=key)
+
+
+def _check(settings: LlmConfig) -> None:
+    if not settings.base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"llm.base_url must be an http(s) URL, got {settings.base_url!r}")
+    for name in ("first_token_timeout_s", "stall_timeout_s", "max_tokens"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"llm.{name} must be positive")
+    if settings.max_tool_rounds < 0:
+        raise ConfigError("llm.max_tool_rounds must be 0 or more")
+
+
+class LlmClient:
+    """Streams chat completions. Shared by every call of the process."""
+
+    def __init__(self, sdk: openai.AsyncOpenAI, settings: LlmConfig, *, keyless: bool) -> None:
+        self._sdk = sdk
+        self._settings = settings
+        # The SDK sends a key unless each request omits the header explicitly.
+        self._headers = {"Authorization": openai.Omit()} if keyless else {}
+
+    async def stream(
+        self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
+        *, allow_tools: bool = True,
+    ) -> AsyncGenerator[LlmEvent, None]:
+        """Stream one completion's events, ending with ``Finished``.
+
+        Use under ``contextlib.aclosing``. A transient failure before the first event is
+        retried once; the caller bounds the whole with its own deadlines.
+
+        Args:
+            allow_tools: False makes the model answer in words (``tool_choice="none"``).
+
+        Raises:
+            LlmError: the request failed, or the stream broke or ended early.
+        """
+        for attempt in range(RETRIES + 1):
+            yielded = False
+            try:
+                async with aclosing(self._attempt(messages, tools, allow_tools)) as events:
+                    async for event in events:
+                        yielded = True
+                        yield event
+                return
+            except LlmError as exc:
+                if yielded or not exc.transient or attempt == RETRIES:
+                    raise
+                log.warning("llm.retry", error=str(exc))
+            await trio.sleep(RETRY_BACKOFF_S)
+
+    async def _attempt(
+        self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
+        allow_tools: bool,
+    ) -> AsyncGenerator[LlmEvent, None]:
+        assembler = StreamAssembler()
+        try:
+            chunks = await self._sdk.chat.completions.create(**self._request(
+                messages, tools, allow_tools
+            ))
+            async with chunks:
+                async for chunk in chunks:
+                    for event in assembler.handle(chunk.to_dict()):
+                        yield event
+        except openai.OpenAIError as exc:
+            raise _mapped(exc) from exc
+        except json.JSONDecodeError as exc:
+            raise LlmError(f"the stream carried something that is not JSON: {exc}") from exc
+        yield assembler.end()
+
+    def _request(
+        self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
+        allow_tools: bool,
+    ) -> dict[str, Any]:
+        settings = self._settings
+        request: dict[str, Any] = {
+            "model": settings.model, "messages": messages, "stream": True,
+            "temperature": settings.temperature, "max_tokens": settings.max_tokens,
+            # The usage chunk costs nothing in latency (it follows finish_reason).
+            "stream_options": {"include_usage": True},
+            "extra_headers": self._headers,
+        }
+        if tools:
+            request["tools"] = tools
+            request["tool_choice"] = "auto" if allow_tools else "none"
+        return request
+
+
+def _mapped(exc: openai.OpenAIError) -> LlmError:
+    """The SDK's error as ours; the server's message is dropped where it may echo the key."""
+    match exc:
+        case openai.APIConnectionError():  # includes APITimeoutError
+            cause = f" ({exc.__cause__!r})" if exc.__cause__ else ""
+            return LlmError(f"cannot reach the LLM: {type(exc).__name__}{cause}", transient=True)
+        case openai.APIStatusError(status_code=status) if status in UNAUTHORISED:
+            return LlmError(f"the LLM refused the API key (HTTP {status})")
+        case openai.APIStatusError(status_code=status):
+            transient = status == 429 or status >= 500
+            return LlmError(f"the LLM answered HTTP {status}: {exc.message}", transient=transient)
+    return LlmError(f"the LLM failed: {type(exc).__name__}: {exc}")

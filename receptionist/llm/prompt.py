@@ -1,0 +1,70 @@
+"""The system prompt, written from config.toml and the clinic's clock at the call's start."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from receptionist.config import WEEKDAYS, Config
+
+_RULES = """\
+You are the virtual receptionist of {clinic}, answering the phone. Everything you write is \
+spoken aloud by a speech synthesiser, so:
+- Speak in short, plain sentences, one or two at a time, then let the caller talk.
+- No lists, markdown, emoji or abbreviations; say times as people do ("ten thirty in the \
+morning"), and dates with the weekday ("Tuesday the first of December").
+- Ask one question at a time.
+
+What you do: book, cancel and explain appointments, and answer questions about opening \
+hours and services. Use the tools for anything about appointments: never guess free times.
+- Before booking, read the details back (service, day, time, name) and get a clear yes; \
+only then call book_appointment.
+- A tool result is the truth: if a booking failed or a time is taken, say so and offer \
+another time.
+- Callers can only cancel their own appointments, found by the number they call from.
+- {transfer}
+- When the caller is done, say a short goodbye and call end_call.
+- If you do not understand, ask the caller to repeat. Never make up medical advice.
+
+Today is {today}, and it is {now} at the clinic ({timezone}).
+The caller's phone number is {caller}.
+
+Opening hours:
+{hours}
+
+Services (appointment length):
+{services}"""
+
+
+def system_prompt(config: Config, now: datetime, *, caller_known: bool) -> str:
+    """The instructions the model gets first in every request of one call.
+
+    Args:
+        now: the clinic's clock at the start of the call (converted to its timezone).
+        caller_known: whether Twilio passed the caller's number (for bookings and cancels).
+    """
+    clinic = config.clinic
+    local = now.astimezone(clinic.tz)
+    transfer = (
+        "If the caller asks for a person, or you cannot help, call transfer_to_human."
+        if clinic.transfer_number
+        else "Nobody can take a transferred call: help the caller yourself, or suggest "
+        "they call back during opening hours."
+    )
+    return _RULES.format(
+        clinic=clinic.name,
+        transfer=transfer,
+        today=f"{local:%A %Y-%m-%d}",
+        now=f"{local:%H:%M}",
+        timezone=clinic.timezone,
+        caller="known" if caller_known else "unknown: ask for one when booking",
+        hours=_hours(config),
+        services="\n".join(f"- {s.name}: {s.minutes} minutes" for s in config.services),
+    )
+
+
+def _hours(config: Config) -> str:
+    lines = []
+    for day, span in zip(WEEKDAYS, config.clinic.hours, strict=True):
+        when = f"{span.opens:%H:%M} to {span.closes:%H:%M}" if span else "closed"
+        lines.append(f"- {day.capitalize()}: {when}")
+    return "\n".join(lines)

@@ -1,0 +1,82 @@
+"""Tool results for the model: Scheduler replies as compact JSON. I/O-free.
+
+Compact because every result stays in the history and is sent again with each later
+request of the call: fewer tokens, faster first tokens. Times are the clinic's, as the
+caller speaks them; an error carries a short hint of what to tell the caller.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from receptionist.messages import (
+    Appointment,
+    BookingCancelled,
+    BookingConfirmed,
+    BookingMoved,
+    BookingRejected,
+    BookingsFound,
+    FreeSlots,
+    RejectReason,
+    SchedulerReply,
+)
+
+HINTS = {
+    RejectReason.SLOT_TAKEN: "that time was just taken: check availability again",
+    RejectReason.OUTSIDE_HOURS: "the clinic is closed then",
+    RejectReason.IN_THE_PAST: "that time has passed or is too soon",
+    RejectReason.TOO_FAR_AHEAD: "too far ahead to book",
+    RejectReason.UNKNOWN_SERVICE: "the clinic does not offer that",
+    RejectReason.NOT_FOUND: "no such appointment under the caller's number",
+    RejectReason.INVALID: "the request was invalid",
+    RejectReason.STORE_UNAVAILABLE: "the booking system is down: apologise and suggest "
+    "calling back later",
+}
+TIMED_OUT = {"error": "no_answer", "detail": "the booking system did not answer in time; "
+             "it is unknown whether it acted: apologise and suggest calling back"}
+INTERRUPTED = {"error": "interrupted", "detail": "the caller spoke before this ran; not done"}
+WILL_HANG_UP = {"ok": True, "detail": "the call ends once your reply has played"}
+WILL_TRANSFER = {"ok": True, "detail": "the caller is put through once your reply has played"}
+
+
+def dumps(result: dict[str, Any]) -> str:
+    return json.dumps(result, separators=(",", ":"), ensure_ascii=False)
+
+
+def invalid(detail: str) -> dict[str, Any]:
+    return {"error": "invalid_arguments", "detail": detail}
+
+
+def reply_result(reply: SchedulerReply) -> dict[str, Any]:
+    """A Scheduler reply as the tool's result."""
+    match reply:
+        case FreeSlots(day=day, slots=slots, open_on_day=open_on_day):
+            return {"date": day.isoformat(), "weekday": f"{day:%A}", "open": open_on_day,
+                    "free_times": [f"{slot:%H:%M}" for slot in slots]}
+        case BookingConfirmed(appointment=appointment):
+            return {"booked": appointment_result(appointment)}
+        case BookingCancelled(appointment=appointment):
+            return {"cancelled": appointment_result(appointment)}
+        case BookingMoved(appointment=appointment):
+            return {"moved": appointment_result(appointment)}
+        case BookingsFound(appointments=appointments):
+            return {"appointments": [appointment_result(a) for a in appointments]}
+        case BookingRejected(reason=reason, detail=detail):
+            return {"error": reason.value, "detail": detail or HINTS[reason]}
+    raise AssertionError(f"not a Scheduler reply: {reply!r}")
+
+
+def not_found_among(found: BookingsFound, start: datetime) -> dict[str, Any]:
+    """Cancelling by date and time found nothing then: show the model what there is."""
+    return {"error": RejectReason.NOT_FOUND.value,
+            "detail": f"no appointment at {start:%Y-%m-%d %H:%M} under the caller's number",
+            "appointments": [appointment_result(a) for a in found.appointments]}
+
+
+def appointment_result(appointment: Appointment) -> dict[str, Any]:
+    start = appointment.start
+    return {"appointment_id": appointment.id, "service": appointment.service,
+            "date": start.date().isoformat(), "weekday": f"{start:%A}",
+            "time": f"{start:%H:%M}", "name": appointment.name}

@@ -1,0 +1,308 @@
+"""The Listener on Deepgram: the call's audio to Deepgram's live recogniser, transcripts back.
+
+Same channels as the offline Listener (``stages.listener``), so the supervisor runs either::
+
+    audio ─► backlog ─► writer ─► Deepgram ─► reader ─► TranscriptAssembler ─► events
+      └─► local VAD ─► SpeechStarted / SpeechStopped ─► events (at once)
+                        └─ stopped: Finalize ─► backlog (a final without waiting for
+                           Deepgram's endpointing)
+
+Twilio's mu-law goes out untouched; it is decoded to PCM only for the local VAD.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import structlog
+import trio
+from trio_websocket import (
+    ConnectionClosed,
+    ConnectionRejected,
+    HandshakeError,
+    WebSocketConnection,
+    open_websocket_url,
+)
+
+from receptionist.audio import ulaw_to_pcm16
+from receptionist.engines.deepgram import (
+    Backlog,
+    DeepgramSettings,
+    StreamOrigin,
+    TranscriptAssembler,
+)
+from receptionist.engines.deepgram_protocol import (
+    CLOSE_STREAM,
+    FINALIZE,
+    KEEPALIVE,
+    ErrorMessage,
+    MetadataMessage,
+    ResultsMessage,
+    UtteranceEndMessage,
+    describe_close,
+    describe_rejection,
+    is_retryable_status,
+    parse_server_message,
+)
+from receptionist.engines.vad import FrameVad, SpeechSegmenter
+from receptionist.errors import SpeechRecognitionError
+from receptionist.messages import InboundAudio, ListenFor, SpeechStarted, SpeechStopped, Transcript
+
+log = structlog.get_logger()
+
+ListenerEvent = SpeechStarted | SpeechStopped | Transcript
+Outgoing = InboundAudio | str
+"""A frame of audio (sent as a binary message) or a control message (text)."""
+
+
+@dataclass(slots=True)
+class DeepgramStats:
+    connections: int = 0
+    frames_sent: int = 0
+    keepalives: int = 0
+    finalizes: int = 0
+    transcripts: int = 0
+    malformed: int = 0
+
+
+class DeepgramSession:
+    """One call's connections to Deepgram: connect, reconnect, and the reader and writer.
+
+    ``serve`` keeps a connection up until ``finish``; per connection one reader task
+    owns the receive side and one writer task does every send.
+    """
+
+    def __init__(
+        self, settings: DeepgramSettings, events: trio.MemorySendChannel[ListenerEvent]
+    ) -> None:
+        self._settings, self._events = settings, events
+        self.stats = DeepgramStats()
+        self.backlog = Backlog[Outgoing](settings.resend_buffer_frames)
+        self.assembler = TranscriptAssembler()
+        self._headers = [(b"Authorization", f"Token {settings.api_key}".encode())]
+        self._started = False
+        self._hung_up = trio.Event()
+        self._healthy = False
+        """The current connection has delivered a message: it works, retries start over."""
+        self._origin_pending = True
+        self.done = trio.Event()
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Connect (``started`` once the first connection is open), reconnect on drops.
+
+        Raises:
+            SpeechRecognitionError: refused for good (bad key...), or every reconnect failed.
+        """
+        failures = 0
+        try:
+            while not self._hung_up.is_set():
+                self._healthy = False
+                why = await self._connect_once(task_status)
+                if self._hung_up.is_set():
+                    return
+                failures = 1 if self._healthy else failures + 1
+                if failures > self._settings.reconnect_attempts:
+                    raise SpeechRecognitionError(f"{why} ({failures - 1} reconnects failed)")
+                delay = self._settings.backoff(failures)
+                log.warning("deepgram.reconnecting", attempt=failures, delay_s=delay, error=why)
+                with trio.move_on_after(delay):
+                    await self._hung_up.wait()  # no reconnecting only to say goodbye
+        finally:
+            self.done.set()
+
+    async def _connect_once(self, task_status: trio.TaskStatus[None]) -> str:
+        """One connection from handshake to close; returns why it ended."""
+        try:
+            async with open_websocket_url(
+                self._settings.url,
+                extra_headers=self._headers,
+                connect_timeout=self._settings.connect_timeout_s,
+                disconnect_timeout=self._settings.close_timeout_s,
+            ) as ws:
+                self.stats.connections += 1
+                log.info("deepgram.connected", connection=self.stats.connections)
+                self._origin_pending = True  # Deepgram's clock restarts on every connection
+                if not self._started:
+                    self._started = True
+                    task_status.started()
+                return await self._exchange(ws)
+        except ConnectionRejected as exc:
+            why = describe_rejection(exc.status_code, exc.body)
+            if not is_retryable_status(exc.status_code):
+                raise SpeechRecognitionError(why) from exc
+            return why
+        except HandshakeError as exc:
+            return f"cannot connect to Deepgram: {exc!r}"
+
+    async def _exchange(self, ws: WebSocketConnection) -> str:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._write, ws)
+            why = await self._read(ws)
+            nursery.cancel_scope.cancel()
+        return why
+
+    async def _write(self, ws: WebSocketConnection) -> None:
+        """The one task that sends: the backlog in order, a KeepAlive when it stays empty."""
+        while True:
+            item: Outgoing | None = None
+            with trio.move_on_after(self._settings.keepalive_s):
+                item = await self.backlog.get()
+            try:
+                await ws.send_message(KEEPALIVE if item is None else _payload(item))
+            except ConnectionClosed:
+                self._unsent(item)
+                return  # the reader sees the close too, and ends this connection
+            except trio.Cancelled:
+                self._unsent(item)  # the connection is going away; resend on the next one
+                raise
+            self._sent(item)
+            if item == CLOSE_STREAM:
+                return  # nothing may follow it; the reader waits for the Metadata
+
+    def _unsent(self, item: Outgoing | None) -> None:
+        # Audio and Finalize carry over to the next connection. A KeepAlive is per
+        # connection, and a CloseStream that failed has nothing left to close.
+        if isinstance(item, InboundAudio) or item == FINALIZE:
+            self.backlog.put_back(item)
+
+    def _sent(self, item: Outgoing | None) -> None:
+        if item is None:
+            self.stats.keepalives += 1
+        elif isinstance(item, InboundAudio):
+            self.stats.frames_sent += 1
+            if self._origin_pending:
+                self._origin_pending = False
+                self.assembler.handle(StreamOrigin(item.at), trio.current_time())
+
+    async def _read(self, ws: WebSocketConnection) -> str:
+        """The one task that receives, until the connection ends; returns why it did."""
+        while True:
+            try:
+                data = await ws.get_message()
+            except ConnectionClosed as exc:
+                if exc.reason is None:
+                    return describe_close(None, None)
+                return describe_close(exc.reason.code, exc.reason.reason)
+            self._healthy = True
+            if await self._on_message(data):
+                return "closed after CloseStream"
+
+    async def _on_message(self, data: str | bytes) -> bool:
+        """Handle one server message; True once the stream has ended as we asked."""
+        try:
+            message = parse_server_message(data)
+        except SpeechRecognitionError as exc:
+            self.stats.malformed += 1  # one lost message costs less than a reconnect
+            log.warning("deepgram.malformed", error=str(exc))
+            return False
+        match message:
+            case ResultsMessage() | UtteranceEndMessage():
+                transcript = self.assembler.handle(message, trio.current_time())
+                if transcript is not None:
+                    self.stats.transcripts += 1
+                    await self.emit(transcript)
+            case MetadataMessage(request_id=request_id, duration=duration):
+                log.info("deepgram.metadata", request_id=request_id, audio_s=duration)
+                return self._hung_up.is_set()
+            case ErrorMessage(description=description, message=text, variant=variant):
+                log.warning("deepgram.error", description=description, message=text,
+                            variant=variant)  # fmt: skip
+        return False
+
+    async def emit(self, event: ListenerEvent) -> None:
+        """Send to the Dialogue, which may already have ended once the caller hung up."""
+        try:
+            await self._events.send(event)
+        except trio.BrokenResourceError:
+            if not self._hung_up.is_set():
+                raise  # mid-call, a Dialogue gone is the call's error boundary's business
+            # It returns on CallStopped, and the words flushed by CloseStream can land
+            # after that: the caller has gone, there is no one left to tell.
+            log.debug("deepgram.dialogue_gone", event=type(event).__name__)
+
+    async def listen(
+        self, audio: trio.MemoryReceiveChannel[InboundAudio], vad: FrameVad,
+        segmenter: SpeechSegmenter,
+    ) -> None:  # fmt: skip
+        """Forward every frame, run the local VAD on it; returns when the audio ends."""
+        async for frame in audio:
+            self.backlog.put(frame)  # first: Deepgram's answer is the slow part
+            change = segmenter.handle(vad.probability(ulaw_to_pcm16(frame.ulaw)), frame.at)
+            if change is None:
+                continue
+            self.assembler.handle(change, frame.at)
+            await self.emit(change)
+            if isinstance(change, SpeechStopped):
+                self.stats.finalizes += 1
+                self.backlog.put(FINALIZE)
+
+    async def finish(self) -> None:
+        """Hang-up: CloseStream after the audio still queued, then wait for the end."""
+        self._hung_up.set()
+        self.backlog.put(CLOSE_STREAM)
+        await self.done.wait()
+
+
+def _payload(item: Outgoing) -> str | bytes:
+    return item.ulaw if isinstance(item, InboundAudio) else item
+
+
+async def _ignore_hints(hints: trio.MemoryReceiveChannel[ListenFor]) -> None:
+    """Deepgram needs no narrowing per question (keywords would need a new connection), but
+    the hints are read all the same: a full channel would block the Dialogue."""
+    async for hint in hints:
+        log.debug("deepgram.hint_ignored", expectation=hint.expectation.value)
+
+
+async def run_deepgram_listener(
+    audio: trio.MemoryReceiveChannel[InboundAudio],
+    hints: trio.MemoryReceiveChannel[ListenFor],
+    events: trio.MemorySendChannel[ListenerEvent],
+    *,
+    vad: FrameVad,
+    segmenter: SpeechSegmenter,
+    deepgram: DeepgramSettings,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Transcribe one call's audio with Deepgram, and run the local VAD on it.
+
+    ``started`` once the first connection to Deepgram is open. Returns after hang-up (the
+    end of ``audio``), once Deepgram has answered CloseStream or ``close_timeout_s`` passed.
+
+    Args:
+        vad: this call's VAD stream (``VadModel.new_stream()``).
+        segmenter: this call's smoothing state machine (``new_segmenter(config.vad)``).
+        deepgram: the process's settings (``build_deepgram_settings``).
+
+    Resource handling:
+        Owns and closes ``audio``, ``hints`` and ``events``. Owns its connections to
+        Deepgram: one at a time, closed on return, cancellation or error. The resend buffer
+        is bounded (``deepgram.resend_buffer_s``, 40 KB for 5 s). At hang-up the close runs
+        shielded from the call's cancellation, within ``close_timeout_s``.
+
+    Error handling:
+        A drop, a refused (5xx, 429) or failed handshake is retried with exponential
+        backoff, the audio meanwhile buffered and resent; a malformed message is logged and
+        skipped. SpeechRecognitionError is raised, for the call's error boundary, when a
+        refusal is final (401, 400...) or ``reconnect_attempts`` reconnects in a row failed.
+        A closed ``events`` channel propagates too, unless the caller has hung up.
+    """
+    with audio, hints, events:
+        session = DeepgramSession(deepgram, events)
+        try:
+            with trio.CancelScope() as closing:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(_ignore_hints, hints)
+                    await nursery.start(session.serve)
+                    task_status.started()
+                    await session.listen(audio, vad, segmenter)
+                    closing.shield = True  # also shields the reader and writer: the nursery
+                    closing.deadline = trio.current_time() + deepgram.close_timeout_s
+                    await session.finish()
+                    nursery.cancel_scope.cancel()
+            if closing.cancelled_caught:
+                log.warning("deepgram.close_timeout", pending=session.assembler.pending)
+        finally:
+            log.info(
+                "deepgram.stats", **asdict(session.stats), frames_dropped=session.backlog.dropped
+            )

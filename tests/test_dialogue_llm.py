@@ -1,0 +1,186 @@
+"""The Dialogue actor with its LLM brain: the fake OpenAI server over real sockets, the
+rest of the call played by the test over memory channels (as in test_dialogue_actor)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from functools import partial
+
+import trio
+import trio.testing
+
+from receptionist.config import Config
+from receptionist.llm import FALLBACK, LlmEngine
+from receptionist.llm.turn import GIVE_UP
+from receptionist.messages import (
+    Appointment,
+    BookingConfirmed,
+    BookSlot,
+    CallStarted,
+    CallStopped,
+    ClearAudio,
+    EndCall,
+    EndReason,
+    ListenFor,
+    SchedulerRequest,
+    Sentence,
+    SpeechStarted,
+)
+from receptionist.turns import TurnCancellation
+from stages.dialogue import DialogueEvent, run_dialogue
+
+from .fakes.openai import FakeOpenAI, Scripted, ToolCallScript
+from .test_dialogue_actor import CONFIG as OFFLINE_CONFIG
+from .test_dialogue_actor import NOW, Harness
+from .test_llm_agent import BOOK_TUESDAY, openai_server
+
+TEST_TIMEOUT_S = 10
+CONFIG = replace(
+    OFFLINE_CONFIG,
+    engines=replace(OFFLINE_CONFIG.engines, dialogue="openai"),
+    llm=replace(OFFLINE_CONFIG.llm, first_token_timeout_s=2.0, stall_timeout_s=2.0),
+)
+
+
+@contextlib.asynccontextmanager
+async def llm_dialogue(
+    *replies: Scripted, config: Config = CONFIG, token_delay_s: float = 0.0
+) -> AsyncIterator[tuple[Harness, FakeOpenAI]]:
+    events_send, events_recv = trio.open_memory_channel[DialogueEvent](16)
+    sentences_send, sentences_recv = trio.open_memory_channel[Sentence](16)
+    twilio_send, twilio_recv = trio.open_memory_channel[ClearAudio | EndCall](4)
+    hints_send, hints_recv = trio.open_memory_channel[ListenFor](16)
+    scheduler_send, scheduler_recv = trio.open_memory_channel[SchedulerRequest](4)
+    turns = TurnCancellation()
+    async with openai_server(*replies, config=config, token_delay_s=token_delay_s) as (
+        fake, client
+    ):
+        with trio.fail_after(TEST_TIMEOUT_S):
+            async with trio.open_nursery() as nursery:
+                await nursery.start(partial(
+                    run_dialogue, events_recv, sentences_send, twilio_send, hints_send,
+                    scheduler_send, config=config, turns=turns, now=lambda: NOW, llm=client,
+                ))
+                yield Harness(events_send, sentences_recv, twilio_recv, hints_recv,
+                              scheduler_recv, turns), fake
+                with contextlib.suppress(trio.BrokenResourceError):
+                    await events_send.send(CallStopped(trio.current_time()))
+
+
+async def greeted(call: Harness) -> None:
+    await call.events.send(CallStarted("CA1", "MZ1", "+15551234567", at=trio.current_time()))
+    await call.played(await call.turn())
+
+
+async def test_a_streamed_reply_becomes_one_turn_then_the_call_ends_after_it() -> None:
+    goodbye = Scripted(text="You're welcome. Goodbye!", tool_calls=(
+        ToolCallScript("end_call", {}),))
+    async with llm_dialogue(goodbye) as (call, fake):
+        await greeted(call)
+        heard = await call.caller_says("that's all, thanks")
+        reply = await call.turn()
+        assert [(s.turn_id, s.index, s.text, s.last) for s in reply] == [
+            (2, 0, "You're welcome.", False), (2, 1, "Goodbye!", False), (2, 2, "", True)]
+        timings = reply[0].timings
+        assert timings.transcript_final == heard.at
+        assert timings.first_output is not None
+        assert timings.first_sentence is not None
+        assert timings.first_output <= timings.first_sentence
+        # The caller speaking over the goodbye does not cut it short.
+        await call.events.send(SpeechStarted(trio.current_time()))
+        await trio.testing.wait_all_tasks_blocked()
+        await call.played(reply)
+        assert await call.to_twilio.receive() == EndCall(EndReason.COMPLETED)
+    roles = [m["role"] for m in fake.requests[0].body["messages"]]
+    assert roles == ["system", "assistant", "user"]  # the greeting is in the history
+
+
+async def test_barge_in_stops_the_model_mid_reply() -> None:
+    long = Scripted(text="Sure. " + "Here is a very long explanation. " * 30)
+    replies = (long, Scripted(text="Of course, Tuesday."))
+    async with llm_dialogue(*replies, token_delay_s=0.01) as (call, fake):
+        await greeted(call)
+        await call.caller_says("tell me everything")
+        first = await call.sentences.receive()
+        assert (first.turn_id, first.text) == (2, "Sure.")
+        await call.events.send(SpeechStarted(trio.current_time()))
+        cleared = await call.to_twilio.receive()
+        assert isinstance(cleared, ClearAudio)
+        assert cleared.turn_id == 2
+        sent_then = len(fake.sent)
+        await trio.sleep(0.1)  # ten tokens' time
+        assert len(fake.sent) - sent_then <= 2  # the stream stopped at once
+        await call.caller_says("actually, just tuesday")
+        answer = await call.turn()
+        assert [s.text for s in answer if s.turn_id == 3] == ["Of course, Tuesday."]
+    history = fake.requests[1].body["messages"]
+    assert [m["content"] for m in history[-3:]] == [
+        "tell me everything", "Sure.", "actually, just tuesday"]
+
+
+async def test_a_booking_sent_before_barge_in_completes_and_is_never_made_twice() -> None:
+    replies = (Scripted(text="Booking that now.", tool_calls=(BOOK_TUESDAY,)),
+               Scripted(text="You're all set."))
+    async with llm_dialogue(*replies) as (call, fake):
+        await greeted(call)
+        await call.caller_says("yes please book it")
+        request = await call.scheduler.receive()
+        assert isinstance(request, BookSlot)
+        # The caller speaks while the Scheduler is writing the booking.
+        await call.events.send(SpeechStarted(trio.current_time()))
+        assert isinstance(await call.to_twilio.receive(), ClearAudio)
+        await call.events.send(BookingConfirmed(request.request_id, _appointment(request)))
+        await call.caller_says("did that work?")
+        answer = [s for s in await call.turn() if s.turn_id == 3]
+        assert [s.text for s in answer] == ["You're all set."]
+        assert call.scheduler.statistics().current_buffer_used == 0  # no second BookSlot
+    history = fake.requests[1].body["messages"]
+    tool_result = next(m for m in history if m["role"] == "tool")
+    assert json.loads(tool_result["content"])["booked"]["name"] == "Ada Lovelace"
+    assert history[-1] == {"role": "user", "content": "did that work?"}
+
+
+def _appointment(request: BookSlot) -> Appointment:
+    end = request.start.replace(minute=30)
+    return Appointment(9, request.start, end, request.service, request.name, request.phone, "")
+
+
+async def test_a_failing_model_gets_the_fallback_line_and_the_call_goes_on() -> None:
+    replies = (Scripted(status=500), Scripted(status=500), Scripted(text="We open at nine."))
+    async with llm_dialogue(*replies) as (call, _):
+        await greeted(call)
+        await call.caller_says("when do you open")
+        sorry = await call.turn()
+        assert [(s.text, s.last) for s in sorry] == [(FALLBACK, True)]
+        await call.played(sorry)
+        await call.caller_says("when do you open")
+        assert [s.text for s in await call.turn()] == ["We open at nine."]
+
+
+async def test_silence_gets_reprompts_then_a_goodbye(autojump_clock: trio.abc.Clock) -> None:
+    """No socket here (the model is never asked), so the mock clock can jump."""
+    events_send, events_recv = trio.open_memory_channel[DialogueEvent](16)
+    sentences_send, sentences_recv = trio.open_memory_channel[Sentence](16)
+    twilio_send, twilio_recv = trio.open_memory_channel[ClearAudio | EndCall](4)
+    hints_send, hints_recv = trio.open_memory_channel[ListenFor](16)
+    scheduler_send, scheduler_recv = trio.open_memory_channel[SchedulerRequest](4)
+    unreachable = LlmEngine(replace(CONFIG.llm, base_url="http://127.0.0.1:9/v1"), "sk-x")
+    with trio.fail_after(60):
+        async with unreachable.open_client() as client, trio.open_nursery() as nursery:
+            await nursery.start(partial(
+                run_dialogue, events_recv, sentences_send, twilio_send, hints_send,
+                scheduler_send, config=CONFIG, turns=TurnCancellation(), now=lambda: NOW,
+                llm=client,
+            ))
+            call = Harness(events_send, sentences_recv, twilio_recv, hints_recv,
+                           scheduler_recv, TurnCancellation())
+            await greeted(call)
+            for expected in ["Are you still there?", "Are you still there?", GIVE_UP]:
+                turn = await call.turn()
+                assert " ".join(s.text for s in turn) == expected
+                await call.played(turn)
+            assert await call.to_twilio.receive() == EndCall(EndReason.COMPLETED)
+            await events_send.send(CallStopped(trio.current_time()))
