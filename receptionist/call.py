@@ -23,16 +23,17 @@ from typing import Any
 
 import structlog
 import trio
-from stages.listener import run_listener
 
 from receptionist import twilio_protocol as tp
 from receptionist.appointments import AppointmentStore
 from receptionist.config import Config
-from receptionist.errors import CallDisconnected, StreamRejected, TwilioProtocolError
+from receptionist.errors import CallDisconnected, ProtocolError, StreamRejected, TwilioProtocolError
 from receptionist.messages import EndCall, EndReason, InboundAudio
 from receptionist.turns import TurnCancellation
 from receptionist.webhooks import is_valid_stream_token
+from stages.deepgram_listener import run_deepgram_listener
 from stages.dialogue import run_dialogue
+from stages.listener import run_listener
 from stages.scheduler import run_scheduler
 from stages.synthesizer import run_synthesizer
 from stages.twilio_io import MediaConnection, run_twilio_io
@@ -86,7 +87,7 @@ async def serve_call(connection: MediaConnection, services: CallServices) -> Non
     try:
         with trio.fail_after(START_TIMEOUT_S):
             stream = await wait_for_start(connection, services.stream_secret)
-    except (TwilioProtocolError, trio.TooSlowError, CallDisconnected) as exc:
+    except (ProtocolError, trio.TooSlowError, CallDisconnected) as exc:
         log.warning("call.rejected", error=str(exc) or type(exc).__name__)
         await _close(connection, POLICY_VIOLATION)
         return
@@ -170,9 +171,12 @@ async def run_call(
                         turns=turns,
                     )
                 )
+                listener = (
+                    run_deepgram_listener if config.engines.stt == "deepgram" else run_listener
+                )
                 await nursery.start(
                     partial(
-                        run_listener,
+                        listener,
                         audio_recv,
                         hints_recv,
                         events_send.clone(),

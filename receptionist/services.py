@@ -14,6 +14,7 @@ import trio
 from receptionist.appointments import AppointmentStore
 from receptionist.call import CallOutcomes, CallServices
 from receptionist.config import Config
+from receptionist.engines.deepgram import build_deepgram_settings
 from receptionist.engines.elevenlabs import build_speech_engine, close_speech_engine
 from receptionist.engines.espeak import EspeakEngine
 from receptionist.engines.sphinx import SphinxModel
@@ -43,15 +44,14 @@ def build_services(
     store.open()
     offline_voice = EspeakEngine(config.tts.voice, config.tts.words_per_minute)
     vad_model = load_vad(config.vad)
-    sphinx = SphinxModel(config.services)
+    deepgram = build_deepgram_settings(config, environ)
+    sphinx = SphinxModel(config.services) if deepgram is None else None
 
     async def new_listener_engines() -> dict[str, Any]:
-        recognizer = await trio.to_thread.run_sync(sphinx.new_recognizer)
-        return {
-            "vad": vad_model.new_stream(),
-            "segmenter": new_segmenter(config.vad),
-            "recognizer": recognizer,
-        }
+        local = {"vad": vad_model.new_stream(), "segmenter": new_segmenter(config.vad)}
+        if sphinx is None:
+            return {**local, "deepgram": deepgram}
+        return {**local, "recognizer": await trio.to_thread.run_sync(sphinx.new_recognizer)}
 
     return CallServices(
         config=config,

@@ -218,7 +218,7 @@ class DeepgramSession:
                 raise  # mid-call, a Dialogue gone is the call's error boundary's business
             # It returns on CallStopped, and the words flushed by CloseStream can land
             # after that: the caller has gone, there is no one left to tell.
-            log.debug("deepgram.dialogue_gone", event=type(event).__name__)
+            log.debug("deepgram.dialogue_gone", dropped=type(event).__name__)
 
     async def listen(
         self, audio: trio.MemoryReceiveChannel[InboundAudio], vad: FrameVad,

@@ -148,8 +148,9 @@ def test_booking_happy_path() -> None:
         "A check-up, got it. Which day would suit you?"
     )
     assert asked(call.says("next tuesday")) == FindFreeSlots(1, "check-up", TUESDAY)
-    offer = call.scheduler(FreeSlots(1, TUESDAY, (at(TUESDAY, 9), at(TUESDAY, 10),
-                                                  at(TUESDAY, 14, 30)), True))
+    offer = call.scheduler(
+        FreeSlots(1, TUESDAY, (at(TUESDAY, 9), at(TUESDAY, 10), at(TUESDAY, 14, 30)), True)
+    )
     assert spoken(offer) == (
         "On Tuesday the 1st of December, I have 9 AM, 10 AM or 2:30 PM. Which would suit you?"
     )
@@ -158,15 +159,19 @@ def test_booking_happy_path() -> None:
         "What name should I put the appointment under?"
     )
     phone_question = call.says("my name is john smith")
-    assert phone_question == [Speak(
-        "Thank you, John. Is the number ending 4 5 6 7 the best one to reach you?",
-        Expectation.YES_NO,
-    )]
-    assert call.says("yes") == [Speak(
-        "That's a check-up on Tuesday the 1st of December at 10 AM for John Smith. "
-        "Shall I book it?",
-        Expectation.YES_NO,
-    )]
+    assert phone_question == [
+        Speak(
+            "Thank you, John. Is the number ending 4 5 6 7 the best one to reach you?",
+            Expectation.YES_NO,
+        )
+    ]
+    assert call.says("yes") == [
+        Speak(
+            "That's a check-up on Tuesday the 1st of December at 10 AM for John Smith. "
+            "Shall I book it?",
+            Expectation.YES_NO,
+        )
+    ]
     assert asked(call.says("yes please")) == BookSlot(
         2, "check-up", at(TUESDAY, 10), "John Smith", CALLER, "my annual check up"
     )
@@ -193,11 +198,13 @@ def test_caller_id_rejected_number_keyed_in() -> None:
     call.scheduler(FreeSlots(1, TUESDAY, (at(TUESDAY, 9),), True))
     call.says("nine")
     call.says("jane doe")
-    assert call.says("no") == [Speak(
-        "No problem. Please key in the best number to reach you on your keypad, "
-        "followed by the hash key.",
-        Expectation.DIGITS,
-    )]
+    assert call.says("no") == [
+        Speak(
+            "No problem. Please key in the best number to reach you on your keypad, "
+            "followed by the hash key.",
+            Expectation.DIGITS,
+        )
+    ]
     assert call.keys("555987654") == []
     read_back = spoken(call.keys("3#"))
     assert read_back.startswith("Thanks, I've got a number ending 6 5 4 3. That's a check-up")
@@ -213,11 +220,13 @@ def test_caller_without_caller_id_is_asked_to_key_the_number() -> None:
     call.scheduler(FreeSlots(1, TUESDAY, (at(TUESDAY, 9),), True))
     call.says("the first one")
     actions = call.says("jane doe")
-    assert actions == [Speak(
-        "Thank you, Jane. Please key in the best number to reach you on your keypad, "
-        "followed by the hash key.",
-        Expectation.DIGITS,
-    )]
+    assert actions == [
+        Speak(
+            "Thank you, Jane. Please key in the best number to reach you on your keypad, "
+            "followed by the hash key.",
+            Expectation.DIGITS,
+        )
+    ]
     assert "doesn't look like a full number" in spoken(call.keys("12#"))
     assert spoken(call.says("five five five nine eight seven six five four three")).startswith(
         "Thanks, I've got a number ending 6 5 4 3."
@@ -300,11 +309,13 @@ def test_cancel_the_one_appointment() -> None:
     call = Call()
     assert asked(call.says("i need to cancel my appointment")) == FindBookings(1, CALLER)
     booked = appointment(7, at(TUESDAY, 10))
-    assert call.scheduler(BookingsFound(1, (booked,))) == [Speak(
-        "I can see a check-up on Tuesday the 1st of December at 10 AM. "
-        "Would you like me to cancel it?",
-        Expectation.YES_NO,
-    )]
+    assert call.scheduler(BookingsFound(1, (booked,))) == [
+        Speak(
+            "I can see a check-up on Tuesday the 1st of December at 10 AM. "
+            "Would you like me to cancel it?",
+            Expectation.YES_NO,
+        )
+    ]
     assert asked(call.says("yes")) == CancelBooking(2, 7, CALLER)
     assert spoken(call.scheduler(BookingCancelled(2, booked))) == (
         "That's cancelled: a check-up on Tuesday the 1st of December at 10 AM. "
@@ -351,11 +362,13 @@ def test_move_an_appointment() -> None:
     )
     assert asked(call.says("wednesday")) == FindFreeSlots(2, "check-up", WEDNESDAY)
     call.scheduler(FreeSlots(2, WEDNESDAY, (at(WEDNESDAY, 9), at(WEDNESDAY, 14)), True))
-    assert call.says("two o'clock") == [Speak(
-        "So that's your check-up moved to Wednesday the 2nd of December at 2 PM. "
-        "Shall I do that?",
-        Expectation.YES_NO,
-    )]
+    assert call.says("two o'clock") == [
+        Speak(
+            "So that's your check-up moved to Wednesday the 2nd of December at 2 PM. "
+            "Shall I do that?",
+            Expectation.YES_NO,
+        )
+    ]
     assert asked(call.says("yes")) == MoveBooking(3, 7, CALLER, at(WEDNESDAY, 14))
     moved = appointment(7, at(WEDNESDAY, 14))
     assert spoken(call.scheduler(BookingMoved(3, moved))).startswith(
@@ -399,11 +412,13 @@ def test_not_understood_rephrases_then_lists_choices_then_offers_a_person() -> N
         "Sorry, I still didn't get that. I can book, move or cancel an appointment, "
         "or tell you our opening hours. Which would you like?"
     )
-    assert call.says("flibbertigibbet") == [Speak(
-        "I'm sorry, I'm having trouble understanding. "
-        "Would you like me to put you through to a member of our team?",
-        Expectation.YES_NO,
-    )]
+    assert call.says("flibbertigibbet") == [
+        Speak(
+            "I'm sorry, I'm having trouble understanding. "
+            "Would you like me to put you through to a member of our team?",
+            Expectation.YES_NO,
+        )
+    ]
     assert spoken(call.says("no")) == "No problem, let's try again. How can I help?"
     assert "What's the appointment for?" in spoken(call.says("book an appointment"))
 

@@ -23,6 +23,7 @@ from receptionist.config import Config, DeepgramConfig, EnginesConfig, VadConfig
 from receptionist.engines import deepgram_protocol as dp
 from receptionist.engines.deepgram import (
     Backlog,
+    DeepgramSettings,
     StreamOrigin,
     TranscriptAssembler,
     build_deepgram_settings,
@@ -286,10 +287,12 @@ async def listen(
     *,
     vad: Any = None,
     pace: float = FRAME_S,
+    overrides: dict[str, Any] | None = None,
     **settings: Any,
 ) -> list[tuple[float, Any]]:
     """Run the Listener on ``audio`` (frames, one per ``pace``; a float is a pause)
-    against ``fake``; returns every event it sent, with when it was received."""
+    against ``fake``; returns every event it sent, with when it was received. ``settings``
+    go in the [deepgram] config, ``overrides`` straight into DeepgramSettings."""
     received: list[tuple[float, Any]] = []
     async with trio.open_nursery() as nursery:
         url = await nursery.start(fake.serve)
@@ -298,15 +301,10 @@ async def listen(
         events_send, events_recv = trio.open_memory_channel[Any](64)
         done = trio.Event()
         nursery.start_soon(_collect, events_recv, received, done)
-        config = Config(
-            engines=EnginesConfig(stt="deepgram"),
-            deepgram=DeepgramConfig(base_url=url, **settings),
-        )
-        deepgram = build_deepgram_settings(config, {"DEEPGRAM_API_KEY": KEY})
-        assert deepgram is not None
         listener = partial(
             run_deepgram_listener, audio_recv, hints_recv, events_send,
-            vad=vad or LoudVad(), segmenter=new_segmenter(VadConfig()), deepgram=deepgram,
+            vad=vad or LoudVad(), segmenter=new_segmenter(VadConfig()),
+            deepgram=replace(deepgram_settings(url, **settings), **(overrides or {})),
         )  # fmt: skip
         await nursery.start(listener)
         with audio_send, hints_send:
@@ -320,6 +318,15 @@ async def listen(
         await done.wait()
         nursery.cancel_scope.cancel()
     return received
+
+
+def deepgram_settings(url: str, **settings: Any) -> DeepgramSettings:
+    config = Config(
+        engines=EnginesConfig(stt="deepgram"), deepgram=DeepgramConfig(base_url=url, **settings)
+    )
+    built = build_deepgram_settings(config, {"DEEPGRAM_API_KEY": KEY})
+    assert built is not None
+    return built
 
 
 async def _collect(
@@ -373,6 +380,17 @@ async def test_keepalive_during_silence(autojump_clock: trio.abc.Clock) -> None:
     (conn,) = fake.connections  # 25 s without audio, never closed for it
     assert conn.count("KeepAlive") == 5
     assert conn.closed == (1000, "")
+
+
+async def test_without_keepalives_deepgram_hangs_up_and_we_reconnect(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    fake = FakeDeepgram(api_key=KEY)
+    with trio.fail_after(DEADLINE_S):
+        await listen(fake, [SILENCE, 12.0, SILENCE], overrides={"keepalive_s": 30.0})
+    first, second = fake.connections
+    assert first.closed == (1011, "NET-0001")  # as Deepgram does after 10 s
+    assert second.closed == (1000, "")
 
 
 async def test_dropped_connection_reconnects_and_resends(autojump_clock: trio.abc.Clock) -> None:
@@ -507,3 +525,29 @@ async def test_hang_up_waits_for_deepgram_at_most_close_timeout(
         returned = trio.current_time()
     assert returned < 1.5 + 2.0 + 0.1  # the audio, then close_timeout_s at most
     assert any(log["event"] == "deepgram.close_timeout" for log in logs)
+
+
+async def test_words_flushed_after_the_dialogue_ended_are_dropped(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    script = [utterance("no thank you goodbye", 0.5, 1.5)]
+    fake = FakeDeepgram(api_key=KEY, script=script)
+    audio_send, audio_recv = trio.open_memory_channel[InboundAudio](50)
+    hints_send, hints_recv = trio.open_memory_channel[ListenFor](4)
+    events_send, events_recv = trio.open_memory_channel[Any](64)
+    with trio.fail_after(DEADLINE_S), capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            url = await nursery.start(fake.serve)
+            await nursery.start(partial(
+                run_deepgram_listener, audio_recv, hints_recv, events_send, vad=LoudVad(),
+                segmenter=new_segmenter(VadConfig()), deepgram=deepgram_settings(url),
+            ))  # fmt: skip
+            with audio_send, hints_send:
+                for frame in frames_for(script, 1.6):
+                    await audio_send.send(InboundAudio(frame, trio.current_time()))
+                    await trio.sleep(FRAME_S)
+                events_recv.close()  # the Dialogue returned on CallStopped
+            await trio.sleep(1.0)
+            nursery.cancel_scope.cancel()
+    assert fake.connections[0].closed == (1000, "")  # the listener ended cleanly
+    assert any(log["event"] == "deepgram.dialogue_gone" for log in logs)

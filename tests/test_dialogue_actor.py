@@ -106,12 +106,22 @@ async def dialogue(config: Config = CONFIG) -> AsyncIterator[Harness]:
     turns = TurnCancellation()
     with trio.fail_after(TEST_TIMEOUT_S):
         async with trio.open_nursery() as nursery:
-            await nursery.start(partial(
-                run_dialogue, events_recv, sentences_send, twilio_send, hints_send,
-                scheduler_send, config=config, turns=turns, now=lambda: NOW,
-            ))
-            yield Harness(events_send, sentences_recv, twilio_recv, hints_recv,
-                          scheduler_recv, turns)
+            await nursery.start(
+                partial(
+                    run_dialogue,
+                    events_recv,
+                    sentences_send,
+                    twilio_send,
+                    hints_send,
+                    scheduler_send,
+                    config=config,
+                    turns=turns,
+                    now=lambda: NOW,
+                )
+            )
+            yield Harness(
+                events_send, sentences_recv, twilio_recv, hints_recv, scheduler_recv, turns
+            )
             # The actor may have stopped already (the test sent CallStopped itself).
             with contextlib.suppress(trio.BrokenResourceError):
                 await events_send.send(CallStopped(trio.current_time()))
@@ -119,7 +129,9 @@ async def dialogue(config: Config = CONFIG) -> AsyncIterator[Harness]:
 
 def test_split_sentences() -> None:
     assert split_sentences("Sorry, 10 AM isn't free. On Tuesday, I have 9 AM. Which?") == [
-        "Sorry, 10 AM isn't free.", "On Tuesday, I have 9 AM.", "Which?"
+        "Sorry, 10 AM isn't free.",
+        "On Tuesday, I have 9 AM.",
+        "Which?",
     ]
 
 
@@ -253,7 +265,8 @@ async def test_end_call_after_the_goodbye_has_played(autojump_clock: trio.abc.Cl
         await call.caller_says("no that's all thanks bye")
         goodbye = await call.turn()
         assert [s.text for s in goodbye] == [
-            "Thank you for calling Riverside Family Clinic.", "Goodbye!"
+            "Thank you for calling Riverside Family Clinic.",
+            "Goodbye!",
         ]
         # The caller speaking over the goodbye does not cut it short.
         await call.events.send(SpeechStarted(trio.current_time()))

@@ -56,16 +56,31 @@ async def llm_dialogue(
     scheduler_send, scheduler_recv = trio.open_memory_channel[SchedulerRequest](4)
     turns = TurnCancellation()
     async with openai_server(*replies, config=config, token_delay_s=token_delay_s) as (
-        fake, client
+        fake,
+        client,
     ):
         with trio.fail_after(TEST_TIMEOUT_S):
             async with trio.open_nursery() as nursery:
-                await nursery.start(partial(
-                    run_dialogue, events_recv, sentences_send, twilio_send, hints_send,
-                    scheduler_send, config=config, turns=turns, now=lambda: NOW, llm=client,
-                ))
-                yield Harness(events_send, sentences_recv, twilio_recv, hints_recv,
-                              scheduler_recv, turns), fake
+                await nursery.start(
+                    partial(
+                        run_dialogue,
+                        events_recv,
+                        sentences_send,
+                        twilio_send,
+                        hints_send,
+                        scheduler_send,
+                        config=config,
+                        turns=turns,
+                        now=lambda: NOW,
+                        llm=client,
+                    )
+                )
+                yield (
+                    Harness(
+                        events_send, sentences_recv, twilio_recv, hints_recv, scheduler_recv, turns
+                    ),
+                    fake,
+                )
                 with contextlib.suppress(trio.BrokenResourceError):
                     await events_send.send(CallStopped(trio.current_time()))
 
@@ -76,14 +91,18 @@ async def greeted(call: Harness) -> None:
 
 
 async def test_a_streamed_reply_becomes_one_turn_then_the_call_ends_after_it() -> None:
-    goodbye = Scripted(text="You're welcome. Goodbye!", tool_calls=(
-        ToolCallScript("end_call", {}),))
+    goodbye = Scripted(
+        text="You're welcome. Goodbye!", tool_calls=(ToolCallScript("end_call", {}),)
+    )
     async with llm_dialogue(goodbye) as (call, fake):
         await greeted(call)
         heard = await call.caller_says("that's all, thanks")
         reply = await call.turn()
         assert [(s.turn_id, s.index, s.text, s.last) for s in reply] == [
-            (2, 0, "You're welcome.", False), (2, 1, "Goodbye!", False), (2, 2, "", True)]
+            (2, 0, "You're welcome.", False),
+            (2, 1, "Goodbye!", False),
+            (2, 2, "", True),
+        ]
         timings = reply[0].timings
         assert timings.transcript_final == heard.at
         assert timings.first_output is not None
@@ -118,12 +137,17 @@ async def test_barge_in_stops_the_model_mid_reply() -> None:
         assert [s.text for s in answer if s.turn_id == 3] == ["Of course, Tuesday."]
     history = fake.requests[1].body["messages"]
     assert [m["content"] for m in history[-3:]] == [
-        "tell me everything", "Sure.", "actually, just tuesday"]
+        "tell me everything",
+        "Sure.",
+        "actually, just tuesday",
+    ]
 
 
 async def test_a_booking_sent_before_barge_in_completes_and_is_never_made_twice() -> None:
-    replies = (Scripted(text="Booking that now.", tool_calls=(BOOK_TUESDAY,)),
-               Scripted(text="You're all set."))
+    replies = (
+        Scripted(text="Booking that now.", tool_calls=(BOOK_TUESDAY,)),
+        Scripted(text="You're all set."),
+    )
     async with llm_dialogue(*replies) as (call, fake):
         await greeted(call)
         await call.caller_says("yes please book it")
@@ -170,13 +194,28 @@ async def test_silence_gets_reprompts_then_a_goodbye(autojump_clock: trio.abc.Cl
     unreachable = LlmEngine(replace(CONFIG.llm, base_url="http://127.0.0.1:9/v1"), "sk-x")
     with trio.fail_after(60):
         async with unreachable.open_client() as client, trio.open_nursery() as nursery:
-            await nursery.start(partial(
-                run_dialogue, events_recv, sentences_send, twilio_send, hints_send,
-                scheduler_send, config=CONFIG, turns=TurnCancellation(), now=lambda: NOW,
-                llm=client,
-            ))
-            call = Harness(events_send, sentences_recv, twilio_recv, hints_recv,
-                           scheduler_recv, TurnCancellation())
+            await nursery.start(
+                partial(
+                    run_dialogue,
+                    events_recv,
+                    sentences_send,
+                    twilio_send,
+                    hints_send,
+                    scheduler_send,
+                    config=CONFIG,
+                    turns=TurnCancellation(),
+                    now=lambda: NOW,
+                    llm=client,
+                )
+            )
+            call = Harness(
+                events_send,
+                sentences_recv,
+                twilio_recv,
+                hints_recv,
+                scheduler_recv,
+                TurnCancellation(),
+            )
             await greeted(call)
             for expected in ["Are you still there?", "Are you still there?", GIVE_UP]:
                 turn = await call.turn()

@@ -18,7 +18,8 @@ import httpx
 import pytest
 import trio
 import trio_websocket
-from structlog.testing import capture_logs
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs as _capture_logs
 
 from receptionist.appointments import AppointmentStore
 from receptionist.call import CallServices
@@ -31,6 +32,12 @@ from receptionist.twilio_caller import CallerReport, TwilioCaller
 from .conftest import PROJECT_ROOT
 
 FIXTURES = PROJECT_ROOT / "fixtures"
+
+
+def capture_logs():  # type: ignore[no-untyped-def]
+    """Captured log events with the call's bound context (call_sid, stream_sid) merged in."""
+    return _capture_logs(processors=[merge_contextvars])
+
 NOW = datetime.fromisoformat("2026-11-24T09:00:00-05:00")
 """A Tuesday morning: "next Tuesday" is the 1st of December."""
 TEST_LIMIT_S = 120

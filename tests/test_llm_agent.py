@@ -42,15 +42,25 @@ KEY = "sk-test-0123456789"
 CHECK_TUESDAY = ToolCallScript(
     "check_availability", {"service": "check-up", "date": "2026-12-01"}, fragments=5
 )
-BOOK_TUESDAY = ToolCallScript("book_appointment", {
-    "service": "check-up", "date": "2026-12-01", "time": "09:00", "name": "Ada Lovelace",
-    "reason": "annual check-up"}, fragments=6)
+BOOK_TUESDAY = ToolCallScript(
+    "book_appointment",
+    {
+        "service": "check-up",
+        "date": "2026-12-01",
+        "time": "09:00",
+        "name": "Ada Lovelace",
+        "reason": "annual check-up",
+    },
+    fragments=6,
+)
 NINE = at(TUESDAY, "09:00")
 
 
 @contextlib.asynccontextmanager
 async def openai_server(
-    *replies: Scripted, config: Config = CONFIG, api_key: str | None = KEY,
+    *replies: Scripted,
+    config: Config = CONFIG,
+    api_key: str | None = KEY,
     token_delay_s: float = 0.0,
 ) -> AsyncIterator[tuple[FakeOpenAI, LlmClient]]:
     """The fake server, and a client of it, for one test (bounded by TEST_TIMEOUT_S)."""
@@ -98,8 +108,11 @@ async def test_sentences_are_handed_over_while_the_model_still_streams() -> None
         call = Call()
         agent = call.agent(client)
         reply = await agent.reply("when do you close", call.say)
-    assert call.words == [("Hello there.", False), ("We're open until five today.", False),
-                          ("Anything else?", True)]
+    assert call.words == [
+        ("Hello there.", False),
+        ("We're open until five today.", False),
+        ("Anything else?", True),
+    ]
     done_at = fake.sent[-1][0]
     assert call.said[0][0] < done_at - 0.1  # about six tokens before the end
     assert not reply.fell_back
@@ -119,12 +132,23 @@ async def test_a_tool_call_in_fragments_runs_once_then_the_model_speaks() -> Non
         call = Call({FindFreeSlots: FreeSlots(0, TUESDAY, (NINE, at(TUESDAY, "09:30")), True)})
         await call.agent(client).reply("a check-up on tuesday please", call.say)
     assert call.asked == [FindFreeSlots(1, "check-up", TUESDAY)]
-    assert call.words == [("Let me check.", False), ("I have nine or nine thirty.", False),
-                          ("Which suits you?", True)]
+    assert call.words == [
+        ("Let me check.", False),
+        ("I have nine or nine thirty.", False),
+        ("Which suits you?", True),
+    ]
     assistant, result = messages(fake, 1)[-2:]
     assert assistant["content"] == "Let me check."
-    assert assistant["tool_calls"] == [{"id": "call_fake0", "type": "function", "function": {
-        "name": "check_availability", "arguments": json.dumps(CHECK_TUESDAY.arguments)}}]
+    assert assistant["tool_calls"] == [
+        {
+            "id": "call_fake0",
+            "type": "function",
+            "function": {
+                "name": "check_availability",
+                "arguments": json.dumps(CHECK_TUESDAY.arguments),
+            },
+        }
+    ]
     assert result["tool_call_id"] == "call_fake0"
     assert json.loads(result["content"])["free_times"] == ["09:00", "09:30"]
 
@@ -161,8 +185,10 @@ async def test_fallback_line_after_a_failed_retry() -> None:
     assert call.words == [(FALLBACK, True)]
     assert reply.fell_back
     assert len(fake.requests) == 2
-    assert agent.history[-2:] == [{"role": "user", "content": "hello?"},
-                                  {"role": "assistant", "content": FALLBACK}]
+    assert agent.history[-2:] == [
+        {"role": "user", "content": "hello?"},
+        {"role": "assistant", "content": FALLBACK},
+    ]
 
 
 async def test_fallback_line_when_the_first_token_is_late() -> None:
@@ -253,8 +279,9 @@ def _appointment() -> Appointment:
 
 
 async def test_goodbye_and_end_call_end_the_turn_without_another_round() -> None:
-    goodbye = Scripted(text="Thanks for calling. Goodbye!", tool_calls=(
-        ToolCallScript("end_call", {}),))
+    goodbye = Scripted(
+        text="Thanks for calling. Goodbye!", tool_calls=(ToolCallScript("end_call", {}),)
+    )
     async with openai_server(goodbye) as (fake, client):
         call = Call()
         reply = await call.agent(client).reply("that's all, bye", call.say)
@@ -271,7 +298,9 @@ async def test_invalid_arguments_go_back_to_the_model_not_to_the_scheduler() -> 
         await call.agent(client).reply("next tuesday", call.say)
     assert call.asked == []
     assert json.loads(messages(fake, 1)[-1]["content"]) == {
-        "error": "invalid_arguments", "detail": "date must be YYYY-MM-DD, got 'next tuesday'"}
+        "error": "invalid_arguments",
+        "detail": "date must be YYYY-MM-DD, got 'next tuesday'",
+    }
     assert call.words == [("Which date is that?", True)]
 
 
@@ -279,7 +308,8 @@ async def test_tool_rounds_are_bounded_then_the_model_must_speak() -> None:
     config = replace(CONFIG, llm=replace(CONFIG.llm, max_tool_rounds=2))
     looping = [Scripted(tool_calls=(CHECK_TUESDAY,)) for _ in range(2)]
     async with openai_server(*looping, Scripted(text="Nine is free."), config=config) as (
-        fake, client
+        fake,
+        client,
     ):
         call = Call({FindFreeSlots: FreeSlots(0, TUESDAY, (NINE,), True)})
         await call.agent(client, config).reply("tuesday", call.say)

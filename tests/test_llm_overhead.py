@@ -40,9 +40,11 @@ async def test_time_from_token_to_sentence_handed_over(token_delay_s: float) -> 
         await call.agent(client).reply("go on", call.say)
     handed = [at for at, _, last in call.said if not last]
     delays_ms = [(h - s) * 1000 for h, s in zip(handed, completing_chunks(fake), strict=True)]
-    print(f"\ntoken -> sentence handed over, inter-token delay {token_delay_s * 1000:.0f} ms, "
-          f"{len(delays_ms)} sentences: median {statistics.median(delays_ms):.2f} ms, "
-          f"max {max(delays_ms):.2f} ms")
+    print(
+        f"\ntoken -> sentence handed over, inter-token delay {token_delay_s * 1000:.0f} ms, "
+        f"{len(delays_ms)} sentences: median {statistics.median(delays_ms):.2f} ms, "
+        f"max {max(delays_ms):.2f} ms"
+    )
     assert len(delays_ms) == SENTENCES - 1
     assert statistics.median(delays_ms) < 20
 
@@ -56,7 +58,9 @@ async def test_tool_round_trip_overhead() -> None:
     first_request = fake.requests[0].at - started
     done_at = next(at for at, event in fake.sent if event == "[DONE]")
     overhead = fake.requests[1].at - done_at
-    print(f"\nrequest sent (SDK + HTTP): {first_request * 1000:.2f} ms; "
-          f"tool round trip ([DONE] -> next request arrived, scheduler instant): "
-          f"{overhead * 1000:.2f} ms")
+    print(
+        f"\nrequest sent (SDK + HTTP): {first_request * 1000:.2f} ms; "
+        f"tool round trip ([DONE] -> next request arrived, scheduler instant): "
+        f"{overhead * 1000:.2f} ms"
+    )
     assert overhead < 0.1

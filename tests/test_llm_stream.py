@@ -82,7 +82,8 @@ def test_parallel_tool_calls_reassemble_by_index() -> None:
     assert json.loads(calls[0].arguments) == {"city": "Edinburgh", "country": "GB", "units": "c"}
     assert json.loads(calls[1].arguments) == {"ticker": "AAPL", "exchange": "NASDAQ"}
     assert [e for e in events if isinstance(e, ToolCallStarted)] == [
-        ToolCallStarted(0, "GetWeatherArgs"), ToolCallStarted(1, "get_stock_price")
+        ToolCallStarted(0, "GetWeatherArgs"),
+        ToolCallStarted(1, "get_stock_price"),
     ]
     assert finished.reason == "tool_calls"
     assert finished.usage is not None
@@ -141,7 +142,9 @@ def test_interleaved_fragments_are_kept_apart_by_index() -> None:
     stream = [
         fragment(0, "", id="a", name="check_availability"),
         fragment(1, "", id="b", name="end_call"),
-        fragment(0, '{"date": '), fragment(1, "{}"), fragment(0, '"2026-12-01"}'),
+        fragment(0, '{"date": '),
+        fragment(1, "{}"),
+        fragment(0, '"2026-12-01"}'),
         chunk({}, "tool_calls"),
     ]
     events = [event for piece in stream for event in assembler.handle(piece)]
@@ -175,7 +178,7 @@ def test_a_stream_without_finish_reason_is_an_error() -> None:
 
 def split_streamed(text: str, step: int) -> list[str]:
     splitter = SentenceSplitter()
-    pieces = [text[i:i + step] for i in range(0, len(text), step)]
+    pieces = [text[i : i + step] for i in range(0, len(text), step)]
     sentences = [s for piece in pieces for s in splitter.feed(piece)]
     rest = splitter.flush()
     return [*sentences, rest] if rest else sentences
@@ -185,13 +188,13 @@ def split_streamed(text: str, step: int) -> list[str]:
 def test_sentences_whatever_the_deltas(step: int) -> None:
     text = (
         "Sure. Dr. Patel can see you at 10 a.m. on Tuesday, e.g. for 3.30 hours! "
-        "Is that OK? \"Great.\" I'll book it, okay"
+        'Is that OK? "Great." I\'ll book it, okay'
     )
     assert split_streamed(text, step) == [
         "Sure.",
         "Dr. Patel can see you at 10 a.m. on Tuesday, e.g. for 3.30 hours!",
         "Is that OK?",
-        "\"Great.\"",
+        '"Great."',
         "I'll book it, okay",
     ]
 
@@ -207,5 +210,6 @@ def test_a_sentence_waits_for_the_space_after_its_stop() -> None:
 
 def test_line_breaks_end_sentences_too() -> None:
     assert split_streamed("We're open:\nMonday to Friday\n\n", 4) == [
-        "We're open:", "Monday to Friday"
+        "We're open:",
+        "Monday to Friday",
     ]

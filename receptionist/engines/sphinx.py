@@ -7,9 +7,10 @@ language model trained on booking-call sentences (``sphinx_corpus``) and two gra
 15 ms and 9 MB to make), whose blocking ``recognize`` the Listener runs in a worker thread,
 one utterance at a time.
 
-Phone audio is 8 kHz; the bundled en-us acoustic model is 16 kHz. Upsampling and keeping
-the model's own front end beats re-configuring it for 8 kHz (``-samprate 8000 -nfft 256
--upperf 3500``: WER near 100%, its filterbank no longer matches the model's training).
+Phone audio is 8 kHz; the bundled en-us acoustic model is 16 kHz. Upsampling (see
+``upsample``) and keeping the model's own front end beats re-configuring it for 8 kHz
+(``-samprate 8000 -nfft 256 -upperf 3500``: WER about 100%, as its filterbank no longer
+matches the one the model was trained with).
 Figures: ``bench/stt_bench.py``.
 """
 
@@ -164,11 +165,18 @@ def choose(expectation: Expectation, open_result: Decoded, narrow: Decoded) -> R
 
 
 def upsample(pcm16: bytes) -> bytes:
-    """8 kHz -> 16 kHz by linear interpolation (the band above 4 kHz stays empty anyway)."""
-    x = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32)
-    ratio = MODEL_RATE // SAMPLE_RATE
-    positions = np.arange(len(x) * ratio, dtype=np.float32) / ratio
-    return np.interp(positions, np.arange(len(x)), x).astype(np.int16).tobytes()
+    """8 kHz -> 16 kHz by inserting a zero after every sample, with no filter.
+
+    The 0-4 kHz band is kept and mirrored into 4-8 kHz. The acoustic model was trained on
+    wideband speech, where consonants (t, s, f) carry energy up there; the mirror puts some
+    back. Measured against interpolation (which leaves 4-8 kHz nearly empty): booking WER
+    21% vs 25%, phone numbers 36% vs 39% (en-us+f2), 40% vs 43% on booking (en-us). The
+    level drops 6 dB, which cepstral mean normalisation removes.
+    """
+    samples = np.frombuffer(pcm16, dtype=np.int16)
+    out = np.zeros(len(samples) * (MODEL_RATE // SAMPLE_RATE), dtype=np.int16)
+    out[:: MODEL_RATE // SAMPLE_RATE] = samples
+    return out.tobytes()
 
 
 def _clean(hypstr: str) -> str:

@@ -108,6 +108,8 @@ class FakeConnection:
 
 @dataclass
 class FakeDeepgram:
+    """The server, its script and faults; inspect ``connections`` and ``refused`` after."""
+
     api_key: str = "test-key"
     script: list[ScriptedUtterance] = field(default_factory=list)
     latency_s: float = 0.0

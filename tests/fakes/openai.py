@@ -32,10 +32,18 @@ MAX_REQUEST_BYTES = 1_000_000
 READ_SIZE = 65536
 _TOKEN = re.compile(r"\s*[\w']+|\s*[^\w\s']+|\s+")
 ERROR_BODIES = {
-    429: {"message": "Rate limit reached for requests", "type": "requests",
-          "param": None, "code": "rate_limit_exceeded"},
-    500: {"message": "The server had an error while processing your request.",
-          "type": "server_error", "param": None, "code": None},
+    429: {
+        "message": "Rate limit reached for requests",
+        "type": "requests",
+        "param": None,
+        "code": "rate_limit_exceeded",
+    },
+    500: {
+        "message": "The server had an error while processing your request.",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    },
 }
 
 
@@ -133,8 +141,10 @@ class FakeOpenAI:
         scripted: Scripted,
         body: dict[str, Any],
     ) -> bool:
-        headers = [("content-type", "text/event-stream; charset=utf-8"),
-                   ("transfer-encoding", "chunked")]
+        headers = [
+            ("content-type", "text/event-stream; charset=utf-8"),
+            ("transfer-encoding", "chunked"),
+        ]
         await stream.send_all(conn.send(h11.Response(status_code=200, headers=headers)))
         delay = scripted.first_token_delay_s
         await trio.sleep(self.first_token_delay_s if delay is None else delay)
@@ -151,16 +161,23 @@ class FakeOpenAI:
         return True
 
     def _chunks(self, scripted: Scripted, body: dict[str, Any]) -> list[dict[str, Any]]:
-        base = {"id": f"chatcmpl-fake{next(self._ids)}", "object": "chat.completion.chunk",
-                "created": CREATED, "model": body.get("model", ""),
-                "system_fingerprint": "fp_fake"}
+        base = {
+            "id": f"chatcmpl-fake{next(self._ids)}",
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": body.get("model", ""),
+            "system_fingerprint": "fp_fake",
+        }
         deltas = _deltas(scripted)
         finish = scripted.finish_reason or ("tool_calls" if scripted.tool_calls else "stop")
         chunks = [{**base, "choices": [_choice(delta)]} for delta in deltas]
         chunks.append({**base, "choices": [_choice({}, finish)]})
         if (body.get("stream_options") or {}).get("include_usage"):
-            usage = {"prompt_tokens": 10, "completion_tokens": len(deltas),
-                     "total_tokens": 10 + len(deltas)}
+            usage = {
+                "prompt_tokens": 10,
+                "completion_tokens": len(deltas),
+                "total_tokens": 10 + len(deltas),
+            }
             chunks.append({**base, "choices": [], "usage": usage})
         return chunks
 
@@ -184,11 +201,19 @@ def _deltas(scripted: Scripted) -> list[dict[str, Any]]:
 def _tool_call_deltas(index: int, call: ToolCallScript) -> Iterable[dict[str, Any]]:
     call_id = call.id or f"call_fake{index}"
     arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
-    yield {"tool_calls": [{"index": index, "id": call_id, "type": "function",
-                           "function": {"name": call.name, "arguments": ""}}]}
+    yield {
+        "tool_calls": [
+            {
+                "index": index,
+                "id": call_id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+        ]
+    }
     size = -(-len(arguments) // max(call.fragments, 1))
     for start in range(0, len(arguments), max(size, 1)):
-        fragment = arguments[start:start + size]
+        fragment = arguments[start : start + size]
         yield {"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}
 
 
