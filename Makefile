@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+# Silero VAD's ONNX model. --no-deps: the wheel requires torch, which only its Python
+# wrapper uses; we run the model with onnxruntime and never import the package.
+	$(BIN)/pip install --quiet --no-deps silero-vad==6.2.3
 	touch $(STAMP)
 
 run: $(STAMP)

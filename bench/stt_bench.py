@@ -105,12 +105,31 @@ def hmm_for_8k() -> str:
     return target
 
 
+def rss_mb() -> float:
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def measure_set_up() -> None:
+    """The per-process model build, and what one call's decoder costs."""
+    started, before = time.perf_counter(), rss_mb()
+    model = SphinxModel(load_config(ROOT / "config.toml").services)
+    print(f"model build {time.perf_counter() - started:.2f} s, +{rss_mb() - before:.1f} MB")
+    decoders = []
+    for _ in range(5):
+        started, before = time.perf_counter(), rss_mb()
+        decoders.append(model.new_recognizer())
+        print(f"  one decoder: {(time.perf_counter() - started) * 1000:.0f} ms, "
+              f"+{rss_mb() - before:.1f} MB")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--voice", default=CALLER_VOICE, help="espeak voice of the caller")
     parser.add_argument("--takes", type=int, default=3, help="times each set is spoken")
     args = parser.parse_args()
     voice = args.voice
+    measure_set_up()
     model = SphinxModel(load_config(ROOT / "config.toml").services)
     ours = model.new_recognizer()
     generic = pocketsphinx.Decoder(loglevel="FATAL")

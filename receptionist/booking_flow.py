@@ -48,6 +48,12 @@ def start_booking(call: CallState, text: str) -> list[Action]:
 
 def on_reason(call: CallState, text: str) -> list[Action] | None:
     mention = spoken.service_mention(text, call.config.services)
+    day = spoken.spoken_date(text, call.now)
+    if mention is None and day is not None and not call.draft.day_said:
+        # "Next Tuesday" is an answer to a question not yet asked, not what the visit is
+        # for: keep the day and still ask what the appointment is for.
+        call.draft.day_said = text
+        return call.ask(Step.REASON, reason_question(call), f"{say.day(day)}, got it.")
     call.draft.service = mention[0].name if mention else _default_service(call)
     call.draft.reason = spoken.reason(text)
     got_it = f"{say.with_article(call.draft.service).capitalize()}, got it."
@@ -55,8 +61,12 @@ def on_reason(call: CallState, text: str) -> list[Action] | None:
 
 
 def _after_reason(call: CallState, text: str, before: str) -> list[Action]:
-    # "a check-up next tuesday" has said the day already.
-    return on_day(call, text) or call.ask(Step.DAY, DAY_QUESTION, before)
+    # "a check-up next tuesday" has said the day already, as may an earlier answer.
+    return (
+        on_day(call, text)
+        or on_day(call, call.draft.day_said)
+        or call.ask(Step.DAY, DAY_QUESTION, before)
+    )
 
 
 def reason_question(call: CallState) -> Question:
@@ -127,6 +137,7 @@ def _offer(call: CallState, reply: FreeSlots, wanted: time | None) -> list[Actio
     draft.day, draft.wanted, draft.note = reply.day, None, ""
     question = Question(
         offer,
+        Expectation.TIME,
         rephrased=f"I have {times}. Which time would you like?",
         choices=f"You can say a time, like {say.clock(reply.slots[0])}, or another day.",
     )

@@ -122,6 +122,8 @@ class Draft:
 
     service: str = ""
     reason: str = ""
+    day_said: str = ""
+    """A day the caller named before it was asked for, to use once it is."""
     day: date | None = None
     wanted: time | None = None
     offered: tuple[datetime, ...] = ()

@@ -14,6 +14,7 @@ trimmed of espeak's own leading and trailing quiet, so the silences are exactly 
 from __future__ import annotations
 
 import argparse
+import json
 import wave
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,9 +41,11 @@ DEFAULT_OUT_DIR = Path("fixtures")
 
 SCRIPTS: dict[str, list[str]] = {
     "booking_call": [
-        "I would like to book a check up",
+        "I'd like to book a check up please",
         "next Tuesday",
-        "ten a m",
+        # Not "ten a m": espeak's "ten" reads as "can" to pocketsphinx's acoustic model in
+        # every voice tried, while "ten o'clock" and "ten thirty" come through its grammar.
+        "ten o'clock",
         "John Smith",
         "yes",
         "yes please",
@@ -66,18 +69,52 @@ def render_utterance(engine: EspeakEngine, words: str) -> np.ndarray:
     return samples[loud[0] : loud[-1] + 1]
 
 
-def render_call(engine: EspeakEngine, utterances: Sequence[str]) -> np.ndarray:
-    """A whole call: leading silence, then the utterances with a gap between each two."""
+def render_call(
+    engine: EspeakEngine, utterances: Sequence[str]
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """A whole call: leading silence, then the utterances with a gap between each two.
+
+    Returns the samples and each utterance's (start, end) in seconds.
+    """
     gap = np.zeros(round(GAP_SILENCE_S * SAMPLE_RATE), dtype="<i2")
     parts = [np.zeros(round(LEADING_SILENCE_S * SAMPLE_RATE), dtype="<i2")]
+    spans: list[tuple[float, float]] = []
+    position = len(parts[0])
     for index, words in enumerate(utterances):
-        parts += [gap] if index else []
-        parts.append(render_utterance(engine, words))
-    return np.concatenate(parts)
+        if index:
+            parts.append(gap)
+            position += len(gap)
+        speech = render_utterance(engine, words)
+        parts.append(speech)
+        spans.append((position / SAMPLE_RATE, (position + len(speech)) / SAMPLE_RATE))
+        position += len(speech)
+    return np.concatenate(parts), spans
+
+
+def script_json(utterances: Sequence[str], spans: Sequence[tuple[float, float]]) -> str:
+    """What a live recogniser would hear, with word timings: the fake Deepgram's script.
+
+    Word times share each utterance's span in proportion to the words' lengths: close
+    enough for a fake's endpointing, which only needs where each utterance ends.
+    """
+    entries = []
+    for text, (start, end) in zip(utterances, spans, strict=True):
+        words, cursor = [], start
+        total = sum(len(word) for word in text.split())
+        for word in text.split():
+            length = (end - start) * len(word) / total
+            words.append(
+                {"word": word, "start": round(cursor, 3), "end": round(cursor + length, 3)}
+            )
+            cursor += length
+        entries.append(
+            {"text": text, "start": round(start, 3), "end": round(end, 3), "words": words}
+        )
+    return "[\n" + ",\n".join(f"  {json.dumps(e)}" for e in entries) + "\n]\n"
 
 
 def write_fixture(out_dir: Path, name: str, utterances: Sequence[str]) -> Path:
-    """Write ``<name>.wav`` and ``<name>.txt`` into ``out_dir``; returns the WAV's path."""
+    """Write ``<name>.wav``, ``.txt`` and ``.json`` into ``out_dir``; returns the WAV's path."""
     engine = EspeakEngine(CALLER_VOICE, CALLER_WORDS_PER_MINUTE)
     out_dir.mkdir(parents=True, exist_ok=True)
     wav_path = out_dir / f"{name}.wav"
@@ -85,8 +122,10 @@ def write_fixture(out_dir: Path, name: str, utterances: Sequence[str]) -> Path:
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(SAMPLE_RATE)
-        wav.writeframes(render_call(engine, utterances).tobytes())
+        samples, spans = render_call(engine, utterances)
+        wav.writeframes(samples.tobytes())
     (out_dir / f"{name}.txt").write_text("".join(f"{u}\n" for u in utterances), "utf-8")
+    (out_dir / f"{name}.json").write_text(script_json(utterances, spans), "utf-8")
     return wav_path
 
 

@@ -102,6 +102,9 @@ class Expectation(enum.Enum):
     OPEN = "open"
     YES_NO = "yes_no"
     DIGITS = "digits"
+    DAY = "day"
+    TIME = "time"
+    NAME = "name"
 
 
 @dataclass(frozen=True, slots=True)

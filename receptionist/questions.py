@@ -48,16 +48,19 @@ REASON_QUESTION = Question(
 )
 DAY_QUESTION = Question(
     "Which day would suit you?",
+    Expectation.DAY,
     rephrased="What day would you like to come in? For example, tomorrow or next Tuesday.",
     choices="You can say a day of the week, like Monday, or a date, like the 3rd of December.",
 )
 ANOTHER_DAY_QUESTION = Question(
     "Which other day would suit you?",
+    Expectation.DAY,
     rephrased=DAY_QUESTION.rephrased,
     choices=DAY_QUESTION.choices,
 )
 NAME_QUESTION = Question(
     "What name should I put the appointment under?",
+    Expectation.NAME,
     rephrased="Could you tell me your first and last name, please?",
     choices="Please say your name, for example: my name is Jane Smith.",
 )
@@ -83,6 +86,7 @@ CHANGE_QUESTION = Question(
 )
 MOVE_DAY_QUESTION = Question(
     "What day would you like to move it to?",
+    Expectation.DAY,
     rephrased=DAY_QUESTION.rephrased,
     choices=DAY_QUESTION.choices,
 )

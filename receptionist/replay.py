@@ -109,7 +109,7 @@ def turn_rows(events: list[dict[str, Any]]) -> list[TurnRow]:
 def format_table(rows: list[TurnRow], report: CallerReport) -> str:
     header = ["turn", "caller said", "agent said", *STAGES, "total", "heard"]
     lines = ["  ".join(f"{h:>8}" if i > 2 else h for i, h in enumerate(header))]
-    heard = [None, *report.reply_latencies_ms]
+    heard = [report.greeting_ms, *report.reply_latencies_ms]
     for index, row in enumerate(rows):
         cells = [_ms(row.latencies[k]) for k in (*STAGES, "total")]
         cells.append(_ms(heard[index] if index < len(heard) else None))
@@ -121,7 +121,8 @@ def format_table(rows: list[TurnRow], report: CallerReport) -> str:
         "ms per stage: stt = end of speech to final transcript; dialogue = to first reply text; "
         "sentence = to first sentence; tts = to first audio; send = to first frame sent; "
         "total = end of speech to first frame sent; heard = caller's last audio frame to the "
-        "first agent frame at the caller (includes end-of-speech detection)."
+        "first agent frame at the caller (includes end-of-speech detection; for the greeting, "
+        "from the stream's start)."
     )
     return "\n".join(lines)
 

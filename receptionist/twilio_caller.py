@@ -76,6 +76,8 @@ class Playback:
 class CallerReport:
     call_sid: str
     heard_ulaw: bytes
+    greeting_ms: float | None
+    """From ``start`` sent to the first agent audio arriving."""
     reply_latencies_ms: tuple[float | None, ...]
     """Per utterance: end of the caller's audio to the agent's next audio arriving."""
     clears: int
@@ -138,7 +140,7 @@ class TwilioCaller:
             await self._send_start(ws, parameters)
             nursery.start_soon(self._read, ws)
             nursery.start_soon(self._play_out, ws)
-            await self._wait_for_agent(ws, since=trio.current_time())
+            greeting_ms = await self._wait_for_agent(ws, since=trio.current_time())
             for utterance in utterances:
                 ended = await self._say(ws, utterance)
                 latencies.append(await self._wait_for_agent(ws, since=ended))
@@ -149,6 +151,7 @@ class TwilioCaller:
         return CallerReport(
             call_sid=self.call_sid,
             heard_ulaw=bytes(self.playback.heard),
+            greeting_ms=greeting_ms,
             reply_latencies_ms=tuple(latencies),
             clears=self.clears,
             closed_by_server=self._closed_by_server,

@@ -149,10 +149,11 @@ async def _decode_utterances(
     recognizer: Recognizer,
     events: trio.MemorySendChannel[ListenerEvent],
 ) -> None:
-    async for utterance in utterances:
-        transcript = await _recognize(utterance, recognizer)
-        if transcript is not None:
-            await events.send(transcript)
+    with utterances:
+        async for utterance in utterances:
+            transcript = await _recognize(utterance, recognizer)
+            if transcript is not None:
+                await events.send(transcript)
 
 
 async def _recognize(utterance: Utterance, recognizer: Recognizer) -> Transcript | None:

@@ -86,11 +86,9 @@ async def _speak(
 ) -> None:
     splitter = FrameSplitter()
     try:
-        async with aclosing(engine.stream_ulaw(sentence.text)) as chunks:
-            async for chunk in chunks:
-                if chunk:
-                    turn.audio_arrived()
-                    await _send_frames(splitter.push(chunk), sentence, turn, outbound)
+        # An LLM turn may close on an empty sentence: it still needs its mark, not audio.
+        if sentence.text.strip():
+            await _synthesize(sentence, engine, outbound, turn, splitter)
     except SpeechSynthesisError as exc:
         log.warning(
             "synthesis_failed", turn_id=sentence.turn_id, index=sentence.index, error=str(exc)
@@ -100,6 +98,20 @@ async def _speak(
     await outbound.send(OutboundMark(sentence.turn_id, name=mark_name, text=sentence.text))
     if sentence.last:
         await outbound.send(TurnAudioEnd(sentence.turn_id, caller_text=sentence.caller_text))
+
+
+async def _synthesize(
+    sentence: Sentence,
+    engine: SpeechEngine,
+    outbound: trio.MemorySendChannel[SynthesizerOutput],
+    turn: _TurnAudio,
+    splitter: FrameSplitter,
+) -> None:
+    async with aclosing(engine.stream_ulaw(sentence.text)) as chunks:
+        async for chunk in chunks:
+            if chunk:
+                turn.audio_arrived()
+                await _send_frames(splitter.push(chunk), sentence, turn, outbound)
 
 
 async def _send_frames(

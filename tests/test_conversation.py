@@ -495,3 +495,16 @@ def test_a_day_too_far_ahead_is_refused_without_asking_the_scheduler() -> None:
     assert spoken(call.says("the third of march")) == (
         "Sorry, I can only book 60 days ahead. Which day would suit you?"
     )
+
+
+def test_a_day_given_for_the_reason_is_kept_and_the_reason_still_asked() -> None:
+    call = Call()
+    call.says("i'd like to book an appointment please")
+    (speak,) = call.says("next tuesday")
+    assert isinstance(speak, Speak)
+    assert speak.text.startswith("Tuesday the 1st of December, got it.")
+    assert "What's the appointment for?" in speak.text
+    (ask,) = call.says("a check up")
+    assert isinstance(ask, AskScheduler)
+    assert isinstance(ask.request, FindFreeSlots)
+    assert (ask.request.service, ask.request.day) == ("check-up", TUESDAY)

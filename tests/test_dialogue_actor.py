@@ -181,7 +181,7 @@ async def test_yes_no_question_hints_the_listener(autojump_clock: trio.abc.Clock
         assert request == FindFreeSlots(1, "check-up", TUESDAY)
         slot = datetime.combine(TUESDAY, time(10), TZ)
         await call.events.send(FreeSlots(1, TUESDAY, (slot,), True))
-        assert await call.hints.receive() == ListenFor(Expectation.OPEN)
+        assert await call.hints.receive() == ListenFor(Expectation.TIME)
         offer = await call.turn()
         assert offer[-1].text == "Which would suit you?"
         # The reply to the caller's words came via the Scheduler: it still carries their timings.

@@ -38,6 +38,7 @@ def capture_logs():  # type: ignore[no-untyped-def]
     """Captured log events with the call's bound context (call_sid, stream_sid) merged in."""
     return _capture_logs(processors=[merge_contextvars])
 
+
 NOW = datetime.fromisoformat("2026-11-24T09:00:00-05:00")
 """A Tuesday morning: "next Tuesday" is the 1st of December."""
 TEST_LIMIT_S = 120
@@ -75,6 +76,8 @@ async def test_a_whole_booking_call_books_the_appointment(server, e2e_config):
     with capture_logs() as logs, trio.fail_after(TEST_LIMIT_S):
         report = await call(server, "booking_call.wav")
 
+    assert report.greeting_ms is not None
+    assert report.greeting_ms < 1000, "the greeting starts within a second of the stream"
     assert len(report.heard_ulaw) > 8000 * 3, "the caller heard the greeting and replies"
     assert all(latency is not None for latency in report.reply_latencies_ms)
     assert report.closed_by_server, "the receptionist hangs up after its goodbye"

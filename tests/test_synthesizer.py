@@ -187,3 +187,29 @@ async def test_closing_the_inbox_ends_the_actor_and_closes_its_outbox(autojump_c
         async with trio.open_nursery() as nursery:
             await synthesizer.start(nursery)
             assert await synthesizer.speak_all() == []
+
+
+async def test_an_empty_closing_sentence_sends_its_mark_without_asking_the_engine():
+    class NeverCalled:
+        def stream_ulaw(self, text):  # type: ignore[no-untyped-def]
+            raise AssertionError(f"engine asked to speak {text!r}")
+
+    sentences_send, sentences = trio.open_memory_channel[Sentence](4)
+    outbound, outbound_recv = trio.open_memory_channel[object](16)
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                partial(
+                    run_synthesizer,
+                    sentences,
+                    outbound,
+                    engine=NeverCalled(),
+                    turns=TurnCancellation(),
+                )
+            )
+            with sentences_send:
+                await sentences_send.send(
+                    Sentence(turn_id=1, index=0, text=" ", last=True, timings=TurnTimings())
+                )
+    sent = [message async for message in outbound_recv]
+    assert [type(m) for m in sent] == [OutboundMark, TurnAudioEnd]

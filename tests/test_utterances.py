@@ -21,9 +21,12 @@ def assembler(max_utterance_s: float = 30.0) -> UtteranceAssembler:
     )
 
 
-def run(machine: UtteranceAssembler, voiced: list[bool]) -> tuple[list[object], list[Utterance]]:
+def run(
+    machine: UtteranceAssembler, voiced: list[bool]
+) -> tuple[list[SpeechStarted | SpeechStopped], list[Utterance]]:
     """Frame i is the 2-byte tag i (so the test can see which frames were kept)."""
-    events, utterances = [], []
+    events: list[SpeechStarted | SpeechStopped] = []
+    utterances: list[Utterance] = []
     for index, flag in enumerate(voiced):
         event, utterance = machine.handle(index.to_bytes(2, "big"), float(flag), index * FRAME)
         events += [event] if event else []

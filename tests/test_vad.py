@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -31,7 +32,12 @@ def segmenter(min_speech_ms: int = 100, end_silence_ms: int = 200) -> SpeechSegm
     )
 
 
-def feed(machine: SpeechSegmenter, probabilities: list[float]) -> list[object]:
+TurnEvent = SpeechStarted | SpeechStopped
+
+
+def feed(
+    machine: SpeechSegmenter, probabilities: Sequence[float | bool]
+) -> list[tuple[int, TurnEvent]]:
     """Frame i arrives at i * 20 ms; returns the events with their frame index."""
     events = []
     for index, probability in enumerate(probabilities):
@@ -46,7 +52,7 @@ def feed(machine: SpeechSegmenter, probabilities: list[float]) -> list[object]:
 
 def test_speech_starts_after_min_speech_stamped_with_its_first_frame() -> None:
     events = feed(segmenter(), [0.0] * 3 + [0.9] * 5)
-    assert events == [(7, SpeechStarted(at=pytest.approx(3 * FRAME)))]
+    assert events == [(7, SpeechStarted(at=3 * FRAME))]
 
 
 def test_a_burst_shorter_than_min_speech_starts_nothing() -> None:
@@ -57,7 +63,7 @@ def test_speech_stops_after_end_silence_stamped_with_the_last_voiced_frame() -> 
     events = feed(segmenter(), [0.9] * 10 + [0.1] * 10)
     assert events == [
         (4, SpeechStarted(at=0.0)),
-        (19, SpeechStopped(at=pytest.approx(9 * FRAME))),
+        (19, SpeechStopped(at=9 * FRAME)),
     ]
 
 
@@ -81,7 +87,7 @@ def test_flags_work_as_probabilities() -> None:
 def test_it_starts_again_after_stopping() -> None:
     events = feed(segmenter(), ([0.9] * 6 + [0.0] * 12) * 2)
     assert [type(e) for _, e in events] == [SpeechStarted, SpeechStopped] * 2
-    assert events[2][1] == SpeechStarted(at=pytest.approx(18 * FRAME))
+    assert events[2][1] == SpeechStarted(at=18 * FRAME)
 
 
 def test_durations_round_up_to_whole_frames() -> None:
@@ -104,9 +110,9 @@ def engine(request: pytest.FixtureRequest, silero: VadModel) -> VadModel:
     return silero if request.param == "silero" else WebrtcModel(3)
 
 
-def run_engine(model: VadModel, pcm16: bytes) -> list[object]:
+def run_engine(model: VadModel, pcm16: bytes) -> list[TurnEvent]:
     stream, machine = model.new_stream(), new_segmenter(VadConfig())
-    events = []
+    events: list[TurnEvent] = []
     for index in range(len(pcm16) // FRAME_BYTES_PCM):
         frame = pcm16[index * FRAME_BYTES_PCM : (index + 1) * FRAME_BYTES_PCM]
         event = machine.handle(stream.probability(frame), index * FRAME)

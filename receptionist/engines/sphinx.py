@@ -25,8 +25,9 @@ import numpy as np
 import pocketsphinx
 from pocketsphinx.lm import ArpaBoLM
 
-from receptionist.config import Service
+from receptionist.config import WEEKDAYS, Service
 from receptionist.engines import sphinx_corpus
+from receptionist.engines.names import FIRST_NAMES, SURNAMES
 from receptionist.errors import SpeechRecognitionError
 from receptionist.messages import SAMPLE_RATE, Expectation
 
@@ -34,8 +35,8 @@ MODEL_RATE = 16000
 """The bundled en-us acoustic model's sampling rate."""
 DISCOUNT_MASS = 0.1
 """Probability the language model keeps back for unseen word sequences. pocketsphinx's
-default (0.5) suits big corpora; ours is templated and small, and sticking closer to it
-measured a few points of WER better (0.1 vs 0.5 on the booking set)."""
+default (0.5) suits big corpora; ours is small and templated, so it is trusted more. In
+trials 0.1 did a few points of WER better than 0.5, about the spread between takes."""
 OFF_SCRIPT_WORDS = 3
 """An open-model hypothesis this long with no answer-like word in it means the caller said
 something else than the grammar holds (see ``choose``)."""
@@ -46,25 +47,40 @@ _KEYWORDS = {
     ),
     Expectation.DIGITS: frozenset((*sphinx_corpus.DIGITS, "double", "number")),
 }
-_GRAMMARS = {Expectation.YES_NO: "yes_no", Expectation.DIGITS: "digits"}
+_CALENDAR_WORDS = frozenset(
+    sphinx_corpus.vocabulary(
+        (*WEEKDAYS, *sphinx_corpus.MONTHS, *sphinx_corpus.ORDINALS, *sphinx_corpus.RELATIVE_DAYS)
+    )
+    - {"the", "day", "after", "next", "this", "week", "early", "later"}
+)
+_KEYWORDS[Expectation.DAY] = _CALENDAR_WORDS | {"another", "none"}
+_KEYWORDS[Expectation.TIME] = frozenset(
+    # "m" is what is left of "a.m."/"p.m." once the hypothesis is cleaned ("ten a m").
+    (*sphinx_corpus.HOURS, "m", "noon", "midday", "half", "quarter", "o'clock")
+) | {"another", "none"} | frozenset(WEEKDAYS)
+# The open model rarely hears a name right, but it does hear "my name is": that, or any
+# name, says the caller answered in kind.
+_KEYWORDS[Expectation.NAME] = frozenset(
+    w.lower() for w in (*FIRST_NAMES, *SURNAMES, "my", "name", "name's", "it's", "i'm")
+)
+_GRAMMARS = {
+    Expectation.YES_NO: "yes_no",
+    Expectation.DIGITS: "digits",
+    Expectation.DAY: "day",
+    Expectation.TIME: "time",
+    Expectation.NAME: "name",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Recognition:
     text: str
-    """Lower-case words without punctuation ("ten a m"); empty when nothing was heard."""
+    """Lower-case words, no punctuation but apostrophes ("i'd like", "ten a m"); empty when
+    nothing was heard."""
     confidence: float | None
     """pocketsphinx's posterior probability of the whole hypothesis, in [0, 1]. Near 1 for
     a clear grammar match; small for long open sentences even when right: compare like with
     like."""
-
-
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    """One search's result on one utterance."""
-
-    text: str
-    probability: float
 
 
 class SphinxModel:
@@ -82,11 +98,21 @@ class SphinxModel:
         self._dir = tempfile.TemporaryDirectory(prefix="receptionist-sphinx-")
         root = Path(self._dir.name)
         sentences = [*sphinx_corpus.domain_sentences(services), *extra_sentences]
-        self.dictionary = _write_dictionary(root / "domain.dict", sentences)
-        self.language_model = _write_arpa(root / "domain.lm", sentences, self.dictionary)
+        try:
+            self.dictionary = _write_dictionary(
+                root / "domain.dict", [*sentences, *sphinx_corpus.GRAMMAR_PHRASES]
+            )
+            self.language_model = _write_arpa(root / "domain.lm", sentences, self.dictionary)
+        except OSError as exc:
+            self._dir.cleanup()
+            raise SpeechRecognitionError(f"cannot build the language model: {exc}") from exc
+        known = _known_words(self.dictionary)
         self.grammars = {
             "yes_no": sphinx_corpus.yes_no_jsgf(),
             "digits": sphinx_corpus.digits_jsgf(),
+            "day": sphinx_corpus.day_jsgf(known),
+            "time": sphinx_corpus.time_jsgf(known),
+            "name": sphinx_corpus.name_jsgf(known, FIRST_NAMES, SURNAMES),
         }
 
     def new_recognizer(self) -> SphinxRecognizer:
@@ -131,10 +157,10 @@ class SphinxRecognizer:
         open_result = self._decode(audio, None)
         grammar = _GRAMMARS.get(expectation)
         if grammar is None:
-            return Recognition(open_result.text, open_result.probability)
+            return open_result
         return choose(expectation, open_result, self._decode(audio, grammar))
 
-    def _decode(self, audio: bytes, search: str | None) -> Decoded:
+    def _decode(self, audio: bytes, search: str | None) -> Recognition:
         try:
             self._decoder.activate_search(search)  # None: the language model
             self._decoder.start_utt()
@@ -144,11 +170,11 @@ class SphinxRecognizer:
         except (RuntimeError, KeyError, ValueError) as exc:
             raise SpeechRecognitionError(f"pocketsphinx failed: {exc}") from exc
         if hyp is None:
-            return Decoded("", 0.0)
-        return Decoded(_clean(hyp.hypstr), min(1.0, max(0.0, hyp.prob)))
+            return Recognition("", None)
+        return Recognition(_clean(hyp.hypstr), min(1.0, max(0.0, hyp.prob)))
 
 
-def choose(expectation: Expectation, open_result: Decoded, narrow: Decoded) -> Recognition:
+def choose(expectation: Expectation, open_result: Recognition, narrow: Recognition) -> Recognition:
     """The grammar's answer when the caller answered in kind, else the open model's.
 
     A grammar can only say what it holds: asked "is that right?", a caller who says "can
@@ -160,8 +186,7 @@ def choose(expectation: Expectation, open_result: Decoded, narrow: Decoded) -> R
     """
     words = open_result.text.split()
     off_script = len(words) >= OFF_SCRIPT_WORDS and not _KEYWORDS[expectation].intersection(words)
-    best = open_result if off_script or not narrow.text else narrow
-    return Recognition(best.text, best.probability)
+    return open_result if off_script or not narrow.text else narrow
 
 
 def upsample(pcm16: bytes) -> bytes:
@@ -169,9 +194,10 @@ def upsample(pcm16: bytes) -> bytes:
 
     The 0-4 kHz band is kept and mirrored into 4-8 kHz. The acoustic model was trained on
     wideband speech, where consonants (t, s, f) carry energy up there; the mirror puts some
-    back. Measured against interpolation (which leaves 4-8 kHz nearly empty): booking WER
-    21% vs 25%, phone numbers 36% vs 39% (en-us+f2), 40% vs 43% on booking (en-us). The
-    level drops 6 dB, which cepstral mean normalisation removes.
+    back. Against linear interpolation (which leaves 4-8 kHz nearly empty) booking WER is
+    25.0% vs 25.9% with the fixtures' voice and 40.9% vs 42.9% with espeak's en-us (bench),
+    phone numbers 36% vs 39%. The level drops 6 dB, which cepstral mean normalisation
+    removes.
     """
     samples = np.frombuffer(pcm16, dtype=np.int16)
     out = np.zeros(len(samples) * (MODEL_RATE // SAMPLE_RATE), dtype=np.int16)
@@ -201,9 +227,14 @@ def _write_dictionary(path: Path, sentences: Iterable[str]) -> Path:
     return path
 
 
+def _known_words(dictionary: Path) -> set[str]:
+    lines = dictionary.read_text(encoding="utf-8").splitlines()
+    return {line.split(" ", 1)[0].split("(", 1)[0] for line in lines}
+
+
 def _write_arpa(path: Path, sentences: Sequence[str], dictionary: Path) -> Path:
     """Train the ARPA model on sentences whose every word has a pronunciation."""
-    known = {line.split(" ", 1)[0] for line in dictionary.read_text(encoding="utf-8").splitlines()}
+    known = _known_words(dictionary)
     usable = [s for s in sentences if all(w in known for w in s.split())]
     lm = ArpaBoLM(text="\n".join(usable), add_start=True, discount_mass=DISCOUNT_MASS)
     lm.compute()
