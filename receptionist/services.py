@@ -51,7 +51,13 @@ def build_services(
         local = {"vad": vad_model.new_stream(), "segmenter": new_segmenter(config.vad)}
         if sphinx is None:
             return {**local, "deepgram": deepgram}
-        return {**local, "recognizer": await trio.to_thread.run_sync(sphinx.new_recognizer)}
+        recognizer = await trio.to_thread.run_sync(sphinx.new_recognizer)
+        return {
+            **local,
+            "recognizer": recognizer,
+            "preroll_ms": config.vad.preroll_ms,
+            "max_utterance_s": config.vad.max_utterance_s,
+        }
 
     return CallServices(
         config=config,
