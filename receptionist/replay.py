@@ -34,6 +34,8 @@ MIN_GAP_MS = 500
 PAD_MS = 100
 FLOOR_MULTIPLE = 4.0
 MIN_SPEECH_RMS = 200
+CALLER_WIDTH = 28
+AGENT_WIDTH = 40
 
 
 def load_caller_audio(path: Path) -> bytes:
@@ -107,14 +109,16 @@ def turn_rows(events: list[dict[str, Any]]) -> list[TurnRow]:
 
 
 def format_table(rows: list[TurnRow], report: CallerReport) -> str:
-    header = ["turn", "caller said", "agent said", *STAGES, "total", "heard"]
-    lines = ["  ".join(f"{h:>8}" if i > 2 else h for i, h in enumerate(header))]
+    stages = (*STAGES, "total", "heard")
+    header = f"{'turn':>4}  {'caller said':<{CALLER_WIDTH}}  {'agent said':<{AGENT_WIDTH}}  "
+    lines = [header + "  ".join(f"{stage:>8}" for stage in stages)]
     heard = [report.greeting_ms, *report.reply_latencies_ms]
     for index, row in enumerate(rows):
         cells = [_ms(row.latencies[k]) for k in (*STAGES, "total")]
         cells.append(_ms(heard[index] if index < len(heard) else None))
         lines.append(
-            f"{row.turn_id:>4}  {_clip(row.caller, 28):<28}  {_clip(row.agent, 40):<40}  "
+            f"{row.turn_id:>4}  {_clip(row.caller, CALLER_WIDTH):<{CALLER_WIDTH}}  "
+            f"{_clip(row.agent, AGENT_WIDTH):<{AGENT_WIDTH}}  "
             + "  ".join(f"{c:>8}" for c in cells)
         )
     lines.append(
