@@ -30,19 +30,23 @@ def redact_secrets(
     return event_dict
 
 
+def _processors() -> list[Any]:
+    """Every line: the call's bound context, level, time, no secrets, tracebacks as text."""
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
+        structlog.processors.format_exc_info,
+    ]
+
+
 def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
     if json is None:
         json = not sys.stdout.isatty()
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact_secrets,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*_processors(), renderer],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
@@ -69,15 +73,7 @@ def capture_to_file(path: Path) -> Iterator[list[dict[str, Any]]]:
     previous = structlog.get_config()
     with path.open("w", encoding="utf-8") as sink:
         structlog.configure(
-            processors=[
-                structlog.contextvars.merge_contextvars,
-                structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-                redact_secrets,
-                structlog.processors.format_exc_info,
-                collect,
-                structlog.processors.JSONRenderer(default=str),
-            ],
+            processors=[*_processors(), collect, structlog.processors.JSONRenderer(default=str)],
             wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
             logger_factory=structlog.PrintLoggerFactory(file=sink),
             cache_logger_on_first_use=False,
