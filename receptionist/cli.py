@@ -9,7 +9,7 @@ from pathlib import Path
 
 import trio
 
-from receptionist.config import DEFAULT_CONFIG_PATH, Config, load_config
+from receptionist.config import DEFAULT_CONFIG_PATH, ENGINE_CHOICES, Config, load_config
 from receptionist.errors import ReceptionistError
 from receptionist.logs import configure_logging
 
@@ -17,7 +17,7 @@ from receptionist.logs import configure_logging
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, overrides=_overrides(args))
         return int(args.handler(args, config) or 0)
     except ReceptionistError as exc:
         print(f"receptionist: {exc}", file=sys.stderr)
@@ -30,23 +30,50 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="receptionist", description=__doc__)
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    settings = argparse.ArgumentParser(add_help=False)
+    settings.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        help="override a config.toml setting, e.g. --set llm.base_url=http://127.0.0.1:8001/v1",
+    )  # fmt: skip
 
-    serve = commands.add_parser("serve", help="run the webhook and media-stream server")
+    serve = commands.add_parser(
+        "serve", parents=[settings], help="run the webhook and media-stream server"
+    )
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(handler=_serve)
 
-    replay = commands.add_parser("replay", help="play recorded callers into the pipeline")
+    replay = commands.add_parser(
+        "replay", parents=[settings], help="play recorded callers into the pipeline"
+    )
     replay.add_argument("fixture", type=Path, help="a WAV or .ulaw file, or a folder of them")
     replay.add_argument("--fast", action="store_true", help="no real-time pacing")
     replay.add_argument("--out", type=Path, default=Path("replay-output"))
     replay.add_argument("--now", type=datetime.fromisoformat, help="the clinic's 'now' (ISO)")
+    replay.add_argument(
+        "--engines", choices=("offline", "cloud"),
+        help="every stage offline, or on its cloud engine (Deepgram, OpenAI, ElevenLabs)",
+    )  # fmt: skip
+    for stage, choices in ENGINE_CHOICES.items():
+        replay.add_argument(f"--{stage}", choices=choices, help=f"the {stage} engine")
     replay.set_defaults(handler=_replay)
 
-    bookings = commands.add_parser("bookings", help="list booked appointments")
+    bookings = commands.add_parser("bookings", parents=[settings], help="list booked appointments")
     bookings.add_argument("--all", action="store_true", help="include past appointments")
     bookings.set_defaults(handler=_bookings)
     return parser
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` settings, after those of ``--engines`` and ``--stt/--dialogue/--tts``."""
+    engines = {}
+    if getattr(args, "engines", None):
+        index = 0 if args.engines == "offline" else 1
+        engines = {stage: choices[index] for stage, choices in ENGINE_CHOICES.items()}
+    for stage in ENGINE_CHOICES:
+        if getattr(args, stage, None):
+            engines[stage] = getattr(args, stage)
+    return [f"engines.{stage}={engine}" for stage, engine in engines.items()] + args.set
 
 
 def _serve(args: argparse.Namespace, config: Config) -> int:

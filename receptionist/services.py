@@ -73,10 +73,12 @@ def build_services(
 
 @asynccontextmanager
 async def open_services(
-    config: Config, *, now: datetime | None = None
+    config: Config, *, now: datetime | None = None, environ: Mapping[str, str] | None = None
 ) -> AsyncIterator[CallServices]:
     """``build_services``, plus the cloud clients every call shares, closed on exit."""
-    services = await trio.to_thread.run_sync(lambda: build_services(config, now=now))
+    services = await trio.to_thread.run_sync(
+        lambda: build_services(config, now=now, environ=environ)
+    )
     try:
         if services.llm is None:
             yield services

@@ -179,6 +179,7 @@ class TwilioCaller:
         )
         self._sequence = 1
         self._chunk = 0
+        self._next_slot = trio.current_time()
 
     async def _send(self, ws: Any, message: dict[str, Any]) -> None:
         """Send one message; once the server has hung up there is nothing more to send."""
@@ -209,13 +210,20 @@ class TwilioCaller:
     async def _say(self, ws: Any, ulaw: bytes) -> float:
         """Stream one utterance in 20 ms frames; returns when its last frame went out."""
         frames = [ulaw[i : i + FRAME_BYTES] for i in range(0, len(ulaw), FRAME_BYTES)]
-        next_slot = trio.current_time()
         for frame in frames:
             if self.paced:
-                await trio.sleep_until(next_slot)
-                next_slot += FRAME_S
+                await self._frame_slot()
             await self._send_frame(ws, frame.ljust(FRAME_BYTES, ULAW_SILENCE))
+        if not self.paced:
+            self._next_slot = trio.current_time()  # the silence after it is paced from now
         return trio.current_time()
+
+    async def _frame_slot(self) -> None:
+        """Wait for the next 20 ms slot. One clock all call long, as Twilio's: restarted
+        for each utterance and each wait, it would gain a frame every time, and the audio
+        would run ahead of the wall clock (Deepgram's word times are mapped onto it)."""
+        await trio.sleep_until(self._next_slot)
+        self._next_slot += FRAME_S
 
     async def _wait_for_agent(self, ws: Any, since: float) -> float | None:
         """Stream silence until the agent has replied and gone quiet; the reply's latency.
@@ -224,12 +232,10 @@ class TwilioCaller:
         """
         self._reply_since, self._reply_first_audio = since, None
         deadline = since + self.reply_timeout_s
-        next_slot = trio.current_time()
         while not self._closed_by_server and trio.current_time() < deadline:
             if self._agent_done(trio.current_time()):
                 break
-            await trio.sleep_until(next_slot)
-            next_slot += FRAME_S
+            await self._frame_slot()
             await self._send_frame(ws, SILENCE_FRAME)
         first = self._reply_first_audio
         return None if first is None else round((first - since) * 1000, 1)

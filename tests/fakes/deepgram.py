@@ -16,10 +16,16 @@ is deterministic whatever the clock:
 - No message for ``idle_timeout_s`` (10 s, as Deepgram): close 1011 ``NET-0001``.
 - Faults: refuse ``reject_connections`` handshakes with ``reject_status``; close the first
   ``drop_connections`` connections (1011) once each got ``drop_after_s`` of audio.
+- ``follow_speech``: for a caller who waits for the agent's replies (end-to-end tests,
+  replays), whose silences are not the recording's. Once every utterance so far is
+  finalised, silence stops the script's clock just before the next one, and the first
+  voiced audio moves the clock to its start.
+- ``every_call``: a connection the client ends (a hang-up, not a drop) rewinds the script,
+  so one fake serves any number of calls (``python -m tests.fakes``).
 
 Times in results count from each connection's first audio, as Deepgram's do; the script
-counts on the audio received over all connections, which is the caller's when the client
-resends what it buffered while reconnecting.
+counts on the audio received over all connections (``script_s``), which is the caller's
+when the client resends what it buffered while reconnecting.
 
 Usage::
 
@@ -39,9 +45,14 @@ from urllib.parse import parse_qsl, urlsplit
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
+from receptionist.audio import audioop, ulaw_to_pcm16
+
 BYTES_PER_SECOND = 8000
 """8 kHz mu-law: one byte per sample."""
 REQUIRED_QUERY = {"encoding": "mulaw", "sample_rate": "8000", "channels": "1"}
+VOICED_RMS = 100
+"""A frame louder than this is speech, for ``follow_speech`` (the fixtures' silences are 0)."""
+BEFORE_START_S = 0.001
 MODEL_INFO = {"name": "2-general-nova", "version": "2024-01-18.26916", "arch": "nova-3"}
 
 
@@ -86,6 +97,9 @@ class _Progress:
     finalised: int = 0
     """Words already sent in final results."""
     ended: bool = False
+    shift: float = 0.0
+    """Script time minus audio time while it is heard (``follow_speech`` moves them apart);
+    results carry audio times, as Deepgram's do."""
 
 
 @dataclass
@@ -95,7 +109,7 @@ class FakeConnection:
     headers: dict[str, str]
     query: dict[str, str]
     offset: float
-    """Script time (seconds of audio over all connections) at this connection's start."""
+    """Seconds of audio over all connections at this connection's start."""
     audio: bytearray = field(default_factory=bytearray)
     received: list[tuple[float, str]] = field(default_factory=list)
     """(when, "audio" or the control message's type), in order."""
@@ -119,20 +133,52 @@ class FakeDeepgram:
     reject_connections: int = 0
     drop_after_s: float | None = None
     drop_connections: int = 0
+    follow_speech: bool = False
+    every_call: bool = False
+    script_s: float = 0.0
+    """The script's clock: seconds of audio received over all connections, unless
+    ``follow_speech`` has paused or moved it."""
     connections: list[FakeConnection] = field(default_factory=list)
     refused: list[int] = field(default_factory=list)
     _progress: list[_Progress] = field(default_factory=list)
 
-    async def serve(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
-        """Listen on 127.0.0.1, an ephemeral port; ``started`` with the base URL."""
+    async def serve(
+        self, *, port: int = 0, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Listen on 127.0.0.1, ``port`` (0: an ephemeral one); ``started`` with the base URL."""
         self._progress = [_Progress() for _ in self.script]
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(serve_websocket, self._handle, "127.0.0.1", 0, None)
+            server = await nursery.start(serve_websocket, self._handle, "127.0.0.1", port, None)
             task_status.started(f"ws://127.0.0.1:{server.port}")
 
     @property
     def audio_s(self) -> float:
         return sum(len(c.audio) for c in self.connections) / BYTES_PER_SECOND
+
+    def rewind(self) -> None:
+        """Start the script again, for the next call."""
+        self._progress = [_Progress() for _ in self.script]
+        self.script_s = 0.0
+
+    def tick(self, data: bytes) -> None:
+        """Move the script's clock on by ``data``'s duration (see ``follow_speech``)."""
+        duration = len(data) / BYTES_PER_SECOND
+        upcoming = self._upcoming() if self.follow_speech else None
+        if upcoming is None:
+            self.script_s += duration
+        elif audioop.rms(ulaw_to_pcm16(data), 2) > VOICED_RMS:
+            self.script_s = max(self.script_s, upcoming.start) + duration
+        else:
+            self.script_s = min(self.script_s + duration, upcoming.start - BEFORE_START_S)
+
+    def _upcoming(self) -> ScriptedUtterance | None:
+        """The next utterance to start, once every one before it is wholly finalised."""
+        for utt, progress in zip(self.script, self._progress, strict=True):
+            if not progress.started:
+                return utt
+            if progress.finalised < len(utt.words):
+                return None
+        return None
 
     async def _handle(self, request: WebSocketRequest) -> None:
         target = urlsplit(request.path)
@@ -181,6 +227,8 @@ class _Stream:
             with contextlib.suppress(ConnectionClosed):  # the client went away
                 await self._receive()
             nursery.cancel_scope.cancel()
+        if self.fake.every_call and self.conn.closed in (None, (1000, "")):
+            self.fake.rewind()  # the call is over: hung up, by CloseStream or not
 
     async def _receive(self) -> None:
         while True:
@@ -204,7 +252,8 @@ class _Stream:
         """Take audio in; True when this connection is to be dropped now."""
         self.conn.received.append((trio.current_time(), "audio"))
         self.conn.audio += data
-        self._advance(self.fake.audio_s)
+        self.fake.tick(data)
+        self._advance(self.fake.script_s)
         fake = self.fake
         own = len(self.conn.audio) / BYTES_PER_SECOND
         dropping = fake.drop_after_s is not None and own >= fake.drop_after_s
@@ -214,8 +263,10 @@ class _Stream:
         for utt, progress in zip(self.fake.script, self.fake._progress, strict=True):
             if now >= utt.start and not progress.started:
                 progress.started = True
+                progress.shift = self.fake.script_s - self.fake.audio_s
+                at = utt.start - progress.shift - self.conn.offset
                 self._queue({"type": "SpeechStarted", "channel": [0, 1],
-                             "timestamp": round(utt.start - self.conn.offset, 3)}, 0.0)  # fmt: skip
+                             "timestamp": round(at, 3)}, 0.0)  # fmt: skip
             heard = [w for w in utt.words if w.end <= now]
             if (
                 now >= (utt.start + utt.end) / 2
@@ -223,39 +274,42 @@ class _Stream:
                 and not (progress.interim or progress.finalised)
             ):
                 progress.interim = True
-                self._queue(self._results(heard, False, False))
+                self._queue(self._results(heard, False, False, shift=progress.shift))
             if now >= utt.end + self.endpointing and progress.finalised < len(utt.words):
                 self._final(utt.words[progress.finalised :], progress)
             last_end = utt.words[-1].end if utt.words else utt.end
             if self.utterance_end and now >= last_end + self.utterance_end and not progress.ended:
                 progress.ended = True
+                last_end -= progress.shift + self.conn.offset
                 self._queue({"type": "UtteranceEnd", "channel": [0, 1],
-                             "last_word_end": round(last_end - self.conn.offset, 3)})  # fmt: skip
+                             "last_word_end": round(last_end, 3)})  # fmt: skip
 
     def _final(self, words: tuple[ScriptedWord, ...], progress: _Progress) -> None:
         progress.finalised += len(words)
         if self.fake.split_finals and len(words) > 1:
             half = len(words) // 2
-            self._queue(self._results(list(words[:half]), True, False))
+            self._queue(self._results(list(words[:half]), True, False, shift=progress.shift))
             words = words[half:]
-        self._queue(self._results(list(words), True, True))
+        self._queue(self._results(list(words), True, True, shift=progress.shift))
 
     def _finalize(self, *, from_finalize: bool) -> None:
         """Finalise every word heard so far (Finalize, CloseStream)."""
-        now, sent = self.fake.audio_s, False
+        now, sent = self.fake.script_s, False
         for utt, progress in zip(self.fake.script, self.fake._progress, strict=True):
             words = [w for w in utt.words[progress.finalised :] if w.start < now]
             if words:
                 progress.finalised += len(words)
                 sent = True
-                self._queue(self._results(words, True, not from_finalize, from_finalize), 0.0)
+                results = self._results(words, True, not from_finalize, from_finalize,
+                                        shift=progress.shift)  # fmt: skip
+                self._queue(results, 0.0)
         if not sent and from_finalize:
             self._queue(self._results([], True, False, True), 0.0)
 
     def _results(self, words: list[ScriptedWord], is_final: bool, speech_final: bool,
-                 from_finalize: bool = False) -> dict[str, Any]:  # fmt: skip
-        off = self.conn.offset
-        start = words[0].start - off if words else max(0.0, self.fake.audio_s - off)
+                 from_finalize: bool = False, *, shift: float = 0.0) -> dict[str, Any]:  # fmt: skip
+        off = self.conn.offset + shift
+        start = words[0].start - off if words else max(0.0, self.fake.audio_s - self.conn.offset)
         end = words[-1].end - off if words else start
         return {
             "type": "Results", "channel_index": [0, 1], "duration": round(end - start, 3),

@@ -89,10 +89,12 @@ class FakeElevenLabs:
     events: list[tuple[Any, ...]] = field(default_factory=list)
     abandoned: trio.Event = field(default_factory=trio.Event)
 
-    async def serve(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
-        """Listen on 127.0.0.1, an ephemeral port; ``started`` with the base URL."""
+    async def serve(
+        self, *, port: int = 0, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Listen on 127.0.0.1, ``port`` (0: an ephemeral one); ``started`` with the base URL."""
         async with trio.open_nursery() as nursery:
-            serve = partial(trio.serve_tcp, self._connection, 0, host="127.0.0.1")
+            serve = partial(trio.serve_tcp, self._connection, port, host="127.0.0.1")
             listeners = await nursery.start(serve)
             port = listeners[0].socket.getsockname()[1]
             task_status.started(f"http://127.0.0.1:{port}")

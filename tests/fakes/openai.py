@@ -88,6 +88,9 @@ class FakeOpenAI:
     script: deque[Scripted] = field(default_factory=deque)
     first_token_delay_s: float = 0.0
     token_delay_s: float = 0.0
+    every_call: tuple[Scripted, ...] = ()
+    """When set, a request that opens a conversation (its first user message) restarts
+    ``script`` from these: one fake serves any number of calls (``python -m tests.fakes``)."""
     requests: list[Received] = field(default_factory=list)
     sent: list[tuple[float, dict[str, Any] | str]] = field(default_factory=list)
     """(time handed to the socket, chunk or "[DONE]") for every event, for latency tests."""
@@ -96,8 +99,10 @@ class FakeOpenAI:
     def add(self, *replies: Scripted) -> None:
         self.script.extend(replies)
 
-    async def serve(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
-        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    async def serve(
+        self, *, port: int = 0, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        listeners = await trio.open_tcp_listeners(port, host="127.0.0.1")
         port = listeners[0].socket.getsockname()[1]
         task_status.started(f"http://127.0.0.1:{port}/v1")
         await trio.serve_listeners(self._serve_connection, listeners)
@@ -126,6 +131,8 @@ class FakeOpenAI:
             await _send_json(conn, stream, 404, {"error": {"message": f"not faked: {target}"}})
             return True
         self.requests.append(received)
+        if self.every_call and _opens_conversation(received.body):
+            self.script = deque(self.every_call)
         assert self.script, f"the fake OpenAI has no scripted reply for request {received.body}"
         scripted = self.script.popleft()
         if scripted.status != 200:
@@ -180,6 +187,10 @@ class FakeOpenAI:
             }
             chunks.append({**base, "choices": [], "usage": usage})
         return chunks
+
+
+def _opens_conversation(body: dict[str, Any]) -> bool:
+    return sum(1 for m in body.get("messages", ()) if m.get("role") == "user") == 1
 
 
 def _choice(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:

@@ -1,0 +1,147 @@
+"""Whole calls through the three cloud adapters, against their fakes on 127.0.0.1.
+
+The real server, the real Twilio protocol (``TwilioCaller``), Deepgram, an OpenAI-style
+model and ElevenLabs as fakes that speak their wire protocols, each scripted for
+``fixtures/booking_call``. Real clock, as in test_end_to_end: the local VAD and the
+fallback voice run in worker threads. Then the faults a call must survive.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+
+from receptionist.appointments import AppointmentStore
+from receptionist.config import Config
+from receptionist.llm import FALLBACK
+from receptionist.replay import replay_config
+from receptionist.server import serve_app
+from receptionist.services import open_services
+from receptionist.twilio_caller import CallerReport
+from tests.fakes.cloud import KEYS, CloudFakes
+from tests.fakes.elevenlabs import Fault
+from tests.fakes.openai import Scripted
+
+from .test_end_to_end import NOW, call, capture_logs
+
+TEST_LIMIT_S = 60
+TUESDAY = NOW.date().replace(day=1, month=12)
+"""NOW is Tuesday 24 November; "next Tuesday" is the 1st of December."""
+
+
+@pytest.fixture
+def fakes() -> CloudFakes:
+    return CloudFakes.for_booking_call(TUESDAY)
+
+
+@pytest.fixture
+def cloud_config(project_config: Config, tmp_path: Path) -> Config:
+    return replay_config(project_config, tmp_path, fast=True)
+
+
+async def booking_call(fakes: CloudFakes, config: Config) -> tuple[CallerReport, list]:  # type: ignore[type-arg]
+    """Start the fakes and the server, place the booking call; the report and the log."""
+    with capture_logs() as logs, trio.fail_after(TEST_LIMIT_S):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(fakes.serve)
+            config = fakes.configure(config)
+            async with open_services(config, now=NOW, environ=KEYS) as services:
+                server = (await nursery.start(serve_app, services, "127.0.0.1", 0))[0]
+                report = await call(server, "booking_call.wav")
+            nursery.cancel_scope.cancel()
+    return report, logs
+
+
+def assert_booked(config: Config) -> None:
+    (booking,) = AppointmentStore(config).appointments(include_past=True)
+    assert booking.start.isoformat() == "2026-12-01T10:00:00-05:00"
+    assert booking.service == "check-up"
+    assert booking.name == "John Smith"
+    assert booking.reason == "annual check-up"
+    assert booking.phone == "+15551234567"
+
+
+def said(logs: list) -> list[str]:  # type: ignore[type-arg]
+    return [e["text"] for e in logs if e["event"] == "dialogue.said"]
+
+
+async def test_a_whole_booking_call_through_the_cloud_engines(fakes, cloud_config):
+    report, logs = await booking_call(fakes, cloud_config)
+
+    assert report.closed_by_server, "the receptionist hangs up after its goodbye"
+    assert_booked(cloud_config)
+    heard = [e["caller_text"] for e in logs if e["event"] == "dialogue.said"][1:]
+    assert heard[0].lower().startswith("i'd like to book a check up")
+    assert said(logs)[-1] == "Thanks for calling. Goodbye!"
+    # The model saw the tool results, and the booking's arguments came in fragments.
+    tools = [e["tool"] for e in logs if e["event"] == "llm.tool_call"]
+    assert tools == ["check_availability", "book_appointment", "end_call"]
+    # Every word the caller heard is ElevenLabs' (the fake's tone), none the fallback's.
+    assert not [e for e in logs if e["event"] == "tts.fallback"]
+    greeting = cloud_config.clinic.greeting
+    assert fakes.elevenlabs.audio_for(greeting)[:8000] in report.heard_ulaw
+    assert len(fakes.elevenlabs.requests) >= len(said(logs))
+    # One connection all call long. (A server hang-up closes the socket, and quart-trio
+    # then cancels the call at once: no CloseStream, so no clean close to assert on.)
+    assert len(fakes.deepgram.connections) == 1
+    turns = [e for e in logs if e["event"] == "turn" and e["total_ms"] is not None]
+    assert len(turns) >= 7
+    for turn in turns:
+        # stt is Deepgram's last word end mapped onto our clock from the stream's first
+        # frame: right for Twilio's real-time audio, meaningless for this unpaced caller.
+        assert turn["stt_ms"] is not None
+        stages = [turn[f"{stage}_ms"] for stage in ("dialogue", "sentence", "tts", "send")]
+        assert all(ms is not None and 0 <= ms < 1000 for ms in stages), turn
+
+
+async def test_deepgram_dropping_mid_call_reconnects(fakes, cloud_config):
+    fakes.deepgram.drop_after_s = 4.0  # in the greeting's silence or the first sentence
+    fakes.deepgram.drop_connections = 1
+    report, logs = await booking_call(fakes, cloud_config)
+
+    assert report.closed_by_server
+    assert_booked(cloud_config)
+    first, second = fakes.deepgram.connections
+    assert first.closed == (1011, "NET-0000")
+    assert len(second.audio) > 0
+    assert [e["event"] for e in logs if e["event"] == "deepgram.reconnecting"] == [
+        "deepgram.reconnecting"
+    ]
+
+
+@pytest.mark.parametrize("fault", [Fault.UNAUTHORIZED, Fault.SERVER_ERROR])
+async def test_elevenlabs_failing_falls_back_to_the_offline_voice(fakes, cloud_config, fault):
+    fakes.elevenlabs.fault = fault
+    report, logs = await booking_call(fakes, cloud_config)
+
+    assert report.closed_by_server
+    assert_booked(cloud_config)
+    fallbacks = [e for e in logs if e["event"] == "tts.fallback"]
+    assert len(fallbacks) >= len(said(logs))
+    assert all(e["reason"] == "error" for e in fallbacks)
+    assert len(report.heard_ulaw) > 8000 * 3, "the offline voice spoke every reply"
+
+
+async def test_a_model_error_is_retried_once(fakes, cloud_config):
+    fakes.openai.script.appendleft(Scripted(status=500))
+    report, logs = await booking_call(fakes, cloud_config)
+
+    assert report.closed_by_server
+    assert_booked(cloud_config)
+    assert len([e for e in logs if e["event"] == "llm.retry"]) == 1
+    assert not [e for e in logs if e["event"] == "llm.fallback"]
+
+
+async def test_a_model_down_for_a_turn_gets_the_fallback_line_and_the_call_goes_on(
+    fakes, cloud_config
+):
+    """The first turn fails twice (with the retry): the caller hears FALLBACK, not silence,
+    and the next turn gets the model's answer (the script runs one turn late from there)."""
+    fakes.openai.script.extendleft([Scripted(status=500), Scripted(status=500)])
+    report, logs = await booking_call(fakes, cloud_config)
+
+    assert said(logs)[1:3] == [FALLBACK, "Of course. Which day would suit you?"]
+    assert len([e for e in logs if e["event"] == "llm.fallback"]) == 1
+    assert report.reply_latencies_ms[0] is not None, "the caller heard the fallback at once"
