@@ -7,7 +7,7 @@ not during one.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
@@ -126,6 +126,14 @@ class DialogueConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnTakingConfig:
+    """When the caller's turn is over, and when a barge-in was a false alarm (turn_taking.py)."""
+
+    unfinished_wait_ms: int = 1500
+    false_barge_in_ms: int = 800
+
+
+@dataclass(frozen=True, slots=True)
 class LlmConfig:
     """The OpenAI-compatible chat model, used when ``engines.dialogue = "openai"``. Its API
     key comes only from the environment variable named by ``api_key_env`` ("" for a local
@@ -173,6 +181,7 @@ class Config:
     tts: TtsConfig = field(default_factory=TtsConfig)
     elevenlabs: ElevenLabsConfig = field(default_factory=ElevenLabsConfig)
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
+    turn_taking: TurnTakingConfig = field(default_factory=TurnTakingConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)
     buffers: BufferConfig = field(default_factory=BufferConfig)
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
@@ -182,8 +191,12 @@ class Config:
         return next((s for s in self.services if s.name == name), None)
 
 
-def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> Config:
+def load_config(path: Path | str = DEFAULT_CONFIG_PATH, overrides: Sequence[str] = ()) -> Config:
     """Read and validate a config file.
+
+    Args:
+        overrides: ``section.key=value`` settings that replace the file's (the command
+            line's ``--set``); the value is read as TOML, or else taken as a string.
 
     Raises:
         ConfigError: the file is missing, is not TOML, or holds a bad value.
@@ -195,7 +208,25 @@ def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> Config:
         raise ConfigError(f"config file not found: {path}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    for override in overrides:
+        _override(raw, override)
     return parse_config(raw)
+
+
+def _override(raw: dict[str, Any], override: str) -> None:
+    """Apply one ``section.key=value`` to the file's tables, before they are checked."""
+    name, equals, value = override.partition("=")
+    section, dot, key = name.strip().partition(".")
+    if not (equals and dot and section and key) or "." in key:
+        raise ConfigError(f"--set {override!r}: expected section.key=value")
+    try:
+        parsed = tomllib.loads(f"value = {value}")["value"]
+    except tomllib.TOMLDecodeError:
+        parsed = value  # a bare string: --set deepgram.base_url=ws://127.0.0.1:9000
+    table = raw.setdefault(section, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"--set {override!r}: [{section}] is not a table")
+    table[key] = parsed
 
 
 def parse_config(raw: Mapping[str, Any]) -> Config:
@@ -221,6 +252,7 @@ def parse_config(raw: Mapping[str, Any]) -> Config:
         tts=_build(TtsConfig, _table(raw, "tts"), "tts"),
         elevenlabs=_build(ElevenLabsConfig, _table(raw, "elevenlabs"), "elevenlabs"),
         dialogue=_build(DialogueConfig, _table(raw, "dialogue"), "dialogue"),
+        turn_taking=_build(TurnTakingConfig, _table(raw, "turn_taking"), "turn_taking"),
         llm=_build(LlmConfig, _table(raw, "llm"), "llm"),
         buffers=_build(BufferConfig, _table(raw, "buffers"), "buffers"),
         twilio=_build(TwilioConfig, _table(raw, "twilio"), "twilio"),

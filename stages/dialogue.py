@@ -1,18 +1,20 @@
 """Dialogue: the actor that holds the conversation of one call.
 
-It owns turn-taking: agent turns of sentences for the Synthesizer, barge-in (the caller
-speaks over a turn), reprompts (the caller stays silent after a turn) and ending the call
-once the last words have played. What to say comes from one of two brains, chosen by
-``engines.dialogue``: the I/O-free ``Receptionist`` ("offline"), whose actions are carried
-out here, or the streaming LLM ("openai", ``receptionist.llm.turn.LlmBrain``), whose turns
-are written sentence by sentence while the model streams.
+It carries out turn-taking: agent turns of sentences for the Synthesizer, barge-in (the
+caller speaks over a turn), the end of the caller's turn, reprompts (the caller stays silent
+after a turn) and ending the call once the last words have played. The decisions are made
+by the I/O-free ``receptionist.turn_taking.TurnTaking``. What to say comes from one of two
+brains, chosen by ``engines.dialogue``: the I/O-free ``Receptionist`` ("offline", through
+``receptionist.offline_brain``), or the streaming LLM ("openai",
+``receptionist.llm.turn.LlmBrain``), whose turns are written sentence by sentence while the
+model streams.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 import structlog
@@ -29,7 +31,6 @@ from receptionist.messages import (
     ClearAudio,
     DtmfPressed,
     EndCall,
-    EndReason,
     Expectation,
     ListenFor,
     MarkPlayed,
@@ -39,6 +40,17 @@ from receptionist.messages import (
     SpeechStarted,
     SpeechStopped,
     Transcript,
+)
+from receptionist.offline_brain import OfflineBrain
+from receptionist.turn_taking import (
+    Action,
+    CallerTurn,
+    CutOff,
+    Resume,
+    Tick,
+    TurnPlayed,
+    TurnTaking,
+    split_sentences,
 )
 from receptionist.turns import TurnCancellation
 
@@ -50,7 +62,8 @@ DialogueEvent = (
 )
 """Everything the Dialogue receives: TwilioIO, Listener and Scheduler messages, fanned in."""
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+__all__ = ["DialogueEvent", "run_dialogue", "split_sentences"]
+
 NO_DEADLINE = math.inf
 
 
@@ -107,7 +120,7 @@ def _brain(
     now: Callable[[], datetime],
 ) -> Brain:
     if config.engines.dialogue != "openai":
-        return _OfflineBrain(dialogue, offline.Receptionist(config), now)
+        return OfflineBrain(dialogue, offline.Receptionist(config), now)
     if llm is None:
         raise ConfigError("engines.dialogue = 'openai' needs an LLM client (build_llm)")
     return LlmBrain(dialogue, llm, config=config, nursery=nursery, now=now)
@@ -129,6 +142,7 @@ class _Dialogue:
         self._hints, self._scheduler = hints, scheduler
         self._reprompt_after = config.dialogue.reprompt_after_s
         self.turns = turns
+        self._taking = TurnTaking(config.turn_taking)
         self._last_turn_id = 0
         self._playing: AgentTurn | None = None
         self._heard: Transcript | None = None
@@ -152,28 +166,24 @@ class _Dialogue:
 
     async def _receive(
         self, events: trio.MemoryReceiveChannel[DialogueEvent]
-    ) -> DialogueEvent | None:
-        """The next message, or None once the caller has been silent too long."""
-        with trio.move_on_at(self._silence_deadline):
+    ) -> DialogueEvent | Tick | None:
+        """The next message; Tick when turn-taking's deadline passed; None once the caller
+        has been silent too long."""
+        with trio.move_on_at(min(self._silence_deadline, self._taking.deadline)):
             return await events.receive()
+        if self._taking.deadline <= trio.current_time():
+            return Tick()
         self._silence_deadline = NO_DEADLINE
         return None
 
-    async def _on_message(self, message: DialogueEvent) -> None:
+    async def _on_message(self, message: DialogueEvent | Tick) -> None:
         match message:
             case CallStarted(caller=caller):
                 await self.brain.call_began(caller)
-            case Transcript(is_final=True):
-                await self._on_transcript(message)
-            case Transcript():  # an interim transcript: the caller is still talking
-                self._silence_deadline = NO_DEADLINE
-            case SpeechStarted():
-                self._silence_deadline = NO_DEADLINE
-                await self.interrupt()
-            case SpeechStopped():
-                self._wait_for_caller()
-            case MarkPlayed(name=name):
-                await self._on_mark(name)
+            case SpeechStarted() | SpeechStopped() | Transcript() | MarkPlayed() | Tick():
+                self._track_silence(message)
+                for action in self._taking.handle(message, trio.current_time()):
+                    await self._carry_out(action, message)
             case DtmfPressed(digit=digit):
                 await self.brain.caller_keyed(digit)
                 self._wait_for_caller()
@@ -182,21 +192,39 @@ class _Dialogue:
             case _:
                 await self.brain.scheduler_answered(message)
 
-    async def _on_transcript(self, transcript: Transcript) -> None:
-        self._silence_deadline = NO_DEADLINE
-        if not transcript.text.strip():
-            self._wait_for_caller()
-            return
-        log.info("dialogue.heard", text=transcript.text, confidence=transcript.confidence)
-        self._heard = transcript
-        await self.brain.caller_said(transcript.text)
+    def _track_silence(self, message: SpeechStarted | SpeechStopped | Transcript | MarkPlayed |
+                       Tick) -> None:  # fmt: skip
+        match message:
+            case SpeechStarted() | Transcript(is_final=False):
+                self._silence_deadline = NO_DEADLINE  # the caller is talking
+            case SpeechStopped() | Transcript(is_final=True):
+                self._wait_for_caller()
 
-    async def _on_mark(self, name: str) -> None:
-        if self._playing is None or name != self._playing.last_mark:
-            return  # a mark of an earlier sentence, or of a turn cut off by barge-in
-        self._turn_over()
-        if self._ending is not None:
-            await self._to_twilio.send(self._ending)
+    async def _carry_out(self, action: Action, cause: object) -> None:
+        match action:
+            case CutOff():
+                await self._cut_off(action)
+                if isinstance(cause, SpeechStarted):
+                    log.info("dialogue.barge_in_reaction", ms=_ms_since(cause.at))
+            case CallerTurn(text=text, last=last):
+                log.info("dialogue.heard", text=text, confidence=last.confidence)
+                self._heard = replace(last, text=text)
+                await self.brain.caller_said(text)
+            case Resume(cut=cut, said=said):
+                log.info("dialogue.resume", turn_id=cut.turn_id, said=said)
+                await self.brain.resume(cut, said)
+            case TurnPlayed():
+                self._turn_over()
+                if self._ending is not None:
+                    await self._to_twilio.send(self._ending)
+
+    async def _cut_off(self, cut: CutOff) -> None:
+        self._playing = None
+        self.turns.cancel_through(cut.turn_id)
+        await self._to_twilio.send(ClearAudio(cut.turn_id, at=trio.current_time()))
+        self.brain.cut_off(cut)
+        log.info("dialogue.barge_in", turn_id=cut.turn_id, heard=" ".join(cut.heard),
+                 unheard=" ".join(cut.unheard))  # fmt: skip
 
     def _turn_over(self) -> None:
         self._playing = None
@@ -214,19 +242,16 @@ class _Dialogue:
         return self._ending is not None
 
     async def interrupt(self) -> None:
-        """Barge-in: stop the turn being written or played, everywhere, and clear Twilio."""
-        turn = self._playing
-        if turn is None or not turn.interruptible:
-            return
-        self._playing = None
-        self.turns.cancel_through(turn.turn_id)
-        await self._to_twilio.send(ClearAudio(turn.turn_id, at=trio.current_time()))
-        log.info("dialogue.barge_in", turn_id=turn.turn_id)
+        """Stop the turn being written or played, everywhere, and clear Twilio."""
+        cut = self._taking.cut()
+        if cut is not None:
+            await self._cut_off(cut)
 
     def begin_turn(self, expect: Expectation, *, interruptible: bool = True) -> int:
         """Start an agent turn; its sentences follow with ``say``."""
         self._last_turn_id += 1
-        self._playing = AgentTurn(self._last_turn_id, interruptible, self._heard)
+        self._playing = AgentTurn(self._last_turn_id, self._heard)
+        self._taking.agent_began(self._last_turn_id, interruptible=interruptible)
         self._heard, self._silence_deadline = None, NO_DEADLINE
         self._send_hint(expect)
         return self._last_turn_id
@@ -241,8 +266,10 @@ class _Dialogue:
             return  # cut off by barge-in
         sentence = turn.next_sentence(text, last, first_output, now=trio.current_time())
         if sentence is not None:
+            self._taking.agent_sent(sentence)
             await self._sentences.send(sentence)
         elif last:
+            self._taking.agent_done()
             self._turn_over()  # nothing to say after all
 
     async def speak(
@@ -267,7 +294,7 @@ class _Dialogue:
         if self._playing is None:
             await self._to_twilio.send(end)
         else:
-            self._playing.interruptible = False  # the last words are not cut short
+            self._taking.agent_not_interruptible()  # the last words are not cut short
 
     async def ask_scheduler(self, request: SchedulerRequest) -> None:
         await self._scheduler.send(request)
@@ -279,46 +306,5 @@ class _Dialogue:
             log.warning("dialogue.hint_dropped", expect=expect.value)
 
 
-class _OfflineBrain:
-    """The I/O-free ``Receptionist``: call events in, its actions carried out."""
-
-    def __init__(
-        self, port: _Dialogue, receptionist: offline.Receptionist, now: Callable[[], datetime]
-    ) -> None:
-        self._port, self._receptionist, self._now = port, receptionist, now
-
-    async def call_began(self, caller: str | None) -> None:
-        await self._handle(offline.CallBegan(caller, self._now()))
-
-    async def caller_said(self, text: str) -> None:
-        await self._handle(offline.CallerSaid(text, self._now()))
-
-    async def caller_keyed(self, digit: str) -> None:
-        await self._handle(offline.CallerKeyed(digit, self._now()))
-
-    async def caller_silent(self) -> None:
-        await self._handle(offline.CallerSilent(self._now()))
-
-    async def scheduler_answered(self, reply: SchedulerReply) -> None:
-        await self._handle(offline.SchedulerAnswered(reply))
-
-    def close(self) -> None:
-        pass
-
-    async def _handle(self, event: offline.Event) -> None:
-        for action in self._receptionist.handle(event):
-            match action:
-                case offline.Speak(text=text, expect=expect, end_of_call=end_of_call):
-                    await self._port.speak(text, expect, end_of_call=end_of_call)
-                case offline.AskScheduler(request=request):
-                    await self._port.ask_scheduler(request)
-                case offline.Hangup():
-                    await self._port.end_after_turn(EndCall(EndReason.COMPLETED))
-                case offline.TransferCall(number=number):
-                    end = EndCall(EndReason.TRANSFER, transfer_to=number)
-                    await self._port.end_after_turn(end)
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences for the Synthesizer, so the first is spoken while the rest are made."""
-    return [sentence for sentence in _SENTENCE_END.split(text.strip()) if sentence]
+def _ms_since(at: float) -> float:
+    return round((trio.current_time() - at) * 1000, 1)

@@ -25,6 +25,7 @@ from receptionist.messages import (
     EndCall,
     EndReason,
     ListenFor,
+    MarkPlayed,
     SchedulerRequest,
     Sentence,
     SpeechStarted,
@@ -125,6 +126,7 @@ async def test_barge_in_stops_the_model_mid_reply() -> None:
         await call.caller_says("tell me everything")
         first = await call.sentences.receive()
         assert (first.turn_id, first.text) == (2, "Sure.")
+        await call.events.send(MarkPlayed("turn2-s0", trio.current_time()))  # "Sure." played
         await call.events.send(SpeechStarted(trio.current_time()))
         cleared = await call.to_twilio.receive()
         assert isinstance(cleared, ClearAudio)
@@ -138,7 +140,7 @@ async def test_barge_in_stops_the_model_mid_reply() -> None:
     history = fake.requests[1].body["messages"]
     assert [m["content"] for m in history[-3:]] == [
         "tell me everything",
-        "Sure.",
+        "Sure. [interrupted]",  # only what the caller heard
         "actually, just tuesday",
     ]
 

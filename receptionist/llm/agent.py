@@ -11,7 +11,9 @@ Resource handling:
     is waited for and recorded in the history even when the caller barges in, so it is
     never lost nor made twice. A cancelled turn starts no new tool call. Whatever a round
     did is recorded in the history however it ends (a ``finally`` with no awaits), so the
-    history always pairs each tool call with a result, as the API requires.
+    history always pairs each tool call with a result, as the API requires. After a
+    barge-in, ``keep_heard`` trims the turn's words to those the caller heard, followed by
+    ``INTERRUPTED``; its tool calls and their results stay.
 
 Error handling:
     No first token within ``first_token_timeout_s`` (or a stall mid-reply), or an
@@ -24,7 +26,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +58,7 @@ from receptionist.messages import (
     SchedulerReply,
     SchedulerRequest,
 )
+from receptionist.turn_taking import split_sentences
 
 log = structlog.get_logger()
 
@@ -63,6 +66,8 @@ FALLBACK = "Sorry, I didn't catch that, could you say it again?"
 TOOL_TIMEOUT_S = 10.0
 """The time box of one Scheduler round trip: twice the store's 5 s busy timeout."""
 TERMINAL_TOOLS = frozenset({"end_call", "transfer_to_human"})
+INTERRUPTED = "[interrupted]"
+"""Ends the agent's words in the history where the caller cut them off."""
 
 Say = Callable[[str, bool], Awaitable[None]]
 """Hand one sentence over for speech; True on the turn's last (which may be "")."""
@@ -77,6 +82,14 @@ class Reply:
     """Hang up or transfer once the turn has played."""
     fell_back: bool = False
     """The model failed and the caller heard ``FALLBACK``."""
+
+
+@dataclass(slots=True)
+class _SpokenTurn:
+    """The sentences of the agent's latest turn, each with its message's place in history."""
+
+    turn: int
+    sentences: list[tuple[int, str]] = field(default_factory=list)
 
 
 class _Speech:
@@ -105,9 +118,9 @@ class _Speech:
         if text or last:
             await self._say(text, last)
 
-    def take_round_text(self) -> str:
-        text, self.round_text = " ".join(self.round_text), []
-        return text
+    def take_round_text(self) -> list[str]:
+        sentences, self.round_text = self.round_text, []
+        return sentences
 
 
 class LlmAgent:
@@ -124,6 +137,7 @@ class LlmAgent:
         self._history: list[dict[str, Any]] = [{"role": "system", "content": prompt}]
         self._tools = tool_schemas(config)
         self._request_ids = itertools.count(1)
+        self._spoken: _SpokenTurn | None = None
         self.first_token_at: float | None = None
         """When the current turn's first token arrived, for its TurnTimings."""
 
@@ -131,13 +145,49 @@ class LlmAgent:
     def history(self) -> Sequence[dict[str, Any]]:
         return self._history
 
-    def record_spoken(self, text: str) -> None:
-        """Words said without the model (greeting, reprompts): the model should know them."""
-        self._history.append({"role": "assistant", "content": text})
+    def record_spoken(self, text: str, *, turn: int | None = None) -> None:
+        """Words said without the model (greeting, reprompts): the model should know them.
 
-    async def reply(self, caller_text: str, say: Say) -> Reply:
-        """Answer the caller: speak through ``say``, run tools, return how the turn ended."""
-        self._history.append({"role": "user", "content": caller_text})
+        ``turn`` starts a new agent turn (for ``keep_heard``); None adds to the current one.
+        """
+        if turn is not None:
+            self._spoken = _SpokenTurn(turn)
+        self._append_said(split_sentences(text), {"role": "assistant", "content": text})
+
+    def keep_heard(self, turn: int, heard: int) -> None:
+        """The caller cut turn ``turn`` off after hearing its first ``heard`` sentences:
+        keep only those, then ``INTERRUPTED``. Tool calls and results stay as they were."""
+        spoken = self._spoken
+        if spoken is None or spoken.turn != turn:
+            return  # that turn said nothing
+        self._spoken = None
+        kept: dict[int, list[str]] = {}
+        for index, sentence in spoken.sentences[:heard]:
+            kept.setdefault(index, []).append(sentence)
+        # Heard sentences are a prefix: every message emptied here comes after the last kept.
+        for index in sorted({index for index, _ in spoken.sentences}, reverse=True):
+            message = self._history[index]
+            if index in kept:
+                message["content"] = " ".join(kept[index])
+            elif message.get("tool_calls"):
+                message["content"] = None
+            else:
+                del self._history[index]
+        if kept:
+            last = self._history[max(kept)]
+            last["content"] = f"{last['content']} {INTERRUPTED}"
+        else:
+            self._history.append({"role": "assistant", "content": INTERRUPTED})
+
+    async def reply(self, caller_text: str | None, say: Say, *, turn: int = 0) -> Reply:
+        """Answer the caller: speak through ``say``, run tools, return how the turn ended.
+
+        ``caller_text`` None: no new words (a false barge-in); the model goes on. ``turn``
+        names the agent turn, for ``keep_heard``.
+        """
+        if caller_text is not None:
+            self._history.append({"role": "user", "content": caller_text})
+        self._spoken = _SpokenTurn(turn)
         self.first_token_at = None
         speech = _Speech(say)
         try:
@@ -158,7 +208,7 @@ class LlmAgent:
         """One completion and its tool calls; True when the model should speak again."""
         calls: tuple[ToolCall, ...] = ()
         done: dict[str, dict[str, Any]] = {}
-        text = ""
+        said: list[str] = []
         try:
             calls = await self._stream(speech, allow_tools)
             if calls:
@@ -167,11 +217,11 @@ class LlmAgent:
                 await trio.lowlevel.checkpoint()  # a cancelled turn starts no new tool call
                 done[call.id] = await self._execute(call, speech)
         finally:
-            text = speech.take_round_text()
-            self._record(text, calls, done)
+            said = speech.take_round_text()
+            self._record(said, calls, done)
         # After "Goodbye." and end_call there is nothing left to say.
         ended = speech.end is not None and {call.name for call in calls} <= TERMINAL_TOOLS
-        return bool(calls) and not (ended and text)
+        return bool(calls) and not (ended and said)
 
     async def _stream(self, speech: _Speech, allow_tools: bool) -> tuple[ToolCall, ...]:
         """Stream one completion, saying its sentences; its tool calls, once complete."""
@@ -240,23 +290,30 @@ class LlmAgent:
         log.warning("llm.tool_timeout", request=type(request).__name__)
         return None
 
-    def _record(self, text: str, calls: Sequence[ToolCall], done: dict[str, Any]) -> None:
+    def _record(self, said: list[str], calls: Sequence[ToolCall], done: dict[str, Any]) -> None:
         """Add a round to the history: what was said, and each tool call with its result."""
-        if not text and not calls:
+        if not said and not calls:
             return
-        message: dict[str, Any] = {"role": "assistant", "content": text or None}
+        message: dict[str, Any] = {"role": "assistant", "content": " ".join(said) or None}
         if calls:
             message["tool_calls"] = [
                 {"id": c.id, "type": "function",
                  "function": {"name": c.name, "arguments": c.arguments}}
                 for c in calls
             ]
-        self._history.append(message)
+        self._append_said(said, message)
         for call in calls:
             result = done.get(call.id, results.INTERRUPTED)
             self._history.append(
                 {"role": "tool", "tool_call_id": call.id, "content": results.dumps(result)}
             )
+
+
+    def _append_said(self, sentences: list[str], message: dict[str, Any]) -> None:
+        if self._spoken is not None:
+            index = len(self._history)
+            self._spoken.sentences.extend((index, sentence) for sentence in sentences)
+        self._history.append(message)
 
 
 def _result(reply: SchedulerReply | None) -> dict[str, Any]:

@@ -6,6 +6,11 @@ sentences of one turn as they come. ``LlmBrain`` answers each caller turn with
 ``LlmAgent.reply`` in a task of the Dialogue's nursery, under the turn's cancel scope, so a
 barge-in (``turns.cancel_through``) stops the model's stream at once. Scheduler round trips
 go out through the port and their replies come back through ``scheduler_answered``.
+
+History after a barge-in: the tasks that touch the agent's history run one after another
+(each waits for the previous one's ``idle`` event), and a cut-off queues one more that keeps
+only what the caller heard, marked "[interrupted]" (``LlmAgent.keep_heard``), once the cut
+reply has recorded what it did. A resumed turn (false barge-in) asks the model to go on.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from receptionist.messages import (
     Transcript,
     TurnTimings,
 )
+from receptionist.turn_taking import CutOff, split_sentences
 from receptionist.turns import TurnCancellation
 
 log = structlog.get_logger()
@@ -49,6 +55,12 @@ class Brain(Protocol):
     async def caller_keyed(self, digit: str) -> None: ...
     async def caller_silent(self) -> None: ...
     async def scheduler_answered(self, reply: SchedulerReply) -> None: ...
+    def cut_off(self, cut: CutOff) -> None:
+        """The caller cut a turn off, having heard only ``cut.heard`` of it."""
+
+    async def resume(self, cut: CutOff, said: str) -> None:
+        """The cut was a false alarm (a backchannel ``said``, or noise): carry on."""
+
     def close(self) -> None: ...
 
 
@@ -57,13 +69,10 @@ class AgentTurn:
     """The agent turn being written or played to the caller."""
 
     turn_id: int
-    interruptible: bool
     heard: Transcript | None
     """What the caller said that this turn answers, for its timings and log."""
     sent: int = 0
     timings: TurnTimings | None = None
-    last_mark: str | None = None
-    """Echoed by Twilio once the turn's last sentence has played; None until it is sent."""
 
     def next_sentence(
         self, text: str, last: bool, first_output: float | None, *, now: float
@@ -83,8 +92,6 @@ class AgentTurn:
                 first_output=now if first_output is None else first_output,
                 first_sentence=now,
             )
-        if last:
-            self.last_mark = f"turn{self.turn_id}-s{self.sent}"
         caller_text = self.heard.text if self.heard else ""
         self.sent += 1
         return Sentence(self.turn_id, self.sent - 1, text, last, self.timings, caller_text)
@@ -189,9 +196,34 @@ class LlmBrain:
             return  # the goodbye is playing; the call ends after it
         self._silences = 0
         await self._port.interrupt()  # a reply still being written answers old words
+        self._start_reply(text)
+
+    def cut_off(self, cut: CutOff) -> None:
+        self._then(self._agent.keep_heard, cut.turn_id, len(cut.heard))
+
+    async def resume(self, cut: CutOff, said: str) -> None:
+        if not self._port.ending:
+            self._start_reply(said or None)  # the model sees "[interrupted]" and goes on
+
+    def _start_reply(self, text: str | None) -> None:
         turn_id = self._port.begin_turn(Expectation.OPEN)
         previous, self._idle = self._idle, trio.Event()
         self._nursery.start_soon(self._reply, turn_id, text, previous, self._idle)
+
+    def _then(self, edit: Callable[[int, int], None], turn_id: int, heard: int) -> None:
+        """Edit the history once the tasks already queued are done with it."""
+        previous, self._idle = self._idle, trio.Event()
+        self._nursery.start_soon(self._edit, edit, turn_id, heard, previous, self._idle)
+
+    async def _edit(
+        self, edit: Callable[[int, int], None], turn_id: int, heard: int,
+        previous: trio.Event, idle: trio.Event,
+    ) -> None:  # fmt: skip
+        try:
+            await previous.wait()
+            edit(turn_id, heard)
+        finally:
+            idle.set()
 
     async def caller_keyed(self, digit: str) -> None:
         log.info("dialogue.key_ignored", digit=digit)  # the model is given words only
@@ -211,29 +243,38 @@ class LlmBrain:
         self._replies.close()
 
     async def _say_fixed(self, text: str, *, end_of_call: bool = False) -> None:
-        self._agent.record_spoken(text)
-        await self._port.speak(text, end_of_call=end_of_call)
+        sentences = split_sentences(text)
+        # The goodbye is not cut short: the call ends when it has played.
+        turn_id = self._port.begin_turn(Expectation.OPEN, interruptible=not end_of_call)
+        self._agent.record_spoken(text, turn=turn_id)
+        log.info("dialogue.said", turn_id=turn_id, text=text, caller_text="", expect="open")
+        with self._port.turns.scope(turn_id):
+            for index, sentence in enumerate(sentences):
+                await self._port.say(turn_id, sentence, last=index == len(sentences) - 1)
 
     async def _reply(
-        self, turn_id: int, text: str, previous: trio.Event, idle: trio.Event
+        self, turn_id: int, text: str | None, previous: trio.Event, idle: trio.Event
     ) -> None:
         try:
             with self._port.turns.scope(turn_id):
-                await previous.wait()  # an interrupted reply records its history first
+                # An interrupted reply records its history first. Shielded: a reply cut
+                # before it began still records the caller's words, so they are not lost.
+                with trio.CancelScope(shield=True):
+                    await previous.wait()
                 reply = await self._answer(turn_id, text)
                 if reply.end is not None:
                     await self._port.end_after_turn(reply.end)
         finally:
             idle.set()
 
-    async def _answer(self, turn_id: int, text: str) -> Reply:
+    async def _answer(self, turn_id: int, text: str | None) -> Reply:
         said: list[str] = []
 
         async def say(sentence: str, last: bool) -> None:
             said.append(sentence)
             await self._port.say(turn_id, sentence, last, self._agent.first_token_at)
 
-        reply = await self._agent.reply(text, say)
+        reply = await self._agent.reply(text, say, turn=turn_id)
         log.info("dialogue.said", turn_id=turn_id, text=" ".join(said).strip(),
                  caller_text=text, fell_back=reply.fell_back,
                  end=reply.end.reason.value if reply.end else None)
