@@ -67,9 +67,7 @@ def utterances(fixture: str) -> list[bytes]:
 
 async def call(server: str, fixture: str, **caller: object) -> CallerReport:
     twilio = TwilioCaller(server, paced=False, reply_quiet_s=0.5, **caller)  # type: ignore[arg-type]
-    report = await twilio.run(utterances(fixture))
-    await trio.sleep(0.3)  # the server logs the call's end once the stream has closed
-    return report
+    return await twilio.run(utterances(fixture))
 
 
 async def test_a_whole_booking_call_books_the_appointment(server, e2e_config):
