@@ -32,6 +32,7 @@ MAX_WEBSOCKET_MESSAGE_BYTES = 64 * 1024
 """A Twilio frame is a few hundred bytes; anything far larger is not Twilio."""
 APOLOGY = "Sorry, we are having technical trouble. Please call back a little later. Goodbye."
 TWIML = "text/xml"
+TRY_AGAIN_LATER = 1013
 
 
 class QuartConnection:
@@ -61,6 +62,7 @@ class QuartConnection:
 def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartTrio:
     app = QuartTrio("receptionist")
     config = services.config
+    active_calls = 0
 
     async def twilio_params() -> tuple[str, list[tuple[str, str]]] | Response:
         """The request's public URL and parameters, or a 403 for a bad signature."""
@@ -69,13 +71,15 @@ def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartT
         base = webhooks.public_base_url(config.server.public_url, headers, request.scheme)
         query = request.query_string.decode()
         url = base + request.path + (f"?{query}" if query else "")
-        form = await request.form
-        params = list(_items(form)) if request.method == "POST" else list(_items(request.args))
+        is_post = request.method == "POST"
+        params = list(_items(await request.form)) if is_post else list(_items(request.args))
         if twilio_auth_token:
             signature = request.headers.get("X-Twilio-Signature", "")
             body: bytes = await request.get_data(as_text=False)  # type: ignore[assignment]
+            # Twilio signs a GET's URL alone: its parameters are already in the query.
+            signed = params if is_post else []
             if not webhooks.is_valid_twilio_request(
-                twilio_auth_token, url, params, signature, body=body
+                twilio_auth_token, url, signed, signature, body=body
             ):
                 log.warning("webhook.bad_signature", path=request.path)
                 return Response("invalid signature", status=403)
@@ -119,8 +123,17 @@ def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartT
 
     @app.websocket(webhooks.STREAM_PATH)
     async def media_stream() -> None:
+        nonlocal active_calls
         await websocket.accept()
-        await serve_call(QuartConnection(websocket._get_current_object()), services)  # type: ignore[attr-defined]
+        if active_calls >= config.server.max_calls:
+            log.warning("call.refused_busy", max_calls=config.server.max_calls)
+            await websocket.close(TRY_AGAIN_LATER)
+            return
+        active_calls += 1
+        try:
+            await serve_call(QuartConnection(websocket._get_current_object()), services)  # type: ignore[attr-defined]
+        finally:
+            active_calls -= 1
 
     return app
 

@@ -78,6 +78,8 @@ def parse_message(text: str | bytes) -> TwilioEvent:
         message = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise TwilioProtocolError(f"not JSON: {exc}") from exc
+    except RecursionError as exc:  # "[[[[..." within the size limit: hostile, not Twilio
+        raise TwilioProtocolError("JSON nested too deeply") from exc
     if not isinstance(message, dict):
         raise TwilioProtocolError("a message must be a JSON object")
     event = message.get("event")

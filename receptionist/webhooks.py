@@ -2,8 +2,10 @@
 
 Security by default:
 - every media stream must carry a token that only our own ``/incoming-call`` answer hands
-  out (an HMAC of the call SID), so nobody can open a stream and run up a call on us;
-- with ``TWILIO_AUTH_TOKEN`` set, every webhook must carry a valid ``X-Twilio-Signature``.
+  out (an HMAC of the call SID): a stream cannot skip the webhook;
+- with ``TWILIO_AUTH_TOKEN`` set, every webhook must carry a valid ``X-Twilio-Signature``,
+  so only Twilio gets tokens. Without it anyone can ask the webhook for one: the server
+  warns at start-up, and ``server.max_calls`` still bounds what that can cost.
 """
 
 from __future__ import annotations
@@ -56,7 +58,9 @@ def is_valid_twilio_request(
         params = ()
     params = list(params)
     return any(
-        hmac.compare_digest(twilio_signature(auth_token, candidate, params), signature)
+        hmac.compare_digest(
+            twilio_signature(auth_token, candidate, params).encode(), signature.encode()
+        )
         for candidate in (_without_port(url), _with_default_port(url))
     )
 
@@ -85,7 +89,8 @@ def stream_token(secret: bytes, call_sid: str) -> str:
 
 def is_valid_stream_token(secret: bytes, call_sid: str, parameters: Mapping[str, str]) -> bool:
     token = parameters.get(TOKEN_PARAMETER, "")
-    return hmac.compare_digest(stream_token(secret, call_sid), token)
+    # As bytes: compare_digest refuses non-ASCII str, and a peer chooses this value.
+    return hmac.compare_digest(stream_token(secret, call_sid).encode(), token.encode())
 
 
 # --- Public URL and TwiML ----------------------------------------------------------------

@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import structlog
 import trio
@@ -65,6 +66,8 @@ DialogueEvent = (
 __all__ = ["DialogueEvent", "run_dialogue", "split_sentences"]
 
 NO_DEADLINE = math.inf
+DRAIN_TIMEOUT_S = 5.0
+"""Longest a finished call waits for the Scheduler and Listener to put their pens down."""
 
 
 async def run_dialogue(
@@ -113,6 +116,22 @@ async def run_dialogue(
             finally:
                 dialogue.brain.close()
                 nursery.cancel_scope.cancel()
+        await _drain_after_the_call(events, (sentences, to_twilio, hints, scheduler))
+
+
+async def _drain_after_the_call(
+    events: trio.MemoryReceiveChannel[DialogueEvent], outputs: tuple[Any, ...]
+) -> None:
+    """Close what we send on, then read our inbox until every sender has closed its end.
+
+    The Scheduler may still be answering and the Listener still decoding when the caller
+    hangs up; a send into a closed inbox would turn a normal hang-up into a crash.
+    """
+    for channel in outputs:
+        channel.close()
+    with trio.move_on_after(DRAIN_TIMEOUT_S):
+        async for late in events:
+            log.debug("dialogue.after_call", kind=type(late).__name__)
 
 
 def _brain(

@@ -115,14 +115,17 @@ async def run_twilio_io(
     """
     stats = TwilioStats()
     stream_ended = trio.Event()
+    # Cancelled once we hang up: a real WebSocket's receive() does not return when our own
+    # close goes out, and the peer may never answer it.
+    reading = trio.CancelScope()
     with inbound_audio, call_events, outbound:
         await call_events.send(_call_started(stream))
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(
-                    _read, connection, inbound_audio, call_events, stats, stream_ended
+                    _read, connection, inbound_audio, call_events, stats, stream_ended, reading
                 )
-                writer = _Writer(connection, stream.stream_sid, turns, send_ahead, stats)
+                writer = _Writer(connection, stream.stream_sid, turns, send_ahead, stats, reading)
                 nursery.start_soon(writer.run, outbound, stream_ended, on_end)
                 task_status.started()
         finally:
@@ -146,11 +149,13 @@ async def _read(
     call_events: trio.MemorySendChannel[CallEvent],
     stats: TwilioStats,
     stream_ended: trio.Event,
+    reading: trio.CancelScope,
 ) -> None:
     with inbound_audio, call_events:
         try:
-            while await _read_one(connection, inbound_audio, call_events, stats):
-                pass
+            with reading:
+                while await _read_one(connection, inbound_audio, call_events, stats):
+                    pass
         except CallDisconnected:
             log.info("twilio.disconnected")
         finally:
@@ -201,7 +206,9 @@ class _Writer:
         turns: TurnCancellation,
         send_ahead: float,
         stats: TwilioStats,
+        reading: trio.CancelScope,
     ) -> None:
+        self._reading = reading
         self._connection = connection
         self._stream_sid = stream_sid
         self._turns = turns
@@ -241,6 +248,7 @@ class _Writer:
                 on_end(item)
                 stream_ended.set()
                 await self._close()
+                self._reading.cancel()
             case TurnAudioEnd():
                 pass
 

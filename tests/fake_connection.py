@@ -35,8 +35,9 @@ class FakeConnection:
             raise CallDisconnected("peer gone") from exc
 
     async def close(self, code: int) -> None:
+        # Like a real WebSocket: our own close does not end our receive(); only the peer's
+        # answer would, and a peer may never give one.
         self.closed_with = code
-        self._server_inbox.close()
 
     # What the test (playing Twilio) does.
     async def twilio_sends(self, message: dict[str, Any] | str) -> None:

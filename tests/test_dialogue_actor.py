@@ -312,3 +312,23 @@ async def test_call_stopped_ends_the_actor_and_closes_its_channels(
             await call.sentences.receive()
         with pytest.raises(trio.EndOfChannel):
             await call.to_twilio.receive()
+
+
+async def test_a_reply_arriving_after_the_caller_hung_up_is_not_a_crash(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """The Scheduler answers a request sent just before the hang-up: the call ends cleanly."""
+    async with dialogue() as call:
+        await call.greeted()
+        scheduler_replies = call.events.clone()
+        await call.caller_says("can i book a check up on tuesday")
+        request = await call.scheduler.receive()
+        await call.events.send(CallStopped(trio.current_time()))
+        await trio.testing.wait_all_tasks_blocked()
+        # The Dialogue has finished its conversation, but still reads its inbox.
+        slot = datetime.combine(TUESDAY, time(10), TZ)
+        await scheduler_replies.send(FreeSlots(request.request_id, TUESDAY, (slot,), True))
+        scheduler_replies.close()
+        # Once every sender is gone the Dialogue has closed the Scheduler's requests.
+        with pytest.raises(trio.EndOfChannel):
+            await call.scheduler.receive()

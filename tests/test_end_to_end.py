@@ -172,3 +172,15 @@ async def test_webhook_signature_is_enforced_when_a_token_is_set(services, nurse
     with pytest.raises(httpx.HTTPStatusError, match="403"):
         await TwilioCaller(server, auth_token="wrong").answer_webhook()
     nursery.cancel_scope.cancel()
+
+
+async def test_a_stream_beyond_max_calls_is_refused(services, nursery):
+    config = replace(services.config, server=replace(services.config.server, max_calls=0))
+    server = (await nursery.start(serve_app, replace(services, config=config), "127.0.0.1", 0))[0]
+    url = server.replace("http://", "ws://") + "/media-stream"
+    with trio.fail_after(10):
+        async with trio_websocket.open_websocket_url(url) as ws:
+            with pytest.raises(trio_websocket.ConnectionClosed) as closed:
+                await ws.get_message()
+    assert closed.value.reason.code == 1013
+    nursery.cancel_scope.cancel()

@@ -91,3 +91,8 @@ def test_outbound_messages_match_the_documented_shapes():
     assert media.keys() == documented.keys()
     assert media["media"].keys() == documented["media"].keys()
     assert base64.b64decode(media["media"]["payload"]) == b"\x00\x01"
+
+
+def test_deeply_nested_json_is_a_protocol_error():
+    with pytest.raises(TwilioProtocolError, match="nested"):
+        tp.parse_message("[" * 30_000)

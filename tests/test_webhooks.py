@@ -130,3 +130,14 @@ def test_after_stream_twiml_dials_or_hangs_up():
         == "+15550001111"
     )
     assert ElementTree.fromstring(webhooks.after_stream_twiml(None)).find("Hangup") is not None
+
+
+def test_non_ascii_tokens_and_signatures_are_refused_not_crashed():
+    assert not webhooks.is_valid_stream_token(b"s", "CA1", {"token": "tökén"})
+    assert not webhooks.is_valid_twilio_request("12345", "https://x/y", [], "sïg")
+
+
+def test_a_get_webhook_is_signed_on_its_url_alone():
+    url = "https://mycompany.com/incoming-call?CallSid=CA1&From=%2B1555"
+    signature = webhooks.twilio_signature("12345", url)
+    assert webhooks.is_valid_twilio_request("12345", url, [], signature)
