@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 FIXTURE ?= fixtures/booking_call.wav
 REPLAY_ARGS ?=
 
-.PHONY: run test lint replay fixtures clean
+.PHONY: run test lint replay fixtures bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ replay: $(STAMP)
 
 fixtures: $(STAMP)
 	$(BIN)/python -m receptionist.fixtures
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -20,11 +20,14 @@ import httpx
 import trio
 import trio_websocket
 
+from receptionist.audio import audioop, ulaw_to_pcm16
 from receptionist.messages import FRAME_BYTES, FRAME_MS, ULAW_SILENCE
 from receptionist.webhooks import twilio_signature
 
 FRAME_S = FRAME_MS / 1000
 SILENCE_FRAME = ULAW_SILENCE * FRAME_BYTES
+SPEECH_RMS = 200
+"""A frame this loud is the caller speaking (replay's ``MIN_SPEECH_RMS``), for timing."""
 
 
 @dataclass
@@ -82,6 +85,15 @@ class CallerReport:
     """Per utterance: end of the caller's audio to the agent's next audio arriving."""
     clears: int
     closed_by_server: bool
+    speech_spans: tuple[tuple[float, float] | None, ...] = ()
+    """Per utterance: when its first and last voiced frames were sent (None: unvoiced)."""
+    reply_arrivals: tuple[tuple[float, ...], ...] = ()
+    """Per wait for the agent (the greeting's, then one per utterance): when each agent
+    frame arrived, until the next wait (frames arriving while the caller speaks included)."""
+    clear_times: tuple[float, ...] = ()
+    media_after_clear: int = 0
+    """Agent frames that arrived after a ``clear`` while the caller was still saying the
+    utterance that interrupted: stale audio of the cancelled turn (should be 0)."""
 
 
 class TwilioCaller:
@@ -107,6 +119,12 @@ class TwilioCaller:
         self.reply_timeout_s = reply_timeout_s
         self.playback = Playback(instant=not paced)
         self.clears = 0
+        self.clear_times: list[float] = []
+        self.media_after_clear = 0
+        self.speech_spans: list[tuple[float, float] | None] = []
+        self.reply_arrivals: list[list[float]] = []
+        self._saying = False
+        self._cleared_while_saying = False
         self._closed_by_server = False
         self._echo: list[str] = []
         self._reply_since = 0.0
@@ -128,8 +146,17 @@ class TwilioCaller:
         parameters = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
         return stream.get("url", ""), parameters
 
-    async def run(self, utterances: list[bytes]) -> CallerReport:
-        """Call, wait for the greeting, say each utterance after the agent's reply, hang up."""
+    async def run(
+        self, utterances: list[bytes], *, barge_in_after_s: dict[int, float] | None = None
+    ) -> CallerReport:
+        """Call, wait for the greeting, say each utterance after the agent's reply, hang up.
+
+        Args:
+            barge_in_after_s: utterance index to seconds: that utterance is said this long
+                after the agent's audio (the greeting or the reply before it) started to
+                arrive, over the agent, instead of after it has finished.
+        """
+        cut = barge_in_after_s or {}
         stream_url, parameters = await self.answer_webhook()
         # The TwiML names our public host; a local server is reached on its local address.
         local = urlsplit(self.base_url)
@@ -140,10 +167,12 @@ class TwilioCaller:
             await self._send_start(ws, parameters)
             nursery.start_soon(self._read, ws)
             nursery.start_soon(self._play_out, ws)
-            greeting_ms = await self._wait_for_agent(ws, since=trio.current_time())
-            for utterance in utterances:
+            now = trio.current_time()
+            greeting_ms = await self._wait_for_agent(ws, since=now, cut_after=cut.get(0))
+            for index, utterance in enumerate(utterances):
                 ended = await self._say(ws, utterance)
-                latencies.append(await self._wait_for_agent(ws, since=ended))
+                waited = await self._wait_for_agent(ws, since=ended, cut_after=cut.get(index + 1))
+                latencies.append(waited)
                 if self._closed_by_server:
                     break
             await self._hang_up(ws)
@@ -155,6 +184,10 @@ class TwilioCaller:
             reply_latencies_ms=tuple(latencies),
             clears=self.clears,
             closed_by_server=self._closed_by_server,
+            speech_spans=tuple(self.speech_spans),
+            reply_arrivals=tuple(tuple(times) for times in self.reply_arrivals),
+            clear_times=tuple(self.clear_times),
+            media_after_clear=self.media_after_clear,
         )
 
     async def _send_start(self, ws: Any, parameters: dict[str, str]) -> None:
@@ -210,10 +243,17 @@ class TwilioCaller:
     async def _say(self, ws: Any, ulaw: bytes) -> float:
         """Stream one utterance in 20 ms frames; returns when its last frame went out."""
         frames = [ulaw[i : i + FRAME_BYTES] for i in range(0, len(ulaw), FRAME_BYTES)]
+        self._saying, self._cleared_while_saying = True, False
+        first = last = None
         for frame in frames:
             if self.paced:
                 await self._frame_slot()
             await self._send_frame(ws, frame.ljust(FRAME_BYTES, ULAW_SILENCE))
+            if audioop.rms(ulaw_to_pcm16(frame), 2) >= SPEECH_RMS:
+                last = trio.current_time()
+                first = last if first is None else first
+        self._saying = False
+        self.speech_spans.append(None if first is None or last is None else (first, last))
         if not self.paced:
             self._next_slot = trio.current_time()  # the silence after it is paced from now
         return trio.current_time()
@@ -225,15 +265,22 @@ class TwilioCaller:
         await trio.sleep_until(self._next_slot)
         self._next_slot += FRAME_S
 
-    async def _wait_for_agent(self, ws: Any, since: float) -> float | None:
+    async def _wait_for_agent(
+        self, ws: Any, since: float, cut_after: float | None = None
+    ) -> float | None:
         """Stream silence until the agent has replied and gone quiet; the reply's latency.
 
+        With ``cut_after``, stop waiting that many seconds into the agent's audio instead.
         Returns None when the agent said nothing within ``reply_timeout_s``.
         """
         self._reply_since, self._reply_first_audio = since, None
+        self.reply_arrivals.append([])
         deadline = since + self.reply_timeout_s
         while not self._closed_by_server and trio.current_time() < deadline:
-            if self._agent_done(trio.current_time()):
+            now, first = trio.current_time(), self._reply_first_audio
+            if cut_after is not None and first is not None and now >= first + cut_after:
+                break
+            if self._agent_done(now):
                 break
             await self._frame_slot()
             await self._send_frame(ws, SILENCE_FRAME)
@@ -262,11 +309,16 @@ class TwilioCaller:
             case "media":
                 if self._reply_first_audio is None:
                     self._reply_first_audio = now
+                if self.reply_arrivals:
+                    self.reply_arrivals[-1].append(now)
+                self.media_after_clear += self._saying and self._cleared_while_saying
                 self.playback.media(base64.b64decode(message["media"]["payload"]), now)
             case "mark":
                 self.playback.mark(message["mark"]["name"], now)
             case "clear":
                 self.clears += 1
+                self.clear_times.append(now)
+                self._cleared_while_saying = self._saying
                 self._echo.extend(self.playback.clear(now))
 
     async def _play_out(self, ws: Any) -> None:
