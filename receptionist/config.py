@@ -89,6 +89,7 @@ class DeepgramConfig:
     keepalive_s: float = 5.0
     reconnect_attempts: int = 5
     resend_buffer_s: float = 5.0
+    finalize_after_ms: int = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,7 @@ class TurnTakingConfig:
 
     unfinished_wait_ms: int = 1500
     false_barge_in_ms: int = 800
+    preemptive_generation: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +160,7 @@ class BufferConfig:
     sentences: int = 16
     outbound_frames: int = 100
     scheduler: int = 8
+    preemptive_tokens: int = 128
 
 
 @dataclass(frozen=True, slots=True)

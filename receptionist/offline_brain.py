@@ -45,6 +45,12 @@ class OfflineBrain:
         if cut.unheard:
             await self._port.speak(" ".join(cut.unheard), self._expect)
 
+    def anticipate(self, text: str) -> None:
+        pass  # answers take no time to write: nothing to start early
+
+    def withdraw(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -46,9 +46,14 @@ def build_services(
     vad_model = load_vad(config.vad)
     deepgram = build_deepgram_settings(config, environ)
     sphinx = SphinxModel(config.services) if deepgram is None else None
+    # Deepgram recognises across pauses, so the local VAD only has to notice one: then
+    # Finalize goes out and the model starts on the words so far. The offline recogniser
+    # decodes each utterance alone, so it waits for a longer silence.
+    end_silence_ms = None if deepgram is None else config.deepgram.finalize_after_ms
 
     async def new_listener_engines() -> dict[str, Any]:
-        local = {"vad": vad_model.new_stream(), "segmenter": new_segmenter(config.vad)}
+        segmenter = new_segmenter(config.vad, end_silence_ms=end_silence_ms)
+        local = {"vad": vad_model.new_stream(), "segmenter": segmenter}
         if sphinx is None:
             return {**local, "deepgram": deepgram}
         recognizer = await trio.to_thread.run_sync(sphinx.new_recognizer)

@@ -26,6 +26,14 @@ whatever the answer's length. One that sounds unfinished ("and", "my number is",
 digits half read out: ``turn_words``) waits ``unfinished_wait_ms`` for more; speech or an
 interim transcript in that time holds it until the next final.
 
+Preemptive generation: when the VAD hears the caller pause (Deepgram's listener sends
+Finalize at the same moment), ``Anticipate`` offers the words so far (the finals of this
+turn and the latest interim) so the model can start on them before the final transcript
+comes. When the caller goes on (speech, a different interim, an unfinished final) the guess
+is ``Withdraw``n. The brain keeps the guess's reply if the ``CallerTurn`` says the same words,
+and starts again if not. A guess is only offered while nobody holds the floor, and never
+for words that sound unfinished or are only a backchannel.
+
 What was heard: Twilio echoes a sentence's mark (``turn{t}-s{i}``) once it has played. A
 turn cut off is reported as the sentences whose marks came back before the cut; marks
 Twilio echoes for audio dropped by ``clear`` come later and are ignored. A sentence cut
@@ -81,6 +89,18 @@ class CallerTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class Anticipate:
+    """The caller paused after ``text``: the reply may be started on it (a guess)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """The last ``Anticipate`` no longer holds: the caller went on."""
+
+
+@dataclass(frozen=True, slots=True)
 class Resume:
     """The barge-in was a false alarm: carry on with the cut turn."""
 
@@ -97,7 +117,7 @@ class TurnPlayed:
 
 
 TurnEvent = SpeechStarted | SpeechStopped | Transcript | MarkPlayed | Tick
-Action = CutOff | CallerTurn | Resume | TurnPlayed
+Action = CutOff | CallerTurn | Resume | TurnPlayed | Anticipate | Withdraw
 
 
 # --- What was heard ---------------------------------------------------------------------
@@ -141,6 +161,7 @@ class TurnTaking:
     def __init__(self, config: TurnTakingConfig) -> None:
         self._unfinished_wait = config.unfinished_wait_ms / 1000
         self._false_barge_in = config.false_barge_in_ms / 1000
+        self._preemptive = config.preemptive_generation
         self._agent: Playback | None = None
         """The agent turn holding the floor, until its last mark is back or it is cut."""
         self._interruptible = False
@@ -150,6 +171,11 @@ class TurnTaking:
         self._finals: list[Transcript] = []
         """The caller's turn so far, while it sounds unfinished."""
         self._turn_deadline = NO_DEADLINE
+        self._interim = ""
+        """The latest interim transcript of the utterance being recognised."""
+        self._caller_speaking = False
+        self._guess: str | None = None
+        """The words last offered with ``Anticipate``, until withdrawn or answered."""
 
     @property
     def deadline(self) -> float:
@@ -192,9 +218,9 @@ class TurnTaking:
             case SpeechStarted():
                 return self._speech_started()
             case SpeechStopped():
-                self._speech_stopped(now)
+                return self._speech_stopped(now)
             case Transcript(is_final=False, text=text):
-                self._interim(text)
+                return self._interim_heard(text)
             case Transcript():
                 return self._final(event, now)
             case MarkPlayed():
@@ -204,43 +230,68 @@ class TurnTaking:
         return []
 
     def _speech_started(self) -> list[Action]:
+        self._caller_speaking = True
         self._turn_deadline = NO_DEADLINE  # the caller is still going: hold their turn
         self._suspect_deadline = NO_DEADLINE
+        actions = self._withdraw()
         cut = self.cut()
         if cut is None:
-            return []
+            return actions
         self._suspect = cut
-        return [cut]
+        return [*actions, cut]
 
-    def _speech_stopped(self, now: float) -> None:
+    def _speech_stopped(self, now: float) -> list[Action]:
+        self._caller_speaking = False
         if self._suspect is not None:
             self._suspect_deadline = now + self._false_barge_in
         if self._finals and self._turn_deadline == NO_DEADLINE:
             self._turn_deadline = now + self._unfinished_wait
+        return self._anticipate()
 
-    def _interim(self, text: str) -> None:
+    def _interim_heard(self, text: str) -> list[Action]:
         if not text.strip() or is_backchannel(text):
-            return
+            return []
+        self._interim = text.strip()
         self._turn_deadline = NO_DEADLINE  # more words are coming: wait for their final
         self._suspect, self._suspect_deadline = None, NO_DEADLINE  # a real barge-in
+        # Words recognised after the pause belong in the guess: guess (again).
+        return [] if self._caller_speaking else self._anticipate()
+
+    def _anticipate(self) -> list[Action]:
+        if not self._preemptive or self._agent is not None:
+            return []
+        guess = " ".join([*(f.text.strip() for f in self._finals), self._interim]).strip()
+        if not guess or is_backchannel(guess) or sounds_unfinished(guess):
+            return self._withdraw()
+        if guess == self._guess:
+            return []
+        self._guess = guess
+        return [Anticipate(guess)]
+
+    def _withdraw(self) -> list[Action]:
+        if self._guess is None:
+            return []
+        self._guess = None
+        return [Withdraw()]
 
     def _final(self, transcript: Transcript, now: float) -> list[Action]:
         text = transcript.text.strip()
+        self._interim = ""
         filler = not text or is_backchannel(text)
         if self._suspect is not None and filler and not self._finals:
             resume = Resume(self._suspect, text)
             self._suspect, self._suspect_deadline = None, NO_DEADLINE
-            return [resume]
+            return [*self._withdraw(), resume]
         self._suspect, self._suspect_deadline = None, NO_DEADLINE
         if filler and (self._agent is not None or not text):
-            return []  # "mm-hm" while the agent speaks; a noise with no words
+            return self._withdraw()  # "mm-hm" while the agent speaks; a noise with no words
         cut = self.cut()  # words the VAD missed: they still take the floor
         actions: list[Action] = [cut] if cut is not None else []
         self._finals.append(transcript)
         joined = " ".join(f.text.strip() for f in self._finals)
         if sounds_unfinished(joined):
             self._turn_deadline = now + self._unfinished_wait
-            return actions
+            return [*self._withdraw(), *actions]
         return [*actions, self._end_turn()]
 
     def _mark(self, mark: MarkPlayed) -> list[Action]:
@@ -261,6 +312,7 @@ class TurnTaking:
         return actions
 
     def _end_turn(self) -> CallerTurn:
+        """The turn is over; a guess standing is left to the brain to keep or drop."""
         finals, self._finals = self._finals, []
-        self._turn_deadline = NO_DEADLINE
+        self._turn_deadline, self._guess = NO_DEADLINE, None
         return CallerTurn(" ".join(f.text.strip() for f in finals), finals[-1])

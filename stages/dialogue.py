@@ -45,12 +45,14 @@ from receptionist.messages import (
 from receptionist.offline_brain import OfflineBrain
 from receptionist.turn_taking import (
     Action,
+    Anticipate,
     CallerTurn,
     CutOff,
     Resume,
     Tick,
     TurnPlayed,
     TurnTaking,
+    Withdraw,
     split_sentences,
 )
 from receptionist.turns import TurnCancellation
@@ -236,6 +238,11 @@ class _Dialogue:
                 self._turn_over()
                 if self._ending is not None:
                     await self._to_twilio.send(self._ending)
+            case Anticipate(text=text):
+                log.info("dialogue.anticipate", text=text)
+                self.brain.anticipate(text)
+            case Withdraw():
+                self.brain.withdraw()
 
     async def _cut_off(self, cut: CutOff) -> None:
         self._playing = None

@@ -84,6 +84,7 @@ async def llm_dialogue(
                 )
                 with contextlib.suppress(trio.BrokenResourceError):
                     await events_send.send(CallStopped(trio.current_time()))
+                events_send.close()  # the Dialogue drains its inbox until every sender has gone
 
 
 async def greeted(call: Harness) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from receptionist.config import TurnTakingConfig
@@ -14,12 +16,14 @@ from receptionist.messages import (
     TurnTimings,
 )
 from receptionist.turn_taking import (
+    Anticipate,
     CallerTurn,
     CutOff,
     Resume,
     Tick,
     TurnPlayed,
     TurnTaking,
+    Withdraw,
 )
 from receptionist.turn_words import is_backchannel, sounds_unfinished
 
@@ -206,3 +210,89 @@ def test_speech_that_brings_no_words_ends_the_held_turn_after_the_wait() -> None
     taking.handle(SpeechStopped(10.7), 11.4)
     assert taking.deadline == pytest.approx(12.9)
     assert taking.handle(Tick(), 12.9) == [CallerTurn("and", words)]
+
+
+# --- Preemptive generation -------------------------------------------------------------------
+
+
+def interim(text: str, at: float = 9.0) -> Transcript:
+    return Transcript(text, False, None, at)
+
+
+def listening() -> TurnTaking:
+    return TurnTaking(CONFIG)
+
+
+def test_a_pause_offers_the_words_so_far() -> None:
+    taking = listening()
+    taking.handle(SpeechStarted(at=8.0), now=8.1)
+    taking.handle(interim("I'd like a check-up"), now=9.0)
+    assert taking.handle(SpeechStopped(at=9.2), now=9.4) == [Anticipate("I'd like a check-up")]
+    # The final says the same: the turn ends, and the brain compares the words.
+    done = taking.handle(final("I'd like a check-up."), now=9.6)
+    assert done == [CallerTurn("I'd like a check-up.", final("I'd like a check-up."))]
+
+
+def test_speaking_again_withdraws_the_guess() -> None:
+    taking = listening()
+    taking.handle(SpeechStarted(at=8.0), now=8.1)
+    taking.handle(interim("I'd like a check-up"), now=9.0)
+    taking.handle(SpeechStopped(at=9.2), now=9.4)
+    assert taking.handle(SpeechStarted(at=9.5), now=9.6) == [Withdraw()]
+    assert taking.handle(interim("I'd like a check-up on Tuesday"), now=10.0) == []
+    assert taking.handle(SpeechStopped(at=10.2), now=10.4) == [
+        Anticipate("I'd like a check-up on Tuesday")
+    ]
+
+
+def test_words_recognised_after_the_pause_renew_the_guess() -> None:
+    taking = listening()
+    taking.handle(SpeechStarted(at=8.0), now=8.1)
+    taking.handle(interim("book me in for"), now=9.0)
+    assert taking.handle(SpeechStopped(at=9.2), now=9.4) == []  # sounds unfinished
+    assert taking.handle(interim("book me in for Tuesday"), now=9.5) == [
+        Anticipate("book me in for Tuesday")
+    ]
+    assert taking.handle(interim("book me in for Tuesday"), now=9.55) == []  # no news
+
+
+def test_an_unfinished_final_withdraws_the_guess() -> None:
+    taking = listening()
+    taking.handle(SpeechStarted(at=8.0), now=8.1)
+    taking.handle(interim("my number is five five five"), now=9.0)
+    taking.handle(SpeechStopped(at=9.2), now=9.4)  # digits being read out: no guess
+    taking.handle(interim("yes"), now=9.45)
+    assert taking.handle(final("my number is five five five"), now=9.6) == [Withdraw()]
+
+
+@pytest.mark.parametrize("words", ["mm-hm", "", "and"])
+def test_no_guess_on_backchannels_silence_or_unfinished_words(words: str) -> None:
+    taking = listening()
+    taking.handle(SpeechStarted(at=8.0), now=8.1)
+    if words:
+        taking.handle(interim(words), now=9.0)
+    assert taking.handle(SpeechStopped(at=9.2), now=9.4) == []
+
+
+def test_no_guess_while_the_agent_holds_the_floor() -> None:
+    taking = speaking(*GREETING, interruptible=False)  # the goodbye: not cut short
+    taking.handle(SpeechStarted(at=8.0), now=8.1)
+    taking.handle(interim("what about Tuesday"), now=9.0)
+    assert taking.handle(SpeechStopped(at=9.2), now=9.4) == []
+
+
+def test_a_barge_in_with_words_offers_a_guess() -> None:
+    taking = speaking(*GREETING)
+    [cut] = taking.handle(SpeechStarted(at=8.0), now=8.14)
+    assert isinstance(cut, CutOff)
+    taking.handle(interim("actually I need to cancel"), now=8.6)
+    assert taking.handle(SpeechStopped(at=9.0), now=9.2) == [
+        Anticipate("actually I need to cancel")
+    ]
+
+
+def test_preemptive_generation_can_be_turned_off() -> None:
+    taking = TurnTaking(replace(CONFIG, preemptive_generation=False))
+    taking.handle(SpeechStarted(at=8.0), now=8.1)
+    taking.handle(interim("I'd like a check-up"), now=9.0)
+    assert taking.handle(SpeechStopped(at=9.2), now=9.4) == []

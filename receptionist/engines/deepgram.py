@@ -103,6 +103,8 @@ def _checked(settings: DeepgramConfig) -> DeepgramConfig:
         raise ConfigError(f"deepgram.keepalive_s must be between 0 and {NO_AUDIO_TIMEOUT_S:g}")
     if settings.resend_buffer_s <= 0:
         raise ConfigError("deepgram.resend_buffer_s must be positive")
+    if settings.finalize_after_ms < FRAME_MS:
+        raise ConfigError(f"deepgram.finalize_after_ms must be at least {FRAME_MS} (a frame)")
     return settings
 
 

@@ -61,11 +61,12 @@ def load_vad(config: VadConfig) -> VadModel:
     raise ConfigError(f"vad.engine: unknown engine {config.engine!r}")
 
 
-def new_segmenter(config: VadConfig) -> SpeechSegmenter:
+def new_segmenter(config: VadConfig, *, end_silence_ms: int | None = None) -> SpeechSegmenter:
+    """``end_silence_ms``: instead of ``config.end_silence_ms`` (Deepgram's shorter pause)."""
     return SpeechSegmenter(
         threshold=config.threshold,
         min_speech_ms=config.min_speech_ms,
-        end_silence_ms=config.end_silence_ms,
+        end_silence_ms=config.end_silence_ms if end_silence_ms is None else end_silence_ms,
     )
 
 

@@ -39,6 +39,7 @@ from receptionist.llm import results
 from receptionist.llm.client import LlmClient
 from receptionist.llm.prompt import system_prompt
 from receptionist.llm.sentences import SentenceSplitter
+from receptionist.llm.speculation import Speculation
 from receptionist.llm.stream import Finished, LlmEvent, TextDelta, ToolCall, ToolCallsReady
 from receptionist.llm.tools import (
     Cancel,
@@ -138,12 +139,22 @@ class LlmAgent:
         self._tools = tool_schemas(config)
         self._request_ids = itertools.count(1)
         self._spoken: _SpokenTurn | None = None
+        self.revision = 0
+        """Counts changes to the history: a ``Speculation`` holds only while it is unchanged."""
         self.first_token_at: float | None = None
         """When the current turn's first token arrived, for its TurnTimings."""
 
     @property
     def history(self) -> Sequence[dict[str, Any]]:
         return self._history
+
+    def speculate(self, caller_text: str, buffer: int) -> Speculation:
+        """A completion on ``caller_text`` as the next caller turn, for ``reply``'s
+        ``head_start``; the caller runs it (``Speculation.run``). The history is untouched."""
+        messages = [*self._history, {"role": "user", "content": caller_text}]
+        allow_tools = self._settings.max_tool_rounds > 0
+        stream = self._client.stream(messages, self._tools, allow_tools=allow_tools)
+        return Speculation(caller_text, self.revision, stream, buffer)
 
     def record_spoken(self, text: str, *, turn: int | None = None) -> None:
         """Words said without the model (greeting, reprompts): the model should know them.
@@ -157,6 +168,7 @@ class LlmAgent:
     def keep_heard(self, turn: int, heard: int) -> None:
         """The caller cut turn ``turn`` off after hearing its first ``heard`` sentences:
         keep only those, then ``INTERRUPTED``. Tool calls and results stay as they were."""
+        self.revision += 1
         spoken = self._spoken
         if spoken is None or spoken.turn != turn:
             return  # that turn said nothing
@@ -179,22 +191,28 @@ class LlmAgent:
         else:
             self._history.append({"role": "assistant", "content": INTERRUPTED})
 
-    async def reply(self, caller_text: str | None, say: Say, *, turn: int = 0) -> Reply:
+    async def reply(
+        self, caller_text: str | None, say: Say, *, turn: int = 0,
+        head_start: Speculation | None = None,
+    ) -> Reply:  # fmt: skip
         """Answer the caller: speak through ``say``, run tools, return how the turn ended.
 
         ``caller_text`` None: no new words (a false barge-in); the model goes on. ``turn``
-        names the agent turn, for ``keep_heard``.
+        names the agent turn, for ``keep_heard``. ``head_start``: a ``speculate`` on these
+        words, on this revision of the history, whose stream is the first round's.
         """
         if caller_text is not None:
             self._history.append({"role": "user", "content": caller_text})
+            self.revision += 1
         self._spoken = _SpokenTurn(turn)
-        self.first_token_at = None
+        self.first_token_at = head_start.first_token_at if head_start else None
         speech = _Speech(say)
         try:
             for round_number in range(self._settings.max_tool_rounds + 1):
                 allow_tools = round_number < self._settings.max_tool_rounds
-                if not await self._round(speech, allow_tools):
+                if not await self._round(speech, allow_tools, head_start):
                     break
+                head_start = None
         except LlmError as exc:
             log.warning("llm.fallback", error=str(exc))
             self.record_spoken(FALLBACK)
@@ -204,13 +222,15 @@ class LlmAgent:
         await speech.say_pending(last=True)
         return Reply(speech.end)
 
-    async def _round(self, speech: _Speech, allow_tools: bool) -> bool:
+    async def _round(
+        self, speech: _Speech, allow_tools: bool, head_start: Speculation | None
+    ) -> bool:
         """One completion and its tool calls; True when the model should speak again."""
         calls: tuple[ToolCall, ...] = ()
         done: dict[str, dict[str, Any]] = {}
         said: list[str] = []
         try:
-            calls = await self._stream(speech, allow_tools)
+            calls = await self._stream(speech, allow_tools, head_start)
             if calls:
                 await speech.say_pending(last=False)  # "Let me check." plays while tools run
             for call in calls:
@@ -223,13 +243,18 @@ class LlmAgent:
         ended = speech.end is not None and {call.name for call in calls} <= TERMINAL_TOOLS
         return bool(calls) and not (ended and said)
 
-    async def _stream(self, speech: _Speech, allow_tools: bool) -> tuple[ToolCall, ...]:
+    async def _stream(
+        self, speech: _Speech, allow_tools: bool, head_start: Speculation | None
+    ) -> tuple[ToolCall, ...]:
         """Stream one completion, saying its sentences; its tool calls, once complete."""
         settings = self._settings
         calls: tuple[ToolCall, ...] = ()
         deadline = trio.CancelScope(deadline=trio.current_time() + settings.first_token_timeout_s)
         with deadline:
-            stream = self._client.stream(self._history, self._tools, allow_tools=allow_tools)
+            if head_start is not None:
+                stream = head_start.events()
+            else:
+                stream = self._client.stream(self._history, self._tools, allow_tools=allow_tools)
             async with aclosing(stream) as events:
                 async for event in events:
                     calls = await self._on_event(event, speech) or calls
@@ -310,6 +335,7 @@ class LlmAgent:
 
 
     def _append_said(self, sentences: list[str], message: dict[str, Any]) -> None:
+        self.revision += 1
         if self._spoken is not None:
             index = len(self._history)
             self._spoken.sentences.extend((index, sentence) for sentence in sentences)

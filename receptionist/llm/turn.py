@@ -26,6 +26,7 @@ import trio
 from receptionist.config import Config
 from receptionist.llm.agent import LlmAgent, Reply
 from receptionist.llm.client import LlmClient
+from receptionist.llm.speculation import Speculation, same_words
 from receptionist.messages import (
     BookingRejected,
     EndCall,
@@ -60,6 +61,12 @@ class Brain(Protocol):
 
     async def resume(self, cut: CutOff, said: str) -> None:
         """The cut was a false alarm (a backchannel ``said``, or noise): carry on."""
+
+    def anticipate(self, text: str) -> None:
+        """The caller paused after ``text``: start on a reply, to be kept if they said so."""
+
+    def withdraw(self) -> None:
+        """The caller went on: drop the reply started on the last ``anticipate``."""
 
     def close(self) -> None: ...
 
@@ -182,6 +189,7 @@ class LlmBrain:
         """Set once the latest reply task is over, history written: the next one waits."""
         self._idle.set()
         self._silences = 0
+        self._speculation: Speculation | None = None
 
     def _new_agent(self, caller: str | None) -> LlmAgent:
         return LlmAgent(self._client, self._config, call_tool=self._replies.ask,
@@ -192,11 +200,44 @@ class LlmBrain:
         await self._say_fixed(self._config.clinic.greeting)
 
     async def caller_said(self, text: str) -> None:
+        speculation, self._speculation = self._speculation, None
         if self._port.ending:
+            if speculation is not None:
+                speculation.cancel()
             return  # the goodbye is playing; the call ends after it
         self._silences = 0
         await self._port.interrupt()  # a reply still being written answers old words
-        self._start_reply(text)
+        self._start_reply(text, self._adoptable(speculation, text))
+
+    def _adoptable(self, speculation: Speculation | None, text: str) -> Speculation | None:
+        """``speculation`` if it was started on ``text`` and on the history as it is now."""
+        if speculation is None:
+            return None
+        keep = (
+            not speculation.failed
+            and same_words(speculation.text, text)
+            and speculation.revision == self._agent.revision
+            and self._idle.is_set()
+        )
+        started = round((trio.current_time() - speculation.started_at) * 1000, 1)
+        log.info("dialogue.preemptive", kept=keep, guessed=speculation.text,
+                 started_ms_before=started)  # fmt: skip
+        if not keep:
+            speculation.cancel()
+        return speculation if keep else None
+
+    def anticipate(self, text: str) -> None:
+        self.withdraw()
+        if self._port.ending or not self._idle.is_set():
+            return  # a reply is still being written or recorded: the history will change
+        buffer = self._config.buffers.preemptive_tokens
+        self._speculation = self._agent.speculate(text, buffer)
+        self._nursery.start_soon(self._speculation.run)
+
+    def withdraw(self) -> None:
+        if self._speculation is not None:
+            self._speculation.cancel()
+            self._speculation = None
 
     def cut_off(self, cut: CutOff) -> None:
         self._then(self._agent.keep_heard, cut.turn_id, len(cut.heard))
@@ -205,10 +246,11 @@ class LlmBrain:
         if not self._port.ending:
             self._start_reply(said or None)  # the model sees "[interrupted]" and goes on
 
-    def _start_reply(self, text: str | None) -> None:
+    def _start_reply(self, text: str | None, head_start: Speculation | None = None) -> None:
+        self.withdraw()
         turn_id = self._port.begin_turn(Expectation.OPEN)
         previous, self._idle = self._idle, trio.Event()
-        self._nursery.start_soon(self._reply, turn_id, text, previous, self._idle)
+        self._nursery.start_soon(self._reply, turn_id, text, previous, self._idle, head_start)
 
     def _then(self, edit: Callable[[int, int], None], turn_id: int, heard: int) -> None:
         """Edit the history once the tasks already queued are done with it."""
@@ -240,6 +282,7 @@ class LlmBrain:
         self._replies.deliver(reply)
 
     def close(self) -> None:
+        self.withdraw()
         self._replies.close()
 
     async def _say_fixed(self, text: str, *, end_of_call: bool = False) -> None:
@@ -253,28 +296,33 @@ class LlmBrain:
                 await self._port.say(turn_id, sentence, last=index == len(sentences) - 1)
 
     async def _reply(
-        self, turn_id: int, text: str | None, previous: trio.Event, idle: trio.Event
-    ) -> None:
+        self, turn_id: int, text: str | None, previous: trio.Event, idle: trio.Event,
+        head_start: Speculation | None,
+    ) -> None:  # fmt: skip
         try:
             with self._port.turns.scope(turn_id):
                 # An interrupted reply records its history first. Shielded: a reply cut
                 # before it began still records the caller's words, so they are not lost.
                 with trio.CancelScope(shield=True):
                     await previous.wait()
-                reply = await self._answer(turn_id, text)
+                reply = await self._answer(turn_id, text, head_start)
                 if reply.end is not None:
                     await self._port.end_after_turn(reply.end)
         finally:
+            if head_start is not None:
+                head_start.cancel()  # cut before it began reading: the stream goes too
             idle.set()
 
-    async def _answer(self, turn_id: int, text: str | None) -> Reply:
+    async def _answer(
+        self, turn_id: int, text: str | None, head_start: Speculation | None
+    ) -> Reply:
         said: list[str] = []
 
         async def say(sentence: str, last: bool) -> None:
             said.append(sentence)
             await self._port.say(turn_id, sentence, last, self._agent.first_token_at)
 
-        reply = await self._agent.reply(text, say, turn=turn_id)
+        reply = await self._agent.reply(text, say, turn=turn_id, head_start=head_start)
         log.info("dialogue.said", turn_id=turn_id, text=" ".join(said).strip(),
                  caller_text=text, fell_back=reply.fell_back,
                  end=reply.end.reason.value if reply.end else None)

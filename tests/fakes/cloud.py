@@ -71,7 +71,8 @@ class CloudFakes:
         return cls(
             FakeDeepgram(api_key=KEYS["DEEPGRAM_API_KEY"], script=script, follow_speech=True,
                          every_call=every_call),
-            FakeOpenAI(script=deque(replies), every_call=replies if every_call else ()),
+            FakeOpenAI(script=deque(replies), every_call=replies if every_call else (),
+                       same_point_same_reply=True),
             FakeElevenLabs(api_key=KEYS["ELEVENLABS_API_KEY"]),
         )  # fmt: skip
 

@@ -7,11 +7,14 @@ messages, JSON results out. What it "hears" comes from a script of utterances ti
 caller's audio (``fixtures/*.json``), driven by how much audio it has received, so a run
 is deterministic whatever the clock:
 
-- the audio passes an utterance's start: ``SpeechStarted``; its middle: an interim result;
-  its end + ``endpointing``: the final result with ``speech_final`` (in two ``is_final``
-  segments with ``split_finals``), ``latency_s`` later; + ``utterance_end_ms``:
-  ``UtteranceEnd``.
-- ``Finalize``: at once, ``from_finalize`` finals of whatever was heard and not finalised.
+- the audio passes an utterance's start: ``SpeechStarted``; each word's end: an interim
+  result with the words so far (at most one per ``interim_every_s`` of audio; the docs'
+  example shows one a second, ``0`` sends one a word); its end + ``endpointing``: the final
+  result with ``speech_final`` (in two ``is_final`` segments with ``split_finals``);
+  + ``utterance_end_ms``: ``UtteranceEnd``. Results go out ``latency_s`` after the audio
+  that produced them.
+- ``Finalize``: ``from_finalize`` finals of whatever was heard and not finalised,
+  ``latency_s`` later.
 - ``CloseStream``: the remaining finals, ``Metadata``, then a normal close.
 - No message for ``idle_timeout_s`` (10 s, as Deepgram): close 1011 ``NET-0001``.
 - Faults: refuse ``reject_connections`` handshakes with ``reject_status``; close the first
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,7 +97,10 @@ class _Progress:
     """How far the script has got with one utterance."""
 
     started: bool = False
-    interim: bool = False
+    interim_words: int = 0
+    """Words in the last interim result."""
+    interim_at: float = -math.inf
+    """Script time of the last interim result."""
     finalised: int = 0
     """Words already sent in final results."""
     ended: bool = False
@@ -127,6 +134,7 @@ class FakeDeepgram:
     api_key: str = "test-key"
     script: list[ScriptedUtterance] = field(default_factory=list)
     latency_s: float = 0.0
+    interim_every_s: float = 1.0
     split_finals: bool = False
     idle_timeout_s: float = 10.0
     reject_status: int | None = None
@@ -267,13 +275,12 @@ class _Stream:
                 at = utt.start - progress.shift - self.conn.offset
                 self._queue({"type": "SpeechStarted", "channel": [0, 1],
                              "timestamp": round(at, 3)}, 0.0)  # fmt: skip
-            heard = [w for w in utt.words if w.end <= now]
+            heard = [w for w in utt.words[progress.finalised :] if w.end <= now]
             if (
-                now >= (utt.start + utt.end) / 2
-                and heard
-                and not (progress.interim or progress.finalised)
+                len(heard) + progress.finalised > progress.interim_words
+                and now >= progress.interim_at + self.fake.interim_every_s
             ):
-                progress.interim = True
+                progress.interim_words, progress.interim_at = len(heard) + progress.finalised, now
                 self._queue(self._results(heard, False, False, shift=progress.shift))
             if now >= utt.end + self.endpointing and progress.finalised < len(utt.words):
                 self._final(utt.words[progress.finalised :], progress)
@@ -302,9 +309,9 @@ class _Stream:
                 sent = True
                 results = self._results(words, True, not from_finalize, from_finalize,
                                         shift=progress.shift)  # fmt: skip
-                self._queue(results, 0.0)
+                self._queue(results, None if from_finalize else 0.0)
         if not sent and from_finalize:
-            self._queue(self._results([], True, False, True), 0.0)
+            self._queue(self._results([], True, False, True))
 
     def _results(self, words: list[ScriptedWord], is_final: bool, speech_final: bool,
                  from_finalize: bool = False, *, shift: float = 0.0) -> dict[str, Any]:  # fmt: skip

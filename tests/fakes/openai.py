@@ -7,6 +7,10 @@ the request asked for it (``stream_options.include_usage``), then ``data: [DONE]
 
 Each request takes the next ``Scripted`` reply: text, tool calls (arguments cut into
 fragments, several calls in parallel), a 500 or 429, or a connection dropped mid-stream.
+With ``same_point_same_reply``, a request that asks again at a point of the conversation
+already answered, with other words from the caller (a preemptive guess restarted on the
+final transcript), gets that point's reply again rather than the next one, so a scripted
+conversation survives preemptive generation; a retry (the same words) takes the next.
 Every request body and its headers are recorded, so tests can assert on what was sent.
 A minimal h11 server rather than an ASGI app: it can drop a connection mid-body, and each
 event is written to the socket the moment it is made, with no framework buffering between.
@@ -19,7 +23,7 @@ import itertools
 import json
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,10 +95,23 @@ class FakeOpenAI:
     every_call: tuple[Scripted, ...] = ()
     """When set, a request that opens a conversation (its first user message) restarts
     ``script`` from these: one fake serves any number of calls (``python -m tests.fakes``)."""
+    same_point_same_reply: bool = False
     requests: list[Received] = field(default_factory=list)
     sent: list[tuple[float, dict[str, Any] | str]] = field(default_factory=list)
     """(time handed to the socket, chunk or "[DONE]") for every event, for latency tests."""
     _ids: itertools.count[int] = field(default_factory=itertools.count)
+    _points: dict[str, tuple[str, Scripted]] = field(default_factory=dict)
+    _news: trio.Event = field(default_factory=trio.Event)
+
+    async def until(self, condition: Callable[[FakeOpenAI], bool]) -> None:
+        """Wait until ``condition(self)`` holds, checked at each request and event sent."""
+        while not condition(self):
+            await self._news.wait()
+
+    def _noted(self) -> None:
+        self._news.set()
+        self._news = trio.Event()
+    """The conversation before the caller's last words -> (those words, the reply given)."""
 
     def add(self, *replies: Scripted) -> None:
         self.script.extend(replies)
@@ -131,15 +148,28 @@ class FakeOpenAI:
             await _send_json(conn, stream, 404, {"error": {"message": f"not faked: {target}"}})
             return True
         self.requests.append(received)
+        self._noted()
         if self.every_call and _opens_conversation(received.body):
-            self.script = deque(self.every_call)
-        assert self.script, f"the fake OpenAI has no scripted reply for request {received.body}"
-        scripted = self.script.popleft()
+            self.script, self._points = deque(self.every_call), {}
+        scripted = self._next_reply(received.body)
         if scripted.status != 200:
             error = {"error": ERROR_BODIES[scripted.status]}
             await _send_json(conn, stream, scripted.status, error)
             return True
         return await self._stream(conn, stream, scripted, received.body)
+
+    def _next_reply(self, body: dict[str, Any]) -> Scripted:
+        messages = body["messages"]
+        point = words = None
+        if self.same_point_same_reply and messages[-1]["role"] == "user":
+            point, words = json.dumps(messages[:-1]), str(messages[-1]["content"])
+            if point in self._points and self._points[point][0] != words:
+                return self._points[point][1]
+        assert self.script, f"the fake OpenAI has no scripted reply for request {body}"
+        scripted = self.script.popleft()
+        if point is not None and words is not None:
+            self._points[point] = (words, scripted)
+        return scripted
 
     async def _stream(
         self,
@@ -163,6 +193,7 @@ class FakeOpenAI:
                 await trio.sleep(self.token_delay_s)
             data = event if isinstance(event, str) else json.dumps(event, separators=(",", ":"))
             self.sent.append((trio.current_time(), event))
+            self._noted()
             await stream.send_all(conn.send(h11.Data(data=f"data: {data}\n\n".encode())))
         await stream.send_all(conn.send(h11.EndOfMessage()))
         return True
