@@ -134,6 +134,7 @@ class TurnTakingConfig:
     unfinished_wait_ms: int = 1500
     false_barge_in_ms: int = 800
     preemptive_generation: bool = True
+    preemptive_after_ms: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,5 +337,7 @@ def _validate(config: Config) -> None:
     for name in BufferConfig.__dataclass_fields__:
         if getattr(config.buffers, name) < 1:
             raise ConfigError(f"buffers.{name} must be at least 1")
+    if config.turn_taking.preemptive_after_ms < 1:
+        raise ConfigError("turn_taking.preemptive_after_ms must be at least 1")
     if not 60 % config.scheduler.slot_minutes == 0:
         raise ConfigError("scheduler.slot_minutes must divide 60")

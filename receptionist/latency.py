@@ -13,6 +13,8 @@ def stage_latencies_ms(timings: TurnTimings, first_frame_sent: float) -> dict[st
 
     ``total`` runs from the end of the caller's speech to the first frame sent to Twilio;
     stages whose milestones are missing (the greeting has no caller speech) are None.
+    ``dialogue`` is negative when the model's first token came before the final transcript
+    (preemptive generation); ``sentence`` then includes the wait for that final.
     """
     milestones = (
         timings.speech_ended,

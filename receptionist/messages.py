@@ -6,7 +6,8 @@ Who sends what::
 
     TwilioIO    -> Listener    InboundAudio
     TwilioIO    -> Dialogue    CallStarted, MarkPlayed, DtmfPressed, CallStopped
-    Listener    -> Dialogue    SpeechStarted, SpeechStopped, Transcript
+    Listener    -> Dialogue    SpeechStarted, SpeechPaused, SpeechResumed, SpeechStopped,
+                               Transcript
     Dialogue    -> Listener    ListenFor
     Dialogue    -> Synthesizer Sentence
     Dialogue    -> TwilioIO    ClearAudio, EndCall
@@ -84,6 +85,22 @@ class SpeechStarted:
 class SpeechStopped:
     at: float
     """Time of the last voiced frame: where the caller's speech ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechPaused:
+    """A short silence in the caller's speech (``turn_taking.preemptive_after_ms``): their
+    turn may be over. ``SpeechResumed`` or ``SpeechStopped`` follows."""
+
+    at: float
+    """Time of the last voiced frame."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechResumed:
+    """The caller spoke again after ``SpeechPaused``, before ``SpeechStopped``."""
+
+    at: float
 
 
 @dataclass(frozen=True, slots=True)

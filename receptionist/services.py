@@ -50,9 +50,12 @@ def build_services(
     # Finalize goes out and the model starts on the words so far. The offline recogniser
     # decodes each utterance alone, so it waits for a longer silence.
     end_silence_ms = None if deepgram is None else config.deepgram.finalize_after_ms
+    # Pauses start the model on the words so far; only Deepgram's interims give those.
+    preempt = deepgram is not None and config.turn_taking.preemptive_generation
+    pause_ms = config.turn_taking.preemptive_after_ms if preempt else None
 
     async def new_listener_engines() -> dict[str, Any]:
-        segmenter = new_segmenter(config.vad, end_silence_ms=end_silence_ms)
+        segmenter = new_segmenter(config.vad, end_silence_ms=end_silence_ms, pause_ms=pause_ms)
         local = {"vad": vad_model.new_stream(), "segmenter": segmenter}
         if sphinx is None:
             return {**local, "deepgram": deepgram}

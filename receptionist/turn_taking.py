@@ -26,13 +26,14 @@ whatever the answer's length. One that sounds unfinished ("and", "my number is",
 digits half read out: ``turn_words``) waits ``unfinished_wait_ms`` for more; speech or an
 interim transcript in that time holds it until the next final.
 
-Preemptive generation: when the VAD hears the caller pause (Deepgram's listener sends
-Finalize at the same moment), ``Anticipate`` offers the words so far (the finals of this
+Preemptive generation: when the VAD hears the caller pause (``SpeechPaused``, shorter than
+the silence after which the Deepgram listener sends Finalize), ``Anticipate`` offers the
+words so far (the finals of this
 turn and the latest interim) so the model can start on them before the final transcript
-comes. When the caller goes on (speech, a different interim, an unfinished final) the guess
-is ``Withdraw``n. The brain keeps the guess's reply if the ``CallerTurn`` says the same words,
-and starts again if not. A guess is only offered while nobody holds the floor, and never
-for words that sound unfinished or are only a backchannel.
+comes. When the caller goes on (speech, a different interim, an unfinished final) the
+guess is withdrawn (``Withdraw``). The brain keeps the guess's reply if the ``CallerTurn``
+says the same words, and starts again if not. A guess is only offered while nobody holds
+the floor, and never for words that sound unfinished or are only a backchannel.
 
 What was heard: Twilio echoes a sentence's mark (``turn{t}-s{i}``) once it has played. A
 turn cut off is reported as the sentences whose marks came back before the cut; marks
@@ -47,7 +48,15 @@ import re
 from dataclasses import dataclass, field
 
 from receptionist.config import TurnTakingConfig
-from receptionist.messages import MarkPlayed, Sentence, SpeechStarted, SpeechStopped, Transcript
+from receptionist.messages import (
+    MarkPlayed,
+    Sentence,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    SpeechStopped,
+    Transcript,
+)
 from receptionist.turn_words import is_backchannel, sounds_unfinished
 
 NO_DEADLINE = math.inf
@@ -116,7 +125,9 @@ class TurnPlayed:
     turn_id: int
 
 
-TurnEvent = SpeechStarted | SpeechStopped | Transcript | MarkPlayed | Tick
+TurnEvent = (
+    SpeechStarted | SpeechPaused | SpeechResumed | SpeechStopped | Transcript | MarkPlayed | Tick
+)
 Action = CutOff | CallerTurn | Resume | TurnPlayed | Anticipate | Withdraw
 
 
@@ -217,6 +228,12 @@ class TurnTaking:
         match event:
             case SpeechStarted():
                 return self._speech_started()
+            case SpeechPaused():
+                self._caller_speaking = False
+                return self._anticipate()
+            case SpeechResumed():
+                self._caller_speaking = True
+                return self._withdraw()
             case SpeechStopped():
                 return self._speech_stopped(now)
             case Transcript(is_final=False, text=text):

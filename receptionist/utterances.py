@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from receptionist.engines.vad import SpeechSegmenter
+from receptionist.engines.vad import SegmenterEvent, SpeechSegmenter
 from receptionist.messages import FRAME_MS, Expectation, SpeechStarted, SpeechStopped
 
 POSTROLL_MS = 300
@@ -57,7 +57,7 @@ class UtteranceAssembler:
 
     def handle(
         self, pcm16: bytes, probability: float, at: float
-    ) -> tuple[SpeechStarted | SpeechStopped | None, Utterance | None]:
+    ) -> tuple[SegmenterEvent | None, Utterance | None]:
         """One frame: the event it caused, and the utterance it completed, if any."""
         event = self._segmenter.handle(probability, at)
         if self._frames is None:

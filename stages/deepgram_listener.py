@@ -3,7 +3,7 @@
 Same channels as the offline Listener (``stages.listener``), so the supervisor runs either::
 
     audio ─► backlog ─► writer ─► Deepgram ─► reader ─► TranscriptAssembler ─► events
-      └─► local VAD ─► SpeechStarted / SpeechStopped ─► events (at once)
+      └─► local VAD ─► SpeechStarted / Paused / Resumed / Stopped ─► events (at once)
                         └─ stopped: Finalize ─► backlog (a final without waiting for
                            Deepgram's endpointing)
 
@@ -44,13 +44,13 @@ from receptionist.engines.deepgram_protocol import (
     is_retryable_status,
     parse_server_message,
 )
-from receptionist.engines.vad import FrameVad, SpeechSegmenter
+from receptionist.engines.vad import FrameVad, SegmenterEvent, SpeechSegmenter
 from receptionist.errors import SpeechRecognitionError
 from receptionist.messages import InboundAudio, ListenFor, SpeechStarted, SpeechStopped, Transcript
 
 log = structlog.get_logger()
 
-ListenerEvent = SpeechStarted | SpeechStopped | Transcript
+ListenerEvent = SegmenterEvent | Transcript
 Outgoing = InboundAudio | str
 """A frame of audio (sent as a binary message) or a control message (text)."""
 
@@ -230,7 +230,8 @@ class DeepgramSession:
             change = segmenter.handle(vad.probability(ulaw_to_pcm16(frame.ulaw)), frame.at)
             if change is None:
                 continue
-            self.assembler.handle(change, frame.at)
+            if isinstance(change, SpeechStarted | SpeechStopped):
+                self.assembler.handle(change, frame.at)
             await self.emit(change)
             if isinstance(change, SpeechStopped):
                 self.stats.finalizes += 1

@@ -38,6 +38,8 @@ from receptionist.messages import (
     SchedulerReply,
     SchedulerRequest,
     Sentence,
+    SpeechPaused,
+    SpeechResumed,
     SpeechStarted,
     SpeechStopped,
     Transcript,
@@ -50,6 +52,7 @@ from receptionist.turn_taking import (
     CutOff,
     Resume,
     Tick,
+    TurnEvent,
     TurnPlayed,
     TurnTaking,
     Withdraw,
@@ -60,8 +63,8 @@ from receptionist.turns import TurnCancellation
 log = structlog.get_logger()
 
 DialogueEvent = (
-    CallStarted | MarkPlayed | DtmfPressed | CallStopped | SpeechStarted | SpeechStopped
-    | Transcript | SchedulerReply
+    CallStarted | MarkPlayed | DtmfPressed | CallStopped | SpeechStarted | SpeechPaused
+    | SpeechResumed | SpeechStopped | Transcript | SchedulerReply
 )
 """Everything the Dialogue receives: TwilioIO, Listener and Scheduler messages, fanned in."""
 
@@ -201,7 +204,10 @@ class _Dialogue:
         match message:
             case CallStarted(caller=caller):
                 await self.brain.call_began(caller)
-            case SpeechStarted() | SpeechStopped() | Transcript() | MarkPlayed() | Tick():
+            case (
+                SpeechStarted() | SpeechPaused() | SpeechResumed() | SpeechStopped()
+                | Transcript() | MarkPlayed() | Tick()
+            ):  # fmt: skip
                 self._track_silence(message)
                 for action in self._taking.handle(message, trio.current_time()):
                     await self._carry_out(action, message)
@@ -213,8 +219,7 @@ class _Dialogue:
             case _:
                 await self.brain.scheduler_answered(message)
 
-    def _track_silence(self, message: SpeechStarted | SpeechStopped | Transcript | MarkPlayed |
-                       Tick) -> None:  # fmt: skip
+    def _track_silence(self, message: TurnEvent) -> None:
         match message:
             case SpeechStarted() | Transcript(is_final=False):
                 self._silence_deadline = NO_DEADLINE  # the caller is talking

@@ -18,22 +18,20 @@ import trio
 
 from receptionist.audio import ulaw_to_pcm16
 from receptionist.config import VadConfig
-from receptionist.engines.vad import FrameVad, SpeechSegmenter
+from receptionist.engines.vad import FrameVad, SegmenterEvent, SpeechSegmenter
 from receptionist.errors import SpeechRecognitionError
 from receptionist.messages import (
     SAMPLE_RATE,
     Expectation,
     InboundAudio,
     ListenFor,
-    SpeechStarted,
-    SpeechStopped,
     Transcript,
 )
 from receptionist.utterances import Utterance, UtteranceAssembler
 
 log = structlog.get_logger()
 
-ListenerEvent = SpeechStarted | SpeechStopped | Transcript
+ListenerEvent = SegmenterEvent | Transcript
 UTTERANCES_IN_FLIGHT = 2
 """Finished utterances waiting for the decoder. Decoding takes 5-15% of an utterance's
 length, so normally none waits; two cover a quick "yes... yes please" during a slow decode.

@@ -10,6 +10,8 @@ from receptionist.config import TurnTakingConfig
 from receptionist.messages import (
     MarkPlayed,
     Sentence,
+    SpeechPaused,
+    SpeechResumed,
     SpeechStarted,
     SpeechStopped,
     Transcript,
@@ -296,3 +298,16 @@ def test_preemptive_generation_can_be_turned_off() -> None:
     taking.handle(SpeechStarted(at=8.0), now=8.1)
     taking.handle(interim("I'd like a check-up"), now=9.0)
     assert taking.handle(SpeechStopped(at=9.2), now=9.4) == []
+
+
+def test_a_short_pause_offers_the_guess_and_resuming_withdraws_it() -> None:
+    taking = listening()
+    taking.handle(SpeechStarted(at=8.0), now=8.1)
+    taking.handle(interim("I'd like a check-up"), now=9.0)
+    assert taking.handle(SpeechPaused(at=9.2), now=9.3) == [Anticipate("I'd like a check-up")]
+    assert taking.handle(SpeechResumed(at=9.35), now=9.35) == [Withdraw()]
+    assert taking.handle(interim("I'd like a check-up on Monday"), now=9.6) == []
+    assert taking.handle(SpeechPaused(at=9.8), now=9.9) == [
+        Anticipate("I'd like a check-up on Monday")
+    ]
+    assert taking.handle(SpeechStopped(at=9.8), now=10.0) == []  # the same guess stands

@@ -10,6 +10,7 @@ import pytest
 
 from receptionist.config import VadConfig
 from receptionist.engines.vad import (
+    SegmenterEvent,
     SpeechSegmenter,
     VadModel,
     WebrtcModel,
@@ -18,7 +19,14 @@ from receptionist.engines.vad import (
     silero_model_path,
 )
 from receptionist.errors import ConfigError
-from receptionist.messages import FRAME_MS, SAMPLE_RATE, SpeechStarted, SpeechStopped
+from receptionist.messages import (
+    FRAME_MS,
+    SAMPLE_RATE,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    SpeechStopped,
+)
 
 from .phone_speech import caller_says, line_noise, phone_line
 
@@ -26,13 +34,16 @@ FRAME = FRAME_MS / 1000
 FRAME_BYTES_PCM = SAMPLE_RATE * FRAME_MS // 1000 * 2
 
 
-def segmenter(min_speech_ms: int = 100, end_silence_ms: int = 200) -> SpeechSegmenter:
+def segmenter(
+    min_speech_ms: int = 100, end_silence_ms: int = 200, pause_ms: int | None = None
+) -> SpeechSegmenter:
     return SpeechSegmenter(
-        threshold=0.5, min_speech_ms=min_speech_ms, end_silence_ms=end_silence_ms
-    )
+        threshold=0.5, min_speech_ms=min_speech_ms, end_silence_ms=end_silence_ms,
+        pause_ms=pause_ms,
+    )  # fmt: skip
 
 
-TurnEvent = SpeechStarted | SpeechStopped
+TurnEvent = SegmenterEvent
 
 
 def feed(
@@ -70,6 +81,22 @@ def test_speech_stops_after_end_silence_stamped_with_the_last_voiced_frame() -> 
 def test_a_pause_shorter_than_end_silence_does_not_stop_speech() -> None:
     events = feed(segmenter(), [0.9] * 10 + [0.1] * 9 + [0.9] * 5)
     assert [type(event) for _, event in events] == [SpeechStarted]
+
+
+def test_a_short_silence_is_a_pause_then_a_resumption_or_the_stop() -> None:
+    events = feed(segmenter(pause_ms=100), [0.9] * 10 + [0.1] * 6 + [0.9] * 3 + [0.1] * 10)
+    assert events == [
+        (4, SpeechStarted(at=0.0)),
+        (14, SpeechPaused(at=9 * FRAME)),
+        (16, SpeechResumed(at=16 * FRAME)),
+        (23, SpeechPaused(at=18 * FRAME)),
+        (28, SpeechStopped(at=18 * FRAME)),
+    ]
+
+
+def test_a_pause_no_shorter_than_the_stop_is_not_reported() -> None:
+    events = feed(segmenter(pause_ms=200), [0.9] * 10 + [0.1] * 10)
+    assert [type(event) for _, event in events] == [SpeechStarted, SpeechStopped]
 
 
 def test_hysteresis_keeps_speech_going_on_a_soft_syllable() -> None:

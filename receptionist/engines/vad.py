@@ -22,7 +22,14 @@ import numpy as np
 
 from receptionist.config import VadConfig
 from receptionist.errors import ConfigError, EngineError
-from receptionist.messages import FRAME_MS, SAMPLE_RATE, SpeechStarted, SpeechStopped
+from receptionist.messages import (
+    FRAME_MS,
+    SAMPLE_RATE,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    SpeechStopped,
+)
 
 SILERO_WINDOW = 256
 """Samples per Silero inference at 8 kHz (32 ms): the only window size the model accepts."""
@@ -61,12 +68,16 @@ def load_vad(config: VadConfig) -> VadModel:
     raise ConfigError(f"vad.engine: unknown engine {config.engine!r}")
 
 
-def new_segmenter(config: VadConfig, *, end_silence_ms: int | None = None) -> SpeechSegmenter:
-    """``end_silence_ms``: instead of ``config.end_silence_ms`` (Deepgram's shorter pause)."""
+def new_segmenter(
+    config: VadConfig, *, end_silence_ms: int | None = None, pause_ms: int | None = None
+) -> SpeechSegmenter:
+    """``end_silence_ms``: instead of ``config.end_silence_ms`` (Deepgram's shorter stop);
+    ``pause_ms``: report pauses this long too (for preemptive generation)."""
     return SpeechSegmenter(
         threshold=config.threshold,
         min_speech_ms=config.min_speech_ms,
         end_silence_ms=config.end_silence_ms if end_silence_ms is None else end_silence_ms,
+        pause_ms=pause_ms,
     )
 
 
@@ -181,24 +192,32 @@ class WebrtcStream:
 
 # --- Turn-taking smoothing (I/O-free) -------------------------------------------------
 
+SegmenterEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechStopped
+
 
 class SpeechSegmenter:
     """Per-frame speech probabilities -> SpeechStarted / SpeechStopped.
 
     Speech starts once voiced frames have run unbroken for ``min_speech_ms`` (a click or a
     cough is shorter), stamped with the first voiced frame's time. It stops once unvoiced
-    frames have run for ``end_silence_ms``, stamped with the last voiced frame's time.
+    frames have run for ``end_silence_ms``, stamped with the last voiced frame's time. With
+    ``pause_ms`` (shorter), a silence that long first gives SpeechPaused, and speech before
+    the stop gives SpeechResumed.
     Durations count frames, not clock differences, so a dropped frame cannot stretch them.
     """
 
     def __init__(
         self, *, threshold: float, min_speech_ms: int, end_silence_ms: int,
-        frame_ms: int = FRAME_MS,
+        pause_ms: int | None = None, frame_ms: int = FRAME_MS,
     ) -> None:  # fmt: skip
         self._threshold = threshold
         self._end_threshold = max(threshold - HYSTERESIS, 0.01)
         self._min_frames = max(1, -(-min_speech_ms // frame_ms))
         self._end_frames = max(1, -(-end_silence_ms // frame_ms))
+        pause_frames = self._end_frames if pause_ms is None else max(1, -(-pause_ms // frame_ms))
+        # A pause as long as the stop is no pause: the stop comes at the same frame.
+        self._pause_frames = pause_frames if pause_frames < self._end_frames else None
+        self._paused = False
         self._in_speech = False
         self._run = 0
         """Consecutive frames pointing the other way from the current state."""
@@ -219,7 +238,7 @@ class SpeechSegmenter:
         """Unvoiced frames it takes to stop: the last ones before SpeechStopped."""
         return self._end_frames
 
-    def handle(self, probability: float | bool, at: float) -> SpeechStarted | SpeechStopped | None:
+    def handle(self, probability: float | bool, at: float) -> SegmenterEvent | None:
         """Feed one frame's probability (or webrtc-style flag) and its arrival time."""
         if self._in_speech:
             return self._while_speaking(float(probability) >= self._end_threshold, at)
@@ -238,13 +257,21 @@ class SpeechSegmenter:
         self._in_speech, self._run = True, 0
         return SpeechStarted(at=self._run_started_at)
 
-    def _while_speaking(self, voiced: bool, at: float) -> SpeechStopped | None:
+    def _while_speaking(
+        self, voiced: bool, at: float
+    ) -> SpeechStopped | SpeechPaused | SpeechResumed | None:
         if voiced:
             self._run = 0
             self._last_voiced_at = at
+            if self._paused:
+                self._paused = False
+                return SpeechResumed(at=at)
             return None
         self._run += 1
+        if self._run == self._pause_frames:
+            self._paused = True
+            return SpeechPaused(at=self._last_voiced_at)
         if self._run < self._end_frames:
             return None
-        self._in_speech, self._run = False, 0
+        self._in_speech, self._run, self._paused = False, 0, False
         return SpeechStopped(at=self._last_voiced_at)
