@@ -271,7 +271,7 @@ def preemptive_outcomes(log: Path) -> dict[str, dict[str, int]]:
 def cloud_figures(s: Settings, levels: list[Level], cut: dict[int, float]) -> dict[str, Any]:
     reports = [r for level in levels for r in level.reports]
     v2v = [ms for r in reports for ms in voice_to_voice_ms(r)]
-    pause = load_config(ROOT / "config.toml").deepgram.finalize_after_ms
+    config = load_config(ROOT / "config.toml")
     providers = s.stt_ms + s.llm_ms + s.tts_ms
     reactions = [ms for r in reports for ms in barge_in_ms(r, cut)]
     call_s = sum(level.call_s for level in levels)
@@ -279,7 +279,8 @@ def cloud_figures(s: Settings, levels: list[Level], cut: dict[int, float]) -> di
         "calls": len(reports) + sum(level.failed for level in levels),
         "failed_calls": sum(level.failed for level in levels),
         "provider_ms": {
-            "vad_pause": pause,
+            "preemptive_after": config.turn_taking.preemptive_after_ms,
+            "finalize_after": config.deepgram.finalize_after_ms,
             "stt": s.stt_ms,
             "llm_first_token": s.llm_ms,
             "tts_first_byte": s.tts_ms,
@@ -356,8 +357,8 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         f"cloud fakes: {cloud['calls']} calls ({cloud['failed_calls']} failed); providers "
         f"{p['total']:.0f} ms = STT {p['stt']:.0f} + LLM first token {p['llm_first_token']:.0f}"
-        f" + TTS first byte {p['tts_first_byte']:.0f}; the model starts after a "
-        f"{p['vad_pause']} ms pause",
+        f" + TTS first byte {p['tts_first_byte']:.0f}; VAD pause: model starts at "
+        f"{p['preemptive_after']} ms, Finalize at {p['finalize_after']} ms",
         f"{'':<44}{'p50':>9}{'p95':>9}{'p99':>9}{'n':>7}",
         row("voice-to-voice (last voiced frame -> audio)", cloud["voice_to_voice_ms"]),
         row("  our overhead (minus providers)", cloud["overhead_ms"]),

@@ -30,7 +30,7 @@ class ServerConfig:
     host: str = "0.0.0.0"
     port: int = 8080
     public_url: str = ""
-    max_calls: int = 20
+    max_calls: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +97,7 @@ class VadConfig:
     engine: str = "silero"
     threshold: float = 0.5
     webrtc_mode: int = 3
-    min_speech_ms: int = 120
+    min_speech_ms: int = 100
     end_silence_ms: int = 700
     preroll_ms: int = 300
     max_utterance_s: float = 30.0

@@ -6,7 +6,7 @@ actions returned, and calls ``handle(Tick(), now)`` when ``deadline`` passes fir
 
 Barge-in timing: the caller cuts in on the local VAD alone. SpeechStarted already needs
 ``[vad].min_speech_ms`` of unbroken voiced frames (silero rejects most coughs and clicks), so
-the ``clear`` goes out about 140 ms after the first voiced frame. Waiting for the recogniser
+the ``clear`` goes out about 130 ms after the first voiced frame. Waiting for the recogniser
 to confirm words would be more robust but cannot meet 200 ms: Deepgram's first interim comes
 300 ms or more in, the offline recogniser has none. So the words *correct* the decision
 afterwards: if the speech that cut the agent off turns out to be only a backchannel
