@@ -48,9 +48,9 @@ class Recognition(Protocol):
 
 
 class Recognizer(Protocol):
-    """One call's recogniser (``SphinxRecognizer``). ``recognize`` blocks; one at a time."""
+    """One call's recogniser (``receptionist.engines.decoding``); one decode at a time."""
 
-    def recognize(self, pcm16: bytes, expectation: Expectation) -> Recognition: ...
+    async def recognize(self, pcm16: bytes, expectation: Expectation) -> Recognition: ...
 
 
 @dataclass(slots=True)
@@ -157,9 +157,7 @@ async def _decode_utterances(
 async def _recognize(utterance: Utterance, recognizer: Recognizer) -> Transcript | None:
     started = time.perf_counter()  # CPU-side wall time, for the log only
     try:
-        result = await trio.to_thread.run_sync(
-            recognizer.recognize, utterance.pcm16, utterance.expectation
-        )
+        result = await recognizer.recognize(utterance.pcm16, utterance.expectation)
     except SpeechRecognitionError as exc:
         log.error("listener.recognition_failed", error=str(exc))
         return None

@@ -115,31 +115,47 @@ class SphinxModel:
             "name": sphinx_corpus.name_jsgf(known, FIRST_NAMES, SURNAMES),
         }
 
+    @property
+    def spec(self) -> DecoderSpec:
+        """What a decoder is built from, for another process (the files live until close)."""
+        return DecoderSpec(
+            str(self.dictionary), str(self.language_model), tuple(self.grammars.items())
+        )
+
     def new_recognizer(self) -> SphinxRecognizer:
         """A decoder for one call (about 15 ms and 9 MB). Blocking: run it in a thread."""
-        return SphinxRecognizer(self)
+        return SphinxRecognizer(self.spec)
 
     def close(self) -> None:
         """Delete the model files (decoders already made keep working)."""
         self._dir.cleanup()
 
 
+@dataclass(frozen=True, slots=True)
+class DecoderSpec:
+    """The files and grammars of a ``SphinxModel``: picklable, for decoder processes."""
+
+    dictionary: str
+    language_model: str
+    grammars: tuple[tuple[str, str], ...]
+
+
 class SphinxRecognizer:
-    """One call's decoder. Use from one thread at a time.
+    """A decoder (one call's, or one worker process's). Use from one thread at a time.
 
     Raises:
         SpeechRecognitionError: the decoder cannot be built from the model's files.
     """
 
-    def __init__(self, model: SphinxModel) -> None:
+    def __init__(self, spec: DecoderSpec) -> None:
         try:
             self._decoder = pocketsphinx.Decoder(
                 hmm=pocketsphinx.get_model_path("en-us/en-us"),
-                dict=str(model.dictionary),
-                lm=str(model.language_model),
+                dict=spec.dictionary,
+                lm=spec.language_model,
                 loglevel="FATAL",
             )
-            for name, jsgf in model.grammars.items():
+            for name, jsgf in spec.grammars:
                 self._decoder.add_jsgf_string(name, jsgf)
         except (RuntimeError, ValueError) as exc:
             raise SpeechRecognitionError(f"cannot load the speech recogniser: {exc}") from exc
