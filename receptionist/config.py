@@ -30,7 +30,7 @@ class ServerConfig:
     host: str = "0.0.0.0"
     port: int = 8080
     public_url: str = ""
-    max_calls: int = 4
+    max_calls: int = 16
 
 
 @dataclass(frozen=True, slots=True)
