@@ -100,15 +100,13 @@ async def test_speaking_on_withdraws_the_guess_and_its_tool_call_never_runs() ->
         await pauses_after(call, "book me in on tuesday")
         await fake.until(answered)
         await call.events.send(SpeechStarted(trio.current_time()))  # the caller goes on
-        await trio.sleep(0.05)
-        assert call.scheduler.statistics().current_buffer_used == 0  # nothing was booked
         await pauses_after(call, "book me in on tuesday afternoon")
         await fake.until(asked(2))
         await finalised(call, "Book me in on Tuesday afternoon.")
         reply = await call.turn()
         assert [s.text for s in reply if s.text] == ["Which time on Tuesday?"]
         assert len(fake.requests) == 2
-        assert call.scheduler.statistics().current_buffer_used == 0
+        assert call.scheduler.statistics().current_buffer_used == 0  # the guess booked nothing
     assert last_user_words(fake, 1) == "book me in on tuesday afternoon"
 
 
