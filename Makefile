@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-FIXTURE ?= fixtures/booking_call.wav
+FIXTURE ?= tests/fixtures/booking_call.wav
 REPLAY_ARGS ?=
 
 .PHONY: run test lint replay fixtures bench clean
@@ -31,10 +31,10 @@ replay: $(STAMP)
 	$(BIN)/receptionist replay $(FIXTURE) $(REPLAY_ARGS)
 
 fixtures: $(STAMP)
-	$(BIN)/python -m receptionist.fixtures
+	$(BIN)/python -m receptionist.devtools.fixtures
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench.py
+	$(BIN)/python -m receptionist.devtools.bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -24,13 +24,13 @@ from typing import Any
 import structlog
 import trio
 
-from receptionist import twilio_protocol as tp
-from receptionist.appointments import AppointmentStore
 from receptionist.config import Config
 from receptionist.errors import CallDisconnected, ProtocolError, StreamRejected, TwilioProtocolError
 from receptionist.messages import EndCall, EndReason, InboundAudio
-from receptionist.turns import TurnCancellation
-from receptionist.webhooks import is_valid_stream_token
+from receptionist.scheduling.store import AppointmentStore
+from receptionist.telephony import media_streams as tp
+from receptionist.telephony.webhooks import is_valid_stream_token
+from receptionist.turns.cancellation import TurnCancellation
 from stages.deepgram_listener import run_deepgram_listener
 from stages.dialogue import run_dialogue
 from stages.listener import run_listener

@@ -77,8 +77,8 @@ def _overrides(args: argparse.Namespace) -> list[str]:
 
 
 def _serve(args: argparse.Namespace, config: Config) -> int:
+    from receptionist.runtime import open_services
     from receptionist.server import serve_app
-    from receptionist.services import open_services
 
     configure_logging(config.logging.level)
     host = args.host or config.server.host
@@ -93,7 +93,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
 
 
 def _replay(args: argparse.Namespace, config: Config) -> int:
-    from receptionist.replay import fixture_files, replay_fixture
+    from receptionist.devtools.replay import fixture_files, replay_fixture
 
     fixtures = fixture_files(args.fixture)
     if not fixtures:
@@ -108,7 +108,7 @@ def _replay(args: argparse.Namespace, config: Config) -> int:
 
 
 def _bookings(args: argparse.Namespace, config: Config) -> int:
-    from receptionist.bookings import list_bookings_lines
+    from receptionist.scheduling.listing import list_bookings_lines
 
     for line in list_bookings_lines(config, include_past=args.all):
         print(line)

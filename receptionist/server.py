@@ -21,10 +21,10 @@ from hypercorn.trio import serve
 from quart import Response, request, websocket
 from quart_trio import QuartTrio
 
-from receptionist import webhooks
 from receptionist.call import CallServices, serve_call
 from receptionist.errors import CallDisconnected
 from receptionist.messages import EndReason
+from receptionist.telephony import webhooks
 
 log = structlog.get_logger()
 

@@ -24,7 +24,7 @@ from trio_websocket import (
     open_websocket_url,
 )
 
-from receptionist.audio import ulaw_to_pcm16
+from receptionist.engines.audio import ulaw_to_pcm16
 from receptionist.engines.deepgram import (
     Backlog,
     DeepgramSettings,

@@ -5,7 +5,7 @@ caller speaks over a turn), the end of the caller's turn, reprompts (the caller 
 after a turn) and ending the call once the last words have played. The decisions are made
 by the I/O-free ``receptionist.turn_taking.TurnTaking``. What to say comes from one of two
 brains, chosen by ``engines.dialogue``: the I/O-free ``Receptionist`` ("offline", through
-``receptionist.offline_brain``), or the streaming LLM ("openai",
+``receptionist.offline.brain``), or the streaming LLM ("openai",
 ``receptionist.llm.turn.LlmBrain``), whose turns are written sentence by sentence while the
 model streams.
 """
@@ -21,11 +21,10 @@ from typing import Any
 import structlog
 import trio
 
-from receptionist import conversation as offline
 from receptionist.config import Config
 from receptionist.errors import ConfigError
+from receptionist.llm.brain import AgentTurn, Brain, LlmBrain
 from receptionist.llm.client import LlmClient
-from receptionist.llm.turn import AgentTurn, Brain, LlmBrain
 from receptionist.messages import (
     CallStarted,
     CallStopped,
@@ -44,8 +43,10 @@ from receptionist.messages import (
     SpeechStopped,
     Transcript,
 )
-from receptionist.offline_brain import OfflineBrain
-from receptionist.turn_taking import (
+from receptionist.offline import conversation as offline
+from receptionist.offline.brain import OfflineBrain
+from receptionist.turns.cancellation import TurnCancellation
+from receptionist.turns.turn_taking import (
     Action,
     Anticipate,
     CallerTurn,
@@ -58,13 +59,20 @@ from receptionist.turn_taking import (
     Withdraw,
     split_sentences,
 )
-from receptionist.turns import TurnCancellation
 
 log = structlog.get_logger()
 
 DialogueEvent = (
-    CallStarted | MarkPlayed | DtmfPressed | CallStopped | SpeechStarted | SpeechPaused
-    | SpeechResumed | SpeechStopped | Transcript | SchedulerReply
+    CallStarted
+    | MarkPlayed
+    | DtmfPressed
+    | CallStopped
+    | SpeechStarted
+    | SpeechPaused
+    | SpeechResumed
+    | SpeechStopped
+    | Transcript
+    | SchedulerReply
 )
 """Everything the Dialogue receives: TwilioIO, Listener and Scheduler messages, fanned in."""
 
@@ -112,8 +120,7 @@ async def run_dialogue(
     """
     with events, sentences, to_twilio, hints, scheduler:
         async with trio.open_nursery() as nursery:
-            dialogue = _Dialogue(sentences, to_twilio, hints, scheduler, config=config,
-                                 turns=turns)
+            dialogue = _Dialogue(sentences, to_twilio, hints, scheduler, config=config, turns=turns)
             dialogue.brain = _brain(dialogue, config, llm, nursery, now)
             task_status.started()
             try:
@@ -140,7 +147,10 @@ async def _drain_after_the_call(
 
 
 def _brain(
-    dialogue: _Dialogue, config: Config, llm: LlmClient | None, nursery: trio.Nursery,
+    dialogue: _Dialogue,
+    config: Config,
+    llm: LlmClient | None,
+    nursery: trio.Nursery,
     now: Callable[[], datetime],
 ) -> Brain:
     if config.engines.dialogue != "openai":
@@ -156,10 +166,13 @@ class _Dialogue:
     brain: Brain
 
     def __init__(
-        self, sentences: trio.MemorySendChannel[Sentence],
+        self,
+        sentences: trio.MemorySendChannel[Sentence],
         to_twilio: trio.MemorySendChannel[ClearAudio | EndCall],
         hints: trio.MemorySendChannel[ListenFor],
-        scheduler: trio.MemorySendChannel[SchedulerRequest], *, config: Config,
+        scheduler: trio.MemorySendChannel[SchedulerRequest],
+        *,
+        config: Config,
         turns: TurnCancellation,
     ) -> None:
         self._sentences, self._to_twilio = sentences, to_twilio
@@ -313,8 +326,13 @@ class _Dialogue:
         # The goodbye is not cut short: the call ends when it has played.
         turn_id = self.begin_turn(expect, interruptible=not end_of_call)
         heard = self._playing.heard if self._playing else None
-        log.info("dialogue.said", turn_id=turn_id, text=text,
-                 caller_text=heard.text if heard else "", expect=expect.value)
+        log.info(
+            "dialogue.said",
+            turn_id=turn_id,
+            text=text,
+            caller_text=heard.text if heard else "",
+            expect=expect.value,
+        )
         with self.turns.scope(turn_id):
             for index, sentence in enumerate(texts):
                 await self.say(turn_id, sentence, last=index == len(texts) - 1)

@@ -16,8 +16,9 @@ from typing import Protocol
 import structlog
 import trio
 
-from receptionist.audio import ulaw_to_pcm16
 from receptionist.config import VadConfig
+from receptionist.engines.audio import ulaw_to_pcm16
+from receptionist.engines.utterances import Utterance, UtteranceAssembler
 from receptionist.engines.vad import FrameVad, SegmenterEvent, SpeechSegmenter
 from receptionist.errors import SpeechRecognitionError
 from receptionist.messages import (
@@ -27,7 +28,6 @@ from receptionist.messages import (
     ListenFor,
     Transcript,
 )
-from receptionist.utterances import Utterance, UtteranceAssembler
 
 log = structlog.get_logger()
 

@@ -8,7 +8,6 @@ from typing import assert_never
 import structlog
 import trio
 
-from receptionist.appointments import AppointmentStore, Rejection
 from receptionist.errors import StoreUnavailable
 from receptionist.messages import (
     Appointment,
@@ -27,6 +26,7 @@ from receptionist.messages import (
     SchedulerReply,
     SchedulerRequest,
 )
+from receptionist.scheduling.store import AppointmentStore, Rejection
 
 log = structlog.get_logger(__name__)
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import structlog
 import trio
 
-from receptionist.audio import FrameSplitter
+from receptionist.engines.audio import FrameSplitter
 from receptionist.engines.tts import SpeechEngine
 from receptionist.errors import SpeechSynthesisError
 from receptionist.messages import OutboundAudio, OutboundMark, Sentence, TurnAudioEnd, TurnTimings
-from receptionist.turns import TurnCancellation
+from receptionist.turns.cancellation import TurnCancellation
 
 log = structlog.get_logger()
 

@@ -15,9 +15,7 @@ from typing import Protocol
 import structlog
 import trio
 
-from receptionist import twilio_protocol as tp
 from receptionist.errors import CallDisconnected, TwilioProtocolError
-from receptionist.latency import stage_latencies_ms
 from receptionist.messages import (
     FRAME_MS,
     CallStarted,
@@ -31,7 +29,9 @@ from receptionist.messages import (
     OutboundMark,
     TurnAudioEnd,
 )
-from receptionist.turns import TurnCancellation
+from receptionist.telephony import media_streams as tp
+from receptionist.turns.cancellation import TurnCancellation
+from receptionist.turns.latency import stage_latencies_ms
 
 log = structlog.get_logger()
 

@@ -69,7 +69,7 @@ def book_in_turns(
     database: str, now: datetime, days: list[date], barrier: Barrier, results: Queue[object]
 ) -> None:
     """In a child process: book 10:00 on each day, waiting at ``barrier`` before each."""
-    from receptionist.appointments import AppointmentStore  # imported where it runs
+    from receptionist.scheduling.store import AppointmentStore  # imported where it runs
 
     store = AppointmentStore(clinic_config(Path(database)), now=Clock(now))
     for day in days:

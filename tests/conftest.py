@@ -9,7 +9,8 @@ import pytest
 from receptionist.config import Config, load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = PROJECT_ROOT.parent / "shared" / "protocol-samples"
+SAMPLES = Path(__file__).resolve().parent / "protocol_samples"
+"""Real provider payloads, copied from the providers' docs and SDKs; each has a .source.txt."""
 
 
 @pytest.fixture(scope="session")

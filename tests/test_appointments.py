@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from receptionist.appointments import SCHEMA_VERSION, AppointmentStore, Rejection
-from receptionist.bookings import format_booking, list_bookings_lines
 from receptionist.errors import StoreUnavailable
 from receptionist.messages import Appointment, RejectReason
+from receptionist.scheduling.listing import format_booking, list_bookings_lines
+from receptionist.scheduling.store import SCHEMA_VERSION, AppointmentStore, Rejection
 
 from .clinic import (
     FRIDAY,

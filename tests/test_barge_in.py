@@ -18,6 +18,7 @@ import trio.testing
 from structlog.testing import capture_logs
 
 from receptionist.config import VadConfig
+from receptionist.devtools.fakes.openai import Scripted, ToolCallScript
 from receptionist.engines.vad import new_segmenter
 from receptionist.messages import (
     FRAME_BYTES,
@@ -30,13 +31,12 @@ from receptionist.messages import (
     SpeechStopped,
     Transcript,
 )
-from receptionist.turns import TurnCancellation
+from receptionist.turns.cancellation import TurnCancellation
 from stages.dialogue import DialogueEvent, run_dialogue
 from stages.synthesizer import run_synthesizer
 from stages.twilio_io import run_twilio_io
 
 from .fake_connection import FakeConnection
-from .fakes.openai import Scripted, ToolCallScript
 from .test_dialogue_actor import CONFIG, NOW
 from .test_dialogue_llm import _appointment, greeted, llm_dialogue
 from .test_llm_agent import BOOK_TUESDAY

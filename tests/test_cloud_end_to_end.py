@@ -2,7 +2,7 @@
 
 The real server, the real Twilio protocol (``TwilioCaller``), Deepgram, an OpenAI-style
 model and ElevenLabs as fakes that speak their wire protocols, each scripted for
-``fixtures/booking_call``. Real clock, as in test_end_to_end: the local VAD and the
+``tests/fixtures/booking_call``. Real clock, as in test_end_to_end: the local VAD and the
 fallback voice run in worker threads. Then the faults a call must survive.
 """
 
@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 import trio
 
-from receptionist.appointments import AppointmentStore
 from receptionist.config import Config
+from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
+from receptionist.devtools.fakes.elevenlabs import Fault
+from receptionist.devtools.fakes.openai import Scripted
+from receptionist.devtools.replay import replay_config
+from receptionist.devtools.twilio_caller import CallerReport
 from receptionist.llm import FALLBACK
-from receptionist.replay import replay_config
+from receptionist.runtime import open_services
+from receptionist.scheduling.store import AppointmentStore
 from receptionist.server import serve_app
-from receptionist.services import open_services
-from receptionist.twilio_caller import CallerReport
-from tests.fakes.cloud import KEYS, CloudFakes
-from tests.fakes.elevenlabs import Fault
-from tests.fakes.openai import Scripted
 
 from .test_end_to_end import NOW, call, capture_logs
 

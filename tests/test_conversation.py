@@ -9,19 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from receptionist.config import Config, parse_config
-from receptionist.conversation import (
-    Action,
-    AskScheduler,
-    CallBegan,
-    CallerKeyed,
-    CallerSaid,
-    CallerSilent,
-    Hangup,
-    Receptionist,
-    SchedulerAnswered,
-    Speak,
-    TransferCall,
-)
 from receptionist.messages import (
     Appointment,
     BookingCancelled,
@@ -39,6 +26,19 @@ from receptionist.messages import (
     RejectReason,
     SchedulerReply,
     SchedulerRequest,
+)
+from receptionist.offline.conversation import (
+    Action,
+    AskScheduler,
+    CallBegan,
+    CallerKeyed,
+    CallerSaid,
+    CallerSilent,
+    Hangup,
+    Receptionist,
+    SchedulerAnswered,
+    Speak,
+    TransferCall,
 )
 
 TZ = ZoneInfo("America/New_York")

@@ -18,9 +18,16 @@ import pytest
 import trio
 from structlog.testing import capture_logs
 
-from receptionist.audio import pcm16_to_ulaw
 from receptionist.config import Config, DeepgramConfig, EnginesConfig, VadConfig, parse_config
+from receptionist.devtools.fakes.deepgram import (
+    FakeDeepgram,
+    ScriptedUtterance,
+    load_script,
+    utterance,
+)
+from receptionist.devtools.replay import load_caller_audio
 from receptionist.engines import deepgram_protocol as dp
+from receptionist.engines.audio import pcm16_to_ulaw
 from receptionist.engines.deepgram import (
     Backlog,
     DeepgramSettings,
@@ -40,10 +47,8 @@ from receptionist.messages import (
     SpeechStopped,
     Transcript,
 )
-from receptionist.replay import load_caller_audio
 from stages.deepgram_listener import run_deepgram_listener
 from tests.conftest import PROJECT_ROOT, SAMPLES
-from tests.fakes.deepgram import FakeDeepgram, ScriptedUtterance, load_script, utterance
 
 DEADLINE_S = 60  # on the autojump clock: a minute of call time, milliseconds of real time
 KEY = "dg-test-0123456789abcdef"
@@ -452,20 +457,20 @@ async def test_gives_up_after_the_reconnect_attempts(autojump_clock: trio.abc.Cl
 
 async def test_booking_call_replay(autojump_clock: trio.abc.Clock) -> None:
     """The recorded caller, the real Silero VAD, the fixture's script: every line heard once."""
-    script = load_script(PROJECT_ROOT / "fixtures" / "booking_call.json")
-    ulaw = load_caller_audio(PROJECT_ROOT / "fixtures" / "booking_call.wav")
+    script = load_script(PROJECT_ROOT / "tests" / "fixtures" / "booking_call.json")
+    ulaw = load_caller_audio(PROJECT_ROOT / "tests" / "fixtures" / "booking_call.wav")
     frames = [ulaw[i : i + FRAME_BYTES] for i in range(0, len(ulaw), FRAME_BYTES)]
     fake = FakeDeepgram(api_key=KEY, script=script, split_finals=True, latency_s=0.15)
     with trio.fail_after(DEADLINE_S):
         received = await listen(
             fake, [*frames, *[SILENCE] * 50], vad=load_vad(VadConfig()).new_stream()
         )
-    lines = (PROJECT_ROOT / "fixtures" / "booking_call.txt").read_text().splitlines()
+    lines = (PROJECT_ROOT / "tests" / "fixtures" / "booking_call.txt").read_text().splitlines()
     assert [t.text for t in finals(received)] == lines
 
 
 def test_fixture_scripts_match_their_transcripts() -> None:
-    for path in (PROJECT_ROOT / "fixtures").glob("*.json"):
+    for path in (PROJECT_ROOT / "tests" / "fixtures").glob("*.json"):
         lines = Path(path.with_suffix(".txt")).read_text().splitlines()
         assert [u.text for u in load_script(path)] == lines
 

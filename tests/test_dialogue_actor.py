@@ -33,7 +33,7 @@ from receptionist.messages import (
     SpeechStopped,
     Transcript,
 )
-from receptionist.turns import TurnCancellation
+from receptionist.turns.cancellation import TurnCancellation
 from stages.dialogue import DialogueEvent, run_dialogue, split_sentences
 
 TZ = ZoneInfo("America/New_York")

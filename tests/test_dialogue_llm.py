@@ -13,8 +13,9 @@ import trio
 import trio.testing
 
 from receptionist.config import Config
+from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted, ToolCallScript
 from receptionist.llm import FALLBACK, LlmEngine
-from receptionist.llm.turn import GIVE_UP
+from receptionist.llm.brain import GIVE_UP
 from receptionist.messages import (
     Appointment,
     BookingConfirmed,
@@ -30,10 +31,9 @@ from receptionist.messages import (
     Sentence,
     SpeechStarted,
 )
-from receptionist.turns import TurnCancellation
+from receptionist.turns.cancellation import TurnCancellation
 from stages.dialogue import DialogueEvent, run_dialogue
 
-from .fakes.openai import FakeOpenAI, Scripted, ToolCallScript
 from .test_dialogue_actor import CONFIG as OFFLINE_CONFIG
 from .test_dialogue_actor import NOW, Harness
 from .test_llm_agent import BOOK_TUESDAY, openai_server

@@ -19,6 +19,7 @@ import trio
 from structlog.testing import capture_logs
 
 from receptionist.config import Config, EnginesConfig, parse_config
+from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs, Fault
 from receptionist.engines.elevenlabs import (
     ElevenLabsEngine,
     build_speech_engine,
@@ -27,7 +28,6 @@ from receptionist.engines.elevenlabs import (
 from receptionist.engines.fallback import FallbackSpeechEngine
 from receptionist.errors import ConfigError, SpeechSynthesisError
 from tests.conftest import PROJECT_ROOT, SAMPLES
-from tests.fakes.elevenlabs import FakeElevenLabs, Fault
 
 DEADLINE_S = 10
 KEY = "sk-test-0123456789abcdef"

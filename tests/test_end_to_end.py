@@ -21,17 +21,17 @@ import trio_websocket
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs as _capture_logs
 
-from receptionist.appointments import AppointmentStore
 from receptionist.call import CallServices
 from receptionist.config import Config
-from receptionist.replay import load_caller_audio, replay_config, split_utterances
+from receptionist.devtools.replay import load_caller_audio, replay_config, split_utterances
+from receptionist.devtools.twilio_caller import CallerReport, TwilioCaller
+from receptionist.runtime import build_services
+from receptionist.scheduling.store import AppointmentStore
 from receptionist.server import serve_app
-from receptionist.services import build_services
-from receptionist.twilio_caller import CallerReport, TwilioCaller
 
 from .conftest import PROJECT_ROOT
 
-FIXTURES = PROJECT_ROOT / "fixtures"
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 
 
 def capture_logs():  # type: ignore[no-untyped-def]
@@ -107,12 +107,11 @@ async def test_opening_hours_call(server, e2e_config):
 async def test_a_crashing_call_does_not_touch_another(services, nursery):
     """The first call's pipeline fails to start; the second, at the same time, is served."""
     real_engines = services.new_listener_engines
-    attempts = 0
+    first_failed = trio.Event()
 
     async def fail_once() -> dict[str, object]:
-        nonlocal attempts
-        attempts += 1
-        if attempts == 1:
+        if not first_failed.is_set():
+            first_failed.set()
             raise RuntimeError("recogniser exploded")
         return await real_engines()
 
@@ -126,7 +125,7 @@ async def test_a_crashing_call_does_not_touch_another(services, nursery):
     with capture_logs() as logs, trio.fail_after(TEST_LIMIT_S):
         async with trio.open_nursery() as calls:
             calls.start_soon(place, "crashed", "CA" + "1" * 32)
-            await trio.sleep(0.05)
+            await first_failed.wait()  # the second call starts while the first is failing
             calls.start_soon(place, "served", "CA" + "2" * 32)
     assert results["crashed"].closed_by_server
     assert not results["crashed"].heard_ulaw

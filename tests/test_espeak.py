@@ -11,8 +11,8 @@ import pytest
 import trio
 import trio.testing
 
-from receptionist.audio import ulaw_to_pcm16
 from receptionist.engines import espeak
+from receptionist.engines.audio import ulaw_to_pcm16
 from receptionist.engines.espeak import EspeakEngine
 from receptionist.engines.resampler import Resampler
 from receptionist.errors import SpeechSynthesisError

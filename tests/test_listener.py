@@ -20,8 +20,8 @@ import pytest
 import trio
 import trio.testing
 
-from receptionist.audio import pcm16_to_ulaw, ulaw_to_pcm16
 from receptionist.config import Config
+from receptionist.engines.audio import pcm16_to_ulaw, ulaw_to_pcm16
 from receptionist.engines.decoding import WorkerDecoding, open_decoder_workers
 from receptionist.engines.sphinx import Recognition, SphinxModel
 from receptionist.engines.vad import SpeechSegmenter, load_vad, new_segmenter
@@ -236,7 +236,7 @@ def sphinx(project_config: Config) -> Iterator[SphinxModel]:
 
 
 def fixture_frames(name: str) -> list[bytes]:
-    with wave.open(str(PROJECT_ROOT / "fixtures" / f"{name}.wav"), "rb") as wav:
+    with wave.open(str(PROJECT_ROOT / "tests" / "fixtures" / f"{name}.wav"), "rb") as wav:
         ulaw = pcm16_to_ulaw(wav.readframes(wav.getnframes()))
     ulaw += SILENCE * 50  # a second of line after the last word
     return [ulaw[i : i + FRAME_BYTES] for i in range(0, len(ulaw), FRAME_BYTES)]
@@ -246,7 +246,9 @@ async def test_the_booking_call_fixture_is_heard(
     start_listener: StartListener, sphinx: SphinxModel, project_config: Config
 ) -> None:
     """Decoded in worker processes, as the server does."""
-    lines = (PROJECT_ROOT / "fixtures" / "booking_call.txt").read_text().lower().splitlines()
+    lines = (
+        (PROJECT_ROOT / "tests" / "fixtures" / "booking_call.txt").read_text().lower().splitlines()
+    )
     with trio.fail_after(TEST_LIMIT_S):
         async with open_decoder_workers() as workers:
             recognizer = WorkerDecoding(workers, sphinx.spec)

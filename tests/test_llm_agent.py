@@ -17,6 +17,7 @@ import pytest
 import trio
 
 from receptionist.config import Config
+from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted, ToolCallScript
 from receptionist.errors import ConfigError
 from receptionist.llm import FALLBACK, LlmAgent, LlmClient, LlmEngine, build_llm
 from receptionist.messages import (
@@ -32,7 +33,6 @@ from receptionist.messages import (
 )
 
 from .clinic import PHONE, TUESDAY, WEDNESDAY, at, clinic_config
-from .fakes.openai import FakeOpenAI, Scripted, ToolCallScript
 
 TEST_TIMEOUT_S = 10
 BASE = clinic_config(Path("unused.sqlite3"))

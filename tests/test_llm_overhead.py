@@ -12,10 +12,10 @@ import statistics
 import pytest
 import trio
 
-from receptionist.llm.sentences import SentenceSplitter
+from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted
 from receptionist.messages import FindFreeSlots, FreeSlots
+from receptionist.turns.sentences import SentenceSplitter
 
-from .fakes.openai import FakeOpenAI, Scripted
 from .test_llm_agent import CHECK_TUESDAY, NINE, TUESDAY, Call, openai_server
 
 SENTENCES = 40

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from receptionist.errors import LlmError
-from receptionist.llm.sentences import SentenceSplitter
 from receptionist.llm.stream import (
     Finished,
     LlmEvent,
@@ -22,6 +21,7 @@ from receptionist.llm.stream import (
     ToolCallsReady,
     ToolCallStarted,
 )
+from receptionist.turns.sentences import SentenceSplitter
 
 from .conftest import SAMPLES
 

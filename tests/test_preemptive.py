@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 import trio
 
+from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted
 from receptionist.llm import FALLBACK
 from receptionist.llm.speculation import same_words
 from receptionist.messages import SpeechStarted, SpeechStopped, Transcript
 
-from .fakes.openai import FakeOpenAI, Scripted
 from .test_dialogue_actor import Harness
 from .test_dialogue_llm import greeted, llm_dialogue
 from .test_llm_agent import BOOK_TUESDAY

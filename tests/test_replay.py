@@ -3,13 +3,18 @@ from pathlib import Path
 
 import pytest
 
-from receptionist.audio import audioop, pcm16_to_ulaw, ulaw_to_pcm16
-from receptionist.replay import fixture_files, load_caller_audio, split_utterances, turn_rows
-from receptionist.twilio_caller import Playback
+from receptionist.devtools.replay import (
+    fixture_files,
+    load_caller_audio,
+    split_utterances,
+    turn_rows,
+)
+from receptionist.devtools.twilio_caller import Playback
+from receptionist.engines.audio import audioop, pcm16_to_ulaw, ulaw_to_pcm16
 
 from .conftest import PROJECT_ROOT
 
-FIXTURES = PROJECT_ROOT / "fixtures"
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 
 
 @pytest.mark.parametrize("name", ["booking_call", "cancel_call", "hours_call"])

@@ -19,7 +19,6 @@ import trio
 import trio.testing
 from structlog.testing import capture_logs
 
-from receptionist.appointments import AppointmentStore
 from receptionist.messages import (
     BookingCancelled,
     BookingConfirmed,
@@ -36,6 +35,7 @@ from receptionist.messages import (
     SchedulerReply,
     SchedulerRequest,
 )
+from receptionist.scheduling.store import AppointmentStore
 from stages.scheduler import run_scheduler
 
 from .clinic import OTHER_PHONE, PHONE, SATURDAY, TUESDAY, WEDNESDAY, Clock, at, clinic_config

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from receptionist.messages import RejectReason
-from receptionist.slots import (
+from receptionist.scheduling.slots import (
     bookable_starts,
     check_start,
     end_of,

@@ -1,6 +1,6 @@
 """The offline recogniser on synthetic 8 kHz phone speech, and its language model's parts.
 
-WER bounds: ``bench/stt_bench.py`` (caller voice en-us+f2) measures, over nine takes,
+WER bounds: ``python -m receptionist.devtools.bench.stt`` (caller voice en-us+f2) measures, over
 booking sentences 23-27%, yes/no answers 13-29%, phone numbers 23-41%. The takes used here
 are fixed (``first_takes``) and score 25%, 21% and 39%; the bounds leave room for the
 spread between takes should the phrase lists or espeak change.
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from receptionist.config import Config
+from receptionist.devtools.phone_speech import first_takes, padded
 from receptionist.engines import sphinx_corpus
 from receptionist.engines.names import FIRST_NAMES, SURNAMES
 from receptionist.engines.sphinx import (
@@ -27,9 +28,8 @@ from receptionist.errors import SpeechRecognitionError
 from receptionist.messages import Expectation
 
 from .conftest import PROJECT_ROOT
-from .phone_speech import first_takes, padded
 
-SETS = PROJECT_ROOT / "bench" / "stt_sets"
+SETS = PROJECT_ROOT / "receptionist" / "devtools" / "bench" / "stt_sets"
 
 
 @pytest.fixture(scope="module")

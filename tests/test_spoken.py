@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from receptionist import say, spoken
 from receptionist.config import OpeningHours, Service
-from receptionist.spoken import Intent
+from receptionist.offline import phrasing, spoken
+from receptionist.offline.spoken import Intent
 
 TZ = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=TZ)
@@ -221,18 +221,18 @@ def test_spoken_number_words_become_digits() -> None:
     [(time(10), "10 AM"), (time(14, 30), "2:30 PM"), (time(12), "12 PM"), (time(9, 5), "9:05 AM")],
 )
 def test_clock(moment: time, expected: str) -> None:
-    assert say.clock(moment) == expected
+    assert phrasing.clock(moment) == expected
 
 
 def test_day() -> None:
-    assert say.day(date(2026, 12, 1)) == "Tuesday the 1st of December"
-    assert say.day(date(2026, 12, 22)) == "Tuesday the 22nd of December"
-    assert say.day(date(2026, 12, 13)) == "Sunday the 13th of December"
+    assert phrasing.day(date(2026, 12, 1)) == "Tuesday the 1st of December"
+    assert phrasing.day(date(2026, 12, 22)) == "Tuesday the 22nd of December"
+    assert phrasing.day(date(2026, 12, 13)) == "Sunday the 13th of December"
 
 
 def test_opening_hours_group_days_with_equal_hours() -> None:
     nine_to = [OpeningHours(time(9), time(h)) for h in (17, 17, 17, 19, 16)]
-    assert say.opening_hours([*nine_to, None, None]) == (
+    assert phrasing.opening_hours([*nine_to, None, None]) == (
         "We're open Monday to Wednesday, 9 AM to 5 PM; Thursday, 9 AM to 7 PM; "
         "and Friday, 9 AM to 4 PM. We're closed at the weekend."
     )
@@ -241,7 +241,7 @@ def test_opening_hours_group_days_with_equal_hours() -> None:
 def test_opening_hours_name_closed_weekdays() -> None:
     open_ = OpeningHours(time(8, 30), time(18))
     hours = [open_, open_, None, open_, open_, open_, None]
-    assert say.opening_hours(hours) == (
+    assert phrasing.opening_hours(hours) == (
         "We're open Monday and Tuesday, 8:30 AM to 6 PM; and Thursday to Saturday, "
         "8:30 AM to 6 PM. We're closed on Wednesdays and Sundays."
     )

@@ -17,7 +17,7 @@ from receptionist.messages import (
     TurnAudioEnd,
     TurnTimings,
 )
-from receptionist.turns import TurnCancellation
+from receptionist.turns.cancellation import TurnCancellation
 from stages.synthesizer import SynthesizerOutput, run_synthesizer
 
 DEADLINE_S = 30

@@ -17,7 +17,8 @@ from receptionist.messages import (
     Transcript,
     TurnTimings,
 )
-from receptionist.turn_taking import (
+from receptionist.turns.lexicon import is_backchannel, sounds_unfinished
+from receptionist.turns.turn_taking import (
     Anticipate,
     CallerTurn,
     CutOff,
@@ -27,7 +28,6 @@ from receptionist.turn_taking import (
     TurnTaking,
     Withdraw,
 )
-from receptionist.turn_words import is_backchannel, sounds_unfinished
 
 CONFIG = TurnTakingConfig(unfinished_wait_ms=1500, false_barge_in_ms=800)
 GREETING = ("Thank you for calling.", "I can book an appointment.", "How can I help?")

@@ -5,7 +5,6 @@ import pytest
 import trio
 from structlog.testing import capture_logs
 
-from receptionist import twilio_protocol as tp
 from receptionist.messages import (
     FRAME_BYTES,
     CallStarted,
@@ -20,7 +19,8 @@ from receptionist.messages import (
     OutboundMark,
     TurnTimings,
 )
-from receptionist.turns import TurnCancellation
+from receptionist.telephony import media_streams as tp
+from receptionist.turns.cancellation import TurnCancellation
 from stages.twilio_io import PlaybackClock, run_twilio_io
 
 from .fake_connection import FakeConnection

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from receptionist import twilio_protocol as tp
 from receptionist.errors import TwilioProtocolError
+from receptionist.telephony import media_streams as tp
 
 from .conftest import SAMPLES
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from receptionist.engines.utterances import POSTROLL_MS, Utterance, UtteranceAssembler
 from receptionist.engines.vad import SpeechSegmenter
 from receptionist.messages import FRAME_MS, SpeechStarted, SpeechStopped
-from receptionist.utterances import POSTROLL_MS, Utterance, UtteranceAssembler
 
 FRAME = FRAME_MS / 1000
 MIN_SPEECH_FRAMES, END_SILENCE_FRAMES, PREROLL_FRAMES = 5, 35, 15

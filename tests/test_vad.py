@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from receptionist.config import VadConfig
+from receptionist.devtools.phone_speech import caller_says, line_noise, phone_line
 from receptionist.engines.vad import (
     SegmenterEvent,
     SpeechSegmenter,
@@ -27,8 +28,6 @@ from receptionist.messages import (
     SpeechStarted,
     SpeechStopped,
 )
-
-from .phone_speech import caller_says, line_noise, phone_line
 
 FRAME = FRAME_MS / 1000
 FRAME_BYTES_PCM = SAMPLE_RATE * FRAME_MS // 1000 * 2

@@ -3,7 +3,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from receptionist import webhooks
+from receptionist.telephony import webhooks
 
 from .conftest import SAMPLES
 

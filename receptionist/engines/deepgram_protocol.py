@@ -3,7 +3,7 @@
 The client sends binary messages of audio and three JSON text messages (``KeepAlive``,
 ``Finalize``, ``CloseStream``); the server sends JSON text messages, parsed here into frozen
 events. Shapes follow the official docs and SDK, as recorded in
-``/work/shared/protocol-samples/deepgram/``. Errors during a stream arrive as a close frame
+``tests/protocol_samples/deepgram/``. Errors during a stream arrive as a close frame
 (1011 ``NET-0001``: no audio for 10 s; 1008 ``DATA-0000``: undecodable audio), a refused
 handshake as an HTTP status with ``{"err_code", "err_msg"}`` JSON.
 """

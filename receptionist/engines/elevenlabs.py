@@ -3,7 +3,7 @@
 One request per sentence: ``POST /v1/text-to-speech/{voice_id}/stream`` asking for
 ``ulaw_8000``, which is exactly what Twilio plays, so the response body is passed on chunk
 by chunk as it arrives, untouched. The request shape follows the official OpenAPI spec and
-SDK (``/work/shared/protocol-samples/elevenlabs/http_stream_request.txt``).
+SDK (``tests/protocol_samples/elevenlabs/http_stream_request.txt``).
 
 One ``httpx.AsyncClient`` serves the whole process: a sentence on a kept-alive connection
 costs one request round trip, not a TCP and TLS handshake as well.

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import espeakng_loader
 import trio
 
-from receptionist.audio import pcm16_to_ulaw
+from receptionist.engines.audio import pcm16_to_ulaw
 from receptionist.engines.resampler import Resampler
 from receptionist.errors import SpeechSynthesisError
 from receptionist.messages import SAMPLE_RATE

@@ -11,7 +11,7 @@ Phone audio is 8 kHz; the bundled en-us acoustic model is 16 kHz. Upsampling (se
 ``upsample``) and keeping the model's own front end beats re-configuring it for 8 kHz
 (``-samprate 8000 -nfft 256 -upperf 3500``: WER about 100%, as its filterbank no longer
 matches the one the model was trained with).
-Figures: ``bench/stt_bench.py``.
+Figures: ``receptionist/devtools/bench/stt.py``.
 """
 
 from __future__ import annotations
@@ -54,10 +54,14 @@ _CALENDAR_WORDS = frozenset(
     - {"the", "day", "after", "next", "this", "week", "early", "later"}
 )
 _KEYWORDS[Expectation.DAY] = _CALENDAR_WORDS | {"another", "none"}
-_KEYWORDS[Expectation.TIME] = frozenset(
-    # "m" is what is left of "a.m."/"p.m." once the hypothesis is cleaned ("ten a m").
-    (*sphinx_corpus.HOURS, "m", "noon", "midday", "half", "quarter", "o'clock")
-) | {"another", "none"} | frozenset(WEEKDAYS)
+_KEYWORDS[Expectation.TIME] = (
+    frozenset(
+        # "m" is what is left of "a.m."/"p.m." once the hypothesis is cleaned ("ten a m").
+        (*sphinx_corpus.HOURS, "m", "noon", "midday", "half", "quarter", "o'clock")
+    )
+    | {"another", "none"}
+    | frozenset(WEEKDAYS)
+)
 # The open model rarely hears a name right, but it does hear "my name is": that, or any
 # name, says the caller answered in kind.
 _KEYWORDS[Expectation.NAME] = frozenset(

@@ -7,7 +7,8 @@ Two engines behind one interface (``VadModel.new_stream() -> FrameVad``):
   ``InferenceSession`` per process (it is thread-safe for ``run``); each call gets its own
   ``SileroStream`` holding that call's recurrent state and audio context.
 - ``WebrtcModel``: webrtcvad, about 25x cheaper but it takes noise bursts and coughs for
-  speech, even smoothed (figures: ``bench/vad_bench.py``); kept for very small machines.
+  speech, even smoothed (figures: ``python -m receptionist.devtools.bench.vad``); kept for
+  very small machines.
 
 ``SpeechSegmenter`` turns per-frame probabilities into turn events; it knows no engine.
 """

@@ -38,7 +38,6 @@ from receptionist.errors import LlmError
 from receptionist.llm import results
 from receptionist.llm.client import LlmClient
 from receptionist.llm.prompt import system_prompt
-from receptionist.llm.sentences import SentenceSplitter
 from receptionist.llm.speculation import Speculation
 from receptionist.llm.stream import Finished, LlmEvent, TextDelta, ToolCall, ToolCallsReady
 from receptionist.llm.tools import (
@@ -59,7 +58,8 @@ from receptionist.messages import (
     SchedulerReply,
     SchedulerRequest,
 )
-from receptionist.turn_taking import split_sentences
+from receptionist.turns.sentences import SentenceSplitter
+from receptionist.turns.turn_taking import split_sentences
 
 log = structlog.get_logger()
 
@@ -128,8 +128,13 @@ class LlmAgent:
     """One call's model conversation. Not shared between calls."""
 
     def __init__(
-        self, client: LlmClient, config: Config, *, call_tool: CallTool,
-        now: Callable[[], datetime], caller: str | None,
+        self,
+        client: LlmClient,
+        config: Config,
+        *,
+        call_tool: CallTool,
+        now: Callable[[], datetime],
+        caller: str | None,
     ) -> None:
         self._client, self._settings = client, config.llm
         self._call_tool, self._now = call_tool, now
@@ -322,8 +327,11 @@ class LlmAgent:
         message: dict[str, Any] = {"role": "assistant", "content": " ".join(said) or None}
         if calls:
             message["tool_calls"] = [
-                {"id": c.id, "type": "function",
-                 "function": {"name": c.name, "arguments": c.arguments}}
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
                 for c in calls
             ]
         self._append_said(said, message)
@@ -332,7 +340,6 @@ class LlmAgent:
             self._history.append(
                 {"role": "tool", "tool_call_id": call.id, "content": results.dumps(result)}
             )
-
 
     def _append_said(self, sentences: list[str], message: dict[str, Any]) -> None:
         self.revision += 1

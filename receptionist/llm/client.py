@@ -72,7 +72,7 @@ def build_llm(config: Config, environ: Mapping[str, str]) -> LlmEngine:
     if not key:
         raise ConfigError(
             f"llm.api_key_env: set the environment variable {name} to the API key for "
-            f"{config.llm.base_url} (or set api_key_env = \"\" for a server without keys)"
+            f'{config.llm.base_url} (or set api_key_env = "" for a server without keys)'
         )
     return LlmEngine(config.llm, api_key=key)
 
@@ -97,8 +97,11 @@ class LlmClient:
         self._headers = {"Authorization": openai.Omit()} if keyless else {}
 
     async def stream(
-        self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
-        *, allow_tools: bool = True,
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]],
+        *,
+        allow_tools: bool = True,
     ) -> AsyncGenerator[LlmEvent, None]:
         """Stream one completion's events, ending with ``Finished``.
 
@@ -126,14 +129,16 @@ class LlmClient:
             await trio.sleep(RETRY_BACKOFF_S)
 
     async def _attempt(
-        self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]],
         allow_tools: bool,
     ) -> AsyncGenerator[LlmEvent, None]:
         assembler = StreamAssembler()
         try:
-            chunks = await self._sdk.chat.completions.create(**self._request(
-                messages, tools, allow_tools
-            ))
+            chunks = await self._sdk.chat.completions.create(
+                **self._request(messages, tools, allow_tools)
+            )
             async with chunks:
                 async for chunk in chunks:
                     for event in assembler.handle(chunk.to_dict()):
@@ -145,13 +150,18 @@ class LlmClient:
         yield assembler.end()
 
     def _request(
-        self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]],
         allow_tools: bool,
     ) -> dict[str, Any]:
         settings = self._settings
         request: dict[str, Any] = {
-            "model": settings.model, "messages": messages, "stream": True,
-            "temperature": settings.temperature, "max_tokens": settings.max_tokens,
+            "model": settings.model,
+            "messages": messages,
+            "stream": True,
+            "temperature": settings.temperature,
+            "max_tokens": settings.max_tokens,
             # The usage chunk costs nothing in latency (it follows finish_reason).
             "stream_options": {"include_usage": True},
             "extra_headers": self._headers,

@@ -34,8 +34,11 @@ HINTS = {
     RejectReason.STORE_UNAVAILABLE: "the booking system is down: apologise and suggest "
     "calling back later",
 }
-TIMED_OUT = {"error": "no_answer", "detail": "the booking system did not answer in time; "
-             "it is unknown whether it acted: apologise and suggest calling back"}
+TIMED_OUT = {
+    "error": "no_answer",
+    "detail": "the booking system did not answer in time; "
+    "it is unknown whether it acted: apologise and suggest calling back",
+}
 INTERRUPTED = {"error": "interrupted", "detail": "the caller spoke before this ran; not done"}
 WILL_HANG_UP = {"ok": True, "detail": "the call ends once your reply has played"}
 WILL_TRANSFER = {"ok": True, "detail": "the caller is put through once your reply has played"}
@@ -53,8 +56,12 @@ def reply_result(reply: SchedulerReply) -> dict[str, Any]:
     """A Scheduler reply as the tool's result."""
     match reply:
         case FreeSlots(day=day, slots=slots, open_on_day=open_on_day):
-            return {"date": day.isoformat(), "weekday": f"{day:%A}", "open": open_on_day,
-                    "free_times": [f"{slot:%H:%M}" for slot in slots]}
+            return {
+                "date": day.isoformat(),
+                "weekday": f"{day:%A}",
+                "open": open_on_day,
+                "free_times": [f"{slot:%H:%M}" for slot in slots],
+            }
         case BookingConfirmed(appointment=appointment):
             return {"booked": appointment_result(appointment)}
         case BookingCancelled(appointment=appointment):
@@ -70,13 +77,20 @@ def reply_result(reply: SchedulerReply) -> dict[str, Any]:
 
 def not_found_among(found: BookingsFound, start: datetime) -> dict[str, Any]:
     """Cancelling by date and time found nothing then: show the model what there is."""
-    return {"error": RejectReason.NOT_FOUND.value,
-            "detail": f"no appointment at {start:%Y-%m-%d %H:%M} under the caller's number",
-            "appointments": [appointment_result(a) for a in found.appointments]}
+    return {
+        "error": RejectReason.NOT_FOUND.value,
+        "detail": f"no appointment at {start:%Y-%m-%d %H:%M} under the caller's number",
+        "appointments": [appointment_result(a) for a in found.appointments],
+    }
 
 
 def appointment_result(appointment: Appointment) -> dict[str, Any]:
     start = appointment.start
-    return {"appointment_id": appointment.id, "service": appointment.service,
-            "date": start.date().isoformat(), "weekday": f"{start:%A}",
-            "time": f"{start:%H:%M}", "name": appointment.name}
+    return {
+        "appointment_id": appointment.id,
+        "service": appointment.service,
+        "date": start.date().isoformat(),
+        "weekday": f"{start:%A}",
+        "time": f"{start:%H:%M}",
+        "name": appointment.name,
+    }

@@ -27,7 +27,7 @@ from typing import Any
 from receptionist.config import Config, Service
 from receptionist.llm.stream import ToolCall
 from receptionist.messages import BookSlot, CancelBooking, FindBookings, FindFreeSlots
-from receptionist.slots import check_day, check_start, normalise_phone
+from receptionist.scheduling.slots import check_day, check_start, normalise_phone
 
 MAX_NAME_CHARS = 80
 MAX_REASON_CHARS = 200
@@ -98,37 +98,65 @@ def tool_schemas(config: Config) -> list[dict[str, Any]]:
     date_ = {"type": "string", "description": "YYYY-MM-DD"}
     time_ = {"type": "string", "description": "HH:MM, 24-hour clock"}
     tools = [
-        _tool("check_availability", "Find free appointment times on one day.", {
-            "service": {"type": "string", "enum": services},
-            "date": date_,
-            "earliest": {**time_, "description": "HH:MM, 24-hour; only times from then on"},
-        }, ["service", "date"]),
-        _tool("book_appointment", "Book an appointment the caller has confirmed.", {
-            "service": {"type": "string", "enum": services},
-            "date": date_, "time": time_,
-            "name": {"type": "string", "description": "The patient's full name"},
-            "phone": {"type": "string", "description": "Omit to use the caller's own number"},
-            "reason": {"type": "string", "description": "A few words on why they come"},
-        }, ["service", "date", "time", "name", "reason"]),
-        _tool("cancel_appointment",
-              "Cancel one of the caller's appointments (found by their phone number), "
-              "named by appointment_id or by its date and time.", {
-                  "appointment_id": {"type": "integer"}, "date": date_, "time": time_,
-              }, []),
+        _tool(
+            "check_availability",
+            "Find free appointment times on one day.",
+            {
+                "service": {"type": "string", "enum": services},
+                "date": date_,
+                "earliest": {**time_, "description": "HH:MM, 24-hour; only times from then on"},
+            },
+            ["service", "date"],
+        ),
+        _tool(
+            "book_appointment",
+            "Book an appointment the caller has confirmed.",
+            {
+                "service": {"type": "string", "enum": services},
+                "date": date_,
+                "time": time_,
+                "name": {"type": "string", "description": "The patient's full name"},
+                "phone": {"type": "string", "description": "Omit to use the caller's own number"},
+                "reason": {"type": "string", "description": "A few words on why they come"},
+            },
+            ["service", "date", "time", "name", "reason"],
+        ),
+        _tool(
+            "cancel_appointment",
+            "Cancel one of the caller's appointments (found by their phone number), "
+            "named by appointment_id or by its date and time.",
+            {
+                "appointment_id": {"type": "integer"},
+                "date": date_,
+                "time": time_,
+            },
+            [],
+        ),
         _tool("end_call", "Hang up after your reply; say goodbye in it.", {}, []),
     ]
     if config.clinic.transfer_number:
-        tools.append(_tool("transfer_to_human",
-                           "Put the caller through to a person at the clinic after your reply.",
-                           {}, []))
+        tools.append(
+            _tool(
+                "transfer_to_human",
+                "Put the caller through to a person at the clinic after your reply.",
+                {},
+                [],
+            )
+        )
     return tools
 
 
 def _tool(name: str, description: str, properties: dict[str, Any], required: list[str]) -> Any:
-    parameters = {"type": "object", "properties": properties, "required": required,
-                  "additionalProperties": False}
-    return {"type": "function",
-            "function": {"name": name, "description": description, "parameters": parameters}}
+    parameters = {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+    return {
+        "type": "function",
+        "function": {"name": name, "description": description, "parameters": parameters},
+    }
 
 
 def validate(call: ToolCall, context: ToolContext) -> ValidCall | Invalid:
@@ -181,8 +209,10 @@ def _book(arguments: dict[str, Any], context: ToolContext) -> Book:
 
 def _cancel(arguments: dict[str, Any], context: ToolContext) -> Cancel:
     if not context.caller or not normalise_phone(context.caller):
-        raise _Rejected("the caller's number is unknown, so their appointments cannot be "
-                        "found; offer to put them through to the clinic instead")
+        raise _Rejected(
+            "the caller's number is unknown, so their appointments cannot be "
+            "found; offer to put them through to the clinic instead"
+        )
     phone = normalise_phone(context.caller)
     appointment_id = arguments.get("appointment_id")
     if isinstance(appointment_id, int) and not isinstance(appointment_id, bool):

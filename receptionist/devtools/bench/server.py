@@ -1,0 +1,44 @@
+"""The server under benchmark, in its own process pinned to one core (for ``make bench``).
+
+Run: ``python -m receptionist.devtools.bench.server LOG_FILE [section.key=value ...]``.
+Serves config.toml with the given overrides on 127.0.0.1 (a free port), logs JSON lines
+to LOG_FILE, and prints ``PORT <n>`` on stdout once it accepts calls. Runs until killed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import trio
+
+ROOT = Path(__file__).resolve().parents[3]
+SERVER_CORE = 0
+"""The core the server runs on; bench.py puts the callers and fakes on the other."""
+
+
+async def serve(overrides: list[str]) -> None:
+    from receptionist.config import load_config
+    from receptionist.runtime import open_services
+    from receptionist.server import serve_app
+
+    config = load_config(ROOT / "config.toml", overrides=overrides)
+    async with open_services(config) as services, trio.open_nursery() as nursery:
+        binds = await nursery.start(serve_app, services, "127.0.0.1", 0)
+        print("PORT", binds[0].rsplit(":", 1)[1], file=sys.__stdout__, flush=True)
+
+
+def main() -> None:
+    from receptionist.logs import configure_logging
+
+    log_file, overrides = sys.argv[1], sys.argv[2:]
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
+        os.sched_setaffinity(0, {SERVER_CORE})  # threads started later inherit it
+    sys.stdout = open(log_file, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+    configure_logging("info", json=True)
+    trio.run(serve, overrides)
+
+
+if __name__ == "__main__":
+    main()

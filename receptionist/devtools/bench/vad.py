@@ -1,0 +1,130 @@
+"""VAD engines on 8 kHz phone audio: CPU per 20 ms frame, and what they take for speech.
+
+Run: ``.venv/bin/python -m receptionist.devtools.bench.vad``. Every signal goes through
+mu-law, as Twilio's audio does. For each engine, per signal: the share of frames it calls
+speech, and how many times the smoothed turn detector (config.toml's [vad] settings)
+would start an utterance.
+Non-speech signals should start none; the speech track (six caller utterances with 1.5 s
+gaps) should start exactly six, also under pink noise.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[3]
+
+from receptionist.config import VadConfig, load_config  # noqa: E402
+from receptionist.devtools.phone_speech import caller_says, phone_line  # noqa: E402
+from receptionist.engines.vad import SileroModel, VadModel, WebrtcModel, new_segmenter  # noqa: E402
+from receptionist.messages import FRAME_MS, SAMPLE_RATE, SpeechStarted  # noqa: E402
+
+FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
+PHRASES = (
+    "I'd like to book an appointment", "yes please", "next tuesday at ten a m",
+    "my name is John Smith", "no thank you goodbye", "can I speak to a person",
+)  # fmt: skip
+RNG = np.random.default_rng(1)
+
+
+def at_level(x: np.ndarray, dbfs: float) -> np.ndarray:
+    rms = float(np.sqrt(np.mean(x**2))) or 1.0
+    return x / rms * 32768 * 10 ** (dbfs / 20)
+
+
+def white(seconds: float) -> np.ndarray:
+    return RNG.standard_normal(round(seconds * SAMPLE_RATE))
+
+
+def pink(seconds: float) -> np.ndarray:
+    n = round(seconds * SAMPLE_RATE)
+    spectrum = np.fft.rfft(RNG.standard_normal(n))
+    spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1))
+    return np.fft.irfft(spectrum, n)
+
+
+def cough(seconds: float = 0.3) -> np.ndarray:
+    """A cough-like burst: dark noise with a 10 ms attack and a 60 ms decay."""
+    n = round(seconds * SAMPLE_RATE)
+    envelope = np.exp(-np.arange(n) / (0.06 * SAMPLE_RATE))
+    envelope[:80] *= np.linspace(0, 1, 80)
+    return at_level(np.convolve(white(seconds), np.ones(4) / 4, "same") * envelope, -14)
+
+
+def quiet(seconds: float) -> np.ndarray:
+    return at_level(white(seconds), -65)
+
+
+def framed(x: np.ndarray) -> np.ndarray:
+    return np.concatenate([quiet(1.0), x, quiet(1.5)])
+
+
+def speech_track(noise_dbfs: float | None) -> tuple[np.ndarray, int]:
+    parts = [quiet(0.5)]
+    for phrase in PHRASES:
+        parts += [np.frombuffer(caller_says(phrase), np.int16).astype(np.float64), quiet(1.5)]
+    track = np.concatenate(parts)
+    if noise_dbfs is not None:
+        track = track + at_level(pink(len(track) / SAMPLE_RATE), noise_dbfs)
+    return track, len(PHRASES)
+
+
+def signals() -> list[tuple[str, np.ndarray, int]]:
+    """(name, samples, utterances it holds)."""
+    return [
+        ("line noise, 10 s", quiet(10.0), 0),
+        ("white noise burst 1 s, -20 dBFS", framed(at_level(white(1.0), -20)), 0),
+        ("white noise burst 0.3 s, -20 dBFS", framed(at_level(white(0.3), -20)), 0),
+        ("pink noise burst 1 s, -20 dBFS", framed(at_level(pink(1.0), -20)), 0),
+        ("steady pink noise 5 s, -30 dBFS", framed(at_level(pink(5.0), -30)), 0),
+        ("click, 5 ms", framed(at_level(white(0.005), -6)), 0),
+        ("cough-like burst 0.3 s", framed(cough()), 0),
+        ("speech (about -21 dBFS)", *speech_track(None)),
+        ("speech + pink noise -35 dBFS", *speech_track(-35)),
+        ("speech + pink noise -25 dBFS", *speech_track(-25)),
+        ("speech + pink noise -20 dBFS", *speech_track(-20)),
+    ]
+
+
+def run(model: VadModel, samples: np.ndarray, config: VadConfig) -> tuple[float, int, float]:
+    """(share of frames voiced, utterances started, microseconds of CPU per frame)."""
+    pcm = phone_line(np.clip(samples, -32768, 32767).astype(np.int16).tobytes())
+    frames = [pcm[i : i + 2 * FRAME_SAMPLES] for i in range(0, len(pcm), 2 * FRAME_SAMPLES)]
+    stream, segmenter = model.new_stream(), new_segmenter(config)
+    started = time.process_time()
+    probabilities = [stream.probability(frame) for frame in frames]
+    cpu_us = (time.process_time() - started) / len(frames) * 1e6
+    starts = sum(
+        isinstance(segmenter.handle(p, i * FRAME_MS / 1000), SpeechStarted)
+        for i, p in enumerate(probabilities)
+    )
+    voiced = float(np.mean(np.array(probabilities) >= config.threshold))
+    return voiced, starts, cpu_us
+
+
+def main() -> None:
+    config = load_config(ROOT / "config.toml").vad
+    engines: dict[str, tuple[VadModel, VadConfig]] = {
+        "silero": (SileroModel(), config),
+        "webrtc mode 3": (WebrtcModel(3), config),
+        "webrtc mode 3, min_speech_ms 300": (WebrtcModel(3), replace(config, min_speech_ms=300)),
+    }
+    cases = signals()
+    for name, (model, engine_config) in engines.items():
+        print(f"== {name}")
+        cpu = []
+        for signal, samples, utterances in cases:
+            voiced, starts, cpu_us = run(model, samples, engine_config)
+            cpu.append(cpu_us)
+            verdict = "ok" if starts == utterances else "WRONG"
+            counts = f"starts {starts}/{utterances} {verdict}"
+            print(f"  {signal:36s} frames voiced {voiced:6.1%}  {counts}")
+        print(f"  CPU per 20 ms frame: {np.median(cpu):.1f} us (median over signals)")
+
+
+if __name__ == "__main__":
+    main()

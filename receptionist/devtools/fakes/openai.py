@@ -1,0 +1,298 @@
+"""A fake OpenAI Chat Completions server that speaks the real wire protocol, on 127.0.0.1.
+
+``POST /v1/chat/completions`` with ``"stream": true`` is answered the way the recorded
+samples in ``protocol-samples/openai/`` are: HTTP/1.1 chunked ``text/event-stream``, one
+``data: {chunk}`` event per token, the finish chunk (``delta: {}``), a usage chunk only when
+the request asked for it (``stream_options.include_usage``), then ``data: [DONE]``.
+
+Each request takes the next ``Scripted`` reply: text, tool calls (arguments cut into
+fragments, several calls in parallel), a 500 or 429, or a connection dropped mid-stream.
+With ``same_point_same_reply``, a request that asks again at a point of the conversation
+already answered, with other words from the caller (a preemptive guess restarted on the
+final transcript), gets that point's reply again rather than the next one, so a scripted
+conversation survives preemptive generation; a retry (the same words) takes the next.
+Every request body and its headers are recorded, so tests can assert on what was sent.
+A minimal h11 server rather than an ASGI app: it can drop a connection mid-body, and each
+event is written to the socket the moment it is made, with no framework buffering between.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import re
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import h11
+import trio
+
+CREATED = 1727346168
+"""The ``created`` of the recorded samples: chunks look like theirs."""
+MAX_REQUEST_BYTES = 1_000_000
+READ_SIZE = 65536
+_TOKEN = re.compile(r"\s*[\w']+|\s*[^\w\s']+|\s+")
+ERROR_BODIES = {
+    429: {
+        "message": "Rate limit reached for requests",
+        "type": "requests",
+        "param": None,
+        "code": "rate_limit_exceeded",
+    },
+    500: {
+        "message": "The server had an error while processing your request.",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallScript:
+    name: str
+    arguments: dict[str, Any] | str
+    """A dict is sent as its JSON; a str as is (to send arguments that are not JSON)."""
+    fragments: int = 4
+    """How many ``arguments`` deltas the JSON is cut into."""
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Scripted:
+    """The answer to one request."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCallScript, ...] = ()
+    status: int = 200
+    """Not 200: answer with that HTTP error and OpenAI's JSON error body instead."""
+    drop_after: int | None = None
+    """Close the connection, mid-body, after this many chunks."""
+    first_token_delay_s: float | None = None
+    """None: the server's default."""
+    finish_reason: str | None = None
+    """None: "tool_calls" when there are tool calls, else "stop"."""
+
+
+@dataclass
+class Received:
+    body: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+    """When the whole request had arrived (trio.current_time())."""
+
+
+@dataclass
+class FakeOpenAI:
+    """Serve scripted replies; see the module docstring. ``serve`` reports the base URL."""
+
+    script: deque[Scripted] = field(default_factory=deque)
+    first_token_delay_s: float = 0.0
+    token_delay_s: float = 0.0
+    every_call: tuple[Scripted, ...] = ()
+    """When set, a request that opens a conversation (its first user message) restarts
+    ``script`` from these: one fake serves any number of calls
+    (``python -m receptionist.devtools.fakes``)."""
+    same_point_same_reply: bool = False
+    requests: list[Received] = field(default_factory=list)
+    sent: list[tuple[float, dict[str, Any] | str]] = field(default_factory=list)
+    """(time handed to the socket, chunk or "[DONE]") for every event, for latency tests."""
+    _ids: itertools.count[int] = field(default_factory=itertools.count)
+    _points: dict[str, tuple[str, Scripted]] = field(default_factory=dict)
+    _news: trio.Event = field(default_factory=trio.Event)
+
+    async def until(self, condition: Callable[[FakeOpenAI], bool]) -> None:
+        """Wait until ``condition(self)`` holds, checked at each request and event sent."""
+        while not condition(self):
+            await self._news.wait()
+
+    def _noted(self) -> None:
+        self._news.set()
+        self._news = trio.Event()
+
+    """The conversation before the caller's last words -> (those words, the reply given)."""
+
+    def add(self, *replies: Scripted) -> None:
+        self.script.extend(replies)
+
+    async def serve(
+        self, *, port: int = 0, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        listeners = await trio.open_tcp_listeners(port, host="127.0.0.1")
+        port = listeners[0].socket.getsockname()[1]
+        task_status.started(f"http://127.0.0.1:{port}/v1")
+        await trio.serve_listeners(self._serve_connection, listeners)
+
+    async def _serve_connection(self, stream: trio.SocketStream) -> None:
+        # The client may go away mid-response (a cancelled stream): normal here.
+        async with stream:
+            with contextlib.suppress(trio.BrokenResourceError, h11.RemoteProtocolError):
+                await self._serve_requests(stream)
+
+    async def _serve_requests(self, stream: trio.SocketStream) -> None:
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_BYTES)
+        while True:
+            request = await _read_request(conn, stream)
+            if request is None or not await self._respond(conn, stream, *request):
+                return
+            if conn.our_state is h11.MUST_CLOSE:
+                return
+            conn.start_next_cycle()
+
+    async def _respond(
+        self, conn: h11.Connection, stream: trio.SocketStream, target: str, received: Received
+    ) -> bool:
+        """Answer one request; False when the connection must be dropped."""
+        if target != "/v1/chat/completions" or not received.body.get("stream"):
+            await _send_json(conn, stream, 404, {"error": {"message": f"not faked: {target}"}})
+            return True
+        self.requests.append(received)
+        self._noted()
+        if self.every_call and _opens_conversation(received.body):
+            self.script, self._points = deque(self.every_call), {}
+        scripted = self._next_reply(received.body)
+        if scripted.status != 200:
+            error = {"error": ERROR_BODIES[scripted.status]}
+            await _send_json(conn, stream, scripted.status, error)
+            return True
+        return await self._stream(conn, stream, scripted, received.body)
+
+    def _next_reply(self, body: dict[str, Any]) -> Scripted:
+        messages = body["messages"]
+        point = words = None
+        if self.same_point_same_reply and messages[-1]["role"] == "user":
+            point, words = json.dumps(messages[:-1]), str(messages[-1]["content"])
+            if point in self._points and self._points[point][0] != words:
+                return self._points[point][1]
+        assert self.script, f"the fake OpenAI has no scripted reply for request {body}"
+        scripted = self.script.popleft()
+        if point is not None and words is not None:
+            self._points[point] = (words, scripted)
+        return scripted
+
+    async def _stream(
+        self,
+        conn: h11.Connection,
+        stream: trio.SocketStream,
+        scripted: Scripted,
+        body: dict[str, Any],
+    ) -> bool:
+        headers = [
+            ("content-type", "text/event-stream; charset=utf-8"),
+            ("transfer-encoding", "chunked"),
+        ]
+        await stream.send_all(conn.send(h11.Response(status_code=200, headers=headers)))
+        delay = scripted.first_token_delay_s
+        await trio.sleep(self.first_token_delay_s if delay is None else delay)
+        events: list[dict[str, Any] | str] = [*self._chunks(scripted, body), "[DONE]"]
+        for count, event in enumerate(events):
+            if count == scripted.drop_after:
+                return False
+            if count:
+                await trio.sleep(self.token_delay_s)
+            data = event if isinstance(event, str) else json.dumps(event, separators=(",", ":"))
+            self.sent.append((trio.current_time(), event))
+            self._noted()
+            await stream.send_all(conn.send(h11.Data(data=f"data: {data}\n\n".encode())))
+        await stream.send_all(conn.send(h11.EndOfMessage()))
+        return True
+
+    def _chunks(self, scripted: Scripted, body: dict[str, Any]) -> list[dict[str, Any]]:
+        base = {
+            "id": f"chatcmpl-fake{next(self._ids)}",
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": body.get("model", ""),
+            "system_fingerprint": "fp_fake",
+        }
+        deltas = _deltas(scripted)
+        finish = scripted.finish_reason or ("tool_calls" if scripted.tool_calls else "stop")
+        chunks = [{**base, "choices": [_choice(delta)]} for delta in deltas]
+        chunks.append({**base, "choices": [_choice({}, finish)]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {
+                "prompt_tokens": 10,
+                "completion_tokens": len(deltas),
+                "total_tokens": 10 + len(deltas),
+            }
+            chunks.append({**base, "choices": [], "usage": usage})
+        return chunks
+
+
+def _opens_conversation(body: dict[str, Any]) -> bool:
+    return sum(1 for m in body.get("messages", ()) if m.get("role") == "user") == 1
+
+
+def _choice(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+
+
+def _deltas(scripted: Scripted) -> list[dict[str, Any]]:
+    """The ``delta`` of each chunk, as the recorded samples order them."""
+    if scripted.text:
+        first: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
+        deltas = [first, *({"content": token} for token in _TOKEN.findall(scripted.text))]
+    else:
+        deltas = [{"role": "assistant", "content": None}]
+    for index, call in enumerate(scripted.tool_calls):
+        deltas.extend(_tool_call_deltas(index, call))
+    return deltas
+
+
+def _tool_call_deltas(index: int, call: ToolCallScript) -> Iterable[dict[str, Any]]:
+    call_id = call.id or f"call_fake{index}"
+    arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
+    yield {
+        "tool_calls": [
+            {
+                "index": index,
+                "id": call_id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+        ]
+    }
+    size = -(-len(arguments) // max(call.fragments, 1))
+    for start in range(0, len(arguments), max(size, 1)):
+        fragment = arguments[start : start + size]
+        yield {"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}
+
+
+async def _read_request(
+    conn: h11.Connection, stream: trio.SocketStream
+) -> tuple[str, Received] | None:
+    """The next request's target and body, or None once the client has closed."""
+    request: h11.Request | None = None
+    body = bytearray()
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            data = await stream.receive_some(READ_SIZE)
+            conn.receive_data(data)
+            continue
+        match event:
+            case h11.Request():
+                request = event
+            case h11.Data(data=data):
+                body.extend(data)
+            case h11.EndOfMessage():
+                assert request is not None
+                headers = {k.decode().lower(): v.decode() for k, v in request.headers}
+                parsed = json.loads(body) if body else {}
+                received = Received(parsed, headers, trio.current_time())
+                return request.target.decode(), received
+            case h11.ConnectionClosed() | h11.PAUSED:
+                return None
+
+
+async def _send_json(
+    conn: h11.Connection, stream: trio.SocketStream, status: int, payload: dict[str, Any]
+) -> None:
+    data = json.dumps(payload).encode()
+    headers = [("content-type", "application/json"), ("content-length", str(len(data)))]
+    await stream.send_all(conn.send(h11.Response(status_code=status, headers=headers)))
+    await stream.send_all(conn.send(h11.Data(data=data)))
+    await stream.send_all(conn.send(h11.EndOfMessage()))

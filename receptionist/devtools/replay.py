@@ -1,0 +1,198 @@
+"""``make replay``: play recorded callers into the real pipeline, exactly as Twilio would.
+
+A fixture is a WAV (any sample rate, mono or stereo) or raw 8 kHz mu-law (``.ulaw``) of a
+caller's side of a call. It is cut at its silences into utterances; each is streamed after
+the agent has finished its reply, as a patient caller would. The server runs in this process
+on 127.0.0.1 with a fresh appointments database, so a replay never touches real bookings.
+Output, per fixture, in ``<out>/<name>/``: ``agent.wav`` (what the caller heard),
+``server.log`` (the JSON log lines), and ``report.txt`` (the table printed).
+"""
+
+from __future__ import annotations
+
+import json
+import wave
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from receptionist.config import Config
+from receptionist.devtools.twilio_caller import CallerReport, TwilioCaller
+from receptionist.engines.audio import audioop, pcm16_to_ulaw, ulaw_to_pcm16
+from receptionist.engines.resampler import Resampler
+from receptionist.messages import FRAME_BYTES, SAMPLE_RATE
+from receptionist.scheduling.listing import format_booking
+from receptionist.scheduling.store import AppointmentStore
+from receptionist.turns.latency import STAGES
+
+FIXTURE_SUFFIXES = (".wav", ".ulaw", ".mulaw", ".raw")
+MIN_GAP_MS = 500
+"""Silence this long between two stretches of speech makes them separate utterances."""
+PAD_MS = 100
+FLOOR_MULTIPLE = 4.0
+MIN_SPEECH_RMS = 200
+CALLER_WIDTH = 28
+AGENT_WIDTH = 40
+
+
+def load_caller_audio(path: Path) -> bytes:
+    """A fixture as 8 kHz mu-law, whatever its format."""
+    if path.suffix.lower() != ".wav":
+        return path.read_bytes()
+    with wave.open(str(path), "rb") as wav:
+        channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+        pcm = wav.readframes(wav.getnframes())
+    if width != 2:
+        pcm = audioop.lin2lin(pcm, width, 2)
+    if channels == 2:
+        pcm = audioop.tomono(pcm, 2, 0.5, 0.5)
+    if rate != SAMPLE_RATE:
+        resampler = Resampler(rate, SAMPLE_RATE)
+        pcm = resampler.process(pcm) + resampler.flush()
+    return pcm16_to_ulaw(pcm)
+
+
+def split_utterances(ulaw: bytes) -> list[bytes]:
+    """Cut a caller recording at its silences; each piece keeps a little padding."""
+    frames = [ulaw[i : i + FRAME_BYTES] for i in range(0, len(ulaw), FRAME_BYTES)]
+    levels = [audioop.rms(ulaw_to_pcm16(frame), 2) for frame in frames]
+    if not levels:
+        return []
+    floor = sorted(levels)[len(levels) // 5]
+    threshold = max(MIN_SPEECH_RMS, floor * FLOOR_MULTIPLE)
+    voiced = [index for index, level in enumerate(levels) if level >= threshold]
+    return [b"".join(frames[start:end]) for start, end in _spans(voiced, len(frames))]
+
+
+def _spans(voiced: list[int], total: int) -> list[tuple[int, int]]:
+    gap, pad = MIN_GAP_MS // 20, PAD_MS // 20
+    spans: list[tuple[int, int]] = []
+    for index in voiced:
+        if spans and index - spans[-1][1] <= gap:
+            spans[-1] = (spans[-1][0], index + 1)
+        else:
+            spans.append((index, index + 1))
+    return [(max(0, s - pad), min(total, e + pad)) for s, e in spans]
+
+
+def fixture_files(target: Path) -> list[Path]:
+    if target.is_dir():
+        return sorted(p for p in target.iterdir() if p.suffix.lower() in FIXTURE_SUFFIXES)
+    return [target]
+
+
+@dataclass(frozen=True)
+class TurnRow:
+    turn_id: int
+    caller: str
+    agent: str
+    latencies: dict[str, float | None]
+
+
+def turn_rows(events: list[dict[str, Any]]) -> list[TurnRow]:
+    """Join the log's per-turn records: what was heard, what was said, how long it took."""
+    said = {e["turn_id"]: e for e in events if e.get("event") == "dialogue.said"}
+    rows = []
+    for event in events:
+        if event.get("event") != "turn":
+            continue
+        turn_id = event["turn_id"]
+        spoken = said.get(turn_id, {})
+        latencies = {key: event.get(f"{key}_ms") for key in (*STAGES, "total")}
+        rows.append(
+            TurnRow(turn_id, spoken.get("caller_text", ""), spoken.get("text", ""), latencies)
+        )
+    return rows
+
+
+def format_table(rows: list[TurnRow], report: CallerReport) -> str:
+    stages = (*STAGES, "total", "heard")
+    header = f"{'turn':>4}  {'caller said':<{CALLER_WIDTH}}  {'agent said':<{AGENT_WIDTH}}  "
+    lines = [header + "  ".join(f"{stage:>8}" for stage in stages)]
+    heard = [report.greeting_ms, *report.reply_latencies_ms]
+    for index, row in enumerate(rows):
+        cells = [_ms(row.latencies[k]) for k in (*STAGES, "total")]
+        cells.append(_ms(heard[index] if index < len(heard) else None))
+        lines.append(
+            f"{row.turn_id:>4}  {_clip(row.caller, CALLER_WIDTH):<{CALLER_WIDTH}}  "
+            f"{_clip(row.agent, AGENT_WIDTH):<{AGENT_WIDTH}}  "
+            + "  ".join(f"{c:>8}" for c in cells)
+        )
+    lines.append(
+        "ms per stage: stt = end of speech to final transcript; dialogue = to first reply text; "
+        "sentence = to first sentence; tts = to first audio; send = to first frame sent; "
+        "total = end of speech to first frame sent; heard = caller's last audio frame to the "
+        "first agent frame at the caller (includes end-of-speech detection; for the greeting, "
+        "from the stream's start)."
+    )
+    return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def write_wav(path: Path, ulaw: bytes) -> None:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes(ulaw_to_pcm16(ulaw))
+
+
+def replay_config(config: Config, out_dir: Path, *, fast: bool) -> Config:
+    """A fresh database per replay; in fast mode the server sends audio unpaced."""
+    scheduler = replace(config.scheduler, database=out_dir / "appointments.sqlite3")
+    twilio = replace(config.twilio, send_ahead_ms=3_600_000) if fast else config.twilio
+    return replace(config, scheduler=scheduler, twilio=twilio)
+
+
+async def replay_fixture(
+    fixture: Path, config: Config, out_root: Path, *, fast: bool, now: datetime | None
+) -> str:
+    """Replay one fixture; returns the report text."""
+    from receptionist.logs import capture_to_file
+    from receptionist.runtime import open_services
+    from receptionist.server import serve_app
+
+    out_dir = out_root / fixture.stem
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "appointments.sqlite3").unlink(missing_ok=True)
+    config = replay_config(config, out_dir, fast=fast)
+    utterances = split_utterances(load_caller_audio(fixture))
+    with capture_to_file(out_dir / "server.log") as events:
+        async with open_services(config, now=now) as services, trio.open_nursery() as nursery:
+            binds = await nursery.start(serve_app, services, "127.0.0.1", 0)
+            report = await TwilioCaller(binds[0], paced=not fast).run(utterances)
+            await trio.sleep(0.5)  # let the server finish logging the call's end
+            nursery.cancel_scope.cancel()
+    write_wav(out_dir / "agent.wav", report.heard_ulaw)
+    text = _report_text(fixture, utterances, events, report, config)
+    (out_dir / "report.txt").write_text(text + "\n")
+    return text
+
+
+def _report_text(
+    fixture: Path,
+    utterances: list[bytes],
+    events: list[dict[str, Any]],
+    report: CallerReport,
+    config: Config,
+) -> str:
+    store = AppointmentStore(config)
+    bookings = [format_booking(a) for a in store.appointments(include_past=True)]
+    title = f"{fixture.name}: {len(utterances)} caller utterances"
+    table = format_table(turn_rows(events), report)
+    booked = "\n".join(f"  {line}" for line in bookings) or "  (none)"
+    return f"{title}\n{table}\nbookings:\n{booked}\n"
+
+
+def dump_events(events: list[dict[str, Any]]) -> str:
+    return "\n".join(json.dumps(e, default=str) for e in events)

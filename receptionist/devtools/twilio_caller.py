@@ -1,0 +1,343 @@
+"""A caller as Twilio presents one to us: for replays, end-to-end tests and the benchmark.
+
+It does what Twilio does for a real call: requests ``/incoming-call`` (form-encoded, signed
+when an auth token is given), opens the ``<Stream>`` URL from the TwiML, sends ``connected``,
+``start`` with the TwiML's ``<Parameter>``s, a ``media`` frame every 20 ms, and ``stop``;
+it plays the agent's audio in real time, echoes each ``mark`` once the audio before it has
+played, and honours ``clear`` by dropping unplayed audio and echoing pending marks at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
+
+import httpx
+import trio
+import trio_websocket
+
+from receptionist.engines.audio import audioop, ulaw_to_pcm16
+from receptionist.messages import FRAME_BYTES, FRAME_MS, ULAW_SILENCE
+from receptionist.telephony.webhooks import twilio_signature
+
+FRAME_S = FRAME_MS / 1000
+SILENCE_FRAME = ULAW_SILENCE * FRAME_BYTES
+SPEECH_RMS = 200
+"""A frame this loud is the caller speaking (replay's ``MIN_SPEECH_RMS``), for timing."""
+
+
+@dataclass
+class Playback:
+    """Twilio's outbound buffer, as a model: what the caller has heard, and when.
+
+    No I/O: the caller task feeds it what arrives and asks it what is due.
+    """
+
+    instant: bool = False
+    """Play everything the moment it arrives (fast replays)."""
+    buffer_end: float = 0.0
+    pending_marks: list[tuple[float, str]] = field(default_factory=list)
+    queued: list[tuple[float, bytes]] = field(default_factory=list)
+    heard: bytearray = field(default_factory=bytearray)
+    last_audio_at: float | None = None
+
+    def media(self, ulaw: bytes, now: float) -> None:
+        start = now if self.instant else max(self.buffer_end, now)
+        self.buffer_end = start + (0 if self.instant else FRAME_S)
+        self.queued.append((start, ulaw))
+        self.last_audio_at = now
+
+    def mark(self, name: str, now: float) -> None:
+        self.pending_marks.append((max(self.buffer_end, now), name))
+
+    def clear(self, now: float) -> list[str]:
+        """Drop the unplayed audio; every pending mark comes back at once."""
+        self.played(now)
+        self.queued.clear()
+        self.buffer_end = now
+        names = [name for _, name in self.pending_marks]
+        self.pending_marks.clear()
+        return names
+
+    def played(self, now: float) -> list[str]:
+        """Move what has played by ``now`` to ``heard``; the marks now due, in order."""
+        while self.queued and self.queued[0][0] <= now:
+            self.heard += self.queued.pop(0)[1]
+        due = [name for at, name in self.pending_marks if at <= now]
+        self.pending_marks = [(at, name) for at, name in self.pending_marks if at > now]
+        return due
+
+    def speaking(self, now: float) -> bool:
+        return self.buffer_end > now or bool(self.pending_marks)
+
+
+@dataclass(frozen=True)
+class CallerReport:
+    call_sid: str
+    heard_ulaw: bytes
+    greeting_ms: float | None
+    """From ``start`` sent to the first agent audio arriving."""
+    reply_latencies_ms: tuple[float | None, ...]
+    """Per utterance: end of the caller's audio to the agent's next audio arriving."""
+    clears: int
+    closed_by_server: bool
+    speech_spans: tuple[tuple[float, float] | None, ...] = ()
+    """Per utterance: when its first and last voiced frames were sent (None: unvoiced)."""
+    reply_arrivals: tuple[tuple[float, ...], ...] = ()
+    """Per wait for the agent (the greeting's, then one per utterance): when each agent
+    frame arrived, until the next wait (frames arriving while the caller speaks included)."""
+    clear_times: tuple[float, ...] = ()
+    media_after_clear: int = 0
+    """Agent frames that arrived after a ``clear`` while the caller was still saying the
+    utterance that interrupted: stale audio of the cancelled turn (should be 0)."""
+
+
+class TwilioCaller:
+    """Drive one call against a running server at ``base_url`` (http://host:port)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        call_sid: str = "CA00000000000000000000000000000001",
+        caller: str = "+15551234567",
+        auth_token: str = "",
+        paced: bool = True,
+        reply_quiet_s: float = 0.8,
+        reply_timeout_s: float = 20.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.call_sid = call_sid
+        self.caller = caller
+        self.auth_token = auth_token
+        self.paced = paced
+        self.reply_quiet_s = reply_quiet_s
+        self.reply_timeout_s = reply_timeout_s
+        self.playback = Playback(instant=not paced)
+        self.clears = 0
+        self.clear_times: list[float] = []
+        self.media_after_clear = 0
+        self.speech_spans: list[tuple[float, float] | None] = []
+        self.reply_arrivals: list[list[float]] = []
+        self._saying = False
+        self._cleared_while_saying = False
+        self._closed_by_server = False
+        self._echo: list[str] = []
+        self._reply_since = 0.0
+        self._reply_first_audio: float | None = None
+
+    async def answer_webhook(self) -> tuple[str, dict[str, str]]:
+        """POST /incoming-call as Twilio does; the stream URL and parameters from the TwiML."""
+        form = {"CallSid": self.call_sid, "From": self.caller, "To": "+15550000000"}
+        url = f"{self.base_url}/incoming-call"
+        headers = {}
+        if self.auth_token:
+            headers["X-Twilio-Signature"] = twilio_signature(self.auth_token, url, form.items())
+        async with httpx.AsyncClient() as client:
+            response = await client.post(url, data=form, headers=headers)
+        response.raise_for_status()
+        stream = ElementTree.fromstring(response.text).find("Connect/Stream")
+        if stream is None:
+            raise ValueError(f"no <Connect><Stream> in {response.text!r}")
+        parameters = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
+        return stream.get("url", ""), parameters
+
+    async def run(
+        self, utterances: list[bytes], *, barge_in_after_s: dict[int, float] | None = None
+    ) -> CallerReport:
+        """Call, wait for the greeting, say each utterance after the agent's reply, hang up.
+
+        Args:
+            barge_in_after_s: utterance index to seconds: that utterance is said this long
+                after the agent's audio (the greeting or the reply before it) started to
+                arrive, over the agent, instead of after it has finished.
+        """
+        cut = barge_in_after_s or {}
+        stream_url, parameters = await self.answer_webhook()
+        # The TwiML names our public host; a local server is reached on its local address.
+        local = urlsplit(self.base_url)
+        path = urlsplit(stream_url).path
+        url = f"ws://{local.netloc}{path}"
+        latencies: list[float | None] = []
+        async with trio_websocket.open_websocket_url(url) as ws, trio.open_nursery() as nursery:
+            await self._send_start(ws, parameters)
+            nursery.start_soon(self._read, ws)
+            nursery.start_soon(self._play_out, ws)
+            now = trio.current_time()
+            greeting_ms = await self._wait_for_agent(ws, since=now, cut_after=cut.get(0))
+            for index, utterance in enumerate(utterances):
+                ended = await self._say(ws, utterance)
+                waited = await self._wait_for_agent(ws, since=ended, cut_after=cut.get(index + 1))
+                latencies.append(waited)
+                if self._closed_by_server:
+                    break
+            await self._hang_up(ws)
+            nursery.cancel_scope.cancel()
+        return CallerReport(
+            call_sid=self.call_sid,
+            heard_ulaw=bytes(self.playback.heard),
+            greeting_ms=greeting_ms,
+            reply_latencies_ms=tuple(latencies),
+            clears=self.clears,
+            closed_by_server=self._closed_by_server,
+            speech_spans=tuple(self.speech_spans),
+            reply_arrivals=tuple(tuple(times) for times in self.reply_arrivals),
+            clear_times=tuple(self.clear_times),
+            media_after_clear=self.media_after_clear,
+        )
+
+    async def _send_start(self, ws: Any, parameters: dict[str, str]) -> None:
+        self._stream_sid = "MZ" + self.call_sid[2:]
+        await self._send(ws, {"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        start = {
+            "accountSid": "AC00000000000000000000000000000000",
+            "streamSid": self._stream_sid,
+            "callSid": self.call_sid,
+            "tracks": ["inbound"],
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            "customParameters": parameters,
+        }
+        await self._send(
+            ws,
+            {
+                "event": "start",
+                "sequenceNumber": "1",
+                "start": start,
+                "streamSid": self._stream_sid,
+            },
+        )
+        self._sequence = 1
+        self._chunk = 0
+        self._next_slot = trio.current_time()
+
+    async def _send(self, ws: Any, message: dict[str, Any]) -> None:
+        """Send one message; once the server has hung up there is nothing more to send."""
+        if self._closed_by_server:
+            return
+        try:
+            await ws.send_message(json.dumps(message))
+        except trio_websocket.ConnectionClosed:
+            self._closed_by_server = True
+
+    async def _send_frame(self, ws: Any, ulaw: bytes) -> None:
+        self._sequence += 1
+        self._chunk += 1
+        media = {
+            "track": "inbound",
+            "chunk": str(self._chunk),
+            "timestamp": str(self._chunk * FRAME_MS),
+            "payload": base64.b64encode(ulaw).decode(),
+        }
+        message = {
+            "event": "media",
+            "sequenceNumber": str(self._sequence),
+            "media": media,
+            "streamSid": self._stream_sid,
+        }
+        await self._send(ws, message)
+
+    async def _say(self, ws: Any, ulaw: bytes) -> float:
+        """Stream one utterance in 20 ms frames; returns when its last frame went out."""
+        frames = [ulaw[i : i + FRAME_BYTES] for i in range(0, len(ulaw), FRAME_BYTES)]
+        self._saying, self._cleared_while_saying = True, False
+        first = last = None
+        for frame in frames:
+            if self.paced:
+                await self._frame_slot()
+            await self._send_frame(ws, frame.ljust(FRAME_BYTES, ULAW_SILENCE))
+            if audioop.rms(ulaw_to_pcm16(frame), 2) >= SPEECH_RMS:
+                last = trio.current_time()
+                first = last if first is None else first
+        self._saying = False
+        self.speech_spans.append(None if first is None or last is None else (first, last))
+        if not self.paced:
+            self._next_slot = trio.current_time()  # the silence after it is paced from now
+        return trio.current_time()
+
+    async def _frame_slot(self) -> None:
+        """Wait for the next 20 ms slot. One clock all call long, as Twilio's: restarted
+        for each utterance and each wait, it would gain a frame every time, and the audio
+        would run ahead of the wall clock (Deepgram's word times are mapped onto it)."""
+        await trio.sleep_until(self._next_slot)
+        self._next_slot += FRAME_S
+
+    async def _wait_for_agent(
+        self, ws: Any, since: float, cut_after: float | None = None
+    ) -> float | None:
+        """Stream silence until the agent has replied and gone quiet; the reply's latency.
+
+        With ``cut_after``, stop waiting that many seconds into the agent's audio instead.
+        Returns None when the agent said nothing within ``reply_timeout_s``.
+        """
+        self._reply_since, self._reply_first_audio = since, None
+        self.reply_arrivals.append([])
+        deadline = since + self.reply_timeout_s
+        while not self._closed_by_server and trio.current_time() < deadline:
+            now, first = trio.current_time(), self._reply_first_audio
+            if cut_after is not None and first is not None and now >= first + cut_after:
+                break
+            if self._agent_done(now):
+                break
+            await self._frame_slot()
+            await self._send_frame(ws, SILENCE_FRAME)
+        first = self._reply_first_audio
+        return None if first is None else round((first - since) * 1000, 1)
+
+    def _agent_done(self, now: float) -> bool:
+        last = self.playback.last_audio_at
+        return (
+            self._reply_first_audio is not None
+            and last is not None
+            and now - last >= self.reply_quiet_s
+            and not self.playback.speaking(now)
+        )
+
+    async def _read(self, ws: Any) -> None:
+        try:
+            while True:
+                message = json.loads(await ws.get_message())
+                self._on_server_message(message, trio.current_time())
+        except trio_websocket.ConnectionClosed:
+            self._closed_by_server = True
+
+    def _on_server_message(self, message: dict[str, Any], now: float) -> None:
+        match message.get("event"):
+            case "media":
+                if self._reply_first_audio is None:
+                    self._reply_first_audio = now
+                if self.reply_arrivals:
+                    self.reply_arrivals[-1].append(now)
+                self.media_after_clear += self._saying and self._cleared_while_saying
+                self.playback.media(base64.b64decode(message["media"]["payload"]), now)
+            case "mark":
+                self.playback.mark(message["mark"]["name"], now)
+            case "clear":
+                self.clears += 1
+                self.clear_times.append(now)
+                self._cleared_while_saying = self._saying
+                self._echo.extend(self.playback.clear(now))
+
+    async def _play_out(self, ws: Any) -> None:
+        while True:
+            for name in self._echo + self.playback.played(trio.current_time()):
+                await self._send(
+                    ws, {"event": "mark", "streamSid": self._stream_sid, "mark": {"name": name}}
+                )
+            self._echo.clear()
+            await trio.sleep(FRAME_S)
+
+    async def _hang_up(self, ws: Any) -> None:
+        if self._closed_by_server:
+            return
+        stop = {"accountSid": "AC00000000000000000000000000000000", "callSid": self.call_sid}
+        message = {
+            "event": "stop",
+            "sequenceNumber": str(self._sequence + 1),
+            "stop": stop,
+            "streamSid": self._stream_sid,
+        }
+        await self._send(ws, message)

@@ -1,0 +1,340 @@
+"""Booking: what for, which day, which time, whose name, which number, then book.
+
+Choosing a day and a time is shared with moving an appointment (``Task.MOVE``). Every step
+handler takes the call state and the caller's words and returns the actions, or None when the
+words did not answer the question (the conversation then re-asks).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from receptionist.messages import (
+    BookingConfirmed,
+    BookSlot,
+    Expectation,
+    FindBookings,
+    FindFreeSlots,
+    FreeSlots,
+)
+from receptionist.offline import phrasing, spoken
+from receptionist.offline.questions import (
+    ANOTHER_DAY_QUESTION,
+    CHANGE_QUESTION,
+    DAY_QUESTION,
+    KEYPAD_QUESTION,
+    NAME_QUESTION,
+    REASON_QUESTION,
+    Question,
+)
+from receptionist.offline.state import Action, CallState, Draft, Step, Task, join
+
+GENERIC_SERVICE_WORDS = frozenset({"appointment", "booking"})
+"""Words that say "book something", not what: the caller is still asked what it is for."""
+DEFAULT_SERVICE = "consultation"
+MAX_DAYS_SEARCHED = 14
+"""How many days after a full or closed day to look for the next free one."""
+
+
+def start_booking(call: CallState, text: str) -> list[Action]:
+    """The caller wants to book; they may have said what for and when already."""
+    call.task, call.draft = Task.BOOK, Draft()
+    mention = spoken.service_mention(text, call.config.services)
+    if not mention or mention[1] in GENERIC_SERVICE_WORDS:
+        return call.ask(Step.REASON, reason_question(call), "Of course.")
+    call.draft.service, call.draft.reason = mention[0].name, mention[1]
+    return _after_reason(call, text, f"Of course, {phrasing.with_article(mention[0].name)}.")
+
+
+def on_reason(call: CallState, text: str) -> list[Action] | None:
+    mention = spoken.service_mention(text, call.config.services)
+    day = spoken.spoken_date(text, call.now)
+    if mention is None and day is not None and not call.draft.day_said:
+        # "Next Tuesday" is an answer to a question not yet asked, not what the visit is
+        # for: keep the day and still ask what the appointment is for.
+        call.draft.day_said = text
+        return call.ask(Step.REASON, reason_question(call), f"{phrasing.day(day)}, got it.")
+    call.draft.service = mention[0].name if mention else _default_service(call)
+    call.draft.reason = spoken.reason(text)
+    got_it = f"{phrasing.with_article(call.draft.service).capitalize()}, got it."
+    return _after_reason(call, text, got_it)
+
+
+def _after_reason(call: CallState, text: str, before: str) -> list[Action]:
+    # "a check-up next tuesday" has said the day already, as may an earlier answer.
+    return (
+        on_day(call, text)
+        or on_day(call, call.draft.day_said)
+        or call.ask(Step.DAY, DAY_QUESTION, before)
+    )
+
+
+def reason_question(call: CallState) -> Question:
+    names = [service.name for service in call.config.services]
+    return Question(
+        REASON_QUESTION.text,
+        rephrased=REASON_QUESTION.rephrased,
+        choices=f"For example: {phrasing.either(names)}. What would you like?",
+    )
+
+
+def _default_service(call: CallState) -> str:
+    """The most general service: a consultation where the clinic offers one."""
+    if call.config.service(DEFAULT_SERVICE):
+        return DEFAULT_SERVICE
+    return call.config.services[0].name
+
+
+# --- Day and time ----------------------------------------------------------------------------
+
+
+def on_day(call: CallState, text: str) -> list[Action] | None:
+    asked = spoken.spoken_date(text, call.now)
+    if asked is None:
+        return None
+    horizon = call.config.scheduler.horizon_days
+    if asked < call.now.date():
+        return call.ask(Step.DAY, DAY_QUESTION, "Sorry, that day has already passed.")
+    if asked > call.now.date() + timedelta(days=horizon):
+        return call.ask(Step.DAY, DAY_QUESTION, f"Sorry, I can only book {horizon} days ahead.")
+    return look_for_slots(call, asked, spoken.time_of_day(text, bare_hour=False))
+
+
+def look_for_slots(
+    call: CallState, day: date, wanted: time | None = None, note: str = ""
+) -> list[Action]:
+    """Ask the Scheduler for free times on ``day``, from ``wanted`` when the caller said one."""
+    draft = call.draft
+    draft.day, draft.wanted, draft.note, draft.days_searched = day, wanted, note, 0
+    return call.request(
+        lambda request_id: FindFreeSlots(request_id, draft.service, day, earliest=wanted)
+    )
+
+
+def on_free_slots(call: CallState, reply: FreeSlots) -> list[Action]:
+    draft = call.draft
+    wanted = draft.wanted if reply.day == draft.day else None
+    if reply.slots and wanted and _same_time(reply.slots[0], wanted):
+        return take(call, reply.slots[0])
+    if reply.slots:
+        return _offer(call, reply, wanted)
+    if reply.day == draft.day:
+        closed = not reply.open_on_day
+        draft.note = join(draft.note, _nothing_free(reply.day, wanted, closed))
+    return _search_next_open_day(call, reply.day)
+
+
+def _offer(call: CallState, reply: FreeSlots, wanted: time | None) -> list[Action]:
+    draft = call.draft
+    draft.offered = reply.slots
+    times = phrasing.times(reply.slots)
+    if reply.day == draft.day:
+        note = join(draft.note, f"Sorry, {phrasing.clock(wanted)} isn't free." if wanted else "")
+        offer = f"On {phrasing.day(reply.day)}, I have {times}. Which would suit you?"
+    else:
+        note = draft.note
+        offer = (
+            f"The next day I have free is {phrasing.day(reply.day)}, at {times}. Which suits you?"
+        )
+    draft.day, draft.wanted, draft.note = reply.day, None, ""
+    question = Question(
+        offer,
+        Expectation.TIME,
+        rephrased=f"I have {times}. Which time would you like?",
+        choices=f"You can say a time, like {phrasing.clock(reply.slots[0])}, or another day.",
+    )
+    return call.ask(Step.TIME, question, note)
+
+
+def _nothing_free(day: date, wanted: time | None, closed: bool) -> str:
+    if closed:
+        return f"Sorry, we're closed on {phrasing.day(day)}."
+    after = f" from {phrasing.clock(wanted)}" if wanted else ""
+    return f"Sorry, there's nothing free on {phrasing.day(day)}{after}."
+
+
+def _search_next_open_day(call: CallState, after: date) -> list[Action]:
+    draft = call.draft
+    draft.days_searched += 1
+    next_day = _next_open_day(call, after)
+    if next_day is None or draft.days_searched > MAX_DAYS_SEARCHED:
+        none_after = join(draft.note, "I couldn't find a free time in the days after that.")
+        draft.note = ""
+        return call.ask(Step.DAY, ANOTHER_DAY_QUESTION, none_after)
+    return call.request(lambda request_id: FindFreeSlots(request_id, draft.service, next_day))
+
+
+def _next_open_day(call: CallState, after: date) -> date | None:
+    last = call.now.date() + timedelta(days=call.config.scheduler.horizon_days)
+    day = after + timedelta(days=1)
+    while day <= last:
+        if call.config.clinic.hours[day.weekday()] is not None:
+            return day
+        day += timedelta(days=1)
+    return None
+
+
+def on_time(call: CallState, text: str) -> list[Action] | None:
+    """The caller picks one of the offered times, names another time, or another day."""
+    offered = call.draft.offered
+    choice = spoken.chosen_option(text, len(offered))
+    if choice is not None:
+        return take(call, offered[choice])
+    if spoken.mentions_day(text):
+        return on_day(call, text)
+    wanted = spoken.time_of_day(text)
+    if wanted:
+        chosen = next((slot for slot in offered if _same_time(slot, wanted)), None)
+        day = call.draft.day or call.now.date()
+        return take(call, chosen) if chosen else look_for_slots(call, day, wanted)
+    if spoken.any_will_do(text) or (len(offered) == 1 and spoken.yes_or_no(text)):
+        return take(call, offered[0])
+    return None
+
+
+def _same_time(slot: datetime, wanted: time) -> bool:
+    return (slot.hour, slot.minute) == (wanted.hour, wanted.minute)
+
+
+def take(call: CallState, start: datetime) -> list[Action]:
+    """The caller chose a free time."""
+    call.draft.start = start
+    if call.task is Task.MOVE:
+        return call.ask(Step.CONFIRM_MOVE, confirm_move_question(call))
+    return _next_missing(call, f"Lovely, {phrasing.clock(start)} on {phrasing.day(start.date())}.")
+
+
+def confirm_move_question(call: CallState) -> Question:
+    draft = call.draft
+    assert draft.start is not None
+    moved = f"your {draft.service} moved to {phrasing.day_and_time(draft.start)}"
+    return Question(
+        f"So that's {moved}. Shall I do that?",
+        Expectation.YES_NO,
+        rephrased=(
+            f"Shall I change it to {phrasing.day_and_time(draft.start)}? Please say yes or no."
+        ),
+        choices="Please say yes to move it, or no to leave it as it is.",
+    )
+
+
+# --- Name, number, confirmation -------------------------------------------------------------
+
+
+def _next_missing(call: CallState, before: str = "") -> list[Action]:
+    draft = call.draft
+    if not draft.name:
+        return call.ask(Step.NAME, NAME_QUESTION, before)
+    if not draft.phone:
+        return _ask_phone(call, before)
+    return call.ask(Step.CONFIRM_BOOKING, _read_back(call), before)
+
+
+def on_name(call: CallState, text: str) -> list[Action] | None:
+    name = spoken.person_name(text)
+    if name is None:
+        return None
+    call.draft.name = name
+    return _next_missing(call, f"Thank you, {name.split()[0]}.")
+
+
+def _ask_phone(call: CallState, before: str) -> list[Action]:
+    number = call.caller_number
+    if number is None:
+        return call.ask(Step.PHONE_KEYPAD, KEYPAD_QUESTION, before)
+    question = Question(
+        f"Is the number ending {phrasing.number_ending(number)} the best one to reach you?",
+        Expectation.YES_NO,
+        rephrased="Is the number you're calling from the best one to reach you? "
+        "Please say yes or no.",
+        choices="Say yes to use the number you're calling from, or no to give another one.",
+    )
+    return call.ask(Step.PHONE_OK, question, before)
+
+
+def on_phone_ok(call: CallState, text: str) -> list[Action] | None:
+    said_number = spoken.phone_number(text)
+    if said_number:
+        return got_number(call, said_number)
+    answer = spoken.yes_or_no(text)
+    if answer and call.caller_number:
+        return got_number(call, call.caller_number, confirm=False)
+    if answer is False:
+        return call.ask(Step.PHONE_KEYPAD, KEYPAD_QUESTION, "No problem.")
+    return None
+
+
+def on_keypad_said(call: CallState, text: str) -> list[Action] | None:
+    number = spoken.phone_number(text)
+    return got_number(call, number) if number else None
+
+
+def on_key(call: CallState, digit: str) -> list[Action]:
+    """Collect DTMF digits until "#"; "*" starts again."""
+    if call.step is Step.PHONE_OK:  # keying a number in answers "is this number best?"
+        call.step, call.question, call.keyed = Step.PHONE_KEYPAD, KEYPAD_QUESTION, ""
+    if digit != "#":
+        call.keyed = "" if digit == "*" else call.keyed + digit
+        return []
+    number, call.keyed = spoken.keyed_phone_number(call.keyed), ""
+    if number is None:
+        return call.ask(call.step, call.question, "Sorry, that doesn't look like a full number.")
+    return got_number(call, number)
+
+
+def got_number(call: CallState, number: str, *, confirm: bool = True) -> list[Action]:
+    """Book with this number, or look up the caller's appointments under it."""
+    call.draft.phone = number
+    if call.task is not Task.BOOK:
+        return call.request(lambda request_id: FindBookings(request_id, number))
+    heard = f"Thanks, I've got a number ending {phrasing.number_ending(number)}." if confirm else ""
+    return _next_missing(call, heard)
+
+
+def _read_back(call: CallState) -> Question:
+    draft = call.draft
+    assert draft.start is not None
+    booking = f"{phrasing.with_article(draft.service)} on {phrasing.day_and_time(draft.start)}"
+    return Question(
+        f"That's {booking} for {draft.name}. Shall I book it?",
+        Expectation.YES_NO,
+        rephrased=f"Shall I book {booking} for {draft.name}? Please say yes or no.",
+        choices="Please say yes to book it, or no to change something.",
+    )
+
+
+def on_confirm_booking(call: CallState, text: str) -> list[Action] | None:
+    answer = spoken.yes_or_no(text)
+    if answer is None:
+        return None
+    if not answer:
+        return call.ask(Step.CHANGE_WHAT, CHANGE_QUESTION, "No problem.")
+    draft = call.draft
+    start = draft.start
+    assert start is not None
+    return call.request(
+        lambda request_id: BookSlot(
+            request_id, draft.service, start, draft.name, draft.phone, draft.reason
+        )
+    )
+
+
+def on_change_what(call: CallState, text: str) -> list[Action] | None:
+    draft = call.draft
+    if spoken.mentions_day(text):
+        return on_day(call, text)
+    if spoken.any_of(text, "nothing", "forget it", "never mind", "don't book"):
+        return call.anything_else("Okay, I won't book it.")
+    if spoken.any_of(text, "name"):
+        draft.name = ""
+        return call.ask(Step.NAME, NAME_QUESTION)
+    if spoken.any_of(text, "number", "phone"):
+        draft.phone = ""
+        return call.ask(Step.PHONE_KEYPAD, KEYPAD_QUESTION)
+    if spoken.any_of(text, "day", "date", "time", "when"):
+        return call.ask(Step.DAY, DAY_QUESTION)
+    return None
+
+
+def on_booked(call: CallState, reply: BookingConfirmed) -> list[Action]:
+    return call.anything_else(f"You're all booked: {phrasing.appointment(reply.appointment)}.")

@@ -1,0 +1,272 @@
+"""The offline receptionist: a deterministic, I/O-free conversation state machine.
+
+``Receptionist.handle(event)`` takes what happened on the call (the caller spoke, keyed a
+digit, stayed silent, the Scheduler answered) and returns what to do (speak, ask the
+Scheduler, hang up, transfer). The Dialogue actor (``stages/dialogue.py``) feeds it and
+carries out its actions; the tests drive it synchronously, one scripted call at a time.
+
+The flows live next door: ``booking`` (book, and choose a day and time) and
+``changes`` (cancel or move an existing appointment). This module routes events to
+them and handles what applies everywhere: the opening question, opening hours, asking for a
+person, not being understood, silence and goodbye.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from receptionist.config import Config
+from receptionist.messages import (
+    BookingCancelled,
+    BookingConfirmed,
+    BookingMoved,
+    BookingRejected,
+    BookingsFound,
+    Expectation,
+    FreeSlots,
+    RejectReason,
+    SchedulerReply,
+)
+from receptionist.offline import booking, changes, phrasing, spoken
+from receptionist.offline.questions import DAY_QUESTION, INTENT_QUESTION, OFFER_HUMAN_QUESTION
+from receptionist.offline.state import (
+    Action,
+    AskScheduler,
+    CallBegan,
+    CallerKeyed,
+    CallerSaid,
+    CallerSilent,
+    CallState,
+    Event,
+    Hangup,
+    SchedulerAnswered,
+    Speak,
+    Step,
+    Task,
+    TransferCall,
+    join,
+)
+
+__all__ = [
+    "Action",
+    "AskScheduler",
+    "CallBegan",
+    "CallerKeyed",
+    "CallerSaid",
+    "CallerSilent",
+    "Event",
+    "Hangup",
+    "Receptionist",
+    "SchedulerAnswered",
+    "Speak",
+    "TransferCall",
+]
+
+StepHandler = Callable[[CallState, str], list[Action] | None]
+"""Handles the caller's words at one step; None means they did not answer the question."""
+
+HOLD_ON = "One moment, I'm just checking that for you."
+SLOT_TAKEN = "Sorry, that time has just been taken."
+ASK_ANOTHER_DAY_BECAUSE = {
+    RejectReason.OUTSIDE_HOURS: "Sorry, that's outside our opening hours.",
+    RejectReason.IN_THE_PAST: "Sorry, that time has already passed.",
+}
+GIVE_UP_BECAUSE = {
+    RejectReason.STORE_UNAVAILABLE: "I'm sorry, our booking system isn't available right now. "
+    "Please call back a little later.",
+    RejectReason.NOT_FOUND: "Sorry, I couldn't find that appointment.",
+}
+SOMETHING_WENT_WRONG = "Sorry, something went wrong there."
+
+
+class Receptionist:
+    """One call's conversation. Not thread-safe; one instance per call."""
+
+    def __init__(self, config: Config) -> None:
+        # Every event carries the time; this placeholder is replaced by the first one.
+        self._call = CallState(config, now=datetime(2000, 1, 1, tzinfo=config.clinic.tz))
+
+    @property
+    def step(self) -> Step:
+        return self._call.step
+
+    def handle(self, event: Event) -> list[Action]:
+        call = self._call
+        match event:
+            case CallBegan(caller_number=caller, now=now):
+                call.caller, call.now = caller, now.astimezone(call.tz)
+                call.question = INTENT_QUESTION
+                return [Speak(call.config.clinic.greeting, Expectation.OPEN)]
+            case CallerSaid(text=text, now=now):
+                call.now, call.silences = now.astimezone(call.tz), 0
+                return _caller_said(call, text.strip().lower())
+            case CallerKeyed(digit=digit, now=now):
+                call.now, call.silences = now.astimezone(call.tz), 0
+                return _caller_keyed(call, digit)
+            case CallerSilent(now=now):
+                call.now = now.astimezone(call.tz)
+                return _caller_silent(call)
+            case SchedulerAnswered(reply=reply):
+                return _scheduler_answered(call, reply)
+        return []
+
+
+def _caller_said(call: CallState, text: str) -> list[Action]:
+    if not text or call.step is Step.ENDED:
+        return []
+    if call.step is Step.WAITING:
+        # The answer is on its way; the caller's words would be answered out of turn.
+        return [Speak(HOLD_ON)]
+    if call.step is not Step.OFFER_HUMAN and spoken.intent(text) is spoken.Intent.PERSON:
+        return _put_through(call)
+    actions = STEP_HANDLERS[call.step](call, text)
+    if actions is None:
+        return _not_understood(call)
+    call.failures = 0
+    return actions
+
+
+def _caller_keyed(call: CallState, digit: str) -> list[Action]:
+    if call.step in (Step.PHONE_KEYPAD, Step.PHONE_OK):
+        return booking.on_key(call, digit)
+    return []
+
+
+def _caller_silent(call: CallState) -> list[Action]:
+    if call.step in (Step.WAITING, Step.ENDED):
+        return []
+    call.silences += 1
+    if call.silences > call.config.dialogue.max_reprompts:
+        return _goodbye(call, "silence", "I haven't heard anything, so I'll end the call now.")
+    return [Speak(f"Are you still there? {call.question.text}", call.question.expect)]
+
+
+def _scheduler_answered(call: CallState, reply: SchedulerReply) -> list[Action]:
+    if call.step is not Step.WAITING or reply.request_id != call.pending:
+        return []  # a reply to a request the conversation has moved on from
+    call.pending = None
+    match reply:
+        case FreeSlots():
+            return booking.on_free_slots(call, reply)
+        case BookingConfirmed():
+            return booking.on_booked(call, reply)
+        case BookingsFound():
+            return changes.on_found(call, reply)
+        case BookingCancelled():
+            return changes.on_cancelled(call, reply)
+        case BookingMoved():
+            return changes.on_moved(call, reply)
+        case BookingRejected():
+            return _rejected(call, reply)
+    return []
+
+
+# --- Steps that apply to every flow ----------------------------------------------------------
+
+
+def _on_intent(call: CallState, text: str) -> list[Action] | None:
+    match spoken.intent(text, call.config.services):
+        case spoken.Intent.BOOK:
+            return booking.start_booking(call, text)
+        case spoken.Intent.CANCEL:
+            return changes.start_lookup(call, Task.CANCEL)
+        case spoken.Intent.MOVE:
+            return changes.start_lookup(call, Task.MOVE)
+        case spoken.Intent.HOURS:
+            return call.anything_else(phrasing.opening_hours(call.config.clinic.hours))
+        case spoken.Intent.PERSON:
+            return _put_through(call)
+        case spoken.Intent.GOODBYE:
+            return _goodbye(call, "caller_done")
+    return None
+
+
+def _on_anything_else(call: CallState, text: str) -> list[Action] | None:
+    if spoken.intent(text, call.config.services) is not None:
+        return _on_intent(call, text)
+    match spoken.yes_or_no(text):
+        case True:
+            return call.ask(Step.INTENT, INTENT_QUESTION, "Of course.")
+        case False:
+            return _goodbye(call, "caller_done")
+    return None
+
+
+def _put_through(call: CallState) -> list[Action]:
+    number = call.config.clinic.transfer_number
+    if not number:
+        return call.anything_else(
+            "I'm sorry, there's no one available to take your call right now. "
+            "I can book, move or cancel an appointment, or tell you our opening hours."
+        )
+    call.step = Step.ENDED
+    putting_through = "Of course. I'll put you through to a member of our team now."
+    return [Speak(putting_through, end_of_call=True), TransferCall(number)]
+
+
+def _on_offer_human(call: CallState, text: str) -> list[Action] | None:
+    """After the caller could not be understood: a human, unless they decline."""
+    if spoken.yes_or_no(text) is False and call.resume is not None:
+        step, question = call.resume
+        call.resume = None
+        return call.ask(step, question, "No problem, let's try again.")
+    return _put_through(call)
+
+
+def _not_understood(call: CallState) -> list[Action]:
+    """Re-ask in other words, then spell out the choices, then offer a person."""
+    call.failures += 1
+    question = call.question
+    if call.failures == 1:
+        again = question.rephrased or question.text
+        return [Speak(f"Sorry, I didn't catch that. {again}", question.expect)]
+    if call.failures == 2:
+        again = question.choices or question.rephrased or question.text
+        return [Speak(f"Sorry, I still didn't get that. {again}", question.expect)]
+    trouble = "I'm sorry, I'm having trouble understanding."
+    if not call.config.clinic.transfer_number:
+        return _goodbye(call, "not_understood", trouble, "Please call back to speak to our team.")
+    call.failures, call.resume = 0, (call.step, question)
+    return call.ask(Step.OFFER_HUMAN, OFFER_HUMAN_QUESTION, trouble)
+
+
+def _rejected(call: CallState, reply: BookingRejected) -> list[Action]:
+    """Apologise in words that fit why, and offer a way on."""
+    match reply.reason:
+        case RejectReason.SLOT_TAKEN:
+            day = call.draft.day or call.now.date()
+            return booking.look_for_slots(call, day, note=SLOT_TAKEN)
+        case RejectReason.UNKNOWN_SERVICE if call.task is Task.BOOK:
+            question = booking.reason_question(call)
+            return call.ask(Step.REASON, question, "Sorry, I can't book that here.")
+        case RejectReason.OUTSIDE_HOURS | RejectReason.IN_THE_PAST:
+            return call.ask(Step.DAY, DAY_QUESTION, ASK_ANOTHER_DAY_BECAUSE[reply.reason])
+        case RejectReason.TOO_FAR_AHEAD:
+            horizon = call.config.scheduler.horizon_days
+            return call.ask(Step.DAY, DAY_QUESTION, f"Sorry, I can only book {horizon} days ahead.")
+    return call.anything_else(GIVE_UP_BECAUSE.get(reply.reason, SOMETHING_WENT_WRONG))
+
+
+def _goodbye(call: CallState, reason: str, *before: str) -> list[Action]:
+    call.step = Step.ENDED
+    farewell = f"Thank you for calling {call.config.clinic.name}. Goodbye!"
+    return [Speak(join(*before, farewell), end_of_call=True), Hangup(reason)]
+
+
+STEP_HANDLERS: dict[Step, StepHandler] = {
+    Step.INTENT: _on_intent,
+    Step.ANYTHING_ELSE: _on_anything_else,
+    Step.OFFER_HUMAN: _on_offer_human,
+    Step.REASON: booking.on_reason,
+    Step.DAY: booking.on_day,
+    Step.TIME: booking.on_time,
+    Step.NAME: booking.on_name,
+    Step.PHONE_OK: booking.on_phone_ok,
+    Step.PHONE_KEYPAD: booking.on_keypad_said,
+    Step.CONFIRM_BOOKING: booking.on_confirm_booking,
+    Step.CHANGE_WHAT: booking.on_change_what,
+    Step.WHICH_APPOINTMENT: changes.on_which,
+    Step.CONFIRM_CANCEL: changes.on_confirm_cancel,
+    Step.CONFIRM_MOVE: changes.on_confirm_move,
+}

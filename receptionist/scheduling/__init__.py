@@ -1,0 +1,1 @@
+"""Appointments: the store, slot arithmetic and listings."""

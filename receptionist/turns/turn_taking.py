@@ -1,0 +1,335 @@
+"""Turn-taking: when the caller cuts in, when their turn is over, and what they heard. I/O-free.
+
+The Dialogue actor tells ``TurnTaking`` about its agent turns (``agent_began``,
+``agent_sent``), feeds it every caller event with ``handle(event, now)``, carries out the
+actions returned, and calls ``handle(Tick(), now)`` when ``deadline`` passes first.
+
+Barge-in timing: the caller cuts in on the local VAD alone. SpeechStarted already needs
+``[vad].min_speech_ms`` of unbroken voiced frames (silero rejects most coughs and clicks), so
+the ``clear`` goes out about 130 ms after the first voiced frame. Waiting for the recogniser
+to confirm words would be more robust but cannot meet 200 ms: Deepgram's first interim comes
+300 ms or more in, the offline recogniser has none. So the words *correct* the decision
+afterwards: if the speech that cut the agent off turns out to be only a backchannel
+("mm-hm", "okay") or noise (no words within ``false_barge_in_ms`` of its end), the cut turn
+is resumed (``Resume``; Twilio cannot pause, only clear, so what was cut is said again). A
+backchannel or an empty transcript that arrives while the agent speaks, with no barge-in
+fired (the VAD found it too short), is ignored outright.
+
+The agent has the floor from the start of a turn (written or playing) until its last mark
+comes back: speech cuts a turn still being written too, so the agent never starts talking
+over a caller who has taken the floor again (before any audio, the ``clear`` is harmless).
+
+End of turn: the recogniser finalises at every pause, so one caller turn can arrive as
+several final transcripts; they are joined. A turn that sounds complete ("yes", "Tuesday")
+ends when its final arrives: the recogniser's endpointing has already waited for silence,
+whatever the answer's length. One that sounds unfinished ("and", "my number is", "on the",
+digits half read out: ``turn_words``) waits ``unfinished_wait_ms`` for more; speech or an
+interim transcript in that time holds it until the next final.
+
+Preemptive generation: when the VAD hears the caller pause (``SpeechPaused``, shorter than
+the silence after which the Deepgram listener sends Finalize), ``Anticipate`` offers the
+words so far (the finals of this
+turn and the latest interim) so the model can start on them before the final transcript
+comes. When the caller goes on (speech, a different interim, an unfinished final) the
+guess is withdrawn (``Withdraw``). The brain keeps the guess's reply if the ``CallerTurn``
+says the same words, and starts again if not. A guess is only offered while nobody holds
+the floor, and never for words that sound unfinished or are only a backchannel.
+
+What was heard: Twilio echoes a sentence's mark (``turn{t}-s{i}``) once it has played. A
+turn cut off is reported as the sentences whose marks came back before the cut; marks
+Twilio echoes for audio dropped by ``clear`` come later and are ignored. A sentence cut
+midway counts as unheard.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from receptionist.config import TurnTakingConfig
+from receptionist.messages import (
+    MarkPlayed,
+    Sentence,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    SpeechStopped,
+    Transcript,
+)
+from receptionist.turns.lexicon import is_backchannel, sounds_unfinished
+
+NO_DEADLINE = math.inf
+_MARK = re.compile(r"turn(\d+)-s(\d+)")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences for the Synthesizer, so the first is spoken while the rest are made."""
+    return [sentence for sentence in _SENTENCE_END.split(text.strip()) if sentence]
+
+
+# --- Events in (besides the Listener's and TwilioIO's messages) and actions out ----------
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Nothing arrived before ``deadline``."""
+
+
+@dataclass(frozen=True, slots=True)
+class CutOff:
+    """Barge-in: stop turn ``turn_id`` (cancel its scopes, clear Twilio)."""
+
+    turn_id: int
+    heard: tuple[str, ...]
+    """The sentences whose audio played before the cut, in order."""
+    unheard: tuple[str, ...]
+    """The sentences written but not (wholly) heard."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallerTurn:
+    """The caller's turn is over: answer ``text`` (its finals joined)."""
+
+    text: str
+    last: Transcript
+    """Its last final transcript, for the reply's timings."""
+
+
+@dataclass(frozen=True, slots=True)
+class Anticipate:
+    """The caller paused after ``text``: the reply may be started on it (a guess)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """The last ``Anticipate`` no longer holds: the caller went on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """The barge-in was a false alarm: carry on with the cut turn."""
+
+    cut: CutOff
+    said: str
+    """The backchannel that cut it ("mm-hm"), or "" for noise."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnPlayed:
+    """The agent turn's last sentence has played: the caller has the floor."""
+
+    turn_id: int
+
+
+TurnEvent = (
+    SpeechStarted | SpeechPaused | SpeechResumed | SpeechStopped | Transcript | MarkPlayed | Tick
+)
+Action = CutOff | CallerTurn | Resume | TurnPlayed | Anticipate | Withdraw
+
+
+# --- What was heard ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Playback:
+    """The sentences of the agent turn being played, and how many of them have played."""
+
+    turn_id: int
+    texts: list[str] = field(default_factory=list)
+    played: int = 0
+    last_index: int | None = None
+
+    def sent(self, sentence: Sentence) -> None:
+        self.texts.append(sentence.text)
+        if sentence.last:
+            self.last_index = sentence.index
+
+    def handle(self, mark: MarkPlayed) -> bool:
+        """Count a mark of this turn; True once the turn's last sentence has played."""
+        match = _MARK.fullmatch(mark.name)
+        if match is None or int(match[1]) != self.turn_id:
+            return False  # an earlier turn's, or one echoed after a clear
+        index = int(match[2])
+        self.played = max(self.played, index + 1)
+        return index == self.last_index
+
+    def cut(self) -> CutOff:
+        heard = tuple(t for t in self.texts[: self.played] if t)
+        unheard = tuple(t for t in self.texts[self.played :] if t)
+        return CutOff(self.turn_id, heard, unheard)
+
+
+# --- The state machine ------------------------------------------------------------------
+
+
+class TurnTaking:
+    """Who has the floor in one call. Not shared between calls."""
+
+    def __init__(self, config: TurnTakingConfig) -> None:
+        self._unfinished_wait = config.unfinished_wait_ms / 1000
+        self._false_barge_in = config.false_barge_in_ms / 1000
+        self._preemptive = config.preemptive_generation
+        self._agent: Playback | None = None
+        """The agent turn holding the floor, until its last mark is back or it is cut."""
+        self._interruptible = False
+        self._suspect: CutOff | None = None
+        """A barge-in whose speech has not yet proved to be words."""
+        self._suspect_deadline = NO_DEADLINE
+        self._finals: list[Transcript] = []
+        """The caller's turn so far, while it sounds unfinished."""
+        self._turn_deadline = NO_DEADLINE
+        self._interim = ""
+        """The latest interim transcript of the utterance being recognised."""
+        self._caller_speaking = False
+        self._guess: str | None = None
+        """The words last offered with ``Anticipate``, until withdrawn or answered."""
+
+    @property
+    def deadline(self) -> float:
+        """When to send ``Tick`` if nothing else arrives (``math.inf``: never)."""
+        return min(self._suspect_deadline, self._turn_deadline)
+
+    @property
+    def agent_has_floor(self) -> bool:
+        return self._agent is not None
+
+    # --- The agent's side, told by the Dialogue ------------------------------------------
+
+    def agent_began(self, turn_id: int, *, interruptible: bool) -> None:
+        self._agent, self._interruptible = Playback(turn_id), interruptible
+        self._suspect, self._suspect_deadline = None, NO_DEADLINE
+
+    def agent_sent(self, sentence: Sentence) -> None:
+        if self._agent is not None and self._agent.turn_id == sentence.turn_id:
+            self._agent.sent(sentence)
+
+    def agent_not_interruptible(self) -> None:
+        """The turn playing is the call's last words: they are not cut short."""
+        self._interruptible = False
+
+    def agent_done(self) -> None:
+        """The turn ended with nothing to say: the floor is the caller's."""
+        self._agent = None
+
+    def cut(self) -> CutOff | None:
+        """Cut the agent's turn now, if it may be (the caller's words need a new answer)."""
+        if self._agent is None or not self._interruptible:
+            return None
+        cut, self._agent = self._agent.cut(), None
+        return cut
+
+    # --- Events ------------------------------------------------------------------------
+
+    def handle(self, event: TurnEvent, now: float) -> list[Action]:
+        match event:
+            case SpeechStarted():
+                return self._speech_started()
+            case SpeechPaused():
+                self._caller_speaking = False
+                return self._anticipate()
+            case SpeechResumed():
+                self._caller_speaking = True
+                return self._withdraw()
+            case SpeechStopped():
+                return self._speech_stopped(now)
+            case Transcript(is_final=False, text=text):
+                return self._interim_heard(text)
+            case Transcript():
+                return self._final(event, now)
+            case MarkPlayed():
+                return self._mark(event)
+            case Tick():
+                return self._tick(now)
+        return []
+
+    def _speech_started(self) -> list[Action]:
+        self._caller_speaking = True
+        self._turn_deadline = NO_DEADLINE  # the caller is still going: hold their turn
+        self._suspect_deadline = NO_DEADLINE
+        actions = self._withdraw()
+        cut = self.cut()
+        if cut is None:
+            return actions
+        self._suspect = cut
+        return [*actions, cut]
+
+    def _speech_stopped(self, now: float) -> list[Action]:
+        self._caller_speaking = False
+        if self._suspect is not None:
+            self._suspect_deadline = now + self._false_barge_in
+        if self._finals and self._turn_deadline == NO_DEADLINE:
+            self._turn_deadline = now + self._unfinished_wait
+        return self._anticipate()
+
+    def _interim_heard(self, text: str) -> list[Action]:
+        if not text.strip() or is_backchannel(text):
+            return []
+        self._interim = text.strip()
+        self._turn_deadline = NO_DEADLINE  # more words are coming: wait for their final
+        self._suspect, self._suspect_deadline = None, NO_DEADLINE  # a real barge-in
+        # Words recognised after the pause belong in the guess: guess (again).
+        return [] if self._caller_speaking else self._anticipate()
+
+    def _anticipate(self) -> list[Action]:
+        if not self._preemptive or self._agent is not None:
+            return []
+        guess = " ".join([*(f.text.strip() for f in self._finals), self._interim]).strip()
+        if not guess or is_backchannel(guess) or sounds_unfinished(guess):
+            return self._withdraw()
+        if guess == self._guess:
+            return []
+        self._guess = guess
+        return [Anticipate(guess)]
+
+    def _withdraw(self) -> list[Action]:
+        if self._guess is None:
+            return []
+        self._guess = None
+        return [Withdraw()]
+
+    def _final(self, transcript: Transcript, now: float) -> list[Action]:
+        text = transcript.text.strip()
+        self._interim = ""
+        filler = not text or is_backchannel(text)
+        if self._suspect is not None and filler and not self._finals:
+            resume = Resume(self._suspect, text)
+            self._suspect, self._suspect_deadline = None, NO_DEADLINE
+            return [*self._withdraw(), resume]
+        self._suspect, self._suspect_deadline = None, NO_DEADLINE
+        if filler and (self._agent is not None or not text):
+            return self._withdraw()  # "mm-hm" while the agent speaks; a noise with no words
+        cut = self.cut()  # words the VAD missed: they still take the floor
+        actions: list[Action] = [cut] if cut is not None else []
+        self._finals.append(transcript)
+        joined = " ".join(f.text.strip() for f in self._finals)
+        if sounds_unfinished(joined):
+            self._turn_deadline = now + self._unfinished_wait
+            return [*self._withdraw(), *actions]
+        return [*actions, self._end_turn()]
+
+    def _mark(self, mark: MarkPlayed) -> list[Action]:
+        if self._agent is None or not self._agent.handle(mark):
+            return []
+        turn_id, self._agent = self._agent.turn_id, None
+        return [TurnPlayed(turn_id)]
+
+    def _tick(self, now: float) -> list[Action]:
+        actions: list[Action] = []
+        if self._suspect is not None and now >= self._suspect_deadline:
+            actions.append(Resume(self._suspect, ""))
+            self._suspect, self._suspect_deadline = None, NO_DEADLINE
+        if now >= self._turn_deadline:
+            if self._finals:
+                actions.append(self._end_turn())
+            self._turn_deadline = NO_DEADLINE
+        return actions
+
+    def _end_turn(self) -> CallerTurn:
+        """The turn is over; a guess standing is left to the brain to keep or drop."""
+        finals, self._finals = self._finals, []
+        self._turn_deadline, self._guess = NO_DEADLINE, None
+        return CallerTurn(" ".join(f.text.strip() for f in finals), finals[-1])
