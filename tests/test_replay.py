@@ -39,6 +39,25 @@ def test_a_wav_at_another_rate_and_in_stereo_loads_as_8khz_mulaw(tmp_path: Path)
     assert len(split_utterances(loaded)) == 2
 
 
+def test_a_compressed_fixture_without_ffmpeg_is_a_clear_error(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg on it
+    path = tmp_path / "caller.mp3"
+    path.write_bytes(b"ID3")
+    with pytest.raises(ValueError, match="needs ffmpeg"):
+        load_caller_audio(path)
+
+
+def test_an_8_bit_wav_loads_like_its_16_bit_original(tmp_path: Path):
+    ulaw = load_caller_audio(FIXTURES / "hours_call.wav")
+    path = tmp_path / "caller8.wav"
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(1)
+        wav.setframerate(8000)
+        wav.writeframes(audioop.bias(audioop.lin2lin(ulaw_to_pcm16(ulaw), 2, 1), 1, 128))
+    assert len(split_utterances(load_caller_audio(path))) == 2
+
+
 def test_raw_mulaw_is_taken_as_is(tmp_path: Path):
     path = tmp_path / "caller.ulaw"
     path.write_bytes(pcm16_to_ulaw(b"\0\0" * 800))

@@ -1,8 +1,10 @@
 """``make replay``: play recorded callers into the real pipeline, exactly as Twilio would.
 
-A fixture is a WAV (any sample rate, mono or stereo) or raw 8 kHz mu-law (``.ulaw``) of a
-caller's side of a call. It is cut at its silences into utterances; each is streamed after
-the agent has finished its reply, as a patient caller would. The server runs in this process
+A fixture is a WAV (any sample rate, mono or stereo), raw 8 kHz mu-law (``.ulaw``), or any
+format ffmpeg reads (``.mp3``, ``.m4a``, ``.ogg``, ``.flac``; decoded by pydub, which needs
+ffmpeg on the PATH for those) of a caller's side of a call. It is cut at its silences into
+utterances; each is streamed after the agent has finished its reply, as a patient caller
+would. The server runs in this process
 on 127.0.0.1 with a fresh appointments database, so a replay never touches real bookings.
 Output, per fixture, in ``<out>/<name>/``: ``agent.wav`` (what the caller heard),
 ``server.log`` (the JSON log lines), and ``report.txt`` (the table printed).
@@ -11,13 +13,21 @@ Output, per fixture, in ``<out>/<name>/``: ``agent.wav`` (what the caller heard)
 from __future__ import annotations
 
 import json
-import wave
+import shutil
+import warnings
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import trio
+
+with warnings.catch_warnings():
+    # pydub imports audioop, deprecated in 3.11-3.12 (audioop-lts provides it on 3.13+), and
+    # warns when ffmpeg is missing, which only compressed fixtures need (checked on use).
+    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore", RuntimeWarning)
+    from pydub import AudioSegment
 
 from receptionist.config import Config
 from receptionist.devtools.twilio_caller import CallerReport, TwilioCaller
@@ -28,7 +38,9 @@ from receptionist.scheduling.listing import format_booking
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.turns.latency import STAGES
 
-FIXTURE_SUFFIXES = (".wav", ".ulaw", ".mulaw", ".raw")
+RAW_SUFFIXES = (".ulaw", ".mulaw", ".raw")
+NEEDS_FFMPEG = (".mp3", ".m4a", ".ogg", ".flac", ".webm")
+FIXTURE_SUFFIXES = (".wav", *RAW_SUFFIXES, *NEEDS_FFMPEG)
 MIN_GAP_MS = 500
 """Silence this long between two stretches of speech makes them separate utterances."""
 PAD_MS = 100
@@ -39,16 +51,20 @@ AGENT_WIDTH = 40
 
 
 def load_caller_audio(path: Path) -> bytes:
-    """A fixture as 8 kHz mu-law, whatever its format."""
-    if path.suffix.lower() != ".wav":
+    """A fixture as 8 kHz mu-law, whatever its format.
+
+    Raises:
+        ValueError: a compressed format and no ffmpeg to decode it.
+    """
+    suffix = path.suffix.lower()
+    if suffix in RAW_SUFFIXES:
         return path.read_bytes()
-    with wave.open(str(path), "rb") as wav:
-        channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
-        pcm = wav.readframes(wav.getnframes())
-    if width != 2:
-        pcm = audioop.lin2lin(pcm, width, 2)
-    if channels == 2:
-        pcm = audioop.tomono(pcm, 2, 0.5, 0.5)
+    if suffix != ".wav" and shutil.which("ffmpeg") is None:
+        raise ValueError(f"{path}: replaying {suffix} needs ffmpeg (apt-get install ffmpeg)")
+    # pydub reads WAV of any width and channel count itself, other formats through ffmpeg;
+    # the rate is changed by our band-limited resampler (pydub's is linear, with aliasing).
+    audio = AudioSegment.from_file(path).set_channels(1).set_sample_width(2)
+    pcm, rate = audio.raw_data, audio.frame_rate
     if rate != SAMPLE_RATE:
         resampler = Resampler(rate, SAMPLE_RATE)
         pcm = resampler.process(pcm) + resampler.flush()
@@ -140,11 +156,8 @@ def _clip(text: str, width: int) -> str:
 
 
 def write_wav(path: Path, ulaw: bytes) -> None:
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(SAMPLE_RATE)
-        wav.writeframes(ulaw_to_pcm16(ulaw))
+    pcm = AudioSegment(ulaw_to_pcm16(ulaw), sample_width=2, frame_rate=SAMPLE_RATE, channels=1)
+    pcm.export(path, format="wav")
 
 
 def replay_config(config: Config, out_dir: Path, *, fast: bool) -> Config:
