@@ -3,13 +3,13 @@ from pathlib import Path
 
 import pytest
 
+from receptionist.devtools.playback import Playback
 from receptionist.devtools.replay import (
     fixture_files,
     load_caller_audio,
     split_utterances,
     turn_rows,
 )
-from receptionist.devtools.twilio_caller import Playback
 from receptionist.engines.audio import audioop, pcm16_to_ulaw, ulaw_to_pcm16
 
 from .conftest import PROJECT_ROOT

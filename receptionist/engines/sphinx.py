@@ -26,7 +26,7 @@ import pocketsphinx
 from pocketsphinx.lm import ArpaBoLM
 
 from receptionist.config import WEEKDAYS, Service
-from receptionist.engines import sphinx_corpus
+from receptionist.engines import sphinx_corpus, sphinx_grammars
 from receptionist.engines.names import FIRST_NAMES, SURNAMES
 from receptionist.errors import SpeechRecognitionError
 from receptionist.messages import SAMPLE_RATE, Expectation
@@ -104,7 +104,7 @@ class SphinxModel:
         sentences = [*sphinx_corpus.domain_sentences(services), *extra_sentences]
         try:
             self.dictionary = _write_dictionary(
-                root / "domain.dict", [*sentences, *sphinx_corpus.GRAMMAR_PHRASES]
+                root / "domain.dict", [*sentences, *sphinx_grammars.GRAMMAR_PHRASES]
             )
             self.language_model = _write_arpa(root / "domain.lm", sentences, self.dictionary)
         except OSError as exc:
@@ -112,11 +112,11 @@ class SphinxModel:
             raise SpeechRecognitionError(f"cannot build the language model: {exc}") from exc
         known = _known_words(self.dictionary)
         self.grammars = {
-            "yes_no": sphinx_corpus.yes_no_jsgf(),
-            "digits": sphinx_corpus.digits_jsgf(),
-            "day": sphinx_corpus.day_jsgf(known),
-            "time": sphinx_corpus.time_jsgf(known),
-            "name": sphinx_corpus.name_jsgf(known, FIRST_NAMES, SURNAMES),
+            "yes_no": sphinx_grammars.yes_no_jsgf(),
+            "digits": sphinx_grammars.digits_jsgf(),
+            "day": sphinx_grammars.day_jsgf(known),
+            "time": sphinx_grammars.time_jsgf(known),
+            "name": sphinx_grammars.name_jsgf(known, FIRST_NAMES, SURNAMES),
         }
 
     @property

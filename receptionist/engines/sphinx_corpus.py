@@ -1,4 +1,6 @@
-"""The text the domain language model is trained on, and the narrow grammars. Pure, no I/O.
+"""The text the domain language model is trained on. Pure, no I/O.
+
+The narrow grammars (JSGF) built from the same words are in ``sphinx_grammars``.
 
 pocketsphinx's generic model is tuned for dictation; on 8 kHz phone speech it gets about
 eight words in ten wrong. A booking call uses a few hundred words in predictable shapes,
@@ -23,13 +25,13 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
-def _phrases(text: str) -> tuple[str, ...]:
+def phrases_of(text: str) -> tuple[str, ...]:
     return tuple(phrase.strip() for phrase in text.split(","))
 
 
 DIGITS = _words("zero oh one two three four five six seven eight nine")
 HOURS = _words("one two three four five six seven eight nine ten eleven twelve")
-MINUTES = _phrases("oh five, ten, fifteen, twenty, thirty, forty, forty five, fifty")
+MINUTES = phrases_of("oh five, ten, fifteen, twenty, thirty, forty, forty five, fifty")
 MONTHS = _words(
     "january february march april may june july august september october november december"
 )
@@ -39,26 +41,26 @@ ORDINALS = (
     *_words("tenth eleventh twelfth thirteenth fourteenth fifteenth sixteenth seventeenth"),
     *_words("eighteenth nineteenth twentieth"),
     *(f"twenty {unit}" for unit in _ORDINAL_UNITS),
-    *_phrases("thirtieth, thirty first"),
+    *phrases_of("thirtieth, thirty first"),
 )
-SYMPTOMS = _phrases(
+SYMPTOMS = phrases_of(
     "a cough, a fever, a rash, a sore throat, a headache, back pain, the flu, a cold,"
     " an infection, chest pain, an injury, a check up"
 )
-YES = _phrases(
+YES = phrases_of(
     "yes, yeah, yep, yes please, yes that's right, that's right, correct, that's correct,"
     " sure, okay, yes it is, of course, absolutely, please do, go ahead, perfect,"
     " that works, sounds good, great"
 )
-NO = _phrases(
+NO = phrases_of(
     "no, nope, no thanks, no thank you, no that's wrong, that's wrong, not really,"
     " no it isn't, that's not right, no that doesn't work, wrong"
 )
-PARTS_OF_DAY = _phrases(
+PARTS_OF_DAY = phrases_of(
     "in the morning, in the afternoon, in the evening, this afternoon, tomorrow morning,"
     " after lunch, before noon"
 )
-RELATIVE_DAYS = _phrases(
+RELATIVE_DAYS = phrases_of(
     "today, tomorrow, the day after tomorrow, next week, this week, later this week,"
     " early next week"
 )
@@ -164,20 +166,6 @@ def vocabulary(sentences: Iterable[str]) -> set[str]:
     return {word for sentence in sentences for word in sentence.split()}
 
 
-def yes_no_jsgf() -> str:
-    phrases = " | ".join((*YES, *NO))
-    return f"#JSGF V1.0;\ngrammar yesno;\npublic <answer> = {phrases};\n"
-
-
-def digits_jsgf() -> str:
-    digits = " | ".join(DIGITS)
-    return (
-        "#JSGF V1.0;\ngrammar digits;\n"
-        f"<digit> = {digits} | double ({digits});\n"
-        "public <number> = [(my [phone] number is) | it's] <digit>+;\n"
-    )
-
-
 def _slots(services: Sequence[Service], rng: random.Random) -> dict[str, Sequence[str]]:
     return {
         "yes": YES,
@@ -235,87 +223,3 @@ def _digit_string(rng: random.Random) -> str:
     if length > 3 and rng.random() < 0.3:  # "double five": callers say it, the grammar has it
         digits[1:3] = ["double", digits[1]]
     return " ".join(digits)
-
-
-# --- Per-question grammars: what a caller answers to "which day?", "which time?", "name?"
-# A grammar cannot mishear "ten a m" as "can i a m": it holds only answers. Each is built
-# from words the pronouncing dictionary has (``known``); anything else would not load.
-
-_LEADS = _phrases(
-    "how about, what about, can i have, can i do, can i come, can i come in, i'll take,"
-    " i'd like, i would like, let's do, let's say, i can do, maybe, um"
-)
-_CLOSERS = _phrases("please, if that's okay, that works, would be good, is fine, thanks")
-_ANOTHER = _phrases("another day, none of those, something else, a different day")
-_NAME_INTROS = _phrases(
-    "my name is, my name's, it's, this is, the name is, it is, put it under, i'm"
-)
-GRAMMAR_PHRASES = (
-    *_LEADS,
-    *_CLOSERS,
-    *_ANOTHER,
-    *_NAME_INTROS,
-    *_phrases("half past, quarter past, quarter to, noon, midday, a.m., p.m., o'clock"),
-    *_phrases("in the morning, in the afternoon, on the, of, at, this, next"),
-)
-"""Words the grammars use beyond the corpus: they go in the dictionary, not the model."""
-
-
-def day_jsgf(known: set[str]) -> str:
-    weekdays = _alternatives(WEEKDAYS, known)
-    ordinals = _alternatives(ORDINALS, known)
-    months = _alternatives(MONTHS, known)
-    relative = _alternatives(RELATIVE_DAYS, known)
-    return _grammar(
-        "day",
-        f"<weekday> = {weekdays};\n<ordinal> = {ordinals};\n<month> = {months};\n"
-        "<date> = [on] [this | next] <weekday> [the <ordinal>]"
-        f" | [on] the <ordinal> [of <month>] | <month> [the] <ordinal> | {relative};\n"
-        f"<another> = {_alternatives(_ANOTHER, known)};\n",
-        "[<lead>] (<date> | <another>) [<closer>]",
-        known,
-    )
-
-
-def time_jsgf(known: set[str]) -> str:
-    """Without the longer leads: "can i ..." is where a misheard "ten" ends up."""
-    hours = _alternatives(HOURS, known)
-    minutes = _alternatives(MINUTES, known)
-    weekdays = _alternatives(WEEKDAYS, known)
-    return _grammar(
-        "time",
-        f"<hour> = {hours};\n<minute> = {minutes};\n<weekday> = {weekdays};\n"
-        "<part> = a.m. | p.m. | in the morning | in the afternoon | o'clock;\n"
-        "<clock> = <hour> [<minute>] [<part>] | (half past | quarter past | quarter to) <hour>"
-        " | noon | midday;\n"
-        f"<other> = {_alternatives(_ANOTHER, known)} | [on] [next] <weekday>;\n",
-        "[how about | what about] ([at] <clock> | <other>) [<closer>]",
-        known,
-    )
-
-
-def name_jsgf(known: set[str], first_names: Iterable[str], surnames: Iterable[str]) -> str:
-    return _grammar(
-        "name",
-        f"<first> = {_alternatives(first_names, known)};\n"
-        f"<last> = {_alternatives(surnames, known)};\n"
-        f"<intro> = {_alternatives(_NAME_INTROS, known)};\n",
-        "[<intro>] <first> [<last>] [please]",
-        known,
-    )
-
-
-def _grammar(name: str, rules: str, public: str, known: set[str]) -> str:
-    return (
-        f"#JSGF V1.0;\ngrammar {name};\n"
-        f"<lead> = {_alternatives(_LEADS, known)};\n<closer> = {_alternatives(_CLOSERS, known)};\n"
-        f"{rules}public <answer> = {public};\n"
-    )
-
-
-def _alternatives(phrases: Iterable[str], known: set[str]) -> str:
-    """``a | b | c`` of the phrases whose every word has a pronunciation, lower case."""
-    usable = sorted({p.lower() for p in phrases if all(w in known for w in p.lower().split())})
-    if not usable:
-        raise ValueError("no phrase of a grammar rule is in the pronouncing dictionary")
-    return " | ".join(usable)

@@ -1,0 +1,80 @@
+"""The server under benchmark as a child process: start, stop, CPU and RSS from /proc."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+BENCH_CORE = 1
+"""Callers and fakes run on this core; the server is pinned to the other (core 0)."""
+
+
+@dataclass
+class ServerProcess:
+    """bench/server.py in a subprocess; its CPU and RSS read from /proc."""
+
+    overrides: list[str]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[str] | None = None
+    url: str = ""
+
+    def __enter__(self) -> ServerProcess:
+        command = [sys.executable, "-m", "receptionist.devtools.bench.server", str(self.log)]
+        self.process = subprocess.Popen(
+            [*command, *self.overrides], stdout=subprocess.PIPE, text=True, cwd=ROOT,
+            env={**os.environ, **self.env},
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().split()
+        if line[:1] != ["PORT"]:
+            raise RuntimeError(f"server did not start; see {self.log}")
+        self.url = f"http://127.0.0.1:{line[1]}"
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def _pids(self) -> list[int]:
+        """The server and its children (the recogniser's worker processes)."""
+        assert self.process is not None
+        pid = self.process.pid
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            children = []
+        return [pid, *map(int, children)]
+
+    def cpu_s(self) -> float:
+        total = 0.0
+        for pid in self._pids():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # a worker that has just exited
+            total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def rss_mb(self) -> float:
+        total = 0.0
+        for pid in self._pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text().splitlines()
+            except OSError:
+                continue
+            total += sum(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+        return total / 1024 if total else math.nan
+
+
+def pin_self() -> str:
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
+        os.sched_setaffinity(0, {BENCH_CORE})
+        return "core 0 (callers and fakes on core 1)"
+    return "nothing (one core: callers, fakes and server share it)"

@@ -1,0 +1,78 @@
+"""What the emulated caller hears: Twilio's outbound buffer as a model, and the call's report.
+
+No I/O: ``TwilioCaller`` feeds ``Playback`` what arrives and asks it what is due.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from receptionist.messages import FRAME_MS
+
+FRAME_S = FRAME_MS / 1000
+
+
+@dataclass
+class Playback:
+    """Twilio's outbound buffer, as a model: what the caller has heard, and when.
+
+    No I/O: the caller task feeds it what arrives and asks it what is due.
+    """
+
+    instant: bool = False
+    """Play everything the moment it arrives (fast replays)."""
+    buffer_end: float = 0.0
+    pending_marks: list[tuple[float, str]] = field(default_factory=list)
+    queued: list[tuple[float, bytes]] = field(default_factory=list)
+    heard: bytearray = field(default_factory=bytearray)
+    last_audio_at: float | None = None
+
+    def media(self, ulaw: bytes, now: float) -> None:
+        start = now if self.instant else max(self.buffer_end, now)
+        self.buffer_end = start + (0 if self.instant else FRAME_S)
+        self.queued.append((start, ulaw))
+        self.last_audio_at = now
+
+    def mark(self, name: str, now: float) -> None:
+        self.pending_marks.append((max(self.buffer_end, now), name))
+
+    def clear(self, now: float) -> list[str]:
+        """Drop the unplayed audio; every pending mark comes back at once."""
+        self.played(now)
+        self.queued.clear()
+        self.buffer_end = now
+        names = [name for _, name in self.pending_marks]
+        self.pending_marks.clear()
+        return names
+
+    def played(self, now: float) -> list[str]:
+        """Move what has played by ``now`` to ``heard``; the marks now due, in order."""
+        while self.queued and self.queued[0][0] <= now:
+            self.heard += self.queued.pop(0)[1]
+        due = [name for at, name in self.pending_marks if at <= now]
+        self.pending_marks = [(at, name) for at, name in self.pending_marks if at > now]
+        return due
+
+    def speaking(self, now: float) -> bool:
+        return self.buffer_end > now or bool(self.pending_marks)
+
+
+@dataclass(frozen=True)
+class CallerReport:
+    call_sid: str
+    heard_ulaw: bytes
+    greeting_ms: float | None
+    """From ``start`` sent to the first agent audio arriving."""
+    reply_latencies_ms: tuple[float | None, ...]
+    """Per utterance: end of the caller's audio to the agent's next audio arriving."""
+    clears: int
+    closed_by_server: bool
+    speech_spans: tuple[tuple[float, float] | None, ...] = ()
+    """Per utterance: when its first and last voiced frames were sent (None: unvoiced)."""
+    reply_arrivals: tuple[tuple[float, ...], ...] = ()
+    """Per wait for the agent (the greeting's, then one per utterance): when each agent
+    frame arrived, until the next wait (frames arriving while the caller speaks included)."""
+    clear_times: tuple[float, ...] = ()
+    media_after_clear: int = 0
+    """Agent frames that arrived after a ``clear`` while the caller was still saying the
+    utterance that interrupted: stale audio of the cancelled turn (should be 0)."""
