@@ -47,6 +47,7 @@ from receptionist.offline.state import (
     TransferCall,
     join,
 )
+from receptionist.turns.reprompts import NOTHING_HEARD, STILL_THERE
 
 __all__ = [
     "Action",
@@ -99,10 +100,12 @@ class Receptionist:
                 call.question = INTENT_QUESTION
                 return [Speak(call.config.clinic.greeting, Expectation.OPEN)]
             case CallerSaid(text=text, now=now):
-                call.now, call.silences = now.astimezone(call.tz), 0
+                call.now = now.astimezone(call.tz)
+                call.reprompts.caller_answered()
                 return _caller_said(call, text.strip().lower())
             case CallerKeyed(digit=digit, now=now):
-                call.now, call.silences = now.astimezone(call.tz), 0
+                call.now = now.astimezone(call.tz)
+                call.reprompts.caller_answered()
                 return _caller_keyed(call, digit)
             case CallerSilent(now=now):
                 call.now = now.astimezone(call.tz)
@@ -136,10 +139,9 @@ def _caller_keyed(call: CallState, digit: str) -> list[Action]:
 def _caller_silent(call: CallState) -> list[Action]:
     if call.step in (Step.WAITING, Step.ENDED):
         return []
-    call.silences += 1
-    if call.silences > call.config.dialogue.max_reprompts:
-        return _goodbye(call, "silence", "I haven't heard anything, so I'll end the call now.")
-    return [Speak(f"Are you still there? {call.question.text}", call.question.expect)]
+    if not call.reprompts.may_reprompt():
+        return _goodbye(call, "silence", NOTHING_HEARD)
+    return [Speak(join(STILL_THERE, call.question.text), call.question.expect)]
 
 
 def _scheduler_answered(call: CallState, reply: SchedulerReply) -> list[Action]:

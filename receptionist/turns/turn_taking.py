@@ -58,77 +58,20 @@ from receptionist.messages import (
     Transcript,
 )
 from receptionist.turns.lexicon import is_backchannel, sounds_unfinished
+from receptionist.turns.turn_events import (
+    Action,
+    Anticipate,
+    CallerTurn,
+    CutOff,
+    Resume,
+    Tick,
+    TurnEvent,
+    TurnPlayed,
+    Withdraw,
+)
 
 NO_DEADLINE = math.inf
 _MARK = re.compile(r"turn(\d+)-s(\d+)")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences for the Synthesizer, so the first is spoken while the rest are made."""
-    return [sentence for sentence in _SENTENCE_END.split(text.strip()) if sentence]
-
-
-# --- Events in (besides the Listener's and TwilioIO's messages) and actions out ----------
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """Nothing arrived before ``deadline``."""
-
-
-@dataclass(frozen=True, slots=True)
-class CutOff:
-    """Barge-in: stop turn ``turn_id`` (cancel its scopes, clear Twilio)."""
-
-    turn_id: int
-    heard: tuple[str, ...]
-    """The sentences whose audio played before the cut, in order."""
-    unheard: tuple[str, ...]
-    """The sentences written but not (wholly) heard."""
-
-
-@dataclass(frozen=True, slots=True)
-class CallerTurn:
-    """The caller's turn is over: answer ``text`` (its finals joined)."""
-
-    text: str
-    last: Transcript
-    """Its last final transcript, for the reply's timings."""
-
-
-@dataclass(frozen=True, slots=True)
-class Anticipate:
-    """The caller paused after ``text``: the reply may be started on it (a guess)."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Withdraw:
-    """The last ``Anticipate`` no longer holds: the caller went on."""
-
-
-@dataclass(frozen=True, slots=True)
-class Resume:
-    """The barge-in was a false alarm: carry on with the cut turn."""
-
-    cut: CutOff
-    said: str
-    """The backchannel that cut it ("mm-hm"), or "" for noise."""
-
-
-@dataclass(frozen=True, slots=True)
-class TurnPlayed:
-    """The agent turn's last sentence has played: the caller has the floor."""
-
-    turn_id: int
-
-
-TurnEvent = (
-    SpeechStarted | SpeechPaused | SpeechResumed | SpeechStopped | Transcript | MarkPlayed | Tick
-)
-Action = CutOff | CallerTurn | Resume | TurnPlayed | Anticipate | Withdraw
 
 
 # --- What was heard ---------------------------------------------------------------------
