@@ -1,7 +1,7 @@
 """The conversation's vocabulary and state, shared by its flows.
 
 ``receptionist.offline.conversation`` re-exports the events and actions; the flow modules
-(``booking``, ``changes``) hold per-step handlers over ``CallState``.
+(``booking``, ``name_and_number``, ``changes``) hold per-step handlers over ``CallState``.
 Nothing here does I/O: events carry the time, actions say what to do.
 """
 

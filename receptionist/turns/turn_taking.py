@@ -2,7 +2,8 @@
 
 The Dialogue actor tells ``TurnTaking`` about its agent turns (``agent_began``,
 ``agent_sent``), feeds it every caller event with ``handle(event, now)``, carries out the
-actions returned, and calls ``handle(Tick(), now)`` when ``deadline`` passes first.
+actions returned (``turn_events``), and calls ``handle(Tick(), now)`` when ``deadline``
+passes first.
 
 Barge-in timing: the caller cuts in on the local VAD alone. SpeechStarted already needs
 ``[vad].min_speech_ms`` of unbroken voiced frames (silero rejects most coughs and clicks), so
@@ -23,17 +24,17 @@ End of turn: the recogniser finalises at every pause, so one caller turn can arr
 several final transcripts; they are joined. A turn that sounds complete ("yes", "Tuesday")
 ends when its final arrives: the recogniser's endpointing has already waited for silence,
 whatever the answer's length. One that sounds unfinished ("and", "my number is", "on the",
-digits half read out: ``turn_words``) waits ``unfinished_wait_ms`` for more; speech or an
-interim transcript in that time holds it until the next final.
+digits half read out: ``lexicon.sounds_unfinished``) waits ``unfinished_wait_ms`` for more;
+speech or an interim transcript in that time holds it until the next final.
 
 Preemptive generation: when the VAD hears the caller pause (``SpeechPaused``, shorter than
 the silence after which the Deepgram listener sends Finalize), ``Anticipate`` offers the
-words so far (the finals of this
-turn and the latest interim) so the model can start on them before the final transcript
-comes. When the caller goes on (speech, a different interim, an unfinished final) the
-guess is withdrawn (``Withdraw``). The brain keeps the guess's reply if the ``CallerTurn``
-says the same words, and starts again if not. A guess is only offered while nobody holds
-the floor, and never for words that sound unfinished or are only a backchannel.
+words so far (the finals of this turn and the latest interim) so the model can start on
+them before the final transcript comes. When the caller goes on (speech, a different
+interim, an unfinished final) the guess is withdrawn (``Withdraw``). The brain keeps the
+guess's reply if the ``CallerTurn`` says the same words, and starts again if not. A guess
+is only offered while nobody holds the floor, and never for words that sound unfinished or
+are only a backchannel.
 
 What was heard: Twilio echoes a sentence's mark (``turn{t}-s{i}``) once it has played. A
 turn cut off is reported as the sentences whose marks came back before the cut; marks
