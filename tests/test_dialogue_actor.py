@@ -34,7 +34,7 @@ from receptionist.messages import (
     Transcript,
 )
 from receptionist.turns.cancellation import TurnCancellation
-from stages.dialogue import DialogueEvent, run_dialogue, split_sentences
+from stages.dialogue import DialogueEvent, run_dialogue
 
 TZ = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=TZ)
@@ -125,14 +125,6 @@ async def dialogue(config: Config = CONFIG) -> AsyncIterator[Harness]:
             # The actor may have stopped already (the test sent CallStopped itself).
             with contextlib.suppress(trio.BrokenResourceError):
                 await events_send.send(CallStopped(trio.current_time()))
-
-
-def test_split_sentences() -> None:
-    assert split_sentences("Sorry, 10 AM isn't free. On Tuesday, I have 9 AM. Which?") == [
-        "Sorry, 10 AM isn't free.",
-        "On Tuesday, I have 9 AM.",
-        "Which?",
-    ]
 
 
 async def test_greeting_turn_on_call_started(autojump_clock: trio.abc.Clock) -> None:

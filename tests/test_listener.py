@@ -1,7 +1,8 @@
 """The Listener actor over memory channels.
 
-These run on the real clock: recognition runs in a worker thread, which a mock clock would
-jump past (autojump advances time while the thread works and fires the test's deadline).
+These run on the real clock: recognition runs off the event loop (a worker thread, or worker
+processes as in the server), which a mock clock would jump past (autojump advances time
+while the decode works and fires the test's deadline).
 Nothing here waits on the clock: frames carry made-up timestamps, and ``fail_after`` is
 only a safety net.
 """

@@ -122,7 +122,7 @@ async def test_sentences_are_handed_over_while_the_model_still_streams() -> None
     assert (request.body["model"], request.body["stream"]) == ("gpt-4o-mini", True)
     assert next(t["function"]["name"] for t in request.body["tools"]) == "check_availability"
     assert [m["role"] for m in request.body["messages"]] == ["system", "user"]
-    assert agent.history[-1] == {"role": "assistant", "content": text}
+    assert agent.history.messages[-1] == {"role": "assistant", "content": text}
 
 
 async def test_a_tool_call_in_fragments_runs_once_then_the_model_speaks() -> None:
@@ -185,7 +185,7 @@ async def test_fallback_line_after_a_failed_retry() -> None:
     assert call.words == [(FALLBACK, True)]
     assert reply.fell_back
     assert len(fake.requests) == 2
-    assert agent.history[-2:] == [
+    assert agent.history.messages[-2:] == [
         {"role": "user", "content": "hello?"},
         {"role": "assistant", "content": FALLBACK},
     ]
@@ -220,7 +220,7 @@ async def test_a_stream_dropped_mid_reply_is_not_retried() -> None:
         await agent.reply("when do you open", call.say)
     assert call.words == [("We open at nine.", False), (FALLBACK, True)]
     assert len(fake.requests) == 1  # never a word twice
-    assert [m["content"] for m in agent.history[-2:]] == ["We open at nine.", FALLBACK]
+    assert [m["content"] for m in agent.history.messages[-2:]] == ["We open at nine.", FALLBACK]
 
 
 async def test_barge_in_cancels_the_stream_at_once() -> None:
@@ -241,7 +241,7 @@ async def test_barge_in_cancels_the_stream_at_once() -> None:
     assert call.words == [("One moment please.", False)]
     assert len(fake.sent) - sent_then <= 2  # the server saw the stream closed right away
     assert cancelled_at - call.said[0][0] < 0.05
-    assert agent.history[-1] == {"role": "assistant", "content": "One moment please."}
+    assert agent.history.messages[-1] == {"role": "assistant", "content": "One moment please."}
 
 
 async def test_a_booking_under_way_completes_and_is_recorded_despite_barge_in() -> None:
@@ -262,9 +262,9 @@ async def test_a_booking_under_way_completes_and_is_recorded_despite_barge_in() 
     assert turn.cancelled_caught
     assert [type(request) for request in call.asked] == [BookSlot]
     assert len(fake.requests) == 1  # cancelled: no follow-up round
-    tool_result = json.loads(agent.history[-1]["content"])
+    tool_result = json.loads(agent.history.messages[-1]["content"])
     assert tool_result["booked"]["appointment_id"] == 9
-    assert agent.history[-2]["tool_calls"][0]["function"]["name"] == "book_appointment"
+    assert agent.history.messages[-2]["tool_calls"][0]["function"]["name"] == "book_appointment"
 
 
 async def _cancel_when(sent: trio.Event, turn: trio.CancelScope, release: trio.Event) -> None:

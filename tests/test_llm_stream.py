@@ -1,4 +1,4 @@
-"""Reassembling recorded OpenAI streams, and cutting streamed text into sentences.
+"""Reassembling recorded OpenAI streams, and cutting a recorded one into sentences as it streams.
 
 The recorded streams are byte-for-byte SSE bodies from the live API (see each sample's
 ``.source.txt``); the SSE ``data:`` lines are parsed here, independently of the SDK.
@@ -174,42 +174,3 @@ def test_a_stream_without_finish_reason_is_an_error() -> None:
     with pytest.raises(LlmError, match="finish_reason") as raised:
         assembler.end()
     assert raised.value.transient
-
-
-def split_streamed(text: str, step: int) -> list[str]:
-    splitter = SentenceSplitter()
-    pieces = [text[i : i + step] for i in range(0, len(text), step)]
-    sentences = [s for piece in pieces for s in splitter.feed(piece)]
-    rest = splitter.flush()
-    return [*sentences, rest] if rest else sentences
-
-
-@pytest.mark.parametrize("step", [1, 2, 3, 7, 1000])
-def test_sentences_whatever_the_deltas(step: int) -> None:
-    text = (
-        "Sure. Dr. Patel can see you at 10 a.m. on Tuesday, e.g. for 3.30 hours! "
-        'Is that OK? "Great." I\'ll book it, okay'
-    )
-    assert split_streamed(text, step) == [
-        "Sure.",
-        "Dr. Patel can see you at 10 a.m. on Tuesday, e.g. for 3.30 hours!",
-        "Is that OK?",
-        '"Great."',
-        "I'll book it, okay",
-    ]
-
-
-def test_a_sentence_waits_for_the_space_after_its_stop() -> None:
-    splitter = SentenceSplitter()
-    assert splitter.feed("Our website is example.") == []
-    assert splitter.feed("com. Anything") == ["Our website is example.com."]
-    assert splitter.feed(" else?") == []
-    assert splitter.flush() == "Anything else?"
-    assert splitter.flush() == ""
-
-
-def test_line_breaks_end_sentences_too() -> None:
-    assert split_streamed("We're open:\nMonday to Friday\n\n", 4) == [
-        "We're open:",
-        "Monday to Friday",
-    ]

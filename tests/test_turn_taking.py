@@ -18,16 +18,16 @@ from receptionist.messages import (
     TurnTimings,
 )
 from receptionist.turns.lexicon import is_backchannel, sounds_unfinished
-from receptionist.turns.turn_taking import (
+from receptionist.turns.turn_events import (
     Anticipate,
     CallerTurn,
     CutOff,
     Resume,
     Tick,
     TurnPlayed,
-    TurnTaking,
     Withdraw,
 )
+from receptionist.turns.turn_taking import TurnTaking
 
 CONFIG = TurnTakingConfig(unfinished_wait_ms=1500, false_barge_in_ms=800)
 GREETING = ("Thank you for calling.", "I can book an appointment.", "How can I help?")

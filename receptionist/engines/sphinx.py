@@ -4,8 +4,8 @@ Once per process, ``SphinxModel(services)`` writes a small pronouncing dictionar
 language model trained on booking-call sentences (``sphinx_corpus``) and two grammars
 (yes/no, digits) to a private temporary directory. Each call then gets its own
 ``SphinxRecognizer`` (a pocketsphinx ``Decoder``: not thread-safe, so never shared; about
-15 ms and 9 MB to make), whose blocking ``recognize`` the Listener runs in a worker thread,
-one utterance at a time.
+15 ms and 9 MB to make), whose blocking ``recognize`` runs off the event loop, one utterance
+at a time: in worker processes in the server, or in a thread (``engines.decoding``).
 
 Phone audio is 8 kHz; the bundled en-us acoustic model is 16 kHz. Upsampling (see
 ``upsample``) and keeping the model's own front end beats re-configuring it for 8 kHz

@@ -1,7 +1,8 @@
 """The shape of a text-to-speech engine, as the Synthesizer uses it.
 
-The offline engine (``receptionist.engines.espeak.EspeakEngine``) and a cloud one
-(ElevenLabs, later) both fit it, so the Synthesizer does not know which it drives.
+The offline engine (``receptionist.engines.espeak.EspeakEngine``) and the cloud one
+(``receptionist.engines.elevenlabs``) both fit it, so the Synthesizer does not know which it
+drives.
 """
 
 from __future__ import annotations

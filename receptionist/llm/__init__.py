@@ -2,14 +2,17 @@
 
 ::
 
-    stream      chunks -> TextDelta / ToolCallStarted / ToolCallsReady / Finished  (I/O-free)
-    sentences   text deltas -> sentences, as soon as each ends                    (I/O-free)
-    tools       schemas, argument validation, Scheduler requests                   (I/O-free)
-    results     Scheduler replies -> compact JSON tool results                     (I/O-free)
-    prompt      the system prompt from config.toml and the clinic's clock          (I/O-free)
-    client      the openai SDK at the edge: streams events, maps errors to LlmError
-    agent       one call's history and tool loop; speaks sentences as they arrive
-    turn        the Dialogue actor's LLM brain
+    stream           chunks -> TextDelta / ToolCallStarted / ToolCallsReady / Finished  (I/O-free)
+    tools            schemas, argument validation, Scheduler requests              (I/O-free)
+    results          Scheduler replies -> compact JSON tool results                (I/O-free)
+    prompt           the system prompt from config.toml and the clinic's clock     (I/O-free)
+    history          one call's messages; trimmed to what the caller heard         (I/O-free)
+    client           the openai SDK at the edge: streams events, maps errors to LlmError
+    speculation      a reply started on a pause, kept if the caller said those words
+    agent            one call's stream and tool loop; speaks sentences as they arrive
+                     (cut by ``receptionist.turns.sentences``)
+    pending_replies  the Scheduler round trips of tool calls, in flight
+    brain            the Dialogue actor's LLM brain (``receptionist.turns.brain.Brain``)
 
 Wiring: ``build_llm(config, os.environ)`` at start-up (raises ConfigError without a key),
 ``async with engine.open_client() as client`` once per process, and ``run_dialogue(...,

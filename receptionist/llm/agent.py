@@ -1,10 +1,12 @@
-"""The LLM agent: one call's conversation with the model, one caller turn at a time.
+"""The LLM agent: one call's conversation with the model (its stream and tool loop), one
+caller turn at a time.
 
 ``LlmAgent.reply(caller_text, say)`` streams the model's answer. Text is cut into sentences
 as the tokens arrive and each is handed to ``say`` at once, so the caller hears the first
 sentence while the model writes the next. Tool calls run through the injected ``call_tool``
 (the Dialogue's round trip to the Scheduler); their results go back to the model, which then
-speaks, for at most ``max_tool_rounds`` rounds. The history is kept as OpenAI message dicts.
+speaks, for at most ``max_tool_rounds`` rounds. What was said and done goes into the call's
+``History`` (``receptionist.llm.history``).
 
 Resource handling:
     Each Scheduler round trip runs shielded and time-boxed: a booking sent to the Scheduler
@@ -12,8 +14,7 @@ Resource handling:
     never lost nor made twice. A cancelled turn starts no new tool call. Whatever a round
     did is recorded in the history however it ends (a ``finally`` with no awaits), so the
     history always pairs each tool call with a result, as the API requires. After a
-    barge-in, ``keep_heard`` trims the turn's words to those the caller heard, followed by
-    ``INTERRUPTED``; its tool calls and their results stay.
+    barge-in, ``History.keep_heard`` trims the turn's words to those the caller heard.
 
 Error handling:
     No first token within ``first_token_timeout_s`` (or a stall mid-reply), or an
@@ -24,9 +25,9 @@ Error handling:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ from receptionist.config import Config
 from receptionist.errors import LlmError
 from receptionist.llm import results
 from receptionist.llm.client import LlmClient
+from receptionist.llm.history import History
 from receptionist.llm.prompt import system_prompt
 from receptionist.llm.speculation import Speculation
 from receptionist.llm.stream import Finished, LlmEvent, TextDelta, ToolCall, ToolCallsReady
@@ -59,7 +61,6 @@ from receptionist.messages import (
     SchedulerRequest,
 )
 from receptionist.turns.sentences import SentenceSplitter
-from receptionist.turns.turn_taking import split_sentences
 
 log = structlog.get_logger()
 
@@ -67,8 +68,6 @@ FALLBACK = "Sorry, I didn't catch that, could you say it again?"
 TOOL_TIMEOUT_S = 10.0
 """The time box of one Scheduler round trip: twice the store's 5 s busy timeout."""
 TERMINAL_TOOLS = frozenset({"end_call", "transfer_to_human"})
-INTERRUPTED = "[interrupted]"
-"""Ends the agent's words in the history where the caller cut them off."""
 
 Say = Callable[[str, bool], Awaitable[None]]
 """Hand one sentence over for speech; True on the turn's last (which may be "")."""
@@ -83,14 +82,6 @@ class Reply:
     """Hang up or transfer once the turn has played."""
     fell_back: bool = False
     """The model failed and the caller heard ``FALLBACK``."""
-
-
-@dataclass(slots=True)
-class _SpokenTurn:
-    """The sentences of the agent's latest turn, each with its message's place in history."""
-
-    turn: int
-    sentences: list[tuple[int, str]] = field(default_factory=list)
 
 
 class _Speech:
@@ -139,62 +130,19 @@ class LlmAgent:
         self._client, self._settings = client, config.llm
         self._call_tool, self._now = call_tool, now
         self._config, self._caller = config, caller
-        prompt = system_prompt(config, now(), caller_known=bool(caller))
-        self._history: list[dict[str, Any]] = [{"role": "system", "content": prompt}]
+        self.history = History(system_prompt(config, now(), caller_known=bool(caller)))
         self._tools = tool_schemas(config)
         self._request_ids = itertools.count(1)
-        self._spoken: _SpokenTurn | None = None
-        self.revision = 0
-        """Counts changes to the history: a ``Speculation`` holds only while it is unchanged."""
         self.first_token_at: float | None = None
         """When the current turn's first token arrived, for its TurnTimings."""
-
-    @property
-    def history(self) -> Sequence[dict[str, Any]]:
-        return self._history
 
     def speculate(self, caller_text: str, buffer: int) -> Speculation:
         """A completion on ``caller_text`` as the next caller turn, for ``reply``'s
         ``head_start``; the caller runs it (``Speculation.run``). The history is untouched."""
-        messages = [*self._history, {"role": "user", "content": caller_text}]
+        messages = [*self.history.messages, {"role": "user", "content": caller_text}]
         allow_tools = self._settings.max_tool_rounds > 0
         stream = self._client.stream(messages, self._tools, allow_tools=allow_tools)
-        return Speculation(caller_text, self.revision, stream, buffer)
-
-    def record_spoken(self, text: str, *, turn: int | None = None) -> None:
-        """Words said without the model (greeting, reprompts): the model should know them.
-
-        ``turn`` starts a new agent turn (for ``keep_heard``); None adds to the current one.
-        """
-        if turn is not None:
-            self._spoken = _SpokenTurn(turn)
-        self._append_said(split_sentences(text), {"role": "assistant", "content": text})
-
-    def keep_heard(self, turn: int, heard: int) -> None:
-        """The caller cut turn ``turn`` off after hearing its first ``heard`` sentences:
-        keep only those, then ``INTERRUPTED``. Tool calls and results stay as they were."""
-        self.revision += 1
-        spoken = self._spoken
-        if spoken is None or spoken.turn != turn:
-            return  # that turn said nothing
-        self._spoken = None
-        kept: dict[int, list[str]] = {}
-        for index, sentence in spoken.sentences[:heard]:
-            kept.setdefault(index, []).append(sentence)
-        # Heard sentences are a prefix: every message emptied here comes after the last kept.
-        for index in sorted({index for index, _ in spoken.sentences}, reverse=True):
-            message = self._history[index]
-            if index in kept:
-                message["content"] = " ".join(kept[index])
-            elif message.get("tool_calls"):
-                message["content"] = None
-            else:
-                del self._history[index]
-        if kept:
-            last = self._history[max(kept)]
-            last["content"] = f"{last['content']} {INTERRUPTED}"
-        else:
-            self._history.append({"role": "assistant", "content": INTERRUPTED})
+        return Speculation(caller_text, self.history.revision, stream, buffer)
 
     async def reply(
         self, caller_text: str | None, say: Say, *, turn: int = 0,
@@ -207,9 +155,8 @@ class LlmAgent:
         words, on this revision of the history, whose stream is the first round's.
         """
         if caller_text is not None:
-            self._history.append({"role": "user", "content": caller_text})
-            self.revision += 1
-        self._spoken = _SpokenTurn(turn)
+            self.history.caller_said(caller_text)
+        self.history.agent_turn(turn)
         self.first_token_at = head_start.first_token_at if head_start else None
         speech = _Speech(say)
         try:
@@ -220,7 +167,7 @@ class LlmAgent:
                 head_start = None
         except LlmError as exc:
             log.warning("llm.fallback", error=str(exc))
-            self.record_spoken(FALLBACK)
+            self.history.record_spoken(FALLBACK)
             await say(FALLBACK, True)
             # "Could you say it again?" asks for an answer: the call does not end on it.
             return Reply(None, fell_back=True)
@@ -243,7 +190,7 @@ class LlmAgent:
                 done[call.id] = await self._execute(call, speech)
         finally:
             said = speech.take_round_text()
-            self._record(said, calls, done)
+            self.history.record_round(said, calls, done)
         # After "Goodbye." and end_call there is nothing left to say.
         ended = speech.end is not None and {call.name for call in calls} <= TERMINAL_TOOLS
         return bool(calls) and not (ended and said)
@@ -259,7 +206,8 @@ class LlmAgent:
             if head_start is not None:
                 stream = head_start.events()
             else:
-                stream = self._client.stream(self._history, self._tools, allow_tools=allow_tools)
+                messages = self.history.messages
+                stream = self._client.stream(messages, self._tools, allow_tools=allow_tools)
             async with aclosing(stream) as events:
                 async for event in events:
                     calls = await self._on_event(event, speech) or calls
@@ -319,34 +267,6 @@ class LlmAgent:
             return await self._call_tool(request)
         log.warning("llm.tool_timeout", request=type(request).__name__)
         return None
-
-    def _record(self, said: list[str], calls: Sequence[ToolCall], done: dict[str, Any]) -> None:
-        """Add a round to the history: what was said, and each tool call with its result."""
-        if not said and not calls:
-            return
-        message: dict[str, Any] = {"role": "assistant", "content": " ".join(said) or None}
-        if calls:
-            message["tool_calls"] = [
-                {
-                    "id": c.id,
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": c.arguments},
-                }
-                for c in calls
-            ]
-        self._append_said(said, message)
-        for call in calls:
-            result = done.get(call.id, results.INTERRUPTED)
-            self._history.append(
-                {"role": "tool", "tool_call_id": call.id, "content": results.dumps(result)}
-            )
-
-    def _append_said(self, sentences: list[str], message: dict[str, Any]) -> None:
-        self.revision += 1
-        if self._spoken is not None:
-            index = len(self._history)
-            self._spoken.sentences.extend((index, sentence) for sentence in sentences)
-        self._history.append(message)
 
 
 def _result(reply: SchedulerReply | None) -> dict[str, Any]:

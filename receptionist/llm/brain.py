@@ -1,24 +1,22 @@
-"""Agent turns written sentence by sentence, and the LLM brain of the Dialogue actor.
+"""The LLM brain of the Dialogue actor: each caller turn answered by the model.
 
 ``stages/dialogue.py`` owns turn-taking (barge-in, marks, silence, ending the call) and
-offers it to its ``Brain`` through ``DialoguePort``; an ``AgentTurn`` numbers and times the
-sentences of one turn as they come. ``LlmBrain`` answers each caller turn with
-``LlmAgent.reply`` in a task of the Dialogue's nursery, under the turn's cancel scope, so a
-barge-in (``turns.cancel_through``) stops the model's stream at once. Scheduler round trips
-go out through the port and their replies come back through ``scheduler_answered``.
+offers it to its ``Brain`` through ``DialoguePort`` (``receptionist.turns.brain``).
+``LlmBrain`` answers each caller turn with ``LlmAgent.reply`` in a task of the Dialogue's
+nursery, under the turn's cancel scope, so a barge-in (``turns.cancel_through``) stops the
+model's stream at once. Scheduler round trips go out through the port and their replies come
+back through ``scheduler_answered``. Silence gets the reprompts of ``turns.reprompts``.
 
 History after a barge-in: the tasks that touch the agent's history run one after another
 (each waits for the previous one's ``idle`` event), and a cut-off queues one more that keeps
-only what the caller heard, marked "[interrupted]" (``LlmAgent.keep_heard``), once the cut
+only what the caller heard, marked "[interrupted]" (``History.keep_heard``), once the cut
 reply has recorded what it did. A resumed turn (false barge-in) asks the model to go on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
 
 import structlog
 import trio
@@ -26,152 +24,16 @@ import trio
 from receptionist.config import Config
 from receptionist.llm.agent import LlmAgent, Reply
 from receptionist.llm.client import LlmClient
+from receptionist.llm.pending_replies import PendingReplies
 from receptionist.llm.speculation import Speculation, same_words
-from receptionist.messages import (
-    BookingRejected,
-    EndCall,
-    EndReason,
-    Expectation,
-    RejectReason,
-    SchedulerReply,
-    SchedulerRequest,
-    Sentence,
-    Transcript,
-    TurnTimings,
-)
-from receptionist.turns.cancellation import TurnCancellation
-from receptionist.turns.turn_taking import CutOff, split_sentences
+from receptionist.messages import EndCall, EndReason, Expectation, SchedulerReply
+from receptionist.turns.brain import DialoguePort
+from receptionist.turns.reprompts import NOTHING_HEARD, STILL_THERE, Reprompts
+from receptionist.turns.turn_events import CutOff
 
 log = structlog.get_logger()
 
-REPROMPT = "Are you still there?"
-GIVE_UP = "I haven't heard anything, so I'll end the call now. Goodbye!"
-
-
-class Brain(Protocol):
-    """What decides what to say: the offline ``Receptionist`` or ``LlmBrain``."""
-
-    async def call_began(self, caller: str | None) -> None: ...
-    async def caller_said(self, text: str) -> None: ...
-    async def caller_keyed(self, digit: str) -> None: ...
-    async def caller_silent(self) -> None: ...
-    async def scheduler_answered(self, reply: SchedulerReply) -> None: ...
-    def cut_off(self, cut: CutOff) -> None:
-        """The caller cut a turn off, having heard only ``cut.heard`` of it."""
-
-    async def resume(self, cut: CutOff, said: str) -> None:
-        """The cut was a false alarm (a backchannel ``said``, or noise): carry on."""
-
-    def anticipate(self, text: str) -> None:
-        """The caller paused after ``text``: start on a reply, to be kept if they said so."""
-
-    def withdraw(self) -> None:
-        """The caller went on: drop the reply started on the last ``anticipate``."""
-
-    def close(self) -> None: ...
-
-
-@dataclass(slots=True)
-class AgentTurn:
-    """The agent turn being written or played to the caller."""
-
-    turn_id: int
-    heard: Transcript | None
-    """What the caller said that this turn answers, for its timings and log."""
-    sent: int = 0
-    timings: TurnTimings | None = None
-
-    def next_sentence(
-        self, text: str, last: bool, first_output: float | None, *, now: float
-    ) -> Sentence | None:
-        """The turn's next Sentence; None when there is nothing to send.
-
-        A streamed turn learns it is over only after its last sentence may have gone:
-        then ``last`` comes with "" and closes the turn with an empty sentence.
-        """
-        if not text and not (last and self.sent):
-            return None
-        if self.timings is None:
-            heard = self.heard
-            self.timings = TurnTimings(
-                speech_ended=heard.speech_ended_at if heard else None,
-                transcript_final=heard.at if heard else None,
-                first_output=now if first_output is None else first_output,
-                first_sentence=now,
-            )
-        caller_text = self.heard.text if self.heard else ""
-        self.sent += 1
-        return Sentence(self.turn_id, self.sent - 1, text, last, self.timings, caller_text)
-
-
-class DialoguePort(Protocol):
-    """What the Dialogue actor offers its brain."""
-
-    @property
-    def turns(self) -> TurnCancellation: ...
-
-    @property
-    def ending(self) -> bool: ...
-
-    def begin_turn(self, expect: Expectation, *, interruptible: bool = True) -> int: ...
-
-    async def say(
-        self, turn_id: int, text: str, last: bool, first_output: float | None = None
-    ) -> None: ...
-
-    async def speak(
-        self, text: str, expect: Expectation = Expectation.OPEN, *, end_of_call: bool = False
-    ) -> None: ...
-
-    async def interrupt(self) -> None: ...
-
-    async def end_after_turn(self, end: EndCall) -> None: ...
-
-    async def ask_scheduler(self, request: SchedulerRequest) -> None: ...
-
-
-class PendingReplies:
-    """Scheduler round trips in flight, matched to replies by ``request_id``."""
-
-    def __init__(self, send: Callable[[SchedulerRequest], Awaitable[None]]) -> None:
-        self._send = send
-        self._waiting: dict[int, _Waiter] = {}
-        self._closed = False
-
-    async def ask(self, request: SchedulerRequest) -> SchedulerReply:
-        """Send ``request`` and wait for its reply (the caller owns the time box)."""
-        waiter = self._waiting[request.request_id] = _Waiter()
-        try:
-            if not self._closed:
-                await self._send(request)
-                await waiter.arrived.wait()
-        finally:
-            del self._waiting[request.request_id]
-        if waiter.reply is None:  # the call ended first
-            return BookingRejected(request.request_id, RejectReason.STORE_UNAVAILABLE, "call over")
-        return waiter.reply
-
-    def deliver(self, reply: SchedulerReply) -> None:
-        waiter = self._waiting.get(reply.request_id)
-        if waiter is None:
-            log.warning("dialogue.stale_reply", request_id=reply.request_id)
-            return
-        waiter.reply = reply
-        waiter.arrived.set()
-
-    def close(self) -> None:
-        """The call is over: wake every waiter, so no shielded wait outlives it."""
-        self._closed = True
-        for waiter in self._waiting.values():
-            waiter.arrived.set()
-
-
-class _Waiter:
-    __slots__ = ("arrived", "reply")
-
-    def __init__(self) -> None:
-        self.arrived = trio.Event()
-        self.reply: SchedulerReply | None = None
+GIVE_UP = f"{NOTHING_HEARD} Goodbye!"
 
 
 class LlmBrain:
@@ -193,7 +55,7 @@ class LlmBrain:
         self._idle = trio.Event()
         """Set once the latest reply task is over, history written: the next one waits."""
         self._idle.set()
-        self._silences = 0
+        self._reprompts = Reprompts(config.dialogue.max_reprompts)
         self._speculation: Speculation | None = None
 
     def _new_agent(self, caller: str | None) -> LlmAgent:
@@ -211,7 +73,7 @@ class LlmBrain:
             if speculation is not None:
                 speculation.cancel()
             return  # the goodbye is playing; the call ends after it
-        self._silences = 0
+        self._reprompts.caller_answered()
         await self._port.interrupt()  # a reply still being written answers old words
         self._start_reply(text, self._adoptable(speculation, text))
 
@@ -222,7 +84,7 @@ class LlmBrain:
         keep = (
             not speculation.failed
             and same_words(speculation.text, text)
-            and speculation.revision == self._agent.revision
+            and speculation.revision == self._agent.history.revision
             and self._idle.is_set()
         )
         started = round((trio.current_time() - speculation.started_at) * 1000, 1)
@@ -246,7 +108,7 @@ class LlmBrain:
             self._speculation = None
 
     def cut_off(self, cut: CutOff) -> None:
-        self._then(self._agent.keep_heard, cut.turn_id, len(cut.heard))
+        self._then(self._agent.history.keep_heard, cut.turn_id, len(cut.heard))
 
     async def resume(self, cut: CutOff, said: str) -> None:
         if not self._port.ending:
@@ -277,9 +139,8 @@ class LlmBrain:
         log.info("dialogue.key_ignored", digit=digit)  # the model is given words only
 
     async def caller_silent(self) -> None:
-        self._silences += 1
-        if self._silences <= self._config.dialogue.max_reprompts:
-            await self._say_fixed(REPROMPT)
+        if self._reprompts.may_reprompt():
+            await self._say_fixed(STILL_THERE)
             return
         await self._say_fixed(GIVE_UP, end_of_call=True)
         await self._port.end_after_turn(EndCall(EndReason.COMPLETED))
@@ -292,14 +153,13 @@ class LlmBrain:
         self._replies.close()
 
     async def _say_fixed(self, text: str, *, end_of_call: bool = False) -> None:
-        sentences = split_sentences(text)
-        # The goodbye is not cut short: the call ends when it has played.
-        turn_id = self._port.begin_turn(Expectation.OPEN, interruptible=not end_of_call)
-        self._agent.record_spoken(text, turn=turn_id)
-        log.info("dialogue.said", turn_id=turn_id, text=text, caller_text="", expect="open")
-        with self._port.turns.scope(turn_id):
-            for index, sentence in enumerate(sentences):
-                await self._port.say(turn_id, sentence, last=index == len(sentences) - 1)
+        """Words of ours, not the model's (greeting, reprompts): the model is told of them.
+
+        Recorded once said: nothing reads or edits the history meanwhile, since the
+        Dialogue handles no caller event until this returns."""
+        turn_id = await self._port.speak(text, Expectation.OPEN, end_of_call=end_of_call)
+        if turn_id is not None:
+            self._agent.history.record_spoken(text, turn=turn_id)
 
     async def _reply(
         self, turn_id: int, text: str | None, previous: trio.Event, idle: trio.Event,

@@ -1,4 +1,5 @@
-"""Booking: what for, which day, which time, whose name, which number, then book.
+"""Booking: what for, which day, which time; then whose name and number
+(``name_and_number``), and book.
 
 Choosing a day and a time is shared with moving an appointment (``Task.MOVE``). Every step
 handler takes the call state and the caller's words and returns the actions, or None when the
@@ -9,18 +10,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from receptionist.messages import (
-    BookingConfirmed,
-    BookSlot,
-    Expectation,
-    FindBookings,
-    FindFreeSlots,
-    FreeSlots,
-)
-from receptionist.offline import phrasing, spoken
+from receptionist.messages import Expectation, FindFreeSlots, FreeSlots
+from receptionist.offline import name_and_number, phrasing, spoken
 from receptionist.offline.questions import (
     ANOTHER_DAY_QUESTION,
-    CHANGE_QUESTION,
     DAY_QUESTION,
     KEYPAD_QUESTION,
     NAME_QUESTION,
@@ -201,7 +194,8 @@ def take(call: CallState, start: datetime) -> list[Action]:
     call.draft.start = start
     if call.task is Task.MOVE:
         return call.ask(Step.CONFIRM_MOVE, confirm_move_question(call))
-    return _next_missing(call, f"Lovely, {phrasing.clock(start)} on {phrasing.day(start.date())}.")
+    lovely = f"Lovely, {phrasing.clock(start)} on {phrasing.day(start.date())}."
+    return name_and_number.next_missing(call, lovely)
 
 
 def confirm_move_question(call: CallState) -> Question:
@@ -218,105 +212,7 @@ def confirm_move_question(call: CallState) -> Question:
     )
 
 
-# --- Name, number, confirmation -------------------------------------------------------------
-
-
-def _next_missing(call: CallState, before: str = "") -> list[Action]:
-    draft = call.draft
-    if not draft.name:
-        return call.ask(Step.NAME, NAME_QUESTION, before)
-    if not draft.phone:
-        return _ask_phone(call, before)
-    return call.ask(Step.CONFIRM_BOOKING, _read_back(call), before)
-
-
-def on_name(call: CallState, text: str) -> list[Action] | None:
-    name = spoken.person_name(text)
-    if name is None:
-        return None
-    call.draft.name = name
-    return _next_missing(call, f"Thank you, {name.split()[0]}.")
-
-
-def _ask_phone(call: CallState, before: str) -> list[Action]:
-    number = call.caller_number
-    if number is None:
-        return call.ask(Step.PHONE_KEYPAD, KEYPAD_QUESTION, before)
-    question = Question(
-        f"Is the number ending {phrasing.number_ending(number)} the best one to reach you?",
-        Expectation.YES_NO,
-        rephrased="Is the number you're calling from the best one to reach you? "
-        "Please say yes or no.",
-        choices="Say yes to use the number you're calling from, or no to give another one.",
-    )
-    return call.ask(Step.PHONE_OK, question, before)
-
-
-def on_phone_ok(call: CallState, text: str) -> list[Action] | None:
-    said_number = spoken.phone_number(text)
-    if said_number:
-        return got_number(call, said_number)
-    answer = spoken.yes_or_no(text)
-    if answer and call.caller_number:
-        return got_number(call, call.caller_number, confirm=False)
-    if answer is False:
-        return call.ask(Step.PHONE_KEYPAD, KEYPAD_QUESTION, "No problem.")
-    return None
-
-
-def on_keypad_said(call: CallState, text: str) -> list[Action] | None:
-    number = spoken.phone_number(text)
-    return got_number(call, number) if number else None
-
-
-def on_key(call: CallState, digit: str) -> list[Action]:
-    """Collect DTMF digits until "#"; "*" starts again."""
-    if call.step is Step.PHONE_OK:  # keying a number in answers "is this number best?"
-        call.step, call.question, call.keyed = Step.PHONE_KEYPAD, KEYPAD_QUESTION, ""
-    if digit != "#":
-        call.keyed = "" if digit == "*" else call.keyed + digit
-        return []
-    number, call.keyed = spoken.keyed_phone_number(call.keyed), ""
-    if number is None:
-        return call.ask(call.step, call.question, "Sorry, that doesn't look like a full number.")
-    return got_number(call, number)
-
-
-def got_number(call: CallState, number: str, *, confirm: bool = True) -> list[Action]:
-    """Book with this number, or look up the caller's appointments under it."""
-    call.draft.phone = number
-    if call.task is not Task.BOOK:
-        return call.request(lambda request_id: FindBookings(request_id, number))
-    heard = f"Thanks, I've got a number ending {phrasing.number_ending(number)}." if confirm else ""
-    return _next_missing(call, heard)
-
-
-def _read_back(call: CallState) -> Question:
-    draft = call.draft
-    assert draft.start is not None
-    booking = f"{phrasing.with_article(draft.service)} on {phrasing.day_and_time(draft.start)}"
-    return Question(
-        f"That's {booking} for {draft.name}. Shall I book it?",
-        Expectation.YES_NO,
-        rephrased=f"Shall I book {booking} for {draft.name}? Please say yes or no.",
-        choices="Please say yes to book it, or no to change something.",
-    )
-
-
-def on_confirm_booking(call: CallState, text: str) -> list[Action] | None:
-    answer = spoken.yes_or_no(text)
-    if answer is None:
-        return None
-    if not answer:
-        return call.ask(Step.CHANGE_WHAT, CHANGE_QUESTION, "No problem.")
-    draft = call.draft
-    start = draft.start
-    assert start is not None
-    return call.request(
-        lambda request_id: BookSlot(
-            request_id, draft.service, start, draft.name, draft.phone, draft.reason
-        )
-    )
+# --- Changing the booking before it is made ------------------------------------------------
 
 
 def on_change_what(call: CallState, text: str) -> list[Action] | None:
@@ -334,7 +230,3 @@ def on_change_what(call: CallState, text: str) -> list[Action] | None:
     if spoken.any_of(text, "day", "date", "time", "when"):
         return call.ask(Step.DAY, DAY_QUESTION)
     return None
-
-
-def on_booked(call: CallState, reply: BookingConfirmed) -> list[Action]:
-    return call.anything_else(f"You're all booked: {phrasing.appointment(reply.appointment)}.")

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from receptionist.llm.brain import DialoguePort
 from receptionist.messages import EndCall, EndReason, Expectation, SchedulerReply
 from receptionist.offline import conversation as offline
-from receptionist.turns.turn_taking import CutOff
+from receptionist.turns.brain import DialoguePort
+from receptionist.turns.turn_events import CutOff
 
 
 class OfflineBrain:

@@ -5,10 +5,11 @@ digit, stayed silent, the Scheduler answered) and returns what to do (speak, ask
 Scheduler, hang up, transfer). The Dialogue actor (``stages/dialogue.py``) feeds it and
 carries out its actions; the tests drive it synchronously, one scripted call at a time.
 
-The flows live next door: ``booking`` (book, and choose a day and time) and
-``changes`` (cancel or move an existing appointment). This module routes events to
-them and handles what applies everywhere: the opening question, opening hours, asking for a
-person, not being understood, silence and goodbye.
+The flows live next door: ``booking`` (book, and choose a day and time), ``name_and_number``
+(whose booking, and the booking itself) and ``changes`` (cancel or move an existing
+appointment). This module routes events to them and handles what applies everywhere: the
+opening question, opening hours, asking for a person, not being understood, silence (the
+reprompts of ``receptionist.turns.reprompts``) and goodbye.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from receptionist.messages import (
     RejectReason,
     SchedulerReply,
 )
-from receptionist.offline import booking, changes, phrasing, spoken
+from receptionist.offline import booking, changes, name_and_number, phrasing, spoken
 from receptionist.offline.questions import DAY_QUESTION, INTENT_QUESTION, OFFER_HUMAN_QUESTION
 from receptionist.offline.state import (
     Action,
@@ -47,6 +48,7 @@ from receptionist.offline.state import (
     TransferCall,
     join,
 )
+from receptionist.turns.reprompts import NOTHING_HEARD, STILL_THERE
 
 __all__ = [
     "Action",
@@ -99,10 +101,12 @@ class Receptionist:
                 call.question = INTENT_QUESTION
                 return [Speak(call.config.clinic.greeting, Expectation.OPEN)]
             case CallerSaid(text=text, now=now):
-                call.now, call.silences = now.astimezone(call.tz), 0
+                call.now = now.astimezone(call.tz)
+                call.reprompts.caller_answered()
                 return _caller_said(call, text.strip().lower())
             case CallerKeyed(digit=digit, now=now):
-                call.now, call.silences = now.astimezone(call.tz), 0
+                call.now = now.astimezone(call.tz)
+                call.reprompts.caller_answered()
                 return _caller_keyed(call, digit)
             case CallerSilent(now=now):
                 call.now = now.astimezone(call.tz)
@@ -129,17 +133,16 @@ def _caller_said(call: CallState, text: str) -> list[Action]:
 
 def _caller_keyed(call: CallState, digit: str) -> list[Action]:
     if call.step in (Step.PHONE_KEYPAD, Step.PHONE_OK):
-        return booking.on_key(call, digit)
+        return name_and_number.on_key(call, digit)
     return []
 
 
 def _caller_silent(call: CallState) -> list[Action]:
     if call.step in (Step.WAITING, Step.ENDED):
         return []
-    call.silences += 1
-    if call.silences > call.config.dialogue.max_reprompts:
-        return _goodbye(call, "silence", "I haven't heard anything, so I'll end the call now.")
-    return [Speak(f"Are you still there? {call.question.text}", call.question.expect)]
+    if not call.reprompts.may_reprompt():
+        return _goodbye(call, "silence", NOTHING_HEARD)
+    return [Speak(join(STILL_THERE, call.question.text), call.question.expect)]
 
 
 def _scheduler_answered(call: CallState, reply: SchedulerReply) -> list[Action]:
@@ -150,7 +153,7 @@ def _scheduler_answered(call: CallState, reply: SchedulerReply) -> list[Action]:
         case FreeSlots():
             return booking.on_free_slots(call, reply)
         case BookingConfirmed():
-            return booking.on_booked(call, reply)
+            return name_and_number.on_booked(call, reply)
         case BookingsFound():
             return changes.on_found(call, reply)
         case BookingCancelled():
@@ -261,10 +264,10 @@ STEP_HANDLERS: dict[Step, StepHandler] = {
     Step.REASON: booking.on_reason,
     Step.DAY: booking.on_day,
     Step.TIME: booking.on_time,
-    Step.NAME: booking.on_name,
-    Step.PHONE_OK: booking.on_phone_ok,
-    Step.PHONE_KEYPAD: booking.on_keypad_said,
-    Step.CONFIRM_BOOKING: booking.on_confirm_booking,
+    Step.NAME: name_and_number.on_name,
+    Step.PHONE_OK: name_and_number.on_phone_ok,
+    Step.PHONE_KEYPAD: name_and_number.on_keypad_said,
+    Step.CONFIRM_BOOKING: name_and_number.on_confirm_booking,
     Step.CHANGE_WHAT: booking.on_change_what,
     Step.WHICH_APPOINTMENT: changes.on_which,
     Step.CONFIRM_CANCEL: changes.on_confirm_cancel,

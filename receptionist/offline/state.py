@@ -1,7 +1,7 @@
 """The conversation's vocabulary and state, shared by its flows.
 
 ``receptionist.offline.conversation`` re-exports the events and actions; the flow modules
-(``booking``, ``changes``) hold per-step handlers over ``CallState``.
+(``booking``, ``name_and_number``, ``changes``) hold per-step handlers over ``CallState``.
 Nothing here does I/O: events carry the time, actions say what to do.
 """
 
@@ -17,6 +17,7 @@ from receptionist.config import Config
 from receptionist.messages import Appointment, Expectation, SchedulerReply, SchedulerRequest
 from receptionist.offline import spoken
 from receptionist.offline.questions import ANYTHING_ELSE_QUESTION, INTENT_QUESTION, Question
+from receptionist.turns.reprompts import Reprompts
 
 # --- Events: what happened on the call ------------------------------------------------------
 
@@ -147,13 +148,16 @@ class CallState:
     task: Task = Task.BOOK
     draft: Draft = field(default_factory=Draft)
     failures: int = 0
-    silences: int = 0
+    reprompts: Reprompts = field(init=False)
     keyed: str = ""
     """DTMF digits so far, until "#"."""
     resume: tuple[Step, Question] | None = None
     """Where to go back to when the caller declines a human."""
     last_request_id: int = 0
     pending: int | None = None
+
+    def __post_init__(self) -> None:
+        self.reprompts = Reprompts(self.config.dialogue.max_reprompts)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -1,46 +1,41 @@
-"""Cutting streamed text into sentences as soon as each one ends: I/O-free.
+"""Cutting text into sentences, streamed or whole: the one splitter. I/O-free.
 
 The Synthesizer starts speaking a sentence the moment it gets it, so the first sentence of
-a reply should leave while the model is still writing the second. A sentence ends at ".",
-"?" or "!" (with any closing quotes or brackets) followed by white space, or at a line
-break. A "." that is part of "Dr." or "10 a.m." or "e.g." ends nothing, and neither does
-one inside "3.30" (no space follows). The end of a delta is not white space: "Hello." may
-be followed by "com" in the next delta, so a sentence waits for the next character or for
-``flush()`` at the end of the stream.
+a reply should leave while the model is still writing the second; a whole line (a greeting,
+an offline answer) is cut the same way with ``split_sentences``, so a sentence is the same
+unit whoever wrote it (the LLM's history counts what the caller heard in sentences).
+
+A sentence ends at ".", "?", "!" or an ellipsis ("..." or "…"), with any closing quotes or
+brackets, followed by white space; or at a line break. A "." that is part of a word ends
+nothing ("3.30", "example.com", "10:30" has no stop at all). After a word that something
+always follows ("Dr.", "Mrs.", "St.", "e.g.", "i.e."), a "." ends nothing. After one that
+may end a sentence or not ("10 a.m.", "5 p.m.", "etc."), and after an ellipsis, the next
+word decides: a capital starts a new sentence ("at 10 a.m. Is that OK?"), anything else goes
+on ("at 10 a.m. on Tuesday", "let me see... yes"). "No." ends a sentence unless a number
+follows ("No. 5"). A "?" or "!" always ends one.
+
+The end of a delta is not white space: "Hello." may be followed by "com" in the next delta,
+so a sentence waits for the next character (or, where the next word decides, for its first
+letter), or for ``flush()`` at the end of the stream.
 """
 
 from __future__ import annotations
 
 import re
 
-_BOUNDARY = re.compile(r"[.?!]+[\"')\]]*(?=\s)|\n")
+_OPENERS = "\"'\u201c\u2018(["
+_CLOSERS = "\"'\u201d\u2019)]"
+_BOUNDARY = re.compile(rf"(?:\.\.\.|…|[.?!])+[{re.escape(_CLOSERS)}]*(?=\s)|\n")
 _LAST_WORD = re.compile(r"(\S+)$")
-ABBREVIATIONS = frozenset(
-    {
-        "dr",
-        "mr",
-        "mrs",
-        "ms",
-        "st",
-        "jr",
-        "sr",
-        "prof",
-        "vs",
-        "approx",
-        "appt",
-        "dept",
-        "e.g",
-        "i.e",
-        "a.m",
-        "p.m",
-        "u.s",
-        "no",
-    }
+_NEXT_WORD = re.compile(rf"\s*[{re.escape(_OPENERS)}]*([^\s{re.escape(_OPENERS)}])")
+NEVER_FINAL = frozenset(
+    {"dr", "mr", "mrs", "ms", "prof", "st", "vs", "approx", "appt", "dept", "e.g", "i.e"}
 )
-"""Words (lowercase, without their final ".") after which a "." does not end a sentence.
-
-"no" is here for "No. 5"; a caller-facing "No." ending a sentence is then joined to the
-next one, which costs a little latency, never a wrong word."""
+"""Words (lowercase, without their last ".") that always have something after them."""
+FINAL_BEFORE_A_CAPITAL = frozenset({"a.m", "p.m", "etc", "jr", "sr", "u.s"})
+"""Words (lowercase, without their last ".") that end a sentence when a capital follows."""
+FINAL_UNLESS_A_NUMBER = frozenset({"no"})
+"""Words that end a sentence unless a number follows: "No. 5"."""
 
 
 class SentenceSplitter:
@@ -67,14 +62,40 @@ class SentenceSplitter:
         return rest
 
     def _sentence_end(self) -> int | None:
+        """Where the first finished sentence ends; None if none has, or it is too soon to say."""
         for match in _BOUNDARY.finditer(self._buffer):
-            if match.group() == "\n" or not _is_abbreviation(self._buffer, match.start()):
+            ends = _ends_sentence(self._buffer, match)
+            if ends is None:
+                return None  # the next word decides, and it has not come yet
+            if ends:
                 return match.end()
         return None
 
 
-def _is_abbreviation(text: str, dot: int) -> bool:
-    if text[dot] != ".":
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a whole text, cut as if it had streamed in."""
+    splitter = SentenceSplitter()
+    sentences = splitter.feed(text)
+    rest = splitter.flush()
+    return [*sentences, rest] if rest else sentences
+
+
+def _ends_sentence(text: str, match: re.Match[str]) -> bool | None:
+    """Whether the stop ``match`` ends a sentence; None when the word after it, not yet
+    written, decides."""
+    stop = match.group()
+    if stop == "\n" or "?" in stop or "!" in stop:
+        return True
+    ellipsis = stop.startswith("..") or "…" in stop
+    word = _LAST_WORD.search(text, 0, match.start())
+    before = word.group(1).lower().lstrip(_OPENERS) if word else ""
+    if not ellipsis and before in NEVER_FINAL:
         return False
-    word = _LAST_WORD.search(text, 0, dot)
-    return word is not None and word.group(1).lower().lstrip("(\"'") in ABBREVIATIONS
+    if not ellipsis and before not in FINAL_BEFORE_A_CAPITAL | FINAL_UNLESS_A_NUMBER:
+        return True
+    following = _NEXT_WORD.match(text, match.end())
+    if following is None:
+        return None
+    if before in FINAL_UNLESS_A_NUMBER and not ellipsis:
+        return not following.group(1).isdigit()
+    return following.group(1).isupper()

@@ -2,7 +2,8 @@
 
 The Dialogue actor tells ``TurnTaking`` about its agent turns (``agent_began``,
 ``agent_sent``), feeds it every caller event with ``handle(event, now)``, carries out the
-actions returned, and calls ``handle(Tick(), now)`` when ``deadline`` passes first.
+actions returned (``turn_events``), and calls ``handle(Tick(), now)`` when ``deadline``
+passes first.
 
 Barge-in timing: the caller cuts in on the local VAD alone. SpeechStarted already needs
 ``[vad].min_speech_ms`` of unbroken voiced frames (silero rejects most coughs and clicks), so
@@ -23,17 +24,17 @@ End of turn: the recogniser finalises at every pause, so one caller turn can arr
 several final transcripts; they are joined. A turn that sounds complete ("yes", "Tuesday")
 ends when its final arrives: the recogniser's endpointing has already waited for silence,
 whatever the answer's length. One that sounds unfinished ("and", "my number is", "on the",
-digits half read out: ``turn_words``) waits ``unfinished_wait_ms`` for more; speech or an
-interim transcript in that time holds it until the next final.
+digits half read out: ``lexicon.sounds_unfinished``) waits ``unfinished_wait_ms`` for more;
+speech or an interim transcript in that time holds it until the next final.
 
 Preemptive generation: when the VAD hears the caller pause (``SpeechPaused``, shorter than
 the silence after which the Deepgram listener sends Finalize), ``Anticipate`` offers the
-words so far (the finals of this
-turn and the latest interim) so the model can start on them before the final transcript
-comes. When the caller goes on (speech, a different interim, an unfinished final) the
-guess is withdrawn (``Withdraw``). The brain keeps the guess's reply if the ``CallerTurn``
-says the same words, and starts again if not. A guess is only offered while nobody holds
-the floor, and never for words that sound unfinished or are only a backchannel.
+words so far (the finals of this turn and the latest interim) so the model can start on
+them before the final transcript comes. When the caller goes on (speech, a different
+interim, an unfinished final) the guess is withdrawn (``Withdraw``). The brain keeps the
+guess's reply if the ``CallerTurn`` says the same words, and starts again if not. A guess
+is only offered while nobody holds the floor, and never for words that sound unfinished or
+are only a backchannel.
 
 What was heard: Twilio echoes a sentence's mark (``turn{t}-s{i}``) once it has played. A
 turn cut off is reported as the sentences whose marks came back before the cut; marks
@@ -58,77 +59,20 @@ from receptionist.messages import (
     Transcript,
 )
 from receptionist.turns.lexicon import is_backchannel, sounds_unfinished
+from receptionist.turns.turn_events import (
+    Action,
+    Anticipate,
+    CallerTurn,
+    CutOff,
+    Resume,
+    Tick,
+    TurnEvent,
+    TurnPlayed,
+    Withdraw,
+)
 
 NO_DEADLINE = math.inf
 _MARK = re.compile(r"turn(\d+)-s(\d+)")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences for the Synthesizer, so the first is spoken while the rest are made."""
-    return [sentence for sentence in _SENTENCE_END.split(text.strip()) if sentence]
-
-
-# --- Events in (besides the Listener's and TwilioIO's messages) and actions out ----------
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """Nothing arrived before ``deadline``."""
-
-
-@dataclass(frozen=True, slots=True)
-class CutOff:
-    """Barge-in: stop turn ``turn_id`` (cancel its scopes, clear Twilio)."""
-
-    turn_id: int
-    heard: tuple[str, ...]
-    """The sentences whose audio played before the cut, in order."""
-    unheard: tuple[str, ...]
-    """The sentences written but not (wholly) heard."""
-
-
-@dataclass(frozen=True, slots=True)
-class CallerTurn:
-    """The caller's turn is over: answer ``text`` (its finals joined)."""
-
-    text: str
-    last: Transcript
-    """Its last final transcript, for the reply's timings."""
-
-
-@dataclass(frozen=True, slots=True)
-class Anticipate:
-    """The caller paused after ``text``: the reply may be started on it (a guess)."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Withdraw:
-    """The last ``Anticipate`` no longer holds: the caller went on."""
-
-
-@dataclass(frozen=True, slots=True)
-class Resume:
-    """The barge-in was a false alarm: carry on with the cut turn."""
-
-    cut: CutOff
-    said: str
-    """The backchannel that cut it ("mm-hm"), or "" for noise."""
-
-
-@dataclass(frozen=True, slots=True)
-class TurnPlayed:
-    """The agent turn's last sentence has played: the caller has the floor."""
-
-    turn_id: int
-
-
-TurnEvent = (
-    SpeechStarted | SpeechPaused | SpeechResumed | SpeechStopped | Transcript | MarkPlayed | Tick
-)
-Action = CutOff | CallerTurn | Resume | TurnPlayed | Anticipate | Withdraw
 
 
 # --- What was heard ---------------------------------------------------------------------

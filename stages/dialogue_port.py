@@ -1,0 +1,178 @@
+"""The Dialogue actor's side of ``DialoguePort``: what its brain says goes out from here.
+
+``AgentFloor`` holds one call's floor for the Dialogue (``stages/dialogue.py``): the agent's
+turns, sentence by sentence, to the Synthesizer; ``clear`` to Twilio when a turn is cut; what
+the caller is expected to say next, to the Listener; Scheduler requests; the silence clock
+that starts once the agent has finished speaking; and the call's end, sent once its last
+words have played. The floor's decisions are the I/O-free ``TurnTaking``'s.
+"""
+
+from __future__ import annotations
+
+import math
+
+import structlog
+import trio
+
+from receptionist.config import Config
+from receptionist.messages import (
+    ClearAudio,
+    EndCall,
+    Expectation,
+    ListenFor,
+    SchedulerRequest,
+    Sentence,
+    SpeechStarted,
+    SpeechStopped,
+    Transcript,
+)
+from receptionist.turns.agent_turn import AgentTurn
+from receptionist.turns.brain import Brain
+from receptionist.turns.cancellation import TurnCancellation
+from receptionist.turns.sentences import split_sentences
+from receptionist.turns.turn_events import CutOff, TurnEvent
+from receptionist.turns.turn_taking import TurnTaking
+
+log = structlog.get_logger()
+
+NO_DEADLINE = math.inf
+
+
+class AgentFloor:
+    """One call's floor, kept by the Dialogue; offered to its brain as ``DialoguePort``."""
+
+    brain: Brain
+    """Told of each cut-off; set once built (the brain is given this floor)."""
+
+    def __init__(
+        self,
+        sentences: trio.MemorySendChannel[Sentence],
+        to_twilio: trio.MemorySendChannel[ClearAudio | EndCall],
+        hints: trio.MemorySendChannel[ListenFor],
+        scheduler: trio.MemorySendChannel[SchedulerRequest],
+        *,
+        config: Config,
+        turns: TurnCancellation,
+    ) -> None:
+        self._sentences, self._to_twilio = sentences, to_twilio
+        self._hints, self._scheduler = hints, scheduler
+        self._reprompt_after = config.dialogue.reprompt_after_s
+        self.turns = turns
+        self.taking = TurnTaking(config.turn_taking)
+        self._last_turn_id = 0
+        self._playing: AgentTurn | None = None
+        self.heard: Transcript | None = None
+        """The caller's last words, until a turn answers them (for the turn's timings)."""
+        self._ending: EndCall | None = None
+        """Set once the conversation is over; sent when its last turn has played."""
+        self.silence_deadline = NO_DEADLINE
+        """When the caller will have been silent too long (``math.inf``: not counting)."""
+
+    # --- Told by the Dialogue's loop ------------------------------------------------------
+
+    def track_silence(self, message: TurnEvent) -> None:
+        match message:
+            case SpeechStarted() | Transcript(is_final=False):
+                self.silence_deadline = NO_DEADLINE  # the caller is talking
+            case SpeechStopped() | Transcript(is_final=True):
+                self.wait_for_caller()
+
+    def wait_for_caller(self) -> None:
+        """Start the silence clock, unless the agent is still talking or the call is over."""
+        if self._playing is None and self._ending is None:
+            self.silence_deadline = trio.current_time() + self._reprompt_after
+
+    async def cut_off(self, cut: CutOff) -> None:
+        """Barge-in: stop turn ``cut.turn_id`` everywhere and clear what Twilio holds."""
+        self._playing = None
+        self.turns.cancel_through(cut.turn_id)
+        await self._to_twilio.send(ClearAudio(cut.turn_id, at=trio.current_time()))
+        self.brain.cut_off(cut)
+        log.info("dialogue.barge_in", turn_id=cut.turn_id, heard=" ".join(cut.heard),
+                 unheard=" ".join(cut.unheard))  # fmt: skip
+
+    async def turn_played(self) -> None:
+        """The caller has heard the whole turn: theirs to answer, or the call ends."""
+        self._turn_over()
+        if self._ending is not None:
+            await self._to_twilio.send(self._ending)
+
+    def _turn_over(self) -> None:
+        self._playing = None
+        self.wait_for_caller()
+
+    # --- DialoguePort: what the brains use ------------------------------------------------
+
+    @property
+    def ending(self) -> bool:
+        return self._ending is not None
+
+    async def interrupt(self) -> None:
+        """Stop the turn being written or played, everywhere, and clear Twilio."""
+        cut = self.taking.cut()
+        if cut is not None:
+            await self.cut_off(cut)
+
+    def begin_turn(self, expect: Expectation, *, interruptible: bool = True) -> int:
+        """Start an agent turn; its sentences follow with ``say``."""
+        self._last_turn_id += 1
+        self._playing = AgentTurn(self._last_turn_id, self.heard)
+        self.taking.agent_began(self._last_turn_id, interruptible=interruptible)
+        self.heard, self.silence_deadline = None, NO_DEADLINE
+        self._send_hint(expect)
+        return self._last_turn_id
+
+    async def say(
+        self, turn_id: int, text: str, last: bool, first_output: float | None = None
+    ) -> None:
+        """Send one sentence of turn ``turn_id`` ("" with ``last`` closes it); ``first_output``
+        is when the brain's first output (the LLM's first token) appeared, if not now."""
+        turn = self._playing
+        if turn is None or turn.turn_id != turn_id:
+            return  # cut off by barge-in
+        sentence = turn.next_sentence(text, last, first_output, now=trio.current_time())
+        if sentence is not None:
+            self.taking.agent_sent(sentence)
+            await self._sentences.send(sentence)
+        elif last:
+            self.taking.agent_done()
+            self._turn_over()  # nothing to say after all
+
+    async def speak(
+        self, text: str, expect: Expectation = Expectation.OPEN, *, end_of_call: bool = False
+    ) -> int | None:
+        """Say a whole turn at once: its id, or None if ``text`` has nothing to say."""
+        texts = split_sentences(text)
+        if not texts:
+            return None
+        # The goodbye is not cut short: the call ends when it has played.
+        turn_id = self.begin_turn(expect, interruptible=not end_of_call)
+        heard = self._playing.heard if self._playing else None
+        log.info(
+            "dialogue.said",
+            turn_id=turn_id,
+            text=text,
+            caller_text=heard.text if heard else "",
+            expect=expect.value,
+        )
+        with self.turns.scope(turn_id):
+            for index, sentence in enumerate(texts):
+                await self.say(turn_id, sentence, last=index == len(texts) - 1)
+        return turn_id
+
+    async def end_after_turn(self, end: EndCall) -> None:
+        """End the call once the caller has heard the turn being played (now if none is)."""
+        self._ending, self.silence_deadline = end, NO_DEADLINE
+        if self._playing is None:
+            await self._to_twilio.send(end)
+        else:
+            self.taking.agent_not_interruptible()  # the last words are not cut short
+
+    async def ask_scheduler(self, request: SchedulerRequest) -> None:
+        await self._scheduler.send(request)
+
+    def _send_hint(self, expect: Expectation) -> None:
+        try:
+            self._hints.send_nowait(ListenFor(expect))
+        except trio.WouldBlock:
+            log.warning("dialogue.hint_dropped", expect=expect.value)
