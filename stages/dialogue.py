@@ -4,7 +4,7 @@ It carries out turn-taking: agent turns of sentences for the Synthesizer, barge-
 caller speaks over a turn), the end of the caller's turn, reprompts (the caller stays silent
 after a turn) and ending the call once the last words have played. The decisions are made
 by the I/O-free ``receptionist.turns.turn_taking.TurnTaking``; this module is the actor's
-loop, and ``stages.dialogue_port.AgentFloor`` carries the decisions out. What to say comes
+loop, and ``receptionist.turns.floor.AgentFloor`` carries the decisions out. What to say comes
 from one of two brains (``receptionist.turns.brain.Brain``), chosen by ``engines.dialogue``:
 the I/O-free ``Receptionist`` ("offline", through ``receptionist.offline.brain``), or the
 streaming LLM ("openai", ``receptionist.llm.brain.LlmBrain``), whose turns are written
@@ -46,6 +46,7 @@ from receptionist.offline import conversation as offline
 from receptionist.offline.brain import OfflineBrain
 from receptionist.turns.brain import Brain
 from receptionist.turns.cancellation import TurnCancellation
+from receptionist.turns.floor import NO_DEADLINE, AgentFloor
 from receptionist.turns.turn_events import (
     Action,
     Anticipate,
@@ -56,7 +57,6 @@ from receptionist.turns.turn_events import (
     TurnPlayed,
     Withdraw,
 )
-from stages.dialogue_port import NO_DEADLINE, AgentFloor
 
 log = structlog.get_logger()
 
