@@ -11,7 +11,7 @@
     agent       one call's history and tool loop; speaks sentences as they arrive
     turn        the Dialogue actor's LLM brain
 
-Wiring: ``build_llm(config, os.environ)`` at start-up (raises ConfigError without a key),
+Wiring: ``build_llm(config)`` at start-up (the key is ``config.secrets``' own),
 ``async with engine.open_client() as client`` once per process, and ``run_dialogue(...,
 llm=client)`` per call.
 """
