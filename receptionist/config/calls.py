@@ -3,9 +3,10 @@ buffer sizes, Twilio pacing and logging."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import logging
+from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, Field
 from pydantic.dataclasses import dataclass
 
 from receptionist.config.values import (
@@ -69,13 +70,12 @@ class TwilioConfig:
     send_ahead_ms: Count = 100
 
 
-def _lowercase(value: object) -> object:
-    return value.lower() if isinstance(value, str) else value
-
-
-LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+def _log_level(name: str) -> str:
+    if name.upper() not in logging.getLevelNamesMapping():
+        raise ValueError(f"must be debug, info, warning, error or critical, got {name!r}")
+    return name
 
 
 @dataclass(frozen=True, slots=True, config=SECTION)
 class LoggingConfig:
-    level: Annotated[LogLevel, BeforeValidator(_lowercase)] = "info"
+    level: Annotated[Text, AfterValidator(_log_level)] = "info"

@@ -134,5 +134,6 @@ class SchedulerConfig:
     database: Path = Path("data/appointments.sqlite3")
     """Relative paths are relative to the working directory."""
     slot_minutes: Annotated[int, Strict(), AfterValidator(_divides_an_hour)] = 15
-    horizon_days: PositiveInt = 60
+    horizon_days: Count = 60
+    """0: today only."""
     min_notice_minutes: Count = 60

@@ -37,8 +37,6 @@ ENGINE_CHOICES: dict[str, tuple[str, ...]] = {
 """Each stage's engines, offline first (the command line's --stt, --dialogue, --tts)."""
 DEEPGRAM_NO_AUDIO_TIMEOUT_S = 10.0
 """Deepgram closes a stream after this long without audio or a text message (NET-0001)."""
-ESPEAK_WORDS_PER_MINUTE = (80, 450)
-"""The speaking rates espeak-ng accepts."""
 
 
 @dataclass(frozen=True, slots=True, config=SECTION)
@@ -76,8 +74,9 @@ class VadConfig:
     engine: Literal["silero", "webrtc"] = "silero"
     threshold: Probability = 0.5
     webrtc_mode: Annotated[Int, Field(ge=0, le=3)] = 3
-    min_speech_ms: PositiveInt = 100
-    end_silence_ms: PositiveInt = 700
+    min_speech_ms: Count = 100
+    end_silence_ms: Count = 700
+    """Both at least a frame in effect (0 counts as one)."""
     preroll_ms: Count = 300
     max_utterance_s: PositiveFloat = 30.0
 
@@ -87,9 +86,8 @@ class TtsConfig:
     """The offline voice (espeak-ng); also the fallback when ElevenLabs is slow."""
 
     voice: NonBlank = "en-us"
-    words_per_minute: Annotated[
-        Int, Field(ge=ESPEAK_WORDS_PER_MINUTE[0], le=ESPEAK_WORDS_PER_MINUTE[1])
-    ] = 165
+    words_per_minute: PositiveInt = 165
+    """espeak-ng speaks no slower than 80."""
 
 
 @dataclass(frozen=True, slots=True, config=SECTION)
