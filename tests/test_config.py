@@ -165,7 +165,7 @@ def test_keys_across_a_section_are_checked_together() -> None:
 def test_every_problem_is_reported_on_its_own_line() -> None:
     raw = changed(scheduler={"slot_minutes": 0}, vad={"threshold": 7}, dialogue={"typo": 1})
     assert problems(raw) == [
-        "scheduler.slot_minutes: must divide 60 (5, 10, 15, 20, 30 or 60...), got 0",
+        "scheduler.slot_minutes: must divide 60 (5, 10, 15, 20, 30...), got 0",
         "vad.threshold: must be at most 1, got 7",
         "dialogue.typo: unknown key",
     ]

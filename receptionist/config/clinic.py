@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator, Strict, model_validator
+from pydantic import AfterValidator, BeforeValidator, model_validator
 from pydantic.dataclasses import dataclass
 
-from receptionist.config.values import SECTION, Count, Invalid, NonBlank, PositiveInt, Text
+from receptionist.config.values import SECTION, Count, Int, Invalid, NonBlank, PositiveInt, Text
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SPAN_FORMAT = "'09:00-17:00'"
@@ -86,7 +86,7 @@ def _known_timezone(name: str) -> str:
 @dataclass(frozen=True, slots=True, kw_only=True, config=SECTION)
 class ClinicConfig:
     name: NonBlank = "the clinic"
-    timezone: Annotated[str, Strict(), AfterValidator(_known_timezone)] = "UTC"
+    timezone: Annotated[Text, AfterValidator(_known_timezone)] = "UTC"
     greeting: NonBlank = "Hello, how can I help you?"
     transfer_number: Text = ""
     hours: WeeklyHours
@@ -125,7 +125,7 @@ def check_services(services: tuple[Service, ...]) -> tuple[Service, ...]:
 
 def _divides_an_hour(minutes: int) -> int:
     if minutes <= 0 or 60 % minutes:
-        raise ValueError(f"must divide 60 (5, 10, 15, 20, 30 or 60...), got {minutes}")
+        raise ValueError(f"must divide 60 (5, 10, 15, 20, 30...), got {minutes}")
     return minutes
 
 
@@ -133,7 +133,7 @@ def _divides_an_hour(minutes: int) -> int:
 class SchedulerConfig:
     database: Path = Path("data/appointments.sqlite3")
     """Relative paths are relative to the working directory."""
-    slot_minutes: Annotated[int, Strict(), AfterValidator(_divides_an_hour)] = 15
+    slot_minutes: Annotated[Int, AfterValidator(_divides_an_hour)] = 15
     horizon_days: Count = 60
     """0: today only."""
     min_notice_minutes: Count = 60

@@ -2,7 +2,7 @@
 
 Every problem is reported at once, one line each, naming its key::
 
-    scheduler.slot_minutes: must divide 60 (5, 10, 15, 20, 30 or 60...), got 0
+    scheduler.slot_minutes: must divide 60 (5, 10, 15, 20, 30...), got 0
     services[0].minutes: must be greater than 0, got -5
 """
 
@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
 from receptionist.config.environment import DEFAULT_LLM_KEY, Secrets
 from receptionist.config.model import Config
@@ -121,7 +122,7 @@ def describe(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def _message(problem: Any, cause: object) -> str:
+def _message(problem: ErrorDetails, cause: object) -> str:
     if isinstance(cause, ValueError):
         return str(cause)
     kind, given = problem["type"], problem["input"]
