@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, overrides=_overrides(args))
         return int(args.handler(args, config) or 0)
     except ReceptionistError as exc:
-        print(f"receptionist: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # a ConfigError has one line per problem
+            print(f"receptionist: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -60,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
 
     bookings = commands.add_parser("bookings", parents=[settings], help="list booked appointments")
     bookings.add_argument("--all", action="store_true", help="include past appointments")
-    bookings.set_defaults(handler=_bookings)
+    # Only the store is read: no engine runs, so none of their API keys is needed.
+    bookings.set_defaults(handler=_bookings, engines="offline")
     return parser
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -37,10 +36,10 @@ WARM_UP_BYTES = 3200
 
 
 def build_services(
-    config: Config, *, now: datetime | None = None, environ: Mapping[str, str] | None = None,
+    config: Config, *, now: datetime | None = None,
     decoder_workers: trio_parallel.WorkerContext | None = None,
 ) -> CallServices:  # fmt: skip
-    """Load the offline engines, check the cloud keys, open the store. Blocking.
+    """Load the offline engines, set up the cloud ones, open the store. Blocking.
 
     Cloud clients and the recogniser's worker processes are opened by ``open_services``,
     inside trio; this alone serves the offline engines, decoding in a thread per call.
@@ -48,16 +47,12 @@ def build_services(
     Args:
         now: pin the clinic's clock (replays, tests); by default the real time.
         decoder_workers: decode in these processes (``open_decoder_workers``).
-
-    Raises:
-        ConfigError: a chosen cloud engine's API key is missing from the environment.
     """
-    environ = os.environ if environ is None else environ
     store = AppointmentStore(config, now=_clock(config, now))
     store.open()
     offline_voice = EspeakEngine(config.tts.voice, config.tts.words_per_minute)
     vad_model = load_vad(config.vad)
-    deepgram = build_deepgram_settings(config, environ)
+    deepgram = build_deepgram_settings(config)
     sphinx = SphinxModel(config.services) if deepgram is None else None
     # Deepgram recognises across pauses, so the local VAD only has to notice one: then
     # Finalize goes out and the model starts on the words so far. The offline recogniser
@@ -85,19 +80,19 @@ def build_services(
 
     return CallServices(
         config=config,
-        speech=build_speech_engine(config, offline_voice, environ),
+        speech=build_speech_engine(config, offline_voice),
         new_listener_engines=new_listener_engines,
         store=store,
         now=_clock(config, now),
-        stream_secret=new_stream_secret(),
+        stream_secret=new_stream_secret(config.secrets.stream_secret),
         outcomes=CallOutcomes(),
-        llm=build_llm(config, environ) if config.engines.dialogue == "openai" else None,
+        llm=build_llm(config) if config.engines.dialogue == "openai" else None,
     )
 
 
 @asynccontextmanager
 async def open_services(
-    config: Config, *, now: datetime | None = None, environ: Mapping[str, str] | None = None
+    config: Config, *, now: datetime | None = None
 ) -> AsyncIterator[CallServices]:
     """``build_services``, plus what every call shares that lives in trio: the cloud
     clients, and the offline recogniser's worker processes. All closed on exit."""
@@ -106,7 +101,7 @@ async def open_services(
         if config.engines.stt == "offline":
             workers = await stack.enter_async_context(open_decoder_workers())
         services = await trio.to_thread.run_sync(
-            lambda: build_services(config, now=now, environ=environ, decoder_workers=workers)
+            lambda: build_services(config, now=now, decoder_workers=workers)
         )
         if workers is not None:
             await _warm_decoders(services)

@@ -9,7 +9,6 @@ Routes:
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterable
 from typing import Any
@@ -159,14 +158,14 @@ async def serve_app(
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until cancelled; reports the bound addresses (port 0 picks a free one)."""
-    auth_token = os.environ.get("TWILIO_AUTH_TOKEN", "")
+    auth_token = services.config.secrets.twilio_auth_token
     if not auth_token:
         log.warning("webhook.signatures_unchecked", hint="set TWILIO_AUTH_TOKEN in production")
     app = create_app(services, twilio_auth_token=auth_token)
     await serve(app, hypercorn_config(host, port), task_status=task_status)
 
 
-def new_stream_secret() -> bytes:
-    """RECEPTIONIST_STREAM_SECRET when several processes share the traffic, else random."""
-    configured = os.environ.get("RECEPTIONIST_STREAM_SECRET", "")
+def new_stream_secret(configured: str) -> bytes:
+    """``configured`` (RECEPTIONIST_STREAM_SECRET, when several processes share the
+    traffic: ``config.secrets.stream_secret``), else random."""
     return configured.encode() if configured else secrets.token_bytes(32)

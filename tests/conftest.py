@@ -15,5 +15,5 @@ SAMPLES = Path(__file__).resolve().parent / "protocol_samples"
 
 @pytest.fixture(scope="session")
 def project_config() -> Config:
-    """The config.toml users start from."""
-    return load_config(PROJECT_ROOT / "config.toml")
+    """The config.toml users start from (no keys: tests never read the environment)."""
+    return load_config(PROJECT_ROOT / "config.toml", environ={})

@@ -14,7 +14,7 @@ import pytest
 import trio
 
 from receptionist.config import Config
-from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
+from receptionist.devtools.fakes.cloud import CloudFakes
 from receptionist.devtools.fakes.elevenlabs import Fault
 from receptionist.devtools.fakes.openai import Scripted
 from receptionist.devtools.replay import replay_config
@@ -47,7 +47,7 @@ async def booking_call(fakes: CloudFakes, config: Config) -> tuple[CallerReport,
         async with trio.open_nursery() as nursery:
             await nursery.start(fakes.serve)
             config = fakes.configure(config)
-            async with open_services(config, now=NOW, environ=KEYS) as services:
+            async with open_services(config, now=NOW) as services:
                 server = (await nursery.start(serve_app, services, "127.0.0.1", 0))[0]
                 report = await call(server, "booking_call.wav")
             nursery.cancel_scope.cancel()

@@ -18,7 +18,7 @@ import pytest
 import trio
 from structlog.testing import capture_logs
 
-from receptionist.config import Config, DeepgramConfig, EnginesConfig, VadConfig, parse_config
+from receptionist.config import Config, DeepgramConfig, VadConfig, parse_config
 from receptionist.devtools.fakes.deepgram import (
     FakeDeepgram,
     ScriptedUtterance,
@@ -170,8 +170,9 @@ def test_rejection_descriptions() -> None:
 
 def test_config_toml_has_the_deepgram_defaults(project_config: Config) -> None:
     assert project_config.deepgram == DeepgramConfig()
-    config = parse_config({**_raw_config(), "engines": {"stt": "deepgram"}})
+    config = deepgram_config()
     assert config.engines.stt == "deepgram"
+    assert config.deepgram == DeepgramConfig()
 
 
 def _raw_config() -> dict[str, Any]:
@@ -180,21 +181,24 @@ def _raw_config() -> dict[str, Any]:
     return tomllib.loads((PROJECT_ROOT / "config.toml").read_text(encoding="utf-8"))
 
 
-def test_settings_need_the_key_and_hide_it() -> None:
-    offline = Config()
-    assert build_deepgram_settings(offline, {"DEEPGRAM_API_KEY": KEY}) is None
-    config = Config(engines=EnginesConfig(stt="deepgram"))
+def deepgram_config(**deepgram: Any) -> Config:
+    """config.toml with ``engines.stt = "deepgram"``, these ``[deepgram]`` settings, a key."""
+    raw = {**_raw_config(), "engines": {"stt": "deepgram"}, "deepgram": deepgram}
+    return parse_config(raw, environ={"DEEPGRAM_API_KEY": KEY})
+
+
+def test_settings_need_the_key_and_hide_it(project_config: Config) -> None:
+    assert build_deepgram_settings(project_config) is None
     with pytest.raises(ConfigError, match="needs the DEEPGRAM_API_KEY environment variable"):
-        build_deepgram_settings(config, {})
-    settings = build_deepgram_settings(config, {"DEEPGRAM_API_KEY": KEY})
+        parse_config({**_raw_config(), "engines": {"stt": "deepgram"}})
+    settings = build_deepgram_settings(deepgram_config())
     assert settings is not None
     assert settings.api_key == KEY
     assert KEY not in repr(settings)
     assert settings.resend_buffer_frames == 250
     assert [settings.backoff(n) for n in range(1, 6)] == [0.25, 0.5, 1.0, 2.0, 2.0]
-    bad = replace(config, deepgram=DeepgramConfig(keepalive_s=12.0))
-    with pytest.raises(ConfigError, match="keepalive_s"):
-        build_deepgram_settings(bad, {"DEEPGRAM_API_KEY": KEY})
+    with pytest.raises(ConfigError, match=r"deepgram\.keepalive_s"):
+        deepgram_config(keepalive_s=12.0)
 
 
 # --- Transcript assembly ------------------------------------------------------------------
@@ -326,10 +330,7 @@ async def listen(
 
 
 def deepgram_settings(url: str, **settings: Any) -> DeepgramSettings:
-    config = Config(
-        engines=EnginesConfig(stt="deepgram"), deepgram=DeepgramConfig(base_url=url, **settings)
-    )
-    built = build_deepgram_settings(config, {"DEEPGRAM_API_KEY": KEY})
+    built = build_deepgram_settings(deepgram_config(base_url=url, **settings))
     assert built is not None
     return built
 

@@ -12,7 +12,7 @@ from functools import partial
 import trio
 import trio.testing
 
-from receptionist.config import Config
+from receptionist.config import Config, Secrets
 from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted, ToolCallScript
 from receptionist.llm import FALLBACK, LlmEngine
 from receptionist.llm.brain import GIVE_UP
@@ -43,6 +43,7 @@ CONFIG = replace(
     OFFLINE_CONFIG,
     engines=replace(OFFLINE_CONFIG.engines, dialogue="openai"),
     llm=replace(OFFLINE_CONFIG.llm, first_token_timeout_s=2.0, stall_timeout_s=2.0),
+    secrets=Secrets(llm_api_key="sk-test"),
 )
 
 

@@ -3,7 +3,6 @@ fallback against the fake server on 127.0.0.1, and choosing the engine from conf
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import socket
 import tomllib
@@ -18,7 +17,7 @@ import structlog
 import trio
 from structlog.testing import capture_logs
 
-from receptionist.config import Config, EnginesConfig, parse_config
+from receptionist.config import Config, parse_config
 from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs, Fault
 from receptionist.engines.elevenlabs import (
     ElevenLabsEngine,
@@ -349,26 +348,26 @@ async def test_barge_in_before_first_audio_is_not_a_fallback(
 # -- Choosing the engine -------------------------------------------------------------------
 
 
-def elevenlabs_config(project_config: Config) -> Config:
-    # config.py's _validate still accepts only "offline"; build the Config directly.
-    return dataclasses.replace(project_config, engines=EnginesConfig(tts="elevenlabs"))
+def elevenlabs_config(environ: dict[str, str]) -> Config:
+    raw = {**raw_project_config(), "engines": {"tts": "elevenlabs"}}
+    return parse_config(raw, environ=environ)
 
 
 def test_offline_config_keeps_the_offline_engine(project_config: Config) -> None:
     offline = ScriptedFallback()
-    assert build_speech_engine(project_config, offline, {"ELEVENLABS_API_KEY": KEY}) is offline
+    assert build_speech_engine(project_config, offline) is offline
 
 
-def test_missing_key_names_the_variable(project_config: Config) -> None:
+def test_missing_key_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="ELEVENLABS_API_KEY"):
-        build_speech_engine(elevenlabs_config(project_config), ScriptedFallback(), {})
+        elevenlabs_config({})
 
 
-async def test_key_from_environment_builds_the_fallback_engine(project_config: Config) -> None:
+async def test_key_from_environment_builds_the_fallback_engine() -> None:
     offline = ScriptedFallback()
-    config = elevenlabs_config(project_config)
+    config = elevenlabs_config({"ELEVENLABS_API_KEY": KEY})
     with trio.fail_after(DEADLINE_S):
-        engine = build_speech_engine(config, offline, {"ELEVENLABS_API_KEY": KEY})
+        engine = build_speech_engine(config, offline)
         assert isinstance(engine, FallbackSpeechEngine)
         assert isinstance(engine.primary, ElevenLabsEngine)
         assert engine.fallback is offline

@@ -22,7 +22,7 @@ from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs as _capture_logs
 
 from receptionist.call import CallServices
-from receptionist.config import Config
+from receptionist.config import Config, Secrets
 from receptionist.devtools.replay import load_caller_audio, replay_config, split_utterances
 from receptionist.devtools.twilio_caller import CallerReport, TwilioCaller
 from receptionist.runtime import build_services
@@ -161,9 +161,9 @@ async def test_a_stream_that_did_not_come_through_our_webhook_is_refused(server)
     assert closed.value.reason.code == 1008
 
 
-async def test_webhook_signature_is_enforced_when_a_token_is_set(services, nursery, monkeypatch):
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "12345")
-    server = (await nursery.start(serve_app, services, "127.0.0.1", 0))[0]
+async def test_webhook_signature_is_enforced_when_a_token_is_set(services, nursery):
+    config = replace(services.config, secrets=Secrets(twilio_auth_token="12345"))
+    server = (await nursery.start(serve_app, replace(services, config=config), "127.0.0.1", 0))[0]
     good = TwilioCaller(server, auth_token="12345")
     stream_url, parameters = await good.answer_webhook()
     assert stream_url.endswith("/media-stream")

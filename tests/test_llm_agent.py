@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import trio
 
-from receptionist.config import Config
+from receptionist.config import Config, load_config
 from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted, ToolCallScript
 from receptionist.errors import ConfigError
 from receptionist.llm import FALLBACK, LlmAgent, LlmClient, LlmEngine, build_llm
@@ -33,6 +33,7 @@ from receptionist.messages import (
 )
 
 from .clinic import PHONE, TUESDAY, WEDNESDAY, at, clinic_config
+from .conftest import PROJECT_ROOT
 
 TEST_TIMEOUT_S = 10
 BASE = clinic_config(Path("unused.sqlite3"))
@@ -324,16 +325,23 @@ async def test_a_server_without_keys_gets_no_authorization_header() -> None:
     assert "authorization" not in fake.requests[0].headers
 
 
+def openai_config(environ: dict[str, str], **llm: object) -> Config:
+    """config.toml with ``engines.dialogue = "openai"`` and these ``[llm]`` settings."""
+    settings = [f"llm.{key}={json.dumps(value)}" for key, value in llm.items()]
+    overrides = ["engines.dialogue=openai", *settings]
+    return load_config(PROJECT_ROOT / "config.toml", overrides, environ=environ)
+
+
 def test_build_llm_takes_the_key_from_the_environment_only() -> None:
-    engine = build_llm(CONFIG, {"OPENAI_API_KEY": KEY})
+    engine = build_llm(openai_config({"OPENAI_API_KEY": KEY}))
     assert engine.api_key == KEY
     assert KEY not in repr(engine)
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
-        build_llm(CONFIG, {})
-    local = replace(CONFIG, llm=replace(CONFIG.llm, api_key_env=""))
-    assert build_llm(local, {}).api_key is None
-    groq = replace(CONFIG, llm=replace(CONFIG.llm, api_key_env="GROQ_API_KEY"))
+        openai_config({})
+    assert build_llm(openai_config({}, api_key_env="")).api_key is None
     with pytest.raises(ConfigError, match="GROQ_API_KEY"):
-        build_llm(groq, {"OPENAI_API_KEY": KEY})
+        openai_config({"OPENAI_API_KEY": KEY}, api_key_env="GROQ_API_KEY")
+    groq = openai_config({"GROQ_API_KEY": "gsk-test"}, api_key_env="GROQ_API_KEY")
+    assert build_llm(groq).api_key == "gsk-test"
     with pytest.raises(ConfigError, match=r"llm\.first_token_timeout_s"):
-        build_llm(replace(CONFIG, llm=replace(CONFIG.llm, first_token_timeout_s=0)), {})
+        openai_config({"OPENAI_API_KEY": KEY}, first_token_timeout_s=0)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from receptionist.config import VadConfig
+from receptionist.config import VadConfig, load_config
 from receptionist.devtools.phone_speech import caller_says, line_noise, phone_line
 from receptionist.engines.vad import (
     SegmenterEvent,
@@ -28,6 +28,7 @@ from receptionist.messages import (
     SpeechStarted,
     SpeechStopped,
 )
+from tests.conftest import PROJECT_ROOT
 
 FRAME = FRAME_MS / 1000
 FRAME_BYTES_PCM = SAMPLE_RATE * FRAME_MS // 1000 * 2
@@ -205,7 +206,8 @@ def test_silero_model_is_found_without_importing_the_package() -> None:
 
 
 def test_bad_engine_settings_are_config_errors() -> None:
-    with pytest.raises(ConfigError):
-        load_vad(VadConfig(engine="nope"))
-    with pytest.raises(ConfigError):
-        load_vad(VadConfig(engine="webrtc", webrtc_mode=4))
+    config = PROJECT_ROOT / "config.toml"
+    with pytest.raises(ConfigError, match=r"vad\.engine"):
+        load_config(config, ["vad.engine=nope"], environ={})
+    with pytest.raises(ConfigError, match=r"vad\.webrtc_mode"):
+        load_config(config, ["vad.engine=webrtc", "vad.webrtc_mode=4"], environ={})

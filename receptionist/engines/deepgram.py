@@ -13,7 +13,6 @@ utterance, closed by whichever comes first: ``speech_final``, the answer to our 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Generic, TypeVar
@@ -21,22 +20,18 @@ from typing import Generic, TypeVar
 import structlog
 import trio
 
-from receptionist.config import Config, DeepgramConfig
+from receptionist.config import Config
 from receptionist.engines.deepgram_protocol import (
     ResultsMessage,
     UtteranceEndMessage,
     listen_url,
 )
-from receptionist.errors import ConfigError
 from receptionist.messages import FRAME_MS, SpeechStarted, SpeechStopped, Transcript
 
 log = structlog.get_logger()
 T = TypeVar("T")
 
-API_KEY_VARIABLE = "DEEPGRAM_API_KEY"
 FRAMES_PER_SECOND = 1000 // FRAME_MS
-NO_AUDIO_TIMEOUT_S = 10.0
-"""Deepgram closes a stream after this long without audio or a text message (NET-0001)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,46 +61,21 @@ class DeepgramSettings:
         return float(min(self.backoff_first_s * 2 ** (attempt - 1), self.backoff_max_s))
 
 
-def build_deepgram_settings(config: Config, environ: Mapping[str, str]) -> DeepgramSettings | None:
+def build_deepgram_settings(config: Config) -> DeepgramSettings | None:
     """The settings for ``engines.stt = "deepgram"``, None for the offline recogniser.
 
-    Raises:
-        ConfigError: no DEEPGRAM_API_KEY in ``environ``, or a bad ``[deepgram]`` value.
+    The config has checked ``[deepgram]`` and holds the key (``config.secrets``).
     """
     if config.engines.stt != "deepgram":
         return None
-    api_key = environ.get(API_KEY_VARIABLE, "").strip()
-    if not api_key:
-        raise ConfigError(
-            f"engines.stt = 'deepgram' needs the {API_KEY_VARIABLE} environment variable"
-        )
-    settings = _checked(config.deepgram)
+    settings = config.deepgram
     return DeepgramSettings(
         url=listen_url(settings),
-        api_key=api_key,
+        api_key=config.secrets.deepgram_api_key,
         keepalive_s=settings.keepalive_s,
         reconnect_attempts=settings.reconnect_attempts,
         resend_buffer_frames=max(1, round(settings.resend_buffer_s * FRAMES_PER_SECOND)),
     )
-
-
-def _checked(settings: DeepgramConfig) -> DeepgramConfig:
-    if not settings.base_url.startswith(("wss://", "ws://")):
-        raise ConfigError("deepgram.base_url must start with wss:// (or ws://)")
-    if not settings.model.strip():
-        raise ConfigError("deepgram.model must not be empty")
-    for name in ("endpointing_ms", "utterance_end_ms", "reconnect_attempts"):
-        if getattr(settings, name) < 0:
-            raise ConfigError(f"deepgram.{name} must not be negative")
-    if settings.utterance_end_ms and not settings.interim_results:
-        raise ConfigError("deepgram.utterance_end_ms needs deepgram.interim_results = true")
-    if not 0 < settings.keepalive_s < NO_AUDIO_TIMEOUT_S:
-        raise ConfigError(f"deepgram.keepalive_s must be between 0 and {NO_AUDIO_TIMEOUT_S:g}")
-    if settings.resend_buffer_s <= 0:
-        raise ConfigError("deepgram.resend_buffer_s must be positive")
-    if settings.finalize_after_ms < FRAME_MS:
-        raise ConfigError(f"deepgram.finalize_after_ms must be at least {FRAME_MS} (a frame)")
-    return settings
 
 
 # --- The resend buffer ----------------------------------------------------------------

@@ -19,12 +19,11 @@ import httpx
 import structlog
 import trio
 
-from receptionist.config import Config, ElevenLabsConfig
+from receptionist.config import Config
 from receptionist.engines.fallback import FallbackSpeechEngine
 from receptionist.engines.tts import SpeechEngine
-from receptionist.errors import ConfigError, SpeechSynthesisError
+from receptionist.errors import SpeechSynthesisError
 
-API_KEY_VARIABLE = "ELEVENLABS_API_KEY"
 OUTPUT_FORMAT = "ulaw_8000"
 OPTIMIZE_STREAMING_LATENCY = 3
 """As in the sample request. The OpenAPI spec marks it deprecated, and flash models are
@@ -184,30 +183,19 @@ def _describe_validation_error(item: object) -> str:
     return f"{where}: {item.get('msg', '')}"
 
 
-def build_speech_engine(
-    config: Config, offline: SpeechEngine, environ: Mapping[str, str]
-) -> SpeechEngine:
+def build_speech_engine(config: Config, offline: SpeechEngine) -> SpeechEngine:
     """The process's speech engine for ``config.engines.tts``. Call once, at start-up.
+
+    The config has checked ``[elevenlabs]`` and holds the key (``config.secrets``).
 
     Args:
         offline: the offline engine, returned as is or used as the fallback.
-        environ: where ELEVENLABS_API_KEY is read from.
-
-    Raises:
-        ConfigError: ElevenLabs is chosen without an API key or with a bad setting.
     """
     if config.engines.tts == "offline":
         return offline
-    if config.engines.tts != "elevenlabs":
-        raise ConfigError(f"engines.tts: unknown engine {config.engines.tts!r}")
-    api_key = environ.get(API_KEY_VARIABLE, "").strip()
-    if not api_key:
-        raise ConfigError(
-            f"engines.tts = 'elevenlabs' needs the {API_KEY_VARIABLE} environment variable"
-        )
-    settings = _checked(config.elevenlabs)
+    settings = config.elevenlabs
     primary = ElevenLabsEngine(
-        api_key=api_key,
+        api_key=config.secrets.elevenlabs_api_key,
         voice_id=settings.voice_id,
         model_id=settings.model_id,
         base_url=settings.base_url,
@@ -219,18 +207,6 @@ def build_speech_engine(
         stall_timeout_s=settings.stall_timeout_s,
         log=log,
     )
-
-
-def _checked(settings: ElevenLabsConfig) -> ElevenLabsConfig:
-    if not settings.base_url.startswith(("https://", "http://")):
-        raise ConfigError("elevenlabs.base_url must start with https:// (or http://)")
-    for name in ("voice_id", "model_id"):
-        if not getattr(settings, name).strip():
-            raise ConfigError(f"elevenlabs.{name} must not be empty")
-    for name in ("first_audio_timeout_s", "stall_timeout_s"):
-        if getattr(settings, name) <= 0:
-            raise ConfigError(f"elevenlabs.{name} must be positive")
-    return settings
 
 
 async def close_speech_engine(engine: SpeechEngine) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, assert_never
 
 import numpy as np
 
@@ -60,13 +60,13 @@ def load_vad(config: VadConfig) -> VadModel:
     """The configured engine, loaded once per process.
 
     Raises:
-        ConfigError: the engine is unknown or its model cannot be found.
+        ConfigError: silero's model cannot be found.
     """
     if config.engine == "silero":
         return SileroModel()
     if config.engine == "webrtc":
         return WebrtcModel(config.webrtc_mode)
-    raise ConfigError(f"vad.engine: unknown engine {config.engine!r}")
+    assert_never(config.engine)
 
 
 def new_segmenter(
@@ -161,8 +161,7 @@ class SileroStream:
 
 class WebrtcModel:
     def __init__(self, mode: int) -> None:
-        if mode not in (0, 1, 2, 3):
-            raise ConfigError(f"vad.webrtc_mode must be 0-3, got {mode}")
+        """``mode``: aggressiveness 0-3 (``vad.webrtc_mode``, checked by the config)."""
         self._mode = mode
 
     def new_stream(self) -> WebrtcStream:

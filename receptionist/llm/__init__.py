@@ -14,7 +14,7 @@
     pending_replies  the Scheduler round trips of tool calls, in flight
     brain            the Dialogue actor's LLM brain (``receptionist.turns.brain.Brain``)
 
-Wiring: ``build_llm(config, os.environ)`` at start-up (raises ConfigError without a key),
+Wiring: ``build_llm(config)`` at start-up (the key is ``config.secrets``' own),
 ``async with engine.open_client() as client`` once per process, and ``run_dialogue(...,
 llm=client)`` per call.
 """

@@ -23,7 +23,7 @@ import structlog
 import trio
 
 from receptionist.config import Config, LlmConfig
-from receptionist.errors import ConfigError, LlmError
+from receptionist.errors import LlmError
 from receptionist.llm.stream import LlmEvent, StreamAssembler
 
 log = structlog.get_logger()
@@ -57,34 +57,11 @@ class LlmEngine:
             yield LlmClient(sdk, self.settings, keyless=self.api_key is None)
 
 
-def build_llm(config: Config, environ: Mapping[str, str]) -> LlmEngine:
-    """The LLM engine of ``config.llm``, with its API key from ``environ``.
-
-    Raises:
-        ConfigError: the environment variable named by ``llm.api_key_env`` is not set, or
-            a value of ``[llm]`` makes no sense.
-    """
-    _check(config.llm)
-    name = config.llm.api_key_env
-    if not name:
-        return LlmEngine(config.llm, api_key=None)
-    key = environ.get(name, "").strip()
-    if not key:
-        raise ConfigError(
-            f"llm.api_key_env: set the environment variable {name} to the API key for "
-            f'{config.llm.base_url} (or set api_key_env = "" for a server without keys)'
-        )
-    return LlmEngine(config.llm, api_key=key)
-
-
-def _check(settings: LlmConfig) -> None:
-    if not settings.base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"llm.base_url must be an http(s) URL, got {settings.base_url!r}")
-    for name in ("first_token_timeout_s", "stall_timeout_s", "max_tokens"):
-        if getattr(settings, name) <= 0:
-            raise ConfigError(f"llm.{name} must be positive")
-    if settings.max_tool_rounds < 0:
-        raise ConfigError("llm.max_tool_rounds must be 0 or more")
+def build_llm(config: Config) -> LlmEngine:
+    """The LLM engine of ``config.llm``, with the API key the config read from the
+    environment variable named by ``llm.api_key_env`` (none when that is "")."""
+    key = config.secrets.llm_api_key if config.llm.api_key_env else ""
+    return LlmEngine(config.llm, api_key=key or None)
 
 
 class LlmClient:

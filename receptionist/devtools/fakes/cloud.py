@@ -92,7 +92,7 @@ class CloudFakes:
             task_status.started(self.urls)
 
     def configure(self, config: Config) -> Config:
-        """``config`` with the three cloud engines, pointed at these fakes."""
+        """``config`` with the three cloud engines, pointed at these fakes, and their keys."""
         assert self.urls is not None, "serve() first"
         urls = self.urls
         return replace(
@@ -101,4 +101,10 @@ class CloudFakes:
             deepgram=replace(config.deepgram, base_url=urls["deepgram.base_url"]),
             llm=replace(config.llm, base_url=urls["llm.base_url"], api_key_env="OPENAI_API_KEY"),
             elevenlabs=replace(config.elevenlabs, base_url=urls["elevenlabs.base_url"]),
+            secrets=replace(
+                config.secrets,
+                deepgram_api_key=KEYS["DEEPGRAM_API_KEY"],
+                llm_api_key=KEYS["OPENAI_API_KEY"],
+                elevenlabs_api_key=KEYS["ELEVENLABS_API_KEY"],
+            ),
         )

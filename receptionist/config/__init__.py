@@ -1,0 +1,69 @@
+"""config.toml, read once at start-up into frozen, checked dataclasses (pydantic).
+
+Every section is checked in this package and nowhere else: types, ranges, choices, and the
+checks across keys (a service to book, a day the clinic opens, the API key of each chosen
+cloud engine). A mistake is a ConfigError naming its key, found before the first call
+rather than during one. The engines take their API keys from ``Config.secrets``, which
+``load_config`` reads from the environment, never from the file.
+
+- ``values``: the value types shared by the sections; ``clinic``: clinic, hours, services,
+  scheduler; ``engines``: engine choices and settings; ``calls``: server, dialogue,
+  turn-taking, buffers, Twilio, logging; ``environment``: the secrets; ``model``: Config;
+  ``loading``: load_config, ``--set`` overrides, error messages.
+"""
+
+from receptionist.config.calls import (
+    BufferConfig,
+    DialogueConfig,
+    LoggingConfig,
+    ServerConfig,
+    TurnTakingConfig,
+    TwilioConfig,
+)
+from receptionist.config.clinic import (
+    WEEKDAYS,
+    ClinicConfig,
+    OpeningHours,
+    SchedulerConfig,
+    Service,
+    WeeklyHours,
+)
+from receptionist.config.engines import (
+    ENGINE_CHOICES,
+    DeepgramConfig,
+    ElevenLabsConfig,
+    EnginesConfig,
+    LlmConfig,
+    TtsConfig,
+    VadConfig,
+)
+from receptionist.config.environment import Secrets
+from receptionist.config.loading import DEFAULT_CONFIG_PATH, load_config, parse_config
+from receptionist.config.model import Config
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "ENGINE_CHOICES",
+    "WEEKDAYS",
+    "BufferConfig",
+    "ClinicConfig",
+    "Config",
+    "DeepgramConfig",
+    "DialogueConfig",
+    "ElevenLabsConfig",
+    "EnginesConfig",
+    "LlmConfig",
+    "LoggingConfig",
+    "OpeningHours",
+    "SchedulerConfig",
+    "Secrets",
+    "ServerConfig",
+    "Service",
+    "TtsConfig",
+    "TurnTakingConfig",
+    "TwilioConfig",
+    "VadConfig",
+    "WeeklyHours",
+    "load_config",
+    "parse_config",
+]

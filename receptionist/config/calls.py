@@ -1,0 +1,81 @@
+"""The sections on how calls are served: the server, the dialogue's timing, turn-taking,
+buffer sizes, Twilio pacing and logging."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+from pydantic.dataclasses import dataclass
+
+from receptionist.config.values import (
+    SECTION,
+    Bool,
+    Count,
+    Int,
+    NonBlank,
+    PositiveFloat,
+    PositiveInt,
+    Text,
+    url,
+)
+
+
+def _empty_or_url(value: str) -> str:
+    return url("https", "http")(value) if value else value
+
+
+@dataclass(frozen=True, slots=True, config=SECTION)
+class ServerConfig:
+    host: NonBlank = "0.0.0.0"
+    port: Annotated[Int, Field(ge=0, le=65535)] = 8080
+    """0: any free port."""
+    public_url: Annotated[Text, AfterValidator(_empty_or_url)] = ""
+    max_calls: Count = 16
+    """0 refuses every stream."""
+
+
+@dataclass(frozen=True, slots=True, config=SECTION)
+class DialogueConfig:
+    reprompt_after_s: PositiveFloat = 8.0
+    max_reprompts: Count = 2
+
+
+@dataclass(frozen=True, slots=True, config=SECTION)
+class TurnTakingConfig:
+    """When the caller's turn is over, and when a barge-in was a false alarm (turn_taking.py)."""
+
+    unfinished_wait_ms: Count = 1500
+    false_barge_in_ms: Count = 800
+    preemptive_generation: Bool = True
+    preemptive_after_ms: PositiveInt = 100
+
+
+@dataclass(frozen=True, slots=True, config=SECTION)
+class BufferConfig:
+    """Every channel in a call is bounded; these are their sizes, in messages (at least 1)."""
+
+    inbound_audio_frames: PositiveInt = 50
+    dialogue_events: PositiveInt = 64
+    hints: PositiveInt = 4
+    sentences: PositiveInt = 16
+    outbound_frames: PositiveInt = 100
+    scheduler: PositiveInt = 8
+    preemptive_tokens: PositiveInt = 128
+
+
+@dataclass(frozen=True, slots=True, config=SECTION)
+class TwilioConfig:
+    send_ahead_ms: Count = 100
+
+
+def _log_level(name: str) -> str:
+    if name.upper() not in logging.getLevelNamesMapping():
+        raise ValueError(f"must be debug, info, warning, error or critical, got {name!r}")
+    return name
+
+
+@dataclass(frozen=True, slots=True, config=SECTION)
+class LoggingConfig:
+    level: Annotated[Text, AfterValidator(_log_level)] = "info"

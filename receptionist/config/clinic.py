@@ -1,0 +1,139 @@
+"""The clinic's sections: who it is, when it is open, what it books, and on what grid."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import time
+from pathlib import Path
+from typing import Annotated, overload
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BeforeValidator, model_validator
+from pydantic.dataclasses import dataclass
+
+from receptionist.config.values import SECTION, Count, Int, Invalid, NonBlank, PositiveInt, Text
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+SPAN_FORMAT = "'09:00-17:00'"
+
+
+@dataclass(frozen=True, slots=True, config=SECTION)
+class OpeningHours:
+    opens: time
+    closes: time
+
+    @model_validator(mode="after")
+    def _closes_after_it_opens(self) -> OpeningHours:
+        if self.closes <= self.opens:
+            raise ValueError(f"closes at {self.closes:%H:%M}, before it opens")
+        return self
+
+
+def _parse_span(value: object) -> object:
+    """ "09:00-17:00" into OpeningHours' fields; "" (or a day left out) is closed."""
+    if value in ("", None) or isinstance(value, OpeningHours):
+        return value or None
+    parts = value.split("-") if isinstance(value, str) else ()
+    try:
+        opens, closes = (time.fromisoformat(part.strip()) for part in parts)
+    except ValueError:
+        raise ValueError(f"must look like {SPAN_FORMAT}, got {value!r}") from None
+    return {"opens": opens, "closes": closes}
+
+
+Day = Annotated[OpeningHours | None, BeforeValidator(_parse_span)]
+
+
+@dataclass(frozen=True, slots=True, config=SECTION)
+class WeeklyHours(Sequence[OpeningHours | None]):
+    """``[clinic.hours]``; read as a sequence indexed by weekday (Monday = 0), None when closed."""
+
+    monday: Day = None
+    tuesday: Day = None
+    wednesday: Day = None
+    thursday: Day = None
+    friday: Day = None
+    saturday: Day = None
+    sunday: Day = None
+
+    @overload
+    def __getitem__(self, index: int) -> OpeningHours | None: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[OpeningHours | None]: ...
+    def __getitem__(
+        self, index: int | slice
+    ) -> OpeningHours | Sequence[OpeningHours | None] | None:
+        return tuple(getattr(self, day) for day in WEEKDAYS)[index]
+
+    def __len__(self) -> int:
+        return len(WEEKDAYS)
+
+    @model_validator(mode="after")
+    def _open_some_day(self) -> WeeklyHours:
+        if not any(self):
+            raise ValueError("the clinic is never open")
+        return self
+
+
+def _known_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {name!r} (an IANA name: 'Europe/London')") from None
+    return name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=SECTION)
+class ClinicConfig:
+    name: NonBlank = "the clinic"
+    timezone: Annotated[Text, AfterValidator(_known_timezone)] = "UTC"
+    greeting: NonBlank = "Hello, how can I help you?"
+    transfer_number: Text = ""
+    hours: WeeklyHours
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _lowercase(words: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(word.lower() for word in words)
+
+
+@dataclass(frozen=True, slots=True, config=SECTION)
+class Service:
+    """One ``[[services]]`` entry: an appointment type. ``words`` are what callers say for it."""
+
+    name: NonBlank
+    minutes: PositiveInt
+    words: Annotated[tuple[Text, ...], AfterValidator(_lowercase)] = ()
+
+
+def check_services(services: tuple[Service, ...]) -> tuple[Service, ...]:
+    if not services:
+        raise ValueError("at least one [[services]] entry is needed to book appointments")
+    names = [service.name for service in services]
+    repeated = [
+        (f"[{index}].name", f"{name!r} is already services[{names.index(name)}]")
+        for index, name in enumerate(names)
+        if names.index(name) != index
+    ]
+    if repeated:
+        raise Invalid(*repeated)
+    return services
+
+
+def _divides_an_hour(minutes: int) -> int:
+    if minutes <= 0 or 60 % minutes:
+        raise ValueError(f"must divide 60 (5, 10, 15, 20, 30...), got {minutes}")
+    return minutes
+
+
+@dataclass(frozen=True, slots=True, config=SECTION)
+class SchedulerConfig:
+    database: Path = Path("data/appointments.sqlite3")
+    """Relative paths are relative to the working directory."""
+    slot_minutes: Annotated[Int, AfterValidator(_divides_an_hour)] = 15
+    horizon_days: Count = 60
+    """0: today only."""
+    min_notice_minutes: Count = 60

@@ -1,0 +1,67 @@
+"""What comes from the environment, never from config.toml: API keys and tokens.
+
+Read once, with the file, by ``load_config``; a chosen cloud engine without its key stops
+the start-up there, naming the variable. Every value is kept out of reprs and so out of logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import field
+
+from pydantic.dataclasses import dataclass
+
+from receptionist.config.engines import EnginesConfig, LlmConfig
+from receptionist.config.values import SECTION, Text
+
+DEEPGRAM_KEY = "DEEPGRAM_API_KEY"
+ELEVENLABS_KEY = "ELEVENLABS_API_KEY"
+TWILIO_AUTH_TOKEN = "TWILIO_AUTH_TOKEN"
+"""Set: every webhook must carry a valid X-Twilio-Signature (server.py)."""
+STREAM_SECRET = "RECEPTIONIST_STREAM_SECRET"
+"""Set: the key that signs media-stream tokens, shared by processes serving one number."""
+DEFAULT_LLM_KEY = "OPENAI_API_KEY"
+"""``llm.api_key_env`` when the file does not set it."""
+
+
+@dataclass(frozen=True, slots=True, config=SECTION)
+class Secrets:
+    """The environment's keys; "" when unset. ``llm_api_key`` is the variable named by
+    ``llm.api_key_env``."""
+
+    deepgram_api_key: Text = field(default="", repr=False)
+    llm_api_key: Text = field(default="", repr=False)
+    elevenlabs_api_key: Text = field(default="", repr=False)
+    twilio_auth_token: Text = field(default="", repr=False)
+    stream_secret: Text = field(default="", repr=False)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], *, llm_api_key_env: str) -> Secrets:
+        def read(name: str) -> str:
+            return environ.get(name, "").strip() if name else ""
+
+        return cls(
+            deepgram_api_key=read(DEEPGRAM_KEY),
+            llm_api_key=read(llm_api_key_env),
+            elevenlabs_api_key=read(ELEVENLABS_KEY),
+            twilio_auth_token=read(TWILIO_AUTH_TOKEN),
+            stream_secret=read(STREAM_SECRET),
+        )
+
+
+def missing_keys(engines: EnginesConfig, llm: LlmConfig, secrets: Secrets) -> list[tuple[str, str]]:
+    """(key, problem) for each chosen cloud engine whose API key is not in ``secrets``."""
+    missing = []
+    if engines.stt == "deepgram" and not secrets.deepgram_api_key:
+        missing.append(("engines.stt", f"'deepgram' needs the {DEEPGRAM_KEY} environment variable"))
+    if engines.dialogue == "openai" and llm.api_key_env and not secrets.llm_api_key:
+        missing.append((
+            "llm.api_key_env",
+            f"'openai' (engines.dialogue) needs the environment variable {llm.api_key_env}: "
+            f'the API key for {llm.base_url} (or api_key_env = "" for a server without keys)',
+        ))  # fmt: skip
+    if engines.tts == "elevenlabs" and not secrets.elevenlabs_api_key:
+        missing.append(
+            ("engines.tts", f"'elevenlabs' needs the {ELEVENLABS_KEY} environment variable")
+        )
+    return missing

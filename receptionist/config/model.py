@@ -1,0 +1,62 @@
+"""The whole configuration: config.toml's sections, and the secrets from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import field
+from typing import Annotated
+
+from pydantic import AfterValidator, model_validator
+from pydantic.dataclasses import dataclass
+
+from receptionist.config.calls import (
+    BufferConfig,
+    DialogueConfig,
+    LoggingConfig,
+    ServerConfig,
+    TurnTakingConfig,
+    TwilioConfig,
+)
+from receptionist.config.clinic import ClinicConfig, SchedulerConfig, Service, check_services
+from receptionist.config.engines import (
+    DeepgramConfig,
+    ElevenLabsConfig,
+    EnginesConfig,
+    LlmConfig,
+    TtsConfig,
+    VadConfig,
+)
+from receptionist.config.environment import Secrets, missing_keys
+from receptionist.config.values import SECTION, Invalid
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=SECTION)
+class Config:
+    """Built by ``load_config``; ``dataclasses.replace`` on it (or a section) checks again."""
+
+    server: ServerConfig = ServerConfig()
+    clinic: ClinicConfig
+    services: Annotated[tuple[Service, ...], AfterValidator(check_services)]
+    scheduler: SchedulerConfig = SchedulerConfig()
+    engines: EnginesConfig = EnginesConfig()
+    deepgram: DeepgramConfig = DeepgramConfig()
+    vad: VadConfig = VadConfig()
+    tts: TtsConfig = TtsConfig()
+    elevenlabs: ElevenLabsConfig = ElevenLabsConfig()
+    dialogue: DialogueConfig = DialogueConfig()
+    turn_taking: TurnTakingConfig = TurnTakingConfig()
+    llm: LlmConfig = LlmConfig()
+    buffers: BufferConfig = BufferConfig()
+    twilio: TwilioConfig = TwilioConfig()
+    logging: LoggingConfig = LoggingConfig()
+    secrets: Secrets = field(default=Secrets(), repr=False)
+    """From the environment only (``load_config``'s ``environ``), never from the file."""
+
+    def service(self, name: str) -> Service | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    @model_validator(mode="after")
+    def _chosen_engines_have_keys(self) -> Config:
+        missing = missing_keys(self.engines, self.llm, self.secrets)
+        if missing:
+            raise Invalid(*missing)
+        return self
