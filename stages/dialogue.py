@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Never
 
 import structlog
 import trio
@@ -29,13 +29,12 @@ from receptionist.messages import (
     CallStarted,
     CallStopped,
     ClearAudio,
+    DialogueEvent,
     DtmfPressed,
     EndCall,
     Expectation,
     ListenFor,
     MarkPlayed,
-    SchedulerReply,
-    SchedulerRequest,
     Sentence,
     SpeechPaused,
     SpeechResumed,
@@ -45,6 +44,7 @@ from receptionist.messages import (
 )
 from receptionist.offline import conversation as offline
 from receptionist.offline.brain import OfflineBrain
+from receptionist.scheduling.messages import SchedulerRequest
 from receptionist.turns.cancellation import TurnCancellation
 from receptionist.turns.turn_taking import (
     Action,
@@ -61,20 +61,6 @@ from receptionist.turns.turn_taking import (
 )
 
 log = structlog.get_logger()
-
-DialogueEvent = (
-    CallStarted
-    | MarkPlayed
-    | DtmfPressed
-    | CallStopped
-    | SpeechStarted
-    | SpeechPaused
-    | SpeechResumed
-    | SpeechStopped
-    | Transcript
-    | SchedulerReply
-)
-"""Everything the Dialogue receives: TwilioIO, Listener and Scheduler messages, fanned in."""
 
 __all__ = ["DialogueEvent", "run_dialogue", "split_sentences"]
 
@@ -132,7 +118,8 @@ async def run_dialogue(
 
 
 async def _drain_after_the_call(
-    events: trio.MemoryReceiveChannel[DialogueEvent], outputs: tuple[Any, ...]
+    events: trio.MemoryReceiveChannel[DialogueEvent],
+    outputs: tuple[trio.MemorySendChannel[Never], ...],
 ) -> None:
     """Close what we send on, then read our inbox until every sender has closed its end.
 

@@ -22,8 +22,6 @@ from receptionist.devtools.fakes.openai import Scripted, ToolCallScript
 from receptionist.engines.vad import new_segmenter
 from receptionist.messages import (
     FRAME_BYTES,
-    BookingConfirmed,
-    BookSlot,
     CallStarted,
     ClearAudio,
     MarkPlayed,
@@ -31,6 +29,7 @@ from receptionist.messages import (
     SpeechStopped,
     Transcript,
 )
+from receptionist.scheduling.messages import BookingConfirmed, BookSlot
 from receptionist.turns.cancellation import TurnCancellation
 from stages.dialogue import DialogueEvent, run_dialogue
 from stages.synthesizer import run_synthesizer

@@ -27,17 +27,12 @@ from receptionist.config import Config
 from receptionist.llm.agent import LlmAgent, Reply
 from receptionist.llm.client import LlmClient
 from receptionist.llm.speculation import Speculation, same_words
-from receptionist.messages import (
+from receptionist.messages import EndCall, EndReason, Expectation, Sentence, Transcript, TurnTimings
+from receptionist.scheduling.messages import (
     BookingRejected,
-    EndCall,
-    EndReason,
-    Expectation,
     RejectReason,
     SchedulerReply,
     SchedulerRequest,
-    Sentence,
-    Transcript,
-    TurnTimings,
 )
 from receptionist.turns.cancellation import TurnCancellation
 from receptionist.turns.turn_taking import CutOff, split_sentences

@@ -9,14 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from receptionist.messages import (
-    BookingConfirmed,
-    BookSlot,
-    Expectation,
-    FindBookings,
-    FindFreeSlots,
-    FreeSlots,
-)
+from receptionist.messages import Expectation
 from receptionist.offline import phrasing, spoken
 from receptionist.offline.questions import (
     ANOTHER_DAY_QUESTION,
@@ -28,6 +21,13 @@ from receptionist.offline.questions import (
     Question,
 )
 from receptionist.offline.state import Action, CallState, Draft, Step, Task, join
+from receptionist.scheduling.messages import (
+    BookingConfirmed,
+    BookSlot,
+    FindBookings,
+    FindFreeSlots,
+    FreeSlots,
+)
 
 GENERIC_SERVICE_WORDS = frozenset({"appointment", "booking"})
 """Words that say "book something", not what: the caller is still asked what it is for."""

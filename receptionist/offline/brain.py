@@ -7,8 +7,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from receptionist.llm.brain import DialoguePort
-from receptionist.messages import EndCall, EndReason, Expectation, SchedulerReply
+from receptionist.messages import EndCall, EndReason, Expectation
 from receptionist.offline import conversation as offline
+from receptionist.scheduling.messages import SchedulerReply
 from receptionist.turns.turn_taking import CutOff
 
 
