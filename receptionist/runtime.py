@@ -27,7 +27,7 @@ from receptionist.engines.sphinx import SphinxModel
 from receptionist.engines.utterance_recognizer import Decoder, UtteranceRecognizer
 from receptionist.engines.utterances import UtteranceAssembler
 from receptionist.engines.vad import SpeechSegmenter, load_vad, new_segmenter
-from receptionist.llm import build_llm
+from receptionist.llm import LlmEngine, build_llm
 from receptionist.messages import Expectation
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.server import new_stream_secret
@@ -45,7 +45,8 @@ def build_services(
     """Load the offline engines, check the cloud keys, open the store. Blocking.
 
     What lives in trio is opened by ``open_services``: the LLM client, the recogniser's
-    worker processes. This alone serves the offline engines, decoding in a thread per call.
+    worker processes. This alone serves the offline engines (no LLM), decoding in a thread
+    per call.
 
     Args:
         now: pin the clinic's clock (replays, tests); by default the real time.
@@ -54,13 +55,15 @@ def build_services(
     Raises:
         ConfigError: a chosen cloud engine's API key is missing from the environment.
     """
-    return _build(config, now, os.environ if environ is None else environ, decoder_workers)[0]
+    environ = os.environ if environ is None else environ
+    services, _listeners, _llm = _build(config, now, environ, decoder_workers)
+    return services
 
 
 def _build(
     config: Config, now: datetime | None, environ: Mapping[str, str],
     decoder_workers: trio_parallel.WorkerContext | None,
-) -> tuple[CallServices, ListenerFactory]:  # fmt: skip
+) -> tuple[CallServices, ListenerFactory, LlmEngine | None]:  # fmt: skip
     store = AppointmentStore(config, now=_clock(config, now))
     store.open()
     offline_voice = EspeakEngine(config.tts.voice, config.tts.words_per_minute)
@@ -74,7 +77,8 @@ def _build(
         stream_secret=new_stream_secret(),
         outcomes=CallOutcomes(),
     )
-    return services, listeners
+    llm = build_llm(config, environ) if config.engines.dialogue == "openai" else None
+    return services, listeners, llm
 
 
 class ListenerFactory:
@@ -153,16 +157,16 @@ async def open_services(
         workers = None
         if config.engines.stt == "offline":
             workers = await stack.enter_async_context(open_decoder_workers())
-        services, listeners = await trio.to_thread.run_sync(
+        services, listeners, llm = await trio.to_thread.run_sync(
             lambda: _build(config, now, environ, workers)
         )
         if workers is not None:
             await listeners.warm_decoders()
         try:
-            if config.engines.dialogue != "openai":
+            if llm is None:
                 yield services
             else:
-                async with build_llm(config, environ).open_client() as client:
+                async with llm.open_client() as client:
                     yield replace(services, llm=client)
         finally:
             with trio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
