@@ -19,21 +19,30 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 import structlog
 import trio
 
 from receptionist.config import Config
+from receptionist.engines.tts import SpeechEngine
 from receptionist.errors import CallDisconnected, ProtocolError, StreamRejected, TwilioProtocolError
-from receptionist.messages import EndCall, EndReason, InboundAudio
+from receptionist.llm.client import LlmClient
+from receptionist.messages import (
+    DialogueEvent,
+    EndCall,
+    EndReason,
+    InboundAudio,
+    ListenFor,
+    Outbound,
+    Sentence,
+)
+from receptionist.scheduling.messages import SchedulerRequest
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.telephony import media_streams as tp
 from receptionist.telephony.webhooks import is_valid_stream_token
 from receptionist.turns.cancellation import TurnCancellation
-from stages.deepgram_listener import run_deepgram_listener
 from stages.dialogue import run_dialogue
-from stages.listener import run_listener
+from stages.listener import ListenerEngines, run_listener
 from stages.scheduler import run_scheduler
 from stages.synthesizer import run_synthesizer
 from stages.twilio_io import MediaConnection, run_twilio_io
@@ -70,16 +79,15 @@ class CallServices:
     """What every call shares, built once per process at start-up."""
 
     config: Config
-    speech: Any
-    """The TTS engine (stages.synthesizer's SpeechEngine)."""
-    new_listener_engines: Callable[[], Awaitable[dict[str, Any]]]
-    """Per-call VAD state and recogniser, as keyword arguments for run_listener."""
+    speech: SpeechEngine
+    new_listener_engines: Callable[[], Awaitable[ListenerEngines]]
+    """Each call's own VAD state and recogniser."""
     store: AppointmentStore
     now: Callable[[], datetime]
     stream_secret: bytes
     outcomes: CallOutcomes
-    llm: Any = None
-    """The open LLM client (receptionist.llm.LlmClient) when engines.dialogue is "openai"."""
+    llm: LlmClient | None = None
+    """The open LLM client when engines.dialogue is "openai" (``open_services`` opens it)."""
 
 
 async def serve_call(connection: MediaConnection, services: CallServices) -> None:
@@ -144,12 +152,12 @@ async def run_call(
     config, buffers = services.config, services.config.buffers
     turns = TurnCancellation()
     audio_send, audio_recv = trio.open_memory_channel[InboundAudio](buffers.inbound_audio_frames)
-    events_send, events_recv = trio.open_memory_channel[Any](buffers.dialogue_events)
-    hints_send, hints_recv = trio.open_memory_channel[Any](buffers.hints)
-    sentences_send, sentences_recv = trio.open_memory_channel[Any](buffers.sentences)
-    outbound_send, outbound_recv = trio.open_memory_channel[Any](buffers.outbound_frames)
-    requests_send, requests_recv = trio.open_memory_channel[Any](buffers.scheduler)
-    receivers = {
+    events_send, events_recv = trio.open_memory_channel[DialogueEvent](buffers.dialogue_events)
+    hints_send, hints_recv = trio.open_memory_channel[ListenFor](buffers.hints)
+    sentences_send, sentences_recv = trio.open_memory_channel[Sentence](buffers.sentences)
+    outbound_send, outbound_recv = trio.open_memory_channel[Outbound](buffers.outbound_frames)
+    requests_send, requests_recv = trio.open_memory_channel[SchedulerRequest](buffers.scheduler)
+    receivers: dict[str, trio.MemoryReceiveChannel[object]] = {
         "inbound_audio": audio_recv,
         "dialogue_events": events_recv,
         "sentences": sentences_recv,
@@ -171,16 +179,13 @@ async def run_call(
                         turns=turns,
                     )
                 )
-                listener = (
-                    run_deepgram_listener if config.engines.stt == "deepgram" else run_listener
-                )
                 await nursery.start(
                     partial(
-                        listener,
+                        run_listener,
                         audio_recv,
                         hints_recv,
                         events_send.clone(),
-                        **(await services.new_listener_engines()),
+                        engines=await services.new_listener_engines(),
                     )
                 )
                 await nursery.start(
@@ -214,7 +219,7 @@ async def run_call(
         log.info("call.channels", **{n: _stats(c) for n, c in receivers.items()})
 
 
-def _stats(channel: trio.MemoryReceiveChannel[Any]) -> dict[str, int]:
+def _stats(channel: trio.MemoryReceiveChannel[object]) -> dict[str, int]:
     stats = channel.statistics()
     return {"buffered": stats.current_buffer_used, "size": int(stats.max_buffer_size)}
 

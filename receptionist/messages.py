@@ -2,18 +2,21 @@
 
 Every timestamp is ``trio.current_time()`` (seconds), so tests run on a mock clock.
 
-Who sends what::
+Who sends what (the unions at the end type each channel)::
 
     TwilioIO    -> Listener    InboundAudio
-    TwilioIO    -> Dialogue    CallStarted, MarkPlayed, DtmfPressed, CallStopped
-    Listener    -> Dialogue    SpeechStarted, SpeechPaused, SpeechResumed, SpeechStopped,
-                               Transcript
+    TwilioIO    -> Dialogue    CallEvent: CallStarted, MarkPlayed, DtmfPressed, CallStopped
+    Listener    -> Dialogue    ListenerEvent: SpeechStarted, SpeechPaused, SpeechResumed,
+                               SpeechStopped, Transcript
     Dialogue    -> Listener    ListenFor
     Dialogue    -> Synthesizer Sentence
     Dialogue    -> TwilioIO    ClearAudio, EndCall
-    Synthesizer -> TwilioIO    OutboundAudio, OutboundMark, TurnAudioEnd
-    Dialogue    -> Scheduler   SchedulerRequest (FindFreeSlots, BookSlot, FindBookings, ...)
-    Scheduler   -> Dialogue    SchedulerReply (FreeSlots, BookingConfirmed, ...)
+    Synthesizer -> TwilioIO    OutboundAudio, OutboundMark
+    Dialogue    -> Scheduler   SchedulerRequest (``receptionist.scheduling.messages``)
+    Scheduler   -> Dialogue    SchedulerReply (idem)
+
+The Dialogue's inbox takes the first three kinds fanned in (``DialogueEvent``); TwilioIO's
+outbox takes the Synthesizer's and the Dialogue's (``Outbound``).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
 from types import MappingProxyType
+
+from receptionist.scheduling.messages import SchedulerReply
 
 FRAME_MS = 20
 """Twilio sends and expects 20 ms frames of 8 kHz mu-law: 160 bytes each."""
@@ -179,14 +183,6 @@ class OutboundMark:
 
 
 @dataclass(frozen=True, slots=True)
-class TurnAudioEnd:
-    """No more audio will follow for this turn."""
-
-    turn_id: int
-    caller_text: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class ClearAudio:
     """Barge-in: drop everything buffered at Twilio and every frame of turns <= turn_id."""
 
@@ -208,118 +204,14 @@ class EndCall:
     transfer_to: str | None = None
 
 
-# --- Dialogue <-> Scheduler --------------------------------------------------------------
+# --- What each channel carries -----------------------------------------------------------
 
-
-@dataclass(frozen=True, slots=True)
-class Appointment:
-    id: int
-    start: datetime
-    """Aware datetime in the clinic's timezone."""
-    end: datetime
-    service: str
-    name: str
-    phone: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class FindFreeSlots:
-    request_id: int
-    service: str
-    day: date
-    earliest: time | None = None
-    limit: int = 3
-
-
-@dataclass(frozen=True, slots=True)
-class BookSlot:
-    request_id: int
-    service: str
-    start: datetime
-    name: str
-    phone: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class FindBookings:
-    """Upcoming appointments booked under a phone number."""
-
-    request_id: int
-    phone: str
-
-
-@dataclass(frozen=True, slots=True)
-class CancelBooking:
-    request_id: int
-    appointment_id: int
-    phone: str
-    """Must match the booking's phone: a caller cancels only their own appointments."""
-
-
-@dataclass(frozen=True, slots=True)
-class MoveBooking:
-    request_id: int
-    appointment_id: int
-    phone: str
-    new_start: datetime
-
-
-SchedulerRequest = FindFreeSlots | BookSlot | FindBookings | CancelBooking | MoveBooking
-
-
-@dataclass(frozen=True, slots=True)
-class FreeSlots:
-    request_id: int
-    day: date
-    slots: tuple[datetime, ...]
-    open_on_day: bool
-    """False when the clinic is closed all that day."""
-
-
-@dataclass(frozen=True, slots=True)
-class BookingConfirmed:
-    request_id: int
-    appointment: Appointment
-
-
-@dataclass(frozen=True, slots=True)
-class BookingsFound:
-    request_id: int
-    appointments: tuple[Appointment, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class BookingCancelled:
-    request_id: int
-    appointment: Appointment
-
-
-@dataclass(frozen=True, slots=True)
-class BookingMoved:
-    request_id: int
-    appointment: Appointment
-
-
-class RejectReason(enum.Enum):
-    SLOT_TAKEN = "slot_taken"
-    OUTSIDE_HOURS = "outside_hours"
-    IN_THE_PAST = "in_the_past"
-    TOO_FAR_AHEAD = "too_far_ahead"
-    UNKNOWN_SERVICE = "unknown_service"
-    NOT_FOUND = "not_found"
-    INVALID = "invalid"
-    STORE_UNAVAILABLE = "store_unavailable"
-
-
-@dataclass(frozen=True, slots=True)
-class BookingRejected:
-    request_id: int
-    reason: RejectReason
-    detail: str = ""
-
-
-SchedulerReply = (
-    FreeSlots | BookingConfirmed | BookingsFound | BookingCancelled | BookingMoved | BookingRejected
-)
+CallEvent = CallStarted | MarkPlayed | DtmfPressed | CallStopped
+"""TwilioIO -> Dialogue."""
+ListenerEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechStopped | Transcript
+"""Listener -> Dialogue: the VAD's turn events and the recogniser's transcripts."""
+DialogueEvent = CallEvent | ListenerEvent | SchedulerReply
+"""Everything the Dialogue receives: TwilioIO, Listener and Scheduler messages, fanned in."""
+Outbound = OutboundAudio | OutboundMark | ClearAudio | EndCall
+"""Everything TwilioIO sends the caller's way: the Synthesizer's audio and marks, the
+Dialogue's clear and hang-up."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 import trio
 import trio_parallel
@@ -20,15 +19,18 @@ from receptionist.engines.decoding import (
     open_decoder_workers,
 )
 from receptionist.engines.deepgram import build_deepgram_settings
+from receptionist.engines.deepgram_stream import DeepgramRecognizer
 from receptionist.engines.elevenlabs import build_speech_engine, close_speech_engine
 from receptionist.engines.espeak import EspeakEngine
 from receptionist.engines.sphinx import SphinxModel
-from receptionist.engines.vad import load_vad, new_segmenter
-from receptionist.llm import build_llm
+from receptionist.engines.utterance_recognizer import Decoder, UtteranceRecognizer
+from receptionist.engines.utterances import UtteranceAssembler
+from receptionist.engines.vad import SpeechSegmenter, load_vad, new_segmenter
+from receptionist.llm import LlmEngine, build_llm
 from receptionist.messages import Expectation
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.server import new_stream_secret
-from stages.listener import Recognizer
+from stages.listener import ListenerEngines, Recognizer
 
 CLOSE_TIMEOUT_S = 2.0
 WARM_UP_BYTES = 3200
@@ -39,97 +41,136 @@ def build_services(
     config: Config, *, now: datetime | None = None,
     decoder_workers: trio_parallel.WorkerContext | None = None,
 ) -> CallServices:  # fmt: skip
-    """Load the offline engines, set up the cloud ones, open the store. Blocking.
+    """Load the offline engines, check the cloud keys, open the store. Blocking.
 
-    Cloud clients and the recogniser's worker processes are opened by ``open_services``,
-    inside trio; this alone serves the offline engines, decoding in a thread per call.
+    What lives in trio is opened by ``open_services``: the LLM client, the recogniser's
+    worker processes. This alone serves the offline engines (no LLM), decoding in a thread
+    per call.
 
     Args:
         now: pin the clinic's clock (replays, tests); by default the real time.
         decoder_workers: decode in these processes (``open_decoder_workers``).
+
+    Raises:
+        ConfigError: a chosen cloud engine's API key is missing (checked by load_config).
     """
+    services, _listeners, _llm = _build(config, now, decoder_workers)
+    return services
+
+
+def _build(
+    config: Config, now: datetime | None,
+    decoder_workers: trio_parallel.WorkerContext | None,
+) -> tuple[CallServices, ListenerFactory, LlmEngine | None]:  # fmt: skip
     store = AppointmentStore(config, now=_clock(config, now))
     store.open()
     offline_voice = EspeakEngine(config.tts.voice, config.tts.words_per_minute)
-    vad_model = load_vad(config.vad)
-    deepgram = build_deepgram_settings(config)
-    sphinx = SphinxModel(config.services) if deepgram is None else None
-    # Deepgram recognises across pauses, so the local VAD only has to notice one: then
-    # Finalize goes out and the model starts on the words so far. The offline recogniser
-    # decodes each utterance alone, so it waits for a longer silence.
-    end_silence_ms = None if deepgram is None else config.deepgram.finalize_after_ms
-    # Pauses start the model on the words so far; only Deepgram's interims give those.
-    preempt = deepgram is not None and config.turn_taking.preemptive_generation
-    pause_ms = config.turn_taking.preemptive_after_ms if preempt else None
-
-    async def new_listener_engines() -> dict[str, Any]:
-        segmenter = new_segmenter(config.vad, end_silence_ms=end_silence_ms, pause_ms=pause_ms)
-        local = {"vad": vad_model.new_stream(), "segmenter": segmenter}
-        if sphinx is None:
-            return {**local, "deepgram": deepgram}
-        if decoder_workers is not None:
-            recognizer: Recognizer = WorkerDecoding(decoder_workers, sphinx.spec)
-        else:
-            recognizer = ThreadDecoding(await trio.to_thread.run_sync(sphinx.new_recognizer))
-        return {
-            **local,
-            "recognizer": recognizer,
-            "preroll_ms": config.vad.preroll_ms,
-            "max_utterance_s": config.vad.max_utterance_s,
-        }
-
-    return CallServices(
+    listeners = ListenerFactory(config, decoder_workers)
+    services = CallServices(
         config=config,
         speech=build_speech_engine(config, offline_voice),
-        new_listener_engines=new_listener_engines,
+        new_listener_engines=listeners.new_engines,
         store=store,
         now=_clock(config, now),
         stream_secret=new_stream_secret(config.secrets.stream_secret),
         outcomes=CallOutcomes(),
-        llm=build_llm(config) if config.engines.dialogue == "openai" else None,
     )
+    llm = build_llm(config) if config.engines.dialogue == "openai" else None
+    return services, listeners, llm
+
+
+class ListenerFactory:
+    """What each call's Listener engines are made from, loaded once per process (blocking):
+    the VAD model, and Deepgram's settings or the offline recogniser's model.
+
+    Raises:
+        ConfigError: Deepgram is chosen without its API key, or a bad ``[deepgram]`` value.
+    """
+
+    def __init__(
+        self, config: Config,
+        decoder_workers: trio_parallel.WorkerContext | None,
+    ) -> None:  # fmt: skip
+        self._config = config
+        self._vad_model = load_vad(config.vad)
+        self._deepgram = build_deepgram_settings(config)
+        self._sphinx = SphinxModel(config.services) if self._deepgram is None else None
+        self._decoder_workers = decoder_workers
+        # Deepgram recognises across pauses, so the local VAD only has to notice one: then
+        # Finalize goes out and the model starts on the words so far. The offline recogniser
+        # decodes each utterance alone, so it waits for a longer silence.
+        self._end_silence_ms = None if self._deepgram is None else config.deepgram.finalize_after_ms
+        # Pauses start the model on the words so far; only Deepgram's interims give those.
+        preempt = self._deepgram is not None and config.turn_taking.preemptive_generation
+        self._pause_ms = config.turn_taking.preemptive_after_ms if preempt else None
+
+    async def new_engines(self) -> ListenerEngines:
+        """One call's: its own VAD stream, segmenter and recogniser."""
+        segmenter = new_segmenter(
+            self._config.vad, end_silence_ms=self._end_silence_ms, pause_ms=self._pause_ms
+        )
+        recognizer = await self._new_recognizer(segmenter)
+        return ListenerEngines(self._vad_model.new_stream(), segmenter, recognizer)
+
+    async def warm_decoders(self) -> None:
+        """Each worker builds its decoder now, not during the first calls (about a second)."""
+        silence = bytes(WARM_UP_BYTES)
+
+        async def warm() -> None:
+            decoder = await self._new_decoder()
+            await decoder.recognize(silence, Expectation.OPEN)
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(decoder_worker_count()):
+                nursery.start_soon(warm)
+
+    async def _new_recognizer(self, segmenter: SpeechSegmenter) -> Recognizer:
+        if self._deepgram is not None:
+            return DeepgramRecognizer(self._deepgram)
+        vad = self._config.vad
+        assembler = UtteranceAssembler(
+            segmenter, preroll_ms=vad.preroll_ms, max_utterance_s=vad.max_utterance_s
+        )
+        return UtteranceRecognizer(await self._new_decoder(), assembler)
+
+    async def _new_decoder(self) -> Decoder:
+        assert self._sphinx is not None, "the offline recogniser's model is loaded"
+        if self._decoder_workers is not None:
+            return WorkerDecoding(self._decoder_workers, self._sphinx.spec)
+        return ThreadDecoding(await trio.to_thread.run_sync(self._sphinx.new_recognizer))
 
 
 @asynccontextmanager
 async def open_services(
     config: Config, *, now: datetime | None = None
 ) -> AsyncIterator[CallServices]:
-    """``build_services``, plus what every call shares that lives in trio: the cloud
-    clients, and the offline recogniser's worker processes. All closed on exit."""
+    """``build_services``, plus what every call shares that lives in trio: the LLM client,
+    and the offline recogniser's worker processes. All closed on exit.
+
+    Raises:
+        ConfigError: a chosen cloud engine's API key is missing (checked by load_config).
+    """
     async with AsyncExitStack() as stack:
         workers = None
         if config.engines.stt == "offline":
             workers = await stack.enter_async_context(open_decoder_workers())
-        services = await trio.to_thread.run_sync(
-            lambda: build_services(config, now=now, decoder_workers=workers)
+        services, listeners, llm = await trio.to_thread.run_sync(
+            lambda: _build(config, now, workers)
         )
         if workers is not None:
-            await _warm_decoders(services)
+            await listeners.warm_decoders()
         try:
-            if services.llm is None:
+            if llm is None:
                 yield services
             else:
-                async with services.llm.open_client() as client:
+                async with llm.open_client() as client:
                     yield replace(services, llm=client)
         finally:
             with trio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
                 await close_speech_engine(services.speech)
 
 
-async def _warm_decoders(services: CallServices) -> None:
-    """Each worker builds its decoder now, not during the first calls (about a second)."""
-    silence = bytes(WARM_UP_BYTES)
-
-    async def warm() -> None:
-        engines = await services.new_listener_engines()
-        await engines["recognizer"].recognize(silence, Expectation.OPEN)
-
-    async with trio.open_nursery() as nursery:
-        for _ in range(decoder_worker_count()):
-            nursery.start_soon(warm)
-
-
-def _clock(config: Config, now: datetime | None) -> Any:
+def _clock(config: Config, now: datetime | None) -> Callable[[], datetime]:
     tz = config.clinic.tz
     if now is None:
         return lambda: datetime.now(tz)

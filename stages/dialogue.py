@@ -33,8 +33,6 @@ from receptionist.messages import (
     EndCall,
     ListenFor,
     MarkPlayed,
-    SchedulerReply,
-    SchedulerRequest,
     Sentence,
     SpeechPaused,
     SpeechResumed,
@@ -44,6 +42,7 @@ from receptionist.messages import (
 )
 from receptionist.offline import conversation as offline
 from receptionist.offline.brain import OfflineBrain
+from receptionist.scheduling.messages import SchedulerReply, SchedulerRequest
 from receptionist.turns.brain import Brain
 from receptionist.turns.cancellation import TurnCancellation
 from receptionist.turns.floor import NO_DEADLINE, AgentFloor

@@ -9,7 +9,7 @@ import structlog
 import trio
 
 from receptionist.errors import StoreUnavailable
-from receptionist.messages import (
+from receptionist.scheduling.messages import (
     Appointment,
     BookingCancelled,
     BookingConfirmed,

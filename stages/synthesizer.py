@@ -17,12 +17,12 @@ import trio
 from receptionist.engines.audio import FrameSplitter
 from receptionist.engines.tts import SpeechEngine
 from receptionist.errors import SpeechSynthesisError
-from receptionist.messages import OutboundAudio, OutboundMark, Sentence, TurnAudioEnd, TurnTimings
+from receptionist.messages import OutboundAudio, OutboundMark, Sentence, TurnTimings
 from receptionist.turns.cancellation import TurnCancellation
 
 log = structlog.get_logger()
 
-SynthesizerOutput = OutboundAudio | OutboundMark | TurnAudioEnd
+SynthesizerOutput = OutboundAudio | OutboundMark
 
 
 async def run_synthesizer(
@@ -35,9 +35,9 @@ async def run_synthesizer(
 ) -> None:
     """Speak every sentence received, in order, until the sentence channel closes.
 
-    Per sentence it sends OutboundAudio frames, then ``OutboundMark("turn{t}-s{i}")``, and
-    after the turn's last sentence ``TurnAudioEnd``. Sentences of a cancelled turn produce
-    nothing, and a turn cancelled mid-sentence sends nothing more.
+    Per sentence it sends OutboundAudio frames, then ``OutboundMark("turn{t}-s{i}")``.
+    Sentences of a cancelled turn produce nothing, and a turn cancelled mid-sentence sends
+    nothing more.
 
     Resource handling:
         Closes both channel ends on exit. Each sentence's engine stream is closed with
@@ -47,7 +47,7 @@ async def run_synthesizer(
 
     Error handling:
         SpeechSynthesisError for one sentence is logged and that sentence skipped; its
-        mark (and TurnAudioEnd) is still sent so the Dialogue's bookkeeping moves on.
+        mark is still sent so the Dialogue's bookkeeping moves on.
         Cancellation of a turn ends only that turn's work; everything else propagates.
     """
     with sentences, outbound:
@@ -96,8 +96,6 @@ async def _speak(
     await _send_frames(splitter.flush(), sentence, turn, outbound)
     mark_name = f"turn{sentence.turn_id}-s{sentence.index}"
     await outbound.send(OutboundMark(sentence.turn_id, name=mark_name, text=sentence.text))
-    if sentence.last:
-        await outbound.send(TurnAudioEnd(sentence.turn_id, caller_text=sentence.caller_text))
 
 
 async def _synthesize(

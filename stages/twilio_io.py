@@ -18,6 +18,7 @@ import trio
 from receptionist.errors import CallDisconnected, TwilioProtocolError
 from receptionist.messages import (
     FRAME_MS,
+    CallEvent,
     CallStarted,
     CallStopped,
     ClearAudio,
@@ -25,9 +26,9 @@ from receptionist.messages import (
     EndCall,
     InboundAudio,
     MarkPlayed,
+    Outbound,
     OutboundAudio,
     OutboundMark,
-    TurnAudioEnd,
 )
 from receptionist.telephony import media_streams as tp
 from receptionist.turns.cancellation import TurnCancellation
@@ -38,9 +39,6 @@ log = structlog.get_logger()
 FRAME_SECONDS = FRAME_MS / 1000
 CLEAR_TIMEOUT_S = 1.0
 """A clear or close that cannot be sent in this long will not matter any more."""
-
-CallEvent = CallStarted | MarkPlayed | DtmfPressed | CallStopped
-Outbound = OutboundAudio | OutboundMark | TurnAudioEnd | ClearAudio | EndCall
 
 
 class MediaConnection(Protocol):
@@ -249,8 +247,6 @@ class _Writer:
                 stream_ended.set()
                 await self._close()
                 self._reading.cancel()
-            case TurnAudioEnd():
-                pass
 
     async def _send_frame(self, frame: OutboundAudio) -> None:
         if self._turns.is_cancelled(frame.turn_id):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from receptionist.errors import StoreUnavailable
-from receptionist.messages import Appointment, RejectReason
 from receptionist.scheduling.listing import format_booking, list_bookings_lines
+from receptionist.scheduling.messages import Appointment, RejectReason
 from receptionist.scheduling.store import SCHEMA_VERSION, AppointmentStore, Rejection
 
 from .clinic import (

@@ -1,40 +1,47 @@
-"""Barge-in through the real actors: Dialogue, Synthesizer and TwilioIO over memory channels,
-Twilio played by ``FakeTwilio`` on a ``FakeConnection`` (marks echoed as playback reaches
-them, pending ones at once on ``clear``, as Twilio does), on the mock clock. The LLM cases
-use the fake OpenAI server (real sockets, so no mock clock) and check the model's history."""
+"""Barge-in through the real supervisor (``run_call``): every actor of a call wired as the
+server wires it, with its engines injected: a voice that speaks in traceable chunks and, for
+the Listener, a VAD that hears the caller's loud frames and a recogniser that says what the
+test scripts. Twilio is played by ``FakeTwilio`` on a ``FakeConnection`` (the caller's audio
+every 20 ms, marks echoed as playback reaches them, pending ones at once on ``clear``, as
+Twilio does), on the mock clock. The LLM cases use the fake OpenAI server (real sockets, so
+no mock clock) and check the model's history."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
 import json
+import tempfile
+from array import array
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import partial
+from pathlib import Path
 from typing import Any
 
 import trio
 import trio.testing
 from structlog.testing import capture_logs
 
+from receptionist.call import CallOutcomes, CallServices, run_call
 from receptionist.config import VadConfig
 from receptionist.devtools.fakes.openai import Scripted, ToolCallScript
-from receptionist.engines.vad import new_segmenter
+from receptionist.engines.vad import SegmenterEvent, new_segmenter
 from receptionist.messages import (
     FRAME_BYTES,
-    BookingConfirmed,
-    BookSlot,
+    FRAME_MS,
+    ULAW_SILENCE,
     CallStarted,
     ClearAudio,
+    Expectation,
+    InboundAudio,
     MarkPlayed,
     SpeechStarted,
     SpeechStopped,
     Transcript,
 )
-from receptionist.turns.cancellation import TurnCancellation
-from stages.dialogue import DialogueEvent, run_dialogue
-from stages.synthesizer import run_synthesizer
-from stages.twilio_io import run_twilio_io
+from receptionist.scheduling.messages import BookingConfirmed, BookSlot
+from receptionist.scheduling.store import AppointmentStore
+from stages.listener import ListenerEngines
 
 from .fake_connection import FakeConnection
 from .test_dialogue_actor import CONFIG, NOW
@@ -46,8 +53,16 @@ TEST_TIMEOUT_S = 30
 CHUNKS_PER_SENTENCE = 3
 CHUNK_FRAMES = 5
 """Each chunk is 100 ms of audio: a sentence is 300 ms."""
+FRAME_S = FRAME_MS / 1000
 VAD_MS = CONFIG.vad.min_speech_ms / 1000
 """SpeechStarted comes this long after the first voiced frame it is stamped with."""
+END_SILENCE_S = CONFIG.vad.end_silence_ms / 1000
+"""SpeechStopped comes this long after the last voiced frame."""
+FALSE_BARGE_IN_S = CONFIG.turn_taking.false_barge_in_ms / 1000
+"""A cut turn resumes this long after the speech that cut it stopped, if no words came."""
+SPEECH_FRAME = b"\x00" * FRAME_BYTES
+"""The loudest mu-law there is: the caller speaking."""
+SILENCE_FRAME = ULAW_SILENCE * FRAME_BYTES
 GREETING = ("Thank you for calling Riverside Family Clinic.", "How can I help?")
 HOURS = "what are your opening hours"
 
@@ -136,75 +151,162 @@ class FakeTwilio:
         return next(at for at, m in self.received if m["event"] == "clear")
 
 
+class LoudVad:
+    """Stands in for Silero: a loud frame is speech."""
+
+    def probability(self, pcm16: bytes) -> float:
+        return 1.0 if max(map(abs, array("h", pcm16))) > 1000 else 0.0
+
+
+class ScriptedRecognizer:
+    """Stands in for the recogniser. When the VAD hears the caller stop, it makes out the
+    words the test set in ``next_words`` (None: nothing); and, as a streaming recogniser
+    can, words the VAD found too short to be speech, when the test says so (``hears``).
+    Like a real one it sends from its own task, so a transcript follows its SpeechStopped."""
+
+    def __init__(self) -> None:
+        self.next_words: str | None = None
+        self._heard, self._to_send = trio.open_memory_channel[Transcript](8)
+
+    @contextlib.asynccontextmanager
+    async def hearing(self, transcripts: trio.MemorySendChannel[Transcript]) -> AsyncIterator[None]:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._send_all, transcripts)
+            yield
+            nursery.cancel_scope.cancel()
+
+    def hear(self, frame: InboundAudio, pcm16: bytes, change: SegmenterEvent | None) -> None:
+        if isinstance(change, SpeechStopped) and self.next_words is not None:
+            self._heard.send_nowait(
+                Transcript(self.next_words, True, change.at, trio.current_time())
+            )
+            self.next_words = None
+
+    def listen_for(self, expectation: Expectation) -> None:
+        pass
+
+    def hears(self, text: str) -> None:
+        self._heard.send_nowait(Transcript(text, True, None, trio.current_time()))
+
+    async def _send_all(self, transcripts: trio.MemorySendChannel[Transcript]) -> None:
+        async for transcript in self._to_send:
+            await transcripts.send(transcript)
+
+
+@dataclass
+class FakeCaller:
+    """The caller's end of the line: a microphone sending a frame to Twilio's stream every
+    20 ms, loud while they speak, and the recogniser that will make out their words."""
+
+    connection: FakeConnection
+    recognizer: ScriptedRecognizer = field(default_factory=ScriptedRecognizer)
+    speaking: bool = False
+    voiced_at: float | None = None
+    """When the first loud frame of the current speech went out."""
+    dialled: trio.Event = field(default_factory=trio.Event)
+    """Set once the supervisor asks for the Listener's engines: the call is starting."""
+    _microphone: trio.CancelScope = field(default_factory=trio.CancelScope)
+    _frame_sent: trio.Event = field(default_factory=trio.Event)
+    _chunk: int = 0
+
+    async def listener_engines(self) -> ListenerEngines:
+        self.dialled.set()
+        return ListenerEngines(LoudVad(), new_segmenter(CONFIG.vad), self.recognizer)
+
+    async def talk(self) -> None:
+        with self._microphone:
+            while True:
+                if not self.speaking:
+                    self.voiced_at = None
+                elif self.voiced_at is None:
+                    self.voiced_at = trio.current_time()
+                await self.connection.twilio_sends(self._media())
+                self._frame_sent.set()
+                self._frame_sent = trio.Event()
+                await trio.sleep(FRAME_S)
+
+    async def start_speaking(self) -> float:
+        """Speak from the next frame on; returns when its first loud frame went out."""
+        self.speaking = True
+        while self.voiced_at is None:
+            await self._frame_sent.wait()
+        return self.voiced_at
+
+    def hang_up(self) -> None:
+        self._microphone.cancel()
+        self.connection.twilio_hangs_up()
+
+    def _media(self) -> dict[str, Any]:
+        self._chunk += 1
+        payload = base64.b64encode(SPEECH_FRAME if self.speaking else SILENCE_FRAME).decode()
+        return {
+            "event": "media",
+            "sequenceNumber": str(self._chunk + 1),
+            "media": {"track": "inbound", "chunk": str(self._chunk),
+                      "timestamp": str(self._chunk * FRAME_MS), "payload": payload},
+            "streamSid": STREAM.stream_sid,
+        }  # fmt: skip
+
+
 @dataclass
 class Call:
     twilio: FakeTwilio
     engine: FakeEngine
-    listener: trio.MemorySendChannel[DialogueEvent]
-    """The Listener's end of the Dialogue's inbox: the test speaks as the caller."""
-    turns: TurnCancellation
+    caller: FakeCaller
 
-    async def caller_starts(self, voiced_at: float | None = None) -> float:
-        """The VAD's SpeechStarted, ``min_speech_ms`` after the first voiced frame."""
-        voiced_at = trio.current_time() - VAD_MS if voiced_at is None else voiced_at
-        await self.listener.send(SpeechStarted(voiced_at))
+    async def caller_starts(self) -> float:
+        """The caller speaks; returns once the VAD's SpeechStarted is out (``min_speech_ms``
+        after the first voiced frame), with that frame's time."""
+        voiced_at = await self.caller.start_speaking()
+        await trio.sleep_until(voiced_at + VAD_MS)
         return voiced_at
 
+    async def caller_pauses(self, seconds: float) -> None:
+        """A breath, shorter than the VAD's end silence: still the same speech."""
+        self.caller.speaking = False
+        await trio.sleep(seconds)
+
     async def caller_stops(self, text: str | None) -> None:
-        """SpeechStopped, then the final transcript (None: the recogniser heard nothing)."""
-        now = trio.current_time()
-        await self.listener.send(SpeechStopped(now))
-        await trio.sleep(0.7)  # the VAD's end silence
-        if text is not None:
-            await self.listener.send(Transcript(text, True, now, trio.current_time()))
+        """Silence: after the VAD's end silence SpeechStopped, then the final transcript
+        (None: the recogniser heard nothing)."""
+        self.caller.recognizer.next_words = text
+        self.caller.speaking = False
+        await trio.sleep(END_SILENCE_S + 2 * FRAME_S)
 
 
 @contextlib.asynccontextmanager
 async def pipeline() -> AsyncIterator[Call]:
-    """Dialogue (offline brain), Synthesizer and TwilioIO, wired as ``run_call`` wires them."""
-    connection, engine, turns = FakeConnection(), FakeEngine(), TurnCancellation()
-    events_send, events_recv = trio.open_memory_channel[Any](64)
-    audio_send, _audio_recv = trio.open_memory_channel[Any](50)
-    hints_send, _hints_recv = trio.open_memory_channel[Any](4)
-    sentences_send, sentences_recv = trio.open_memory_channel[Any](16)
-    outbound_send, outbound_recv = trio.open_memory_channel[Any](100)
-    scheduler_send, _scheduler_recv = trio.open_memory_channel[Any](8)
-    twilio = FakeTwilio(connection)
-    with trio.fail_after(TEST_TIMEOUT_S):
+    """One call through ``run_call``, the supervisor the server runs, with the fakes above."""
+    connection, engine = FakeConnection(), FakeEngine()
+    twilio, caller = FakeTwilio(connection), FakeCaller(connection)
+    with tempfile.TemporaryDirectory() as folder:
+        services = CallServices(
+            config=CONFIG,
+            speech=engine,
+            new_listener_engines=caller.listener_engines,
+            store=AppointmentStore(CONFIG, Path(folder) / "appointments.db", now=lambda: NOW),
+            now=lambda: NOW,
+            stream_secret=b"unused: the stream has started",
+            outcomes=CallOutcomes(),
+        )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(twilio.run, nursery)
-            with events_send, outbound_send:
-                await nursery.start(
-                    partial(
-                        run_synthesizer,
-                        sentences_recv,
-                        outbound_send.clone(),
-                        engine=engine,
-                        turns=turns,
-                    )
-                )
-                await nursery.start(
-                    partial(
-                        run_dialogue,
-                        events_recv,
-                        sentences_send,
-                        outbound_send.clone(),
-                        hints_send,
-                        scheduler_send,
-                        config=CONFIG,
-                        turns=turns,
-                        now=lambda: NOW,
-                    )
-                )
-                await nursery.start(partial(run_twilio_io, connection, STREAM, audio_send,
-                                            events_send.clone(), outbound_recv, turns=turns,
-                                            send_ahead=0.1))  # fmt: skip
-                listener = events_send.clone()
-            with listener:
-                yield Call(twilio, engine, listener, turns)
+            call_over = trio.Event()
+
+            async def place_call() -> None:
+                await run_call(connection, STREAM, services)
+                call_over.set()
+
+            nursery.start_soon(place_call)
+            # No deadline before this: the Scheduler opens its database in a worker thread
+            # first, and meanwhile the mock clock would jump straight to any deadline.
+            await caller.dialled.wait()
+            with trio.fail_after(TEST_TIMEOUT_S):
+                nursery.start_soon(caller.talk)
+                yield Call(twilio, engine, caller)
                 await trio.sleep(2)  # let whatever follows play out
-            connection.twilio_hangs_up()
-            await trio.testing.wait_all_tasks_blocked()
+                caller.hang_up()
+                await call_over.wait()
             nursery.cancel_scope.cancel()  # FakeTwilio: Twilio's side never closes
 
 
@@ -235,18 +337,21 @@ async def test_barge_in_between_two_sentences_of_the_greeting(
 
 
 async def test_barge_in_during_the_first_tts_chunk(autojump_clock: trio.abc.Clock) -> None:
-    sequencer = trio.testing.Sequencer()
+    sequencer, caller_spoke = trio.testing.Sequencer(), trio.Event()
     async with pipeline() as call:
 
         async def barge_in_after_the_first_chunk(text: str, number: int) -> None:
             if (text, number) == (GREETING[0], 1):
                 async with sequencer(0):
                     pass  # the first chunk's frames are queued
+                # The next chunk is slow to come: the VAD hears the caller out meanwhile.
+                await caller_spoke.wait()
 
         call.engine.before_chunk = barge_in_after_the_first_chunk
         with capture_logs() as logs:
             async with sequencer(1):
                 voiced_at = await call.caller_starts()
+            caller_spoke.set()
             await call.caller_stops(HOURS)
             await trio.sleep(1)
         assert call.twilio.cleared_at() - voiced_at < 0.2
@@ -275,7 +380,7 @@ async def test_a_backchannel_while_the_agent_speaks_does_not_interrupt(
     async with pipeline() as call:
         await call.twilio.wait_echoed("turn1-s0")
         # Too short for the VAD, but the recogniser made out "mm-hm".
-        await call.listener.send(Transcript("Mm-hm.", True, None, trio.current_time()))
+        call.caller.recognizer.hears("Mm-hm.")
         await call.twilio.wait_echoed("turn1-s1")
     assert "clear" not in call.twilio.events()
     assert [t for t, _ in call.engine.spoken] == list(GREETING)  # no answer to "mm-hm"
@@ -304,22 +409,25 @@ async def test_a_backchannel_that_cut_in_resumes_the_turn(autojump_clock: trio.a
 
 
 async def test_two_barge_ins_in_one_turn(autojump_clock: trio.abc.Clock) -> None:
-    async with pipeline() as call:
-        await call.twilio.wait_echoed("turn1-s0")
-        await call.caller_starts()
-        await call.caller_starts()  # the same speech seen twice: one clear
-        await call.caller_stops(None)
-        await trio.sleep(0.2)  # the turn resumes: "How can I help?" is playing again ...
-        assert "turn2-s0" not in call.twilio.echoed
-        await call.caller_starts()  # ... and is cut again, by words this time
-        await call.caller_stops(HOURS)
-        await trio.sleep(1)
+    with capture_logs() as logs:
+        async with pipeline() as call:
+            await call.twilio.wait_echoed("turn1-s0")
+            await call.caller_starts()
+            await call.caller_pauses(0.3)
+            await call.caller_starts()  # the same speech to the VAD, after a breath: one clear
+            await call.caller_stops(None)
+            await trio.sleep(FALSE_BARGE_IN_S + 0.1)  # no words: "How can I help?" plays again ...
+            assert "turn2-s0" not in call.twilio.echoed
+            await call.caller_starts()  # ... and is cut again, by words this time
+            await call.caller_stops(HOURS)
+            await trio.sleep(1)
     events = call.twilio.events()
     assert events.count("clear") == 2
     spoken = [t for t, _ in call.engine.spoken]
     assert spoken[:3] == [*GREETING, GREETING[1]]
     assert spoken[3].startswith("We're open")
-    assert call.turns.is_cancelled(2)
+    cut_turns = [log["turn_id"] for log in logs if log["event"] == "dialogue.barge_in"]
+    assert max(cut_turns) >= 2  # turn 2 is cancelled: every cut cancels through its turn
     second_clear = len(events) - 1 - events[::-1].index("clear")
     late = [base64.b64decode(m["media"]["payload"])[0]
             for _, m in call.twilio.received[second_clear:] if m["event"] == "media"]  # fmt: skip

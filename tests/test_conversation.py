@@ -9,24 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from receptionist.config import Config, parse_config
-from receptionist.messages import (
-    Appointment,
-    BookingCancelled,
-    BookingConfirmed,
-    BookingMoved,
-    BookingRejected,
-    BookingsFound,
-    BookSlot,
-    CancelBooking,
-    Expectation,
-    FindBookings,
-    FindFreeSlots,
-    FreeSlots,
-    MoveBooking,
-    RejectReason,
-    SchedulerReply,
-    SchedulerRequest,
-)
+from receptionist.messages import Expectation
 from receptionist.offline.conversation import (
     Action,
     AskScheduler,
@@ -39,6 +22,23 @@ from receptionist.offline.conversation import (
     SchedulerAnswered,
     Speak,
     TransferCall,
+)
+from receptionist.scheduling.messages import (
+    Appointment,
+    BookingCancelled,
+    BookingConfirmed,
+    BookingMoved,
+    BookingRejected,
+    BookingsFound,
+    BookSlot,
+    CancelBooking,
+    FindBookings,
+    FindFreeSlots,
+    FreeSlots,
+    MoveBooking,
+    RejectReason,
+    SchedulerReply,
+    SchedulerRequest,
 )
 
 TZ = ZoneInfo("America/New_York")

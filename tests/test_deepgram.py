@@ -1,5 +1,6 @@
 """Deepgram live STT: the recorded samples parse, transcript assembly (synchronous), and the
-Listener actor against the fake Deepgram server on 127.0.0.1 (autojump clock)."""
+Listener actor with the Deepgram recogniser against the fake Deepgram server on 127.0.0.1
+(autojump clock)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ from receptionist.engines.deepgram import (
     TranscriptAssembler,
     build_deepgram_settings,
 )
-from receptionist.engines.vad import load_vad, new_segmenter
+from receptionist.engines.deepgram_stream import DeepgramRecognizer
+from receptionist.engines.vad import FrameVad, load_vad, new_segmenter
 from receptionist.errors import ConfigError, SpeechRecognitionError
 from receptionist.messages import (
     FRAME_BYTES,
@@ -47,7 +49,7 @@ from receptionist.messages import (
     SpeechStopped,
     Transcript,
 )
-from stages.deepgram_listener import run_deepgram_listener
+from stages.listener import ListenerEngines, run_listener
 from tests.conftest import PROJECT_ROOT, SAMPLES
 
 DEADLINE_S = 60  # on the autojump clock: a minute of call time, milliseconds of real time
@@ -294,7 +296,7 @@ async def listen(
     fake: FakeDeepgram,
     audio: Sequence[bytes | float],
     *,
-    vad: Any = None,
+    vad: FrameVad | None = None,
     pace: float = FRAME_S,
     overrides: dict[str, Any] | None = None,
     **settings: Any,
@@ -310,12 +312,11 @@ async def listen(
         events_send, events_recv = trio.open_memory_channel[Any](64)
         done = trio.Event()
         nursery.start_soon(_collect, events_recv, received, done)
-        listener = partial(
-            run_deepgram_listener, audio_recv, hints_recv, events_send,
-            vad=vad or LoudVad(), segmenter=new_segmenter(VadConfig()),
-            deepgram=replace(deepgram_settings(url, **settings), **(overrides or {})),
-        )  # fmt: skip
-        await nursery.start(listener)
+        deepgram = replace(deepgram_settings(url, **settings), **(overrides or {}))
+        engines = deepgram_engines(deepgram, vad or LoudVad())
+        await nursery.start(
+            partial(run_listener, audio_recv, hints_recv, events_send, engines=engines)
+        )
         with audio_send, hints_send:
             await hints_send.send(ListenFor(Expectation.YES_NO))  # read and ignored
             for item in audio:
@@ -327,6 +328,10 @@ async def listen(
         await done.wait()
         nursery.cancel_scope.cancel()
     return received
+
+
+def deepgram_engines(settings: DeepgramSettings, vad: FrameVad) -> ListenerEngines:
+    return ListenerEngines(vad, new_segmenter(VadConfig()), DeepgramRecognizer(settings))
 
 
 def deepgram_settings(url: str, **settings: Any) -> DeepgramSettings:
@@ -544,10 +549,10 @@ async def test_words_flushed_after_the_dialogue_ended_are_dropped(
     with trio.fail_after(DEADLINE_S), capture_logs() as logs:
         async with trio.open_nursery() as nursery:
             url = await nursery.start(fake.serve)
-            await nursery.start(partial(
-                run_deepgram_listener, audio_recv, hints_recv, events_send, vad=LoudVad(),
-                segmenter=new_segmenter(VadConfig()), deepgram=deepgram_settings(url),
-            ))  # fmt: skip
+            engines = deepgram_engines(deepgram_settings(url), LoudVad())
+            await nursery.start(
+                partial(run_listener, audio_recv, hints_recv, events_send, engines=engines)
+            )
             with audio_send, hints_send:
                 for frame in frames_for(script, 1.6):
                     await audio_send.send(InboundAudio(frame, trio.current_time()))

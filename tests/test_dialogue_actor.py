@@ -23,16 +23,14 @@ from receptionist.messages import (
     EndCall,
     EndReason,
     Expectation,
-    FindFreeSlots,
-    FreeSlots,
     ListenFor,
     MarkPlayed,
-    SchedulerRequest,
     Sentence,
     SpeechStarted,
     SpeechStopped,
     Transcript,
 )
+from receptionist.scheduling.messages import FindFreeSlots, FreeSlots, SchedulerRequest
 from receptionist.turns.cancellation import TurnCancellation
 from stages.dialogue import DialogueEvent, run_dialogue
 

@@ -17,9 +17,6 @@ from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted, ToolCallScr
 from receptionist.llm import FALLBACK, LlmEngine
 from receptionist.llm.brain import GIVE_UP
 from receptionist.messages import (
-    Appointment,
-    BookingConfirmed,
-    BookSlot,
     CallStarted,
     CallStopped,
     ClearAudio,
@@ -27,9 +24,14 @@ from receptionist.messages import (
     EndReason,
     ListenFor,
     MarkPlayed,
-    SchedulerRequest,
     Sentence,
     SpeechStarted,
+)
+from receptionist.scheduling.messages import (
+    Appointment,
+    BookingConfirmed,
+    BookSlot,
+    SchedulerRequest,
 )
 from receptionist.turns.cancellation import TurnCancellation
 from stages.dialogue import DialogueEvent, run_dialogue

@@ -28,6 +28,7 @@ from receptionist.devtools.twilio_caller import CallerReport, TwilioCaller
 from receptionist.runtime import build_services
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.server import serve_app
+from stages.listener import ListenerEngines
 
 from .conftest import PROJECT_ROOT
 
@@ -109,7 +110,7 @@ async def test_a_crashing_call_does_not_touch_another(services, nursery):
     real_engines = services.new_listener_engines
     first_failed = trio.Event()
 
-    async def fail_once() -> dict[str, object]:
+    async def fail_once() -> ListenerEngines:
         if not first_failed.is_set():
             first_failed.set()
             raise RuntimeError("recogniser exploded")

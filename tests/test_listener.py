@@ -1,4 +1,4 @@
-"""The Listener actor over memory channels.
+"""The Listener actor over memory channels, with the offline recogniser.
 
 These run on the real clock: recognition runs off the event loop (a worker thread, or worker
 processes as in the server), which a mock clock would jump past (autojump advances time
@@ -14,18 +14,23 @@ import wave
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 import numpy as np
 import pytest
 import trio
 import trio.testing
 
-from receptionist.config import Config
+from receptionist.config import Config, VadConfig
 from receptionist.engines.audio import pcm16_to_ulaw, ulaw_to_pcm16
 from receptionist.engines.decoding import WorkerDecoding, open_decoder_workers
 from receptionist.engines.sphinx import Recognition, SphinxModel
-from receptionist.engines.vad import SpeechSegmenter, load_vad, new_segmenter
+from receptionist.engines.utterance_recognizer import (
+    UTTERANCES_IN_FLIGHT,
+    Decoder,
+    UtteranceRecognizer,
+)
+from receptionist.engines.utterances import UtteranceAssembler
+from receptionist.engines.vad import FrameVad, SpeechSegmenter, load_vad, new_segmenter
 from receptionist.errors import SpeechRecognitionError
 from receptionist.messages import (
     FRAME_BYTES,
@@ -33,12 +38,13 @@ from receptionist.messages import (
     ULAW_SILENCE,
     Expectation,
     InboundAudio,
+    ListenerEvent,
     ListenFor,
     SpeechStarted,
     SpeechStopped,
     Transcript,
 )
-from stages.listener import UTTERANCES_IN_FLIGHT, ListenerEvent, run_listener
+from stages.listener import ListenerEngines, run_listener
 
 from .conftest import PROJECT_ROOT
 
@@ -49,6 +55,7 @@ SPEECH = pcm16_to_ulaw(
     (8000 * np.sin(np.arange(FRAME_BYTES) * 2 * np.pi * 440 / 8000)).astype(np.int16).tobytes()
 )
 SILENCE = ULAW_SILENCE * FRAME_BYTES
+DEFAULTS = VadConfig()
 
 
 class EnergyVad:
@@ -60,7 +67,7 @@ class EnergyVad:
 
 
 @dataclass
-class FakeRecognizer:
+class FakeDecoder:
     """Answers from a script; ``gate`` (when given) holds each decode until it is set."""
 
     answers: list[str | Exception] = field(default_factory=lambda: ["hello"] * 10)
@@ -120,15 +127,20 @@ StartListener = Callable[..., Awaitable[Call]]
 
 @pytest.fixture
 def start_listener(nursery: trio.Nursery) -> StartListener:
-    async def start(recognizer: Any, vad: Any = None, segmenter: Any = None) -> Call:
+    async def start(
+        decoder: Decoder, vad: FrameVad | None = None, segmenter: SpeechSegmenter | None = None
+    ) -> Call:
         audio_send, audio_recv = trio.open_memory_channel[InboundAudio](AUDIO_BUFFER)
         hints_send, hints_recv = trio.open_memory_channel[ListenFor](4)
         events_send, events_recv = trio.open_memory_channel[ListenerEvent](16)
-        listener = partial(
-            run_listener, audio_recv, hints_recv, events_send,
-            vad=vad or EnergyVad(), segmenter=segmenter or fast_segmenter(),
-            recognizer=recognizer,
-        )  # fmt: skip
+        segmenter = segmenter or fast_segmenter()
+        assembler = UtteranceAssembler(
+            segmenter, preroll_ms=DEFAULTS.preroll_ms, max_utterance_s=DEFAULTS.max_utterance_s
+        )
+        engines = ListenerEngines(
+            vad or EnergyVad(), segmenter, UtteranceRecognizer(decoder, assembler)
+        )
+        listener = partial(run_listener, audio_recv, hints_recv, events_send, engines=engines)
         await nursery.start(listener)
         return Call(audio_send, hints_send, events_recv)
 
@@ -139,8 +151,8 @@ async def test_speech_then_silence_gives_started_stopped_and_a_transcript(
     start_listener: StartListener,
 ) -> None:
     with trio.fail_after(TEST_LIMIT_S):
-        recognizer = FakeRecognizer(["next tuesday"])
-        call = await start_listener(recognizer)
+        decoder = FakeDecoder(["next tuesday"])
+        call = await start_listener(decoder)
         await call.say(speech_frames=10)  # speech in frames 3-12
         assert await call.next_event() == SpeechStarted(at=0.06)
         assert await call.next_event() == SpeechStopped(at=0.24)
@@ -149,14 +161,14 @@ async def test_speech_then_silence_gives_started_stopped_and_a_transcript(
         assert (transcript.text, transcript.is_final) == ("next tuesday", True)
         assert transcript.speech_ended_at == 0.24
         assert transcript.confidence == 0.5
-        assert recognizer.heard[0][1] is Expectation.OPEN
+        assert decoder.heard[0][1] is Expectation.OPEN
 
 
 async def test_the_reader_keeps_reading_while_a_decode_runs(start_listener: StartListener) -> None:
     with trio.fail_after(TEST_LIMIT_S):
         gate = threading.Event()
-        recognizer = FakeRecognizer(["first", "second"], gate=gate)
-        call = await start_listener(recognizer)
+        decoder = FakeDecoder(["first", "second"], gate=gate)
+        call = await start_listener(decoder)
         await call.say()
         assert await call.next_kinds(2) == [SpeechStarted, SpeechStopped]
         # The first decode is stuck in its thread; a second utterance still flows through.
@@ -165,21 +177,21 @@ async def test_the_reader_keeps_reading_while_a_decode_runs(start_listener: Star
         await call.play([SILENCE] * 50)  # many more frames than the audio buffer holds
         await trio.testing.wait_all_tasks_blocked()
         assert call.audio.statistics().current_buffer_used == 0
-        assert recognizer.heard == []
+        assert decoder.heard == []
         gate.set()
         assert [(await call.next_transcript()).text for _ in range(2)] == ["first", "second"]
 
 
 async def test_hints_switch_the_expectation(start_listener: StartListener) -> None:
     with trio.fail_after(TEST_LIMIT_S):
-        recognizer = FakeRecognizer()
-        call = await start_listener(recognizer)
+        decoder = FakeDecoder()
+        call = await start_listener(decoder)
         for expectation in (Expectation.YES_NO, Expectation.DIGITS, Expectation.OPEN):
             await call.hints.send(ListenFor(expectation))
             await trio.testing.wait_all_tasks_blocked()
             await call.say()
             assert await call.next_kinds(3) == [SpeechStarted, SpeechStopped, Transcript]
-        assert [e for _, e in recognizer.heard] == [
+        assert [e for _, e in decoder.heard] == [
             Expectation.YES_NO, Expectation.DIGITS, Expectation.OPEN,
         ]  # fmt: skip
 
@@ -188,8 +200,8 @@ async def test_nothing_heard_and_failed_decodes_send_no_transcript(
     start_listener: StartListener,
 ) -> None:
     with trio.fail_after(TEST_LIMIT_S):
-        recognizer = FakeRecognizer(["", SpeechRecognitionError("boom"), "yes"])
-        call = await start_listener(recognizer)
+        decoder = FakeDecoder(["", SpeechRecognitionError("boom"), "yes"])
+        call = await start_listener(decoder)
         for _ in range(3):
             await call.say()
         assert await call.next_kinds(7) == [SpeechStarted, SpeechStopped] * 3 + [Transcript]
@@ -200,8 +212,8 @@ async def test_utterances_beyond_the_queue_are_dropped_not_waited_for(
 ) -> None:
     with trio.fail_after(TEST_LIMIT_S):
         gate = threading.Event()
-        recognizer = FakeRecognizer(gate=gate)
-        call = await start_listener(recognizer)
+        decoder = FakeDecoder(gate=gate)
+        call = await start_listener(decoder)
         for _ in range(UTTERANCES_IN_FLIGHT + 2):  # one decoding, the queue full, one over
             await call.say()
             assert await call.next_kinds(2) == [SpeechStarted, SpeechStopped]
@@ -211,14 +223,14 @@ async def test_utterances_beyond_the_queue_are_dropped_not_waited_for(
             await call.next_transcript()
         await call.audio.aclose()
         assert [event async for event in call.events] == []
-        assert len(recognizer.heard) == UTTERANCES_IN_FLIGHT + 1
+        assert len(decoder.heard) == UTTERANCES_IN_FLIGHT + 1
 
 
 async def test_closing_the_audio_ends_the_listener_and_closes_its_channels(
     start_listener: StartListener,
 ) -> None:
     with trio.fail_after(TEST_LIMIT_S):
-        call = await start_listener(FakeRecognizer())
+        call = await start_listener(FakeDecoder())
         await call.play([SILENCE] * 5 + [SPEECH] * 5)  # ends mid-speech: nothing to decode
         await call.audio.aclose()
         assert [type(event) async for event in call.events] == [SpeechStarted]
@@ -252,10 +264,10 @@ async def test_the_booking_call_fixture_is_heard(
     )
     with trio.fail_after(TEST_LIMIT_S):
         async with open_decoder_workers() as workers:
-            recognizer = WorkerDecoding(workers, sphinx.spec)
-            await recognizer.recognize(bytes(3200), Expectation.OPEN)  # warm, as the server's
+            decoder = WorkerDecoding(workers, sphinx.spec)
+            await decoder.recognize(bytes(3200), Expectation.OPEN)  # warm, as the server's
             vad = load_vad(project_config.vad).new_stream()
-            call = await start_listener(recognizer, vad, new_segmenter(project_config.vad))
+            call = await start_listener(decoder, vad, new_segmenter(project_config.vad))
             events: list[ListenerEvent] = []
             async with trio.open_nursery() as feeder:
                 # Ten times real time: decoding keeps up, as it must on a real call.

@@ -20,12 +20,11 @@ from receptionist.config import Config, load_config
 from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted, ToolCallScript
 from receptionist.errors import ConfigError
 from receptionist.llm import FALLBACK, LlmAgent, LlmClient, LlmEngine, build_llm
-from receptionist.messages import (
+from receptionist.messages import EndCall, EndReason
+from receptionist.scheduling.messages import (
     Appointment,
     BookingConfirmed,
     BookSlot,
-    EndCall,
-    EndReason,
     FindFreeSlots,
     FreeSlots,
     SchedulerReply,

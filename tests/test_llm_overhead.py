@@ -13,7 +13,7 @@ import pytest
 import trio
 
 from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted
-from receptionist.messages import FindFreeSlots, FreeSlots
+from receptionist.scheduling.messages import FindFreeSlots, FreeSlots
 from receptionist.turns.sentences import SentenceSplitter
 
 from .test_llm_agent import CHECK_TUESDAY, NINE, TUESDAY, Call, openai_server

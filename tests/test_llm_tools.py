@@ -26,7 +26,7 @@ from receptionist.llm.tools import (
     tool_schemas,
     validate,
 )
-from receptionist.messages import (
+from receptionist.scheduling.messages import (
     Appointment,
     BookingConfirmed,
     BookingRejected,

@@ -19,7 +19,7 @@ import trio
 import trio.testing
 from structlog.testing import capture_logs
 
-from receptionist.messages import (
+from receptionist.scheduling.messages import (
     BookingCancelled,
     BookingConfirmed,
     BookingMoved,

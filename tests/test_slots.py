@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from receptionist.messages import RejectReason
+from receptionist.scheduling.messages import RejectReason
 from receptionist.scheduling.slots import (
     bookable_starts,
     check_start,

@@ -14,7 +14,6 @@ from receptionist.messages import (
     OutboundAudio,
     OutboundMark,
     Sentence,
-    TurnAudioEnd,
     TurnTimings,
 )
 from receptionist.turns.cancellation import TurnCancellation
@@ -78,7 +77,7 @@ class Synthesizer:
 
 
 def summary(messages: list[SynthesizerOutput]) -> list[str]:
-    """One word per message: "audio<turn>", the mark name, or "end<turn>"."""
+    """One word per message: "audio<turn>" or the mark name."""
     names = []
     for message in messages:
         match message:
@@ -86,12 +85,10 @@ def summary(messages: list[SynthesizerOutput]) -> list[str]:
                 names.append(f"audio{turn_id}")
             case OutboundMark(name=name):
                 names.append(name)
-            case TurnAudioEnd(turn_id=turn_id):
-                names.append(f"end{turn_id}")
     return names
 
 
-async def test_sentences_become_whole_frames_then_a_mark_and_the_turn_end(autojump_clock):
+async def test_sentences_become_whole_frames_then_a_mark(autojump_clock):
     synthesizer = Synthesizer()
     with trio.fail_after(DEADLINE_S):
         async with trio.open_nursery() as nursery:
@@ -99,12 +96,11 @@ async def test_sentences_become_whole_frames_then_a_mark_and_the_turn_end(autoju
             out = await synthesizer.speak_all(
                 sentence(1, 0, "Hello."), sentence(1, 1, "How can I help?", last=True)
             )
-    assert summary(out) == ["audio1"] * 3 + ["turn1-s0"] + ["audio1"] * 3 + ["turn1-s1", "end1"]
+    assert summary(out) == ["audio1"] * 3 + ["turn1-s0"] + ["audio1"] * 3 + ["turn1-s1"]
     frames = [m.ulaw for m in out if isinstance(m, OutboundAudio)]
     assert all(len(frame) == FRAME_BYTES for frame in frames)
     assert b"".join(frames[:3]) == b"".join(CHUNKS) + ULAW_SILENCE * (3 * FRAME_BYTES - 450)
     assert out[3] == OutboundMark(1, name="turn1-s0", text="Hello.")
-    assert out[-1] == TurnAudioEnd(1, caller_text="caller 1")
 
 
 async def test_every_frame_carries_the_time_the_turns_first_audio_arrived(autojump_clock):
@@ -137,7 +133,7 @@ async def test_sentence_of_an_already_cancelled_turn_produces_nothing(autojump_c
             out = await synthesizer.speak_all(
                 sentence(1, 0, "Stale.", last=True), sentence(2, 0, "Fresh.", last=True)
             )
-    assert summary(out) == ["audio2"] * 3 + ["turn2-s0", "end2"]
+    assert summary(out) == ["audio2"] * 3 + ["turn2-s0"]
     assert synthesizer.engine.started == ["Fresh."]
 
 
@@ -155,7 +151,7 @@ async def test_barge_in_mid_sentence_stops_that_turn_at_once_and_the_next_is_spo
             synthesizer.sentences.close()
             rest = [message async for message in synthesizer.outbound]
     assert summary([first]) == ["audio1"]
-    assert summary(rest) == ["audio2"] * 3 + ["turn2-s0", "end2"]
+    assert summary(rest) == ["audio2"] * 3 + ["turn2-s0"]
     assert synthesizer.engine.closed == ["A long answer.", "Yes?"]
 
 
@@ -169,7 +165,7 @@ async def test_a_failing_sentence_is_logged_and_the_call_goes_on(autojump_clock)
                     sentence(1, 0, "FAIL here."), sentence(1, 1, "Fine.", last=True)
                 )
     # The first chunk (100 bytes) was spoken, padded to a frame; then the mark all the same.
-    assert summary(out) == ["audio1", "turn1-s0"] + ["audio1"] * 3 + ["turn1-s1", "end1"]
+    assert summary(out) == ["audio1", "turn1-s0"] + ["audio1"] * 3 + ["turn1-s1"]
     assert logs == [
         {
             "event": "synthesis_failed",
@@ -212,4 +208,4 @@ async def test_an_empty_closing_sentence_sends_its_mark_without_asking_the_engin
                     Sentence(turn_id=1, index=0, text=" ", last=True, timings=TurnTimings())
                 )
     sent = [message async for message in outbound_recv]
-    assert [type(m) for m in sent] == [OutboundMark, TurnAudioEnd]
+    assert [type(m) for m in sent] == [OutboundMark]

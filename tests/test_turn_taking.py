@@ -92,6 +92,12 @@ def test_speech_cuts_the_agent_off_only_while_it_has_the_floor() -> None:
     assert not taking.agent_has_floor
 
 
+def test_the_same_speech_reported_twice_cuts_once() -> None:
+    taking = speaking(*GREETING)
+    assert taking.handle(SpeechStarted(1.0), 1.12) == [CutOff(1, (), GREETING)]
+    assert taking.handle(SpeechStarted(1.0), 1.14) == []
+
+
 def test_the_last_words_are_not_cut_short() -> None:
     taking = speaking("Goodbye!", interruptible=False)
     assert taking.handle(SpeechStarted(1.0), 1.12) == []

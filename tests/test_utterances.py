@@ -3,32 +3,35 @@
 from __future__ import annotations
 
 from receptionist.engines.utterances import POSTROLL_MS, Utterance, UtteranceAssembler
-from receptionist.engines.vad import SpeechSegmenter
+from receptionist.engines.vad import SegmenterEvent, SpeechSegmenter
 from receptionist.messages import FRAME_MS, SpeechStarted, SpeechStopped
 
 FRAME = FRAME_MS / 1000
 MIN_SPEECH_FRAMES, END_SILENCE_FRAMES, PREROLL_FRAMES = 5, 35, 15
 
 
-def assembler(max_utterance_s: float = 30.0) -> UtteranceAssembler:
-    machine = SpeechSegmenter(
+Machine = tuple[SpeechSegmenter, UtteranceAssembler]
+
+
+def assembler(max_utterance_s: float = 30.0) -> Machine:
+    segmenter = SpeechSegmenter(
         threshold=0.5,
         min_speech_ms=MIN_SPEECH_FRAMES * FRAME_MS,
         end_silence_ms=END_SILENCE_FRAMES * FRAME_MS,
     )
-    return UtteranceAssembler(
-        machine, preroll_ms=PREROLL_FRAMES * FRAME_MS, max_utterance_s=max_utterance_s
+    return segmenter, UtteranceAssembler(
+        segmenter, preroll_ms=PREROLL_FRAMES * FRAME_MS, max_utterance_s=max_utterance_s
     )
 
 
-def run(
-    machine: UtteranceAssembler, voiced: list[bool]
-) -> tuple[list[SpeechStarted | SpeechStopped], list[Utterance]]:
+def run(machine: Machine, voiced: list[bool]) -> tuple[list[SegmenterEvent], list[Utterance]]:
     """Frame i is the 2-byte tag i (so the test can see which frames were kept)."""
-    events: list[SpeechStarted | SpeechStopped] = []
+    segmenter, assembler = machine
+    events: list[SegmenterEvent] = []
     utterances: list[Utterance] = []
     for index, flag in enumerate(voiced):
-        event, utterance = machine.handle(index.to_bytes(2, "big"), float(flag), index * FRAME)
+        event = segmenter.handle(float(flag), index * FRAME)
+        utterance = assembler.handle(index.to_bytes(2, "big"), event)
         events += [event] if event else []
         utterances += [utterance] if utterance else []
     return events, utterances

@@ -1,7 +1,7 @@
 """Deepgram live speech-to-text: settings, the resend buffer, transcript assembly (I/O-free).
 
-The wire protocol is in ``deepgram_protocol``; the actor that owns the socket is
-``stages.deepgram_listener``.
+The wire protocol is in ``deepgram_protocol``; the recogniser that owns the socket, behind
+the Listener, is ``deepgram_stream``.
 
 Deepgram's endpointing finalises at every pause it hears (``endpointing_ms``, 300 ms by
 default), so one caller sentence ("I'd like to book... a check-up") can arrive as several

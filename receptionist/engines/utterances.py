@@ -1,9 +1,9 @@
 """Cutting the caller's audio into utterances for the recogniser. I/O-free.
 
-``UtteranceAssembler.handle`` takes every 20 ms frame with its VAD probability and returns
-the turn event it caused (SpeechStarted / SpeechStopped) and, on SpeechStopped, the
-utterance's audio: a pre-roll from before speech was detected (so the first consonant is
-not cut off), the speech, and a short post-roll of the silence that ended it.
+``UtteranceAssembler.handle`` takes every 20 ms frame with the turn event the segmenter made
+of it, and on SpeechStopped returns the utterance's audio: a pre-roll from before speech was
+detected (so the first consonant is not cut off), the speech, and a short post-roll of the
+silence that ended it.
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ class Utterance:
 
 
 class UtteranceAssembler:
-    """Frames and their speech probability in; turn events and whole utterances out.
+    """Frames and their turn events in; whole utterances out.
 
-    Memory is bounded: at most ``preroll + min_speech`` frames while silent, at most
-    ``max_utterance_s`` of audio while speaking.
+    ``segmenter`` is the one whose events ``handle`` gets: it says how many frames its
+    events lag. Memory is bounded: at most ``preroll + min_speech`` frames while silent, at
+    most ``max_utterance_s`` of audio while speaking.
     """
 
     def __init__(self, segmenter: SpeechSegmenter, *, preroll_ms: int, max_utterance_s: float):
-        self._segmenter = segmenter
         # The voiced run that started speech is in the ring too: it precedes SpeechStarted.
         self._ring: deque[bytes] = deque(maxlen=_frames(preroll_ms) + segmenter.start_frames)
         self._max_frames = max(1, round(max_utterance_s * 1000 / FRAME_MS))
@@ -55,24 +55,21 @@ class UtteranceAssembler:
     def in_speech(self) -> bool:
         return self._frames is not None
 
-    def handle(
-        self, pcm16: bytes, probability: float, at: float
-    ) -> tuple[SegmenterEvent | None, Utterance | None]:
-        """One frame: the event it caused, and the utterance it completed, if any."""
-        event = self._segmenter.handle(probability, at)
+    def handle(self, pcm16: bytes, event: SegmenterEvent | None) -> Utterance | None:
+        """One frame and the event the segmenter made of it: the utterance it completed."""
         if self._frames is None:
             self._ring.append(pcm16)
             if isinstance(event, SpeechStarted):
                 self._frames, self._started_at, self._truncated = list(self._ring), event.at, False
                 self._ring.clear()
-            return event, None
+            return None
         if len(self._frames) < self._max_frames:
             self._frames.append(pcm16)
         else:
             self._truncated = True
         if isinstance(event, SpeechStopped):
-            return event, self._finish(event)
-        return event, None
+            return self._finish(event)
+        return None
 
     def _finish(self, stopped: SpeechStopped) -> Utterance:
         frames, self._frames = self._frames or [], None

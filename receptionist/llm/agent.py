@@ -52,11 +52,10 @@ from receptionist.llm.tools import (
     tool_schemas,
     validate,
 )
-from receptionist.messages import (
+from receptionist.messages import EndCall, EndReason
+from receptionist.scheduling.messages import (
     BookingsFound,
     CancelBooking,
-    EndCall,
-    EndReason,
     SchedulerReply,
     SchedulerRequest,
 )

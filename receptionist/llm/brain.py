@@ -26,7 +26,8 @@ from receptionist.llm.agent import LlmAgent, Reply
 from receptionist.llm.client import LlmClient
 from receptionist.llm.pending_replies import PendingReplies
 from receptionist.llm.speculation import Speculation, same_words
-from receptionist.messages import EndCall, EndReason, Expectation, SchedulerReply
+from receptionist.messages import EndCall, EndReason, Expectation
+from receptionist.scheduling.messages import SchedulerReply
 from receptionist.turns.brain import DialoguePort
 from receptionist.turns.reprompts import NOTHING_HEARD, STILL_THERE, Reprompts
 from receptionist.turns.turn_events import CutOff

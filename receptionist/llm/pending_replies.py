@@ -7,7 +7,12 @@ from collections.abc import Awaitable, Callable
 import structlog
 import trio
 
-from receptionist.messages import BookingRejected, RejectReason, SchedulerReply, SchedulerRequest
+from receptionist.scheduling.messages import (
+    BookingRejected,
+    RejectReason,
+    SchedulerReply,
+    SchedulerRequest,
+)
 
 log = structlog.get_logger()
 

@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from receptionist.messages import (
+from receptionist.scheduling.messages import (
     Appointment,
     BookingCancelled,
     BookingConfirmed,

@@ -26,7 +26,7 @@ from typing import Any
 
 from receptionist.config import Config, Service
 from receptionist.llm.stream import ToolCall
-from receptionist.messages import BookSlot, CancelBooking, FindBookings, FindFreeSlots
+from receptionist.scheduling.messages import BookSlot, CancelBooking, FindBookings, FindFreeSlots
 from receptionist.scheduling.slots import check_day, check_start, normalise_phone
 
 MAX_NAME_CHARS = 80

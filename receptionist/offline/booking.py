@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from receptionist.messages import Expectation, FindFreeSlots, FreeSlots
+from receptionist.messages import Expectation
 from receptionist.offline import name_and_number, phrasing, spoken
 from receptionist.offline.questions import (
     ANOTHER_DAY_QUESTION,
@@ -21,6 +21,7 @@ from receptionist.offline.questions import (
     Question,
 )
 from receptionist.offline.state import Action, CallState, Draft, Step, Task, join
+from receptionist.scheduling.messages import FindFreeSlots, FreeSlots
 
 GENERIC_SERVICE_WORDS = frozenset({"appointment", "booking"})
 """Words that say "book something", not what: the caller is still asked what it is for."""

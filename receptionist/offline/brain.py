@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from receptionist.messages import EndCall, EndReason, Expectation, SchedulerReply
+from receptionist.messages import EndCall, EndReason, Expectation
 from receptionist.offline import conversation as offline
+from receptionist.scheduling.messages import SchedulerReply
 from receptionist.turns.brain import DialoguePort
 from receptionist.turns.turn_events import CutOff
 

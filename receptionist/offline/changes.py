@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from receptionist.messages import (
+from receptionist.messages import Expectation
+from receptionist.offline import phrasing, spoken
+from receptionist.offline.questions import LOOKUP_KEYPAD_QUESTION, MOVE_DAY_QUESTION, Question
+from receptionist.offline.state import Action, CallState, Draft, Step, Task
+from receptionist.scheduling.messages import (
     Appointment,
     BookingCancelled,
     BookingMoved,
     BookingsFound,
     CancelBooking,
-    Expectation,
     FindBookings,
     MoveBooking,
 )
-from receptionist.offline import phrasing, spoken
-from receptionist.offline.questions import LOOKUP_KEYPAD_QUESTION, MOVE_DAY_QUESTION, Question
-from receptionist.offline.state import Action, CallState, Draft, Step, Task
 
 MAX_LISTED = 3
 """More than three appointments read out in a row is more than a caller can hold in mind."""

@@ -18,17 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from receptionist.config import Config
-from receptionist.messages import (
-    BookingCancelled,
-    BookingConfirmed,
-    BookingMoved,
-    BookingRejected,
-    BookingsFound,
-    Expectation,
-    FreeSlots,
-    RejectReason,
-    SchedulerReply,
-)
+from receptionist.messages import Expectation
 from receptionist.offline import booking, changes, name_and_number, phrasing, spoken
 from receptionist.offline.questions import DAY_QUESTION, INTENT_QUESTION, OFFER_HUMAN_QUESTION
 from receptionist.offline.state import (
@@ -47,6 +37,16 @@ from receptionist.offline.state import (
     Task,
     TransferCall,
     join,
+)
+from receptionist.scheduling.messages import (
+    BookingCancelled,
+    BookingConfirmed,
+    BookingMoved,
+    BookingRejected,
+    BookingsFound,
+    FreeSlots,
+    RejectReason,
+    SchedulerReply,
 )
 from receptionist.turns.reprompts import NOTHING_HEARD, STILL_THERE
 

@@ -7,7 +7,7 @@ None when the words did not answer the question.
 
 from __future__ import annotations
 
-from receptionist.messages import BookingConfirmed, BookSlot, Expectation, FindBookings
+from receptionist.messages import Expectation
 from receptionist.offline import phrasing, spoken
 from receptionist.offline.questions import (
     CHANGE_QUESTION,
@@ -16,6 +16,7 @@ from receptionist.offline.questions import (
     Question,
 )
 from receptionist.offline.state import Action, CallState, Step, Task
+from receptionist.scheduling.messages import BookingConfirmed, BookSlot, FindBookings
 
 
 def next_missing(call: CallState, before: str = "") -> list[Action]:

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 
 from receptionist.config import OpeningHours
-from receptionist.messages import Appointment
 from receptionist.offline.spoken import last_digits, ordinal
+from receptionist.scheduling.messages import Appointment
 
 SATURDAY, SUNDAY = 5, 6
 

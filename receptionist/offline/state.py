@@ -14,9 +14,10 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from receptionist.config import Config
-from receptionist.messages import Appointment, Expectation, SchedulerReply, SchedulerRequest
+from receptionist.messages import Expectation
 from receptionist.offline import spoken
 from receptionist.offline.questions import ANYTHING_ELSE_QUESTION, INTENT_QUESTION, Question
+from receptionist.scheduling.messages import Appointment, SchedulerReply, SchedulerRequest
 from receptionist.turns.reprompts import Reprompts
 
 # --- Events: what happened on the call ------------------------------------------------------

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from receptionist.config import Config
-from receptionist.messages import Appointment
+from receptionist.scheduling.messages import Appointment
 from receptionist.scheduling.store import AppointmentStore, utc_now
 
 

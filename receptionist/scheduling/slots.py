@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from receptionist.config import ClinicConfig, SchedulerConfig
-from receptionist.messages import RejectReason
+from receptionist.scheduling.messages import RejectReason
 
 Span = tuple[datetime, datetime]
 """[start, end) of an appointment or of a day's opening hours, as aware datetimes."""

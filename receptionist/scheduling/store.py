@@ -23,7 +23,7 @@ from pathlib import Path
 
 from receptionist.config import Config, Service
 from receptionist.errors import StoreUnavailable
-from receptionist.messages import Appointment, RejectReason
+from receptionist.scheduling.messages import Appointment, RejectReason
 from receptionist.scheduling.slots import (
     Rejection,
     bookable_starts,

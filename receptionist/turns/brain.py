@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from receptionist.messages import EndCall, Expectation, SchedulerReply, SchedulerRequest
+from receptionist.messages import EndCall, Expectation
+from receptionist.scheduling.messages import SchedulerReply, SchedulerRequest
 from receptionist.turns.cancellation import TurnCancellation
 from receptionist.turns.turn_events import CutOff
 

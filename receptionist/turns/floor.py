@@ -20,12 +20,12 @@ from receptionist.messages import (
     EndCall,
     Expectation,
     ListenFor,
-    SchedulerRequest,
     Sentence,
     SpeechStarted,
     SpeechStopped,
     Transcript,
 )
+from receptionist.scheduling.messages import SchedulerRequest
 from receptionist.turns.agent_turn import AgentTurn
 from receptionist.turns.brain import Brain
 from receptionist.turns.cancellation import TurnCancellation

@@ -1,17 +1,20 @@
-"""The Listener on Deepgram: the call's audio to Deepgram's live recogniser, transcripts back.
+"""Deepgram's live recogniser behind the Listener: the call's audio out, transcripts back.
 
-Same channels as the offline Listener (``stages.listener``), so the supervisor runs either::
+::
 
-    audio ─► backlog ─► writer ─► Deepgram ─► reader ─► TranscriptAssembler ─► events
-      └─► local VAD ─► SpeechStarted / Paused / Resumed / Stopped ─► events (at once)
-                        └─ stopped: Finalize ─► backlog (a final without waiting for
-                           Deepgram's endpointing)
+    the Listener's VAD front end ─► hear(frame, change) ─► backlog ─► writer ─► Deepgram
+          SpeechStopped: Finalize ─► backlog (a final without waiting for Deepgram's
+                                     endpointing)
+    Deepgram ─► reader ─► TranscriptAssembler ─► Transcript ─► the Listener's events
 
-Twilio's mu-law goes out untouched; it is decoded to PCM only for the local VAD.
+Twilio's mu-law goes out untouched. The wire protocol is in ``deepgram_protocol``; the
+settings, the resend buffer and the transcript assembly (I/O-free) in ``deepgram``.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 
 import structlog
@@ -24,7 +27,6 @@ from trio_websocket import (
     open_websocket_url,
 )
 
-from receptionist.engines.audio import ulaw_to_pcm16
 from receptionist.engines.deepgram import (
     Backlog,
     DeepgramSettings,
@@ -44,13 +46,18 @@ from receptionist.engines.deepgram_protocol import (
     is_retryable_status,
     parse_server_message,
 )
-from receptionist.engines.vad import FrameVad, SegmenterEvent, SpeechSegmenter
+from receptionist.engines.vad import SegmenterEvent
 from receptionist.errors import SpeechRecognitionError
-from receptionist.messages import InboundAudio, ListenFor, SpeechStarted, SpeechStopped, Transcript
+from receptionist.messages import (
+    Expectation,
+    InboundAudio,
+    SpeechStarted,
+    SpeechStopped,
+    Transcript,
+)
 
 log = structlog.get_logger()
 
-ListenerEvent = SegmenterEvent | Transcript
 Outgoing = InboundAudio | str
 """A frame of audio (sent as a binary message) or a control message (text)."""
 
@@ -65,29 +72,78 @@ class DeepgramStats:
     malformed: int = 0
 
 
-class DeepgramSession:
-    """One call's connections to Deepgram: connect, reconnect, and the reader and writer.
+class DeepgramRecognizer:
+    """One call's streaming recogniser: the Listener's ``Recognizer`` for ``engines.stt =
+    "deepgram"``. Its connections to Deepgram: connect, reconnect, the reader and the writer.
 
-    ``serve`` keeps a connection up until ``finish``; per connection one reader task
-    owns the receive side and one writer task does every send.
+    Args:
+        settings: the process's (``build_deepgram_settings``).
+
+    Resource handling:
+        Owns its connections: one at a time, closed on leaving ``hearing``, on
+        cancellation or error; per connection one reader task owns the receive side and
+        one writer task does every send. The resend buffer is bounded
+        (``deepgram.resend_buffer_s``, 40 KB for 5 s). At hang-up the close runs shielded
+        from the call's cancellation, within ``close_timeout_s``.
+
+    Error handling:
+        A drop, a refused (5xx, 429) or failed handshake is retried with exponential
+        backoff, the audio meanwhile buffered and resent; a malformed message is logged and
+        skipped. SpeechRecognitionError is raised, for the call's error boundary, when a
+        refusal is final (401, 400...) or ``reconnect_attempts`` reconnects in a row failed.
+        A closed transcript channel propagates too, unless the caller has hung up.
     """
 
-    def __init__(
-        self, settings: DeepgramSettings, events: trio.MemorySendChannel[ListenerEvent]
-    ) -> None:
-        self._settings, self._events = settings, events
+    def __init__(self, settings: DeepgramSettings) -> None:
+        self._settings = settings
         self.stats = DeepgramStats()
         self.backlog = Backlog[Outgoing](settings.resend_buffer_frames)
         self.assembler = TranscriptAssembler()
         self._headers = [(b"Authorization", f"Token {settings.api_key}".encode())]
+        self._transcripts: trio.MemorySendChannel[Transcript] | None = None
         self._started = False
         self._hung_up = trio.Event()
         self._healthy = False
         """The current connection has delivered a message: it works, retries start over."""
         self._origin_pending = True
-        self.done = trio.Event()
+        self._done = trio.Event()
 
-    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    @asynccontextmanager
+    async def hearing(self, transcripts: trio.MemorySendChannel[Transcript]) -> AsyncIterator[None]:
+        """Connected inside (the first connection is open). Leaving it is the hang-up:
+        CloseStream after the audio still queued, then Deepgram's last words, waited for
+        until it closes the stream or ``close_timeout_s`` passed."""
+        self._transcripts = transcripts
+        try:
+            with trio.CancelScope() as closing:
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(self._serve)
+                    yield
+                    closing.shield = True  # also shields the reader and writer: the nursery
+                    closing.deadline = trio.current_time() + self._settings.close_timeout_s
+                    await self._finish()
+                    nursery.cancel_scope.cancel()
+            if closing.cancelled_caught:
+                log.warning("deepgram.close_timeout", pending=self.assembler.pending)
+        finally:
+            log.info("deepgram.stats", **asdict(self.stats), frames_dropped=self.backlog.dropped)
+
+    def hear(self, frame: InboundAudio, pcm16: bytes, change: SegmenterEvent | None) -> None:
+        """Forward the frame; on the VAD's stop, ask for a final at once (Finalize)."""
+        self.backlog.put(frame)
+        if isinstance(change, SpeechStarted | SpeechStopped):
+            self.assembler.handle(change, frame.at)
+        if isinstance(change, SpeechStopped):
+            self.stats.finalizes += 1
+            self.backlog.put(FINALIZE)
+
+    def listen_for(self, expectation: Expectation) -> None:
+        # No narrowing per question: keywords would need a new connection.
+        log.debug("deepgram.hint_ignored", expectation=expectation.value)
+
+    async def _serve(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Connect (``started`` once the first connection is open), reconnect on drops.
 
         Raises:
@@ -108,7 +164,7 @@ class DeepgramSession:
                 with trio.move_on_after(delay):
                     await self._hung_up.wait()  # no reconnecting only to say goodbye
         finally:
-            self.done.set()
+            self._done.set()
 
     async def _connect_once(self, task_status: trio.TaskStatus[None]) -> str:
         """One connection from handshake to close; returns why it ended."""
@@ -200,7 +256,7 @@ class DeepgramSession:
                 transcript = self.assembler.handle(message, trio.current_time())
                 if transcript is not None:
                     self.stats.transcripts += 1
-                    await self.emit(transcript)
+                    await self._emit(transcript)
             case MetadataMessage(request_id=request_id, duration=duration):
                 log.info("deepgram.metadata", request_id=request_id, audio_s=duration)
                 return self._hung_up.is_set()
@@ -209,101 +265,24 @@ class DeepgramSession:
                             variant=variant)  # fmt: skip
         return False
 
-    async def emit(self, event: ListenerEvent) -> None:
+    async def _emit(self, transcript: Transcript) -> None:
         """Send to the Dialogue, which may already have ended once the caller hung up."""
+        assert self._transcripts is not None, "transcripts arrive only while hearing"
         try:
-            await self._events.send(event)
+            await self._transcripts.send(transcript)
         except trio.BrokenResourceError:
             if not self._hung_up.is_set():
                 raise  # mid-call, a Dialogue gone is the call's error boundary's business
             # It returns on CallStopped, and the words flushed by CloseStream can land
             # after that: the caller has gone, there is no one left to tell.
-            log.debug("deepgram.dialogue_gone", dropped=type(event).__name__)
+            log.debug("deepgram.dialogue_gone", dropped=type(transcript).__name__)
 
-    async def listen(
-        self, audio: trio.MemoryReceiveChannel[InboundAudio], vad: FrameVad,
-        segmenter: SpeechSegmenter,
-    ) -> None:  # fmt: skip
-        """Forward every frame, run the local VAD on it; returns when the audio ends."""
-        async for frame in audio:
-            self.backlog.put(frame)  # first: Deepgram's answer is the slow part
-            change = segmenter.handle(vad.probability(ulaw_to_pcm16(frame.ulaw)), frame.at)
-            if change is None:
-                continue
-            if isinstance(change, SpeechStarted | SpeechStopped):
-                self.assembler.handle(change, frame.at)
-            await self.emit(change)
-            if isinstance(change, SpeechStopped):
-                self.stats.finalizes += 1
-                self.backlog.put(FINALIZE)
-
-    async def finish(self) -> None:
+    async def _finish(self) -> None:
         """Hang-up: CloseStream after the audio still queued, then wait for the end."""
         self._hung_up.set()
         self.backlog.put(CLOSE_STREAM)
-        await self.done.wait()
+        await self._done.wait()
 
 
 def _payload(item: Outgoing) -> str | bytes:
     return item.ulaw if isinstance(item, InboundAudio) else item
-
-
-async def _ignore_hints(hints: trio.MemoryReceiveChannel[ListenFor]) -> None:
-    """Deepgram needs no narrowing per question (keywords would need a new connection), but
-    the hints are read all the same: a full channel would block the Dialogue."""
-    async for hint in hints:
-        log.debug("deepgram.hint_ignored", expectation=hint.expectation.value)
-
-
-async def run_deepgram_listener(
-    audio: trio.MemoryReceiveChannel[InboundAudio],
-    hints: trio.MemoryReceiveChannel[ListenFor],
-    events: trio.MemorySendChannel[ListenerEvent],
-    *,
-    vad: FrameVad,
-    segmenter: SpeechSegmenter,
-    deepgram: DeepgramSettings,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Transcribe one call's audio with Deepgram, and run the local VAD on it.
-
-    ``started`` once the first connection to Deepgram is open. Returns after hang-up (the
-    end of ``audio``), once Deepgram has answered CloseStream or ``close_timeout_s`` passed.
-
-    Args:
-        vad: this call's VAD stream (``VadModel.new_stream()``).
-        segmenter: this call's smoothing state machine (``new_segmenter(config.vad)``).
-        deepgram: the process's settings (``build_deepgram_settings``).
-
-    Resource handling:
-        Owns and closes ``audio``, ``hints`` and ``events``. Owns its connections to
-        Deepgram: one at a time, closed on return, cancellation or error. The resend buffer
-        is bounded (``deepgram.resend_buffer_s``, 40 KB for 5 s). At hang-up the close runs
-        shielded from the call's cancellation, within ``close_timeout_s``.
-
-    Error handling:
-        A drop, a refused (5xx, 429) or failed handshake is retried with exponential
-        backoff, the audio meanwhile buffered and resent; a malformed message is logged and
-        skipped. SpeechRecognitionError is raised, for the call's error boundary, when a
-        refusal is final (401, 400...) or ``reconnect_attempts`` reconnects in a row failed.
-        A closed ``events`` channel propagates too, unless the caller has hung up.
-    """
-    with audio, hints, events:
-        session = DeepgramSession(deepgram, events)
-        try:
-            with trio.CancelScope() as closing:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(_ignore_hints, hints)
-                    await nursery.start(session.serve)
-                    task_status.started()
-                    await session.listen(audio, vad, segmenter)
-                    closing.shield = True  # also shields the reader and writer: the nursery
-                    closing.deadline = trio.current_time() + deepgram.close_timeout_s
-                    await session.finish()
-                    nursery.cancel_scope.cancel()
-            if closing.cancelled_caught:
-                log.warning("deepgram.close_timeout", pending=session.assembler.pending)
-        finally:
-            log.info(
-                "deepgram.stats", **asdict(session.stats), frames_dropped=session.backlog.dropped
-            )

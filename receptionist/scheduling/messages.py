@@ -1,0 +1,122 @@
+"""The Dialogue's requests to the Scheduler and its replies: small, frozen, each carrying the
+``request_id`` of its request, dispatched with ``match`` like ``receptionist.messages``."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+
+@dataclass(frozen=True, slots=True)
+class Appointment:
+    id: int
+    start: datetime
+    """Aware datetime in the clinic's timezone."""
+    end: datetime
+    service: str
+    name: str
+    phone: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FindFreeSlots:
+    request_id: int
+    service: str
+    day: date
+    earliest: time | None = None
+    limit: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class BookSlot:
+    request_id: int
+    service: str
+    start: datetime
+    name: str
+    phone: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FindBookings:
+    """Upcoming appointments booked under a phone number."""
+
+    request_id: int
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelBooking:
+    request_id: int
+    appointment_id: int
+    phone: str
+    """Must match the booking's phone: a caller cancels only their own appointments."""
+
+
+@dataclass(frozen=True, slots=True)
+class MoveBooking:
+    request_id: int
+    appointment_id: int
+    phone: str
+    new_start: datetime
+
+
+SchedulerRequest = FindFreeSlots | BookSlot | FindBookings | CancelBooking | MoveBooking
+
+
+@dataclass(frozen=True, slots=True)
+class FreeSlots:
+    request_id: int
+    day: date
+    slots: tuple[datetime, ...]
+    open_on_day: bool
+    """False when the clinic is closed all that day."""
+
+
+@dataclass(frozen=True, slots=True)
+class BookingConfirmed:
+    request_id: int
+    appointment: Appointment
+
+
+@dataclass(frozen=True, slots=True)
+class BookingsFound:
+    request_id: int
+    appointments: tuple[Appointment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BookingCancelled:
+    request_id: int
+    appointment: Appointment
+
+
+@dataclass(frozen=True, slots=True)
+class BookingMoved:
+    request_id: int
+    appointment: Appointment
+
+
+class RejectReason(enum.Enum):
+    SLOT_TAKEN = "slot_taken"
+    OUTSIDE_HOURS = "outside_hours"
+    IN_THE_PAST = "in_the_past"
+    TOO_FAR_AHEAD = "too_far_ahead"
+    UNKNOWN_SERVICE = "unknown_service"
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"
+    STORE_UNAVAILABLE = "store_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRejected:
+    request_id: int
+    reason: RejectReason
+    detail: str = ""
+
+
+SchedulerReply = (
+    FreeSlots | BookingConfirmed | BookingsFound | BookingCancelled | BookingMoved | BookingRejected
+)
