@@ -62,7 +62,12 @@ class ClinicConfig:
 
 @dataclass(frozen=True, slots=True)
 class SchedulerConfig:
-    database: Path = Path("data/appointments.sqlite3")
+    database: str = "data/appointments.sqlite3"
+    """A SQLite file path, or a postgresql://user@host:port/db URL (password from the
+    environment only: PGPASSWORD or RECEPTIONIST_DATABASE_PASSWORD)."""
+    pool_min_size: int = 1
+    pool_max_size: int = 4
+    """PostgreSQL connections each server process keeps open (at least) and opens (at most)."""
     slot_minutes: int = 15
     horizon_days: int = 60
     min_notice_minutes: int = 60
@@ -243,9 +248,7 @@ def parse_config(raw: Mapping[str, Any]) -> Config:
         clinic.tz  # noqa: B018 - validate the timezone name now, not mid-call
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"clinic.timezone: unknown timezone {clinic.timezone!r}") from exc
-    scheduler_raw = dict(_table(raw, "scheduler"))
-    if "database" in scheduler_raw:
-        scheduler_raw["database"] = Path(str(scheduler_raw["database"]))
+    scheduler_raw = _table(raw, "scheduler")
     config = Config(
         server=_build(ServerConfig, _table(raw, "server"), "server"),
         clinic=clinic,
@@ -339,5 +342,9 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"buffers.{name} must be at least 1")
     if config.turn_taking.preemptive_after_ms < 1:
         raise ConfigError("turn_taking.preemptive_after_ms must be at least 1")
+    if not 0 <= config.scheduler.pool_min_size <= config.scheduler.pool_max_size:
+        raise ConfigError("scheduler.pool_min_size must be 0 to scheduler.pool_max_size")
+    if config.scheduler.pool_max_size < 1:
+        raise ConfigError("scheduler.pool_max_size must be at least 1")
     if not 60 % config.scheduler.slot_minutes == 0:
         raise ConfigError("scheduler.slot_minutes must divide 60")

@@ -37,7 +37,8 @@ class Clock:
         return self.now
 
 
-def clinic_config(database: Path) -> Config:
+def clinic_config(database: Path | str, **scheduler: object) -> Config:
+    """The test clinic, its appointments in ``database`` (a SQLite path or PostgreSQL URL)."""
     return parse_config(
         {
             "clinic": {
@@ -60,6 +61,7 @@ def clinic_config(database: Path) -> Config:
                 "slot_minutes": 15,
                 "horizon_days": 60,
                 "min_notice_minutes": 60,
+                **scheduler,
             },
         }
     )
@@ -71,8 +73,8 @@ def book_in_turns(
     """In a child process: book 10:00 on each day, waiting at ``barrier`` before each."""
     from receptionist.scheduling.store import AppointmentStore  # imported where it runs
 
-    store = AppointmentStore(clinic_config(Path(database)), now=Clock(now))
-    for day in days:
-        barrier.wait()
-        outcome = store.book("check-up", at(day, "10:00"), "Proc", PHONE)
-        results.put((day, type(outcome).__name__))
+    with AppointmentStore(clinic_config(database), now=Clock(now)) as store:
+        for day in days:
+            barrier.wait()
+            outcome = store.book("check-up", at(day, "10:00"), "Proc", PHONE)
+            results.put((day, type(outcome).__name__))
