@@ -9,6 +9,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from receptionist.config import Config, parse_config
+from receptionist.messages import Appointment, RejectReason
+from receptionist.scheduling.store import AppointmentStore, Rejection
 
 TZ = ZoneInfo("America/New_York")
 TUESDAY = date(2026, 12, 1)
@@ -71,10 +73,21 @@ def book_in_turns(
     database: str, now: datetime, days: list[date], barrier: Barrier, results: Queue[object]
 ) -> None:
     """In a child process: book 10:00 on each day, waiting at ``barrier`` before each."""
-    from receptionist.scheduling.store import AppointmentStore  # imported where it runs
-
     with AppointmentStore(clinic_config(database), now=Clock(now)) as store:
         for day in days:
             barrier.wait()
             outcome = store.book("check-up", at(day, "10:00"), "Proc", PHONE)
             results.put((day, type(outcome).__name__))
+
+
+def book(
+    store: AppointmentStore, start: datetime, service: str = "check-up", phone: str = PHONE
+) -> Appointment:
+    booked = store.book(service, start, "John Smith", phone, "annual")
+    assert isinstance(booked, Appointment), booked
+    return booked
+
+
+def reason_of(outcome: object) -> RejectReason:
+    assert isinstance(outcome, Rejection), outcome
+    return outcome.reason

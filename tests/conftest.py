@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -12,13 +13,14 @@ import pytest
 from receptionist.config import Config, load_config
 from receptionist.scheduling.store import AppointmentStore
 
-from .clinic import clinic_config
+from .clinic import TUESDAY, Clock, at, clinic_config
 from .postgres import HOW_TO_ENABLE, Cluster, running_cluster, server_binaries
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = Path(__file__).resolve().parent / "protocol_samples"
 """Real provider payloads, copied from the providers' docs and SDKs; each has a .source.txt."""
 BACKENDS = ("sqlite", "postgres")
+StoreFactory = Callable[..., AppointmentStore]
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +76,27 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     with psycopg.connect(url, password=cluster.password, autocommit=True) as conn:
         conn.execute("TRUNCATE appointments, outbox RESTART IDENTITY")
     return url
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(at(TUESDAY, "08:00"))
+
+
+@pytest.fixture
+def make_store(database: str, clock: Clock) -> Iterator[StoreFactory]:
+    """New stores on the test's database (each as another process would have), closed after."""
+    stores: list[AppointmentStore] = []
+
+    def make(**options: Any) -> AppointmentStore:
+        stores.append(AppointmentStore(clinic_config(database), now=clock, **options))
+        return stores[-1]
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store: StoreFactory) -> AppointmentStore:
+    return make_store()

@@ -26,7 +26,7 @@ import psycopg
 
 SUPERUSER = "receptionist"
 START_TIMEOUT_S = 60
-HOW_TO_ENABLE = "PostgreSQL tests skipped: no server binaries; `apt-get install postgresql` runs them"
+HOW_TO_ENABLE = "PostgreSQL tests skipped: no server binaries (apt-get install postgresql)"
 SPEED_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 """A throwaway cluster needs no durability; these make CREATE DATABASE and commits fast."""
 
@@ -79,8 +79,9 @@ def running_cluster(binaries: Path) -> Iterator[Cluster]:
             shutil.chown(root, owner.pw_uid, owner.pw_gid)
             shutil.chown(root / "pwfile", owner.pw_uid, owner.pw_gid)
         data, port = root / "data", _free_port()
-        _run(owner, binaries / "initdb", "-D", data, "-U", SUPERUSER, "--pwfile", root / "pwfile",
-             "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C")  # fmt: skip
+        _run(owner, binaries / "initdb", "-D", data, "-U", SUPERUSER,
+             "--pwfile", root / "pwfile", "--auth-local=trust", "--auth-host=scram-sha-256",
+             "-E", "UTF8", "--locale=C")  # fmt: skip
         options = " ".join(
             ["-c listen_addresses=127.0.0.1", f"-c port={port}",
              f"-c unix_socket_directories={root}", *(f"-c {s}" for s in SPEED_SETTINGS)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from receptionist.errors import StoreUnavailable
 from receptionist.messages import Appointment, RejectReason
 from receptionist.scheduling.listing import format_booking, list_bookings_lines
 from receptionist.scheduling.migrations import LATEST
-from receptionist.scheduling.store import AppointmentStore, Rejection
+from receptionist.scheduling.store import AppointmentStore
 
 from .clinic import (
     FRIDAY,
@@ -32,34 +31,10 @@ from .clinic import (
     WEDNESDAY,
     Clock,
     at,
+    book,
     clinic_config,
+    reason_of,
 )
-
-StoreFactory = Callable[..., AppointmentStore]
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(at(TUESDAY, "08:00"))
-
-
-@pytest.fixture
-def make_store(database: str, clock: Clock) -> Iterator[StoreFactory]:
-    """New stores on the test's database (each as another process would have), closed after."""
-    stores: list[AppointmentStore] = []
-
-    def make(**options: Any) -> AppointmentStore:
-        stores.append(AppointmentStore(clinic_config(database), now=clock, **options))
-        return stores[-1]
-
-    yield make
-    for store in stores:
-        store.close()
-
-
-@pytest.fixture
-def store(make_store: StoreFactory) -> AppointmentStore:
-    return make_store()
 
 
 @pytest.fixture
@@ -75,19 +50,6 @@ def query(database: str, sql: str) -> list[tuple[Any, ...]]:
             return conn.execute(sql).fetchall()
     with sqlite3.connect(database) as conn:
         return conn.execute(sql).fetchall()
-
-
-def book(
-    store: AppointmentStore, start: datetime, service: str = "check-up", phone: str = PHONE
-) -> Appointment:
-    booked = store.book(service, start, "John Smith", phone, "annual")
-    assert isinstance(booked, Appointment), booked
-    return booked
-
-
-def reason_of(outcome: object) -> RejectReason:
-    assert isinstance(outcome, Rejection), outcome
-    return outcome.reason
 
 
 def hhmm(slots: object) -> list[str]:
@@ -128,6 +90,8 @@ def test_a_store_on_a_path_that_cannot_be_a_folder_is_unavailable(tmp_path: Path
     store = AppointmentStore(clinic_config(tmp_path / "file" / "db.sqlite3"))
     with pytest.raises(StoreUnavailable):
         store.open()
+
+
 # --- free slots --------------------------------------------------------------------------
 
 

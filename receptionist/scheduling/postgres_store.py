@@ -56,9 +56,7 @@ aborts one (40P01), which then lost the slot to the other just the same."""
 
 
 class PostgresBackend:
-    def __init__(
-        self, url: str, config: Config, environ: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, url: str, config: Config, environ: Mapping[str, str] | None = None) -> None:
         environ = os.environ if environ is None else environ
         try:
             params = conninfo_to_dict(url)

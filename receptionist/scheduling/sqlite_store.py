@@ -243,8 +243,7 @@ def _upgrade(conn: sqlite3.Connection, location: str) -> tuple[int, int]:
             for statement in step.sqlite:
                 conn.execute(statement)
             conn.execute(
-                "INSERT INTO schema_version (version, description, applied_at)"
-                " VALUES (?, ?, ?)",
+                "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
                 (step.version, step.description, time.time()),
             )
         conn.execute(f"PRAGMA user_version = {migrations.LATEST}")
