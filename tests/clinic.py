@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from datetime import date, datetime, time
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
+
+import psycopg
 
 from receptionist.config import Config, parse_config
 from receptionist.messages import Appointment, RejectReason
@@ -80,6 +85,17 @@ def book_in_turns(
             results.put((day, type(outcome).__name__))
 
 
+def query(database: str, sql: str) -> list[tuple[Any, ...]]:
+    """Run ``sql`` straight on the database, behind the store's back; its rows, if any."""
+    if database.startswith("postgresql://"):
+        password = os.environ["RECEPTIONIST_DATABASE_PASSWORD"]  # set by postgres_cluster
+        with psycopg.connect(database, password=password) as conn:
+            cursor = conn.execute(sql)
+            return cursor.fetchall() if cursor.description else []
+    with sqlite3.connect(database) as conn:
+        return conn.execute(sql).fetchall()
+
+
 def book(
     store: AppointmentStore, start: datetime, service: str = "check-up", phone: str = PHONE
 ) -> Appointment:
@@ -91,3 +107,18 @@ def book(
 def reason_of(outcome: object) -> RejectReason:
     assert isinstance(outcome, Rejection), outcome
     return outcome.reason
+
+
+def claim_all(
+    database: str, now: datetime, topic: str, barrier: Barrier, results: Queue[object]
+) -> None:
+    """In a child process: claim ``topic``'s items a few at a time until none are left,
+    marking each done; put the ids claimed."""
+    with AppointmentStore(clinic_config(database), now=Clock(now)) as store:
+        barrier.wait()
+        claimed: list[int] = []
+        while items := store.outbox_claim(topic, limit=2, lease_s=60):
+            for item in items:
+                claimed.append(item.id)
+                store.outbox_done(item.id)
+        results.put(claimed)

@@ -6,13 +6,10 @@ test_migrations.py.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
 
 from receptionist.errors import StoreUnavailable
@@ -33,6 +30,7 @@ from .clinic import (
     at,
     book,
     clinic_config,
+    query,
     reason_of,
 )
 
@@ -40,16 +38,6 @@ from .clinic import (
 @pytest.fixture
 def sqlite_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "appointments.sqlite3"
-
-
-def query(database: str, sql: str) -> list[tuple[Any, ...]]:
-    """Rows read straight from the database, behind the store's back."""
-    if database.startswith("postgresql://"):
-        password = os.environ["RECEPTIONIST_DATABASE_PASSWORD"]  # set by postgres_cluster
-        with psycopg.connect(database, password=password) as conn:
-            return conn.execute(sql).fetchall()
-    with sqlite3.connect(database) as conn:
-        return conn.execute(sql).fetchall()
 
 
 def hhmm(slots: object) -> list[str]:
