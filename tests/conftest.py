@@ -29,6 +29,17 @@ def project_config() -> Config:
     return load_config(PROJECT_ROOT / "config.toml")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Every test skipped for want of PostgreSQL is listed under one line (-ra), not one
+    line per test."""
+    report = yield
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and HOW_TO_ENABLE in str(longrepr[2]):
+        report.longrepr = (__file__, 0, longrepr[2])
+    return report
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[Cluster]:
     """A PostgreSQL server for the whole run, reached the way a deployment reaches one: a
