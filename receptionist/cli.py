@@ -1,4 +1,4 @@
-"""The ``receptionist`` command: serve, replay, bookings, bench."""
+"""The ``receptionist`` command: serve, replay, bookings, db upgrade."""
 
 from __future__ import annotations
 
@@ -63,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     bookings.add_argument("--all", action="store_true", help="include past appointments")
     # Only the store is read: no engine runs, so none of their API keys is needed.
     bookings.set_defaults(handler=_bookings, engines="offline")
+    bookings.set_defaults(handler=_bookings)
+
+    database = commands.add_parser("db", help="the appointments database")
+    database_commands = database.add_subparsers(required=True, metavar="ACTION")
+    upgrade = database_commands.add_parser(
+        "upgrade", parents=[settings],
+        help="create the schema, or migrate it to this release's version (idempotent)",
+    )  # fmt: skip
+    upgrade.set_defaults(handler=_db_upgrade)
     return parser
 
 
@@ -114,6 +123,21 @@ def _bookings(args: argparse.Namespace, config: Config) -> int:
 
     for line in list_bookings_lines(config, include_past=args.all):
         print(line)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
+    from receptionist.scheduling.store import AppointmentStore
+
+    store = AppointmentStore(config)
+    try:
+        before, after = store.upgrade()
+    finally:
+        store.close()
+    if before == after:
+        print(f"{store.location}: schema already at version {after}")
+    else:
+        print(f"{store.location}: schema upgraded from version {before} to {after}")
     return 0
 
 

@@ -13,7 +13,8 @@
     │   ├── SpeechSynthesisError
     │   └── LlmError              the LLM API failed, or streamed something unusable
     └── SchedulerError         the appointments store failed
-        └── StoreUnavailable      the database could not be opened or written
+        ├── StoreUnavailable      the database could not be opened or written
+        └── SlotTaken             a booking clashed (never leaves the store: a Rejection)
 """
 
 
@@ -67,3 +68,8 @@ class SchedulerError(ReceptionistError):
 
 class StoreUnavailable(SchedulerError):
     """The database could not be opened, read or written."""
+
+
+class SlotTaken(SchedulerError):
+    """A write clashed with another appointment; the store's backends raise it inside the
+    transaction (so it rolls back) and the store answers ``Rejection(SLOT_TAKEN)``."""

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from datetime import date, datetime, time
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
+
 from receptionist.config import Config, parse_config
+from receptionist.scheduling.messages import Appointment, RejectReason
+from receptionist.scheduling.store import AppointmentStore, Rejection
 
 TZ = ZoneInfo("America/New_York")
 TUESDAY = date(2026, 12, 1)
@@ -37,7 +44,8 @@ class Clock:
         return self.now
 
 
-def clinic_config(database: Path) -> Config:
+def clinic_config(database: Path | str, **scheduler: object) -> Config:
+    """The test clinic, its appointments in ``database`` (a SQLite path or PostgreSQL URL)."""
     return parse_config(
         {
             "clinic": {
@@ -60,6 +68,7 @@ def clinic_config(database: Path) -> Config:
                 "slot_minutes": 15,
                 "horizon_days": 60,
                 "min_notice_minutes": 60,
+                **scheduler,
             },
         }
     )
@@ -69,10 +78,47 @@ def book_in_turns(
     database: str, now: datetime, days: list[date], barrier: Barrier, results: Queue[object]
 ) -> None:
     """In a child process: book 10:00 on each day, waiting at ``barrier`` before each."""
-    from receptionist.scheduling.store import AppointmentStore  # imported where it runs
+    with AppointmentStore(clinic_config(database), now=Clock(now)) as store:
+        for day in days:
+            barrier.wait()
+            outcome = store.book("check-up", at(day, "10:00"), "Proc", PHONE)
+            results.put((day, type(outcome).__name__))
 
-    store = AppointmentStore(clinic_config(Path(database)), now=Clock(now))
-    for day in days:
+
+def query(database: str, sql: str) -> list[tuple[Any, ...]]:
+    """Run ``sql`` straight on the database, behind the store's back; its rows, if any."""
+    if database.startswith("postgresql://"):
+        password = os.environ["RECEPTIONIST_DATABASE_PASSWORD"]  # set by postgres_cluster
+        with psycopg.connect(database, password=password) as conn:
+            cursor = conn.execute(sql)
+            return cursor.fetchall() if cursor.description else []
+    with sqlite3.connect(database) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def book(
+    store: AppointmentStore, start: datetime, service: str = "check-up", phone: str = PHONE
+) -> Appointment:
+    booked = store.book(service, start, "John Smith", phone, "annual")
+    assert isinstance(booked, Appointment), booked
+    return booked
+
+
+def reason_of(outcome: object) -> RejectReason:
+    assert isinstance(outcome, Rejection), outcome
+    return outcome.reason
+
+
+def claim_all(
+    database: str, now: datetime, topic: str, barrier: Barrier, results: Queue[object]
+) -> None:
+    """In a child process: claim ``topic``'s items a few at a time until none are left,
+    marking each done; put the ids claimed."""
+    with AppointmentStore(clinic_config(database), now=Clock(now)) as store:
         barrier.wait()
-        outcome = store.book("check-up", at(day, "10:00"), "Proc", PHONE)
-        results.put((day, type(outcome).__name__))
+        claimed: list[int] = []
+        while items := store.outbox_claim(topic, limit=2, lease_s=60):
+            for item in items:
+                claimed.append(item.id)
+                store.outbox_done(item.id)
+        results.put(claimed)

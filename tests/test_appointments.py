@@ -1,12 +1,13 @@
-"""The SQLite appointments store: slots, bookings, cancellations, moves and races."""
+"""The appointments store on each backend: slots, bookings, cancellations, moves, blocked spans.
+
+Races are in test_appointment_races.py, the outbox in test_outbox.py, schemas in
+test_migrations.py.
+"""
 
 from __future__ import annotations
 
-import multiprocessing
 import sqlite3
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ import pytest
 from receptionist.errors import StoreUnavailable
 from receptionist.scheduling.listing import format_booking, list_bookings_lines
 from receptionist.scheduling.messages import Appointment, RejectReason
-from receptionist.scheduling.store import SCHEMA_VERSION, AppointmentStore, Rejection
+from receptionist.scheduling.migrations import LATEST
+from receptionist.scheduling.store import AppointmentStore
 
 from .clinic import (
     FRIDAY,
@@ -26,37 +28,16 @@ from .clinic import (
     WEDNESDAY,
     Clock,
     at,
-    book_in_turns,
+    book,
     clinic_config,
+    query,
+    reason_of,
 )
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(at(TUESDAY, "08:00"))
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
+def sqlite_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "appointments.sqlite3"
-
-
-@pytest.fixture
-def store(db_path: Path, clock: Clock) -> AppointmentStore:
-    return AppointmentStore(clinic_config(db_path), now=clock)
-
-
-def book(
-    store: AppointmentStore, start: datetime, service: str = "check-up", phone: str = PHONE
-) -> Appointment:
-    booked = store.book(service, start, "John Smith", phone, "annual")
-    assert isinstance(booked, Appointment), booked
-    return booked
-
-
-def reason_of(outcome: object) -> RejectReason:
-    assert isinstance(outcome, Rejection), outcome
-    return outcome.reason
 
 
 def hhmm(slots: object) -> list[str]:
@@ -64,30 +45,39 @@ def hhmm(slots: object) -> list[str]:
     return [f"{s:%H:%M}" for s in slots]
 
 
-# --- the file ----------------------------------------------------------------------------
+# --- the SQLite file ----------------------------------------------------------------------
 
 
-def test_database_and_folders_are_created_on_first_use(store: AppointmentStore) -> None:
-    assert not store.path.exists()
+def test_database_and_folders_are_created_on_first_use(sqlite_path: Path) -> None:
+    store = AppointmentStore(clinic_config(sqlite_path))
+    assert not store.exists()
     store.open()
-    with sqlite3.connect(store.path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    with sqlite3.connect(sqlite_path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] == LATEST
 
 
-def test_a_newer_schema_is_refused(store: AppointmentStore) -> None:
-    store.path.parent.mkdir(parents=True)
-    with sqlite3.connect(store.path) as conn:
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+def test_a_newer_schema_is_refused(sqlite_path: Path) -> None:
+    sqlite_path.parent.mkdir(parents=True)
+    with sqlite3.connect(sqlite_path) as conn:
+        conn.execute(f"PRAGMA user_version = {LATEST + 1}")
     with pytest.raises(StoreUnavailable, match="newer"):
-        store.open()
+        AppointmentStore(clinic_config(sqlite_path)).open()
 
 
-def test_a_corrupt_file_is_store_unavailable(store: AppointmentStore) -> None:
-    store.path.parent.mkdir(parents=True)
-    store.path.write_bytes(b"this is not a database" * 100)
+def test_a_corrupt_file_is_store_unavailable(sqlite_path: Path) -> None:
+    sqlite_path.parent.mkdir(parents=True)
+    sqlite_path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreUnavailable) as caught:
-        store.find_bookings(PHONE)
+        AppointmentStore(clinic_config(sqlite_path)).find_bookings(PHONE)
     assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+
+
+def test_a_store_on_a_path_that_cannot_be_a_folder_is_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    store = AppointmentStore(clinic_config(tmp_path / "file" / "db.sqlite3"))
+    with pytest.raises(StoreUnavailable):
+        store.open()
 
 
 # --- free slots --------------------------------------------------------------------------
@@ -213,13 +203,6 @@ def test_back_to_back_bookings_are_fine(store: AppointmentStore) -> None:
     assert len(store.appointments()) == 3
 
 
-def test_a_store_on_a_path_that_cannot_be_a_folder_is_unavailable(tmp_path: Path) -> None:
-    (tmp_path / "file").write_text("")
-    store = AppointmentStore(clinic_config(tmp_path / "file" / "db.sqlite3"))
-    with pytest.raises(StoreUnavailable):
-        store.open()
-
-
 # --- finding, cancelling, moving ---------------------------------------------------------
 
 
@@ -236,13 +219,12 @@ def test_find_bookings_only_the_callers_upcoming_ones(
     assert store.find_bookings(PHONE) == (later,)
 
 
-def test_cancel_frees_the_slot_and_keeps_the_row(store: AppointmentStore) -> None:
+def test_cancel_frees_the_slot_and_keeps_the_row(store: AppointmentStore, database: str) -> None:
     booked = book(store, at(TUESDAY, "10:00"))
     assert store.cancel(booked.id, "1-555-123-4567") == booked
     assert store.appointments() == ()
     book(store, at(TUESDAY, "10:00"), phone=OTHER_PHONE)
-    with sqlite3.connect(store.path) as conn:
-        rows = conn.execute("SELECT id, cancelled_at FROM appointments ORDER BY id").fetchall()
+    rows = query(database, "SELECT id, cancelled_at FROM appointments ORDER BY id")
     assert rows[0][1] is not None
     assert rows[1][1] is None
 
@@ -311,85 +293,30 @@ def test_a_rejected_move_changes_nothing(
     assert store.appointments() == (booked, other)
 
 
-# --- races: separate connections, released together by a barrier ------------------------
+# --- spans blocked outside the store (the clinic's calendar) ------------------------------
 
 
-def race(stores: list[AppointmentStore], attempts: list) -> list[Appointment | Rejection]:
-    """Run ``attempts[i](stores[i])`` in parallel threads, all released at the same moment."""
-    barrier = threading.Barrier(len(attempts))
-
-    def attempt(i: int) -> Appointment | Rejection:
-        barrier.wait()
-        return attempts[i](stores[i])
-
-    with ThreadPoolExecutor(len(attempts)) as pool:
-        return list(pool.map(attempt, range(len(attempts))))
+def test_blocked_spans_are_not_offered(store: AppointmentStore) -> None:
+    lunch = (at(TUESDAY, "09:30"), at(TUESDAY, "10:00"))
+    slots = store.free_slots("check-up", TUESDAY, limit=4, blocked=[lunch])
+    assert hhmm(slots) == ["09:00", "10:00", "10:15", "10:30"]
 
 
-@pytest.mark.parametrize("repeat", range(5))
-@pytest.mark.parametrize(
-    ("first", "second"),
-    [
-        (("check-up", "10:00"), ("check-up", "10:00")),
-        (("check-up", "10:00"), ("vaccination", "10:15")),
-    ],
-    ids=["same-slot", "overlapping-slot"],
-)
-def test_two_simultaneous_bookings_exactly_one_wins(
-    db_path: Path, clock: Clock, repeat: int, first: tuple[str, str], second: tuple[str, str]
-) -> None:
-    config = clinic_config(db_path)
-    stores = [AppointmentStore(config, now=clock) for _ in range(2)]
-    day = TUESDAY + timedelta(days=repeat * 7)
-    outcomes = race(
-        stores,
-        [
-            lambda s: s.book(first[0], at(day, first[1]), "Ann", PHONE),
-            lambda s: s.book(second[0], at(day, second[1]), "Bob", OTHER_PHONE),
-        ],
-    )
-    assert sorted(type(o).__name__ for o in outcomes) == ["Appointment", "Rejection"]
-    assert [reason_of(o) for o in outcomes if isinstance(o, Rejection)] == [RejectReason.SLOT_TAKEN]
-    assert len(stores[0].appointments()) == 1
+def test_a_booking_into_a_blocked_span_is_slot_taken(store: AppointmentStore) -> None:
+    meeting = (at(TUESDAY, "10:15").astimezone(UTC), at(TUESDAY, "11:00"))  # any zone
+    outcome = store.book("check-up", at(TUESDAY, "10:00"), "Jo", PHONE, blocked=[meeting])
+    assert reason_of(outcome) is RejectReason.SLOT_TAKEN
+    assert isinstance(store.book("check-up", at(TUESDAY, "11:00"), "Jo", PHONE,
+                                 blocked=[meeting]), Appointment)  # fmt: skip
+    assert len(store.appointments()) == 1
 
 
-@pytest.mark.parametrize("repeat", range(3))
-def test_a_move_and_a_booking_into_the_same_slot_exactly_one_wins(
-    db_path: Path, clock: Clock, repeat: int
-) -> None:
-    config = clinic_config(db_path)
-    stores = [AppointmentStore(config, now=clock) for _ in range(2)]
-    booked = book(stores[0], at(TUESDAY, "10:00"))
-    outcomes = race(
-        stores,
-        [
-            lambda s: s.move(booked.id, PHONE, at(TUESDAY, "14:00")),
-            lambda s: s.book("check-up", at(TUESDAY, "14:15"), "Bob", OTHER_PHONE),
-        ],
-    )
-    move_won = isinstance(outcomes[0], Appointment)
-    assert move_won != isinstance(outcomes[1], Appointment)
-    expected = ["14:00"] if move_won else ["10:00", "14:15"]
-    assert [f"{a.start:%H:%M}" for a in stores[1].appointments()] == expected
-
-
-def test_two_processes_booking_the_same_slots_exactly_one_wins_each(
-    db_path: Path, clock: Clock
-) -> None:
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(2), context.Queue()
-    days = [TUESDAY + timedelta(days=7 * week) for week in range(5)]
-    args = (str(db_path), clock.now, days, barrier, results)
-    processes = [context.Process(target=book_in_turns, args=args) for _ in range(2)]
-    for process in processes:
-        process.start()
-    outcomes = [results.get(timeout=30) for _ in range(2 * len(days))]
-    for process in processes:
-        process.join(timeout=30)
-    assert sorted(outcomes) == sorted(
-        (day, name) for day in days for name in ("Appointment", "Rejection")
-    )
-    assert len(AppointmentStore(clinic_config(db_path), now=clock).appointments()) == len(days)
+def test_a_move_into_a_blocked_span_is_slot_taken(store: AppointmentStore) -> None:
+    booked = book(store, at(TUESDAY, "10:00"))
+    blocked = [(at(WEDNESDAY, "09:00"), at(WEDNESDAY, "12:00"))]
+    outcome = store.move(booked.id, PHONE, at(WEDNESDAY, "11:45"), blocked=blocked)
+    assert reason_of(outcome) is RejectReason.SLOT_TAKEN
+    assert store.appointments() == (booked,)
 
 
 # --- the CLI listing ---------------------------------------------------------------------
@@ -403,19 +330,19 @@ def test_format_booking() -> None:
 
 
 def test_list_bookings_lines_sorted_without_cancelled_or_past(
-    store: AppointmentStore, clock: Clock, db_path: Path
+    store: AppointmentStore, clock: Clock, database: str
 ) -> None:
     book(store, at(WEDNESDAY, "09:00"), "vaccination")
     book(store, at(TUESDAY, "10:00"))
     store.cancel(book(store, at(TUESDAY, "09:00")).id, PHONE)
     clock.now = at(TUESDAY, "12:00")
-    config = clinic_config(db_path)
+    config = clinic_config(database)
     assert list_bookings_lines(config, now=clock) == [
         "2026-12-02  09:00  vaccination  John Smith  +15551234567"
     ]
     assert len(list_bookings_lines(config, include_past=True, now=clock)) == 2
 
 
-def test_list_bookings_lines_creates_no_database(db_path: Path) -> None:
-    assert list_bookings_lines(clinic_config(db_path)) == []
-    assert not db_path.parent.exists()
+def test_list_bookings_lines_creates_no_database(sqlite_path: Path) -> None:
+    assert list_bookings_lines(clinic_config(sqlite_path)) == []
+    assert not sqlite_path.parent.exists()

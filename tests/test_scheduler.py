@@ -1,4 +1,5 @@
-"""The Scheduler actor over memory channels, with a real store in a temporary folder.
+"""The Scheduler actor over memory channels, with a real store on each backend (a SQLite
+file in a temporary folder, a database of the test PostgreSQL cluster).
 
 No ``autojump_clock`` here: the store runs in worker threads, and a mock clock that jumps
 whenever every task waits would fire ``fail_after`` while a thread is still working.
@@ -7,13 +8,15 @@ Nothing in the actor is timed, so real time with a generous deadline is the hone
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import trio
 import trio.testing
@@ -71,19 +74,37 @@ async def running_scheduler(store: AppointmentStore) -> AsyncIterator[Scheduler]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> AppointmentStore:
+def sqlite_store(tmp_path: Path) -> AppointmentStore:
     database = tmp_path / "data" / "appointments.sqlite3"
     return AppointmentStore(clinic_config(database), now=Clock(at(TUESDAY, "08:00")))
+
+
+@contextmanager
+def another_writer(database: str) -> Iterator[None]:
+    """Hold the appointments' write lock from another connection until the block ends."""
+    if database.startswith("postgresql://"):
+        password = os.environ["RECEPTIONIST_DATABASE_PASSWORD"]  # set by postgres_cluster
+        with psycopg.connect(database, password=password) as conn:
+            conn.execute("LOCK TABLE appointments IN EXCLUSIVE MODE")  # blocks INSERT
+            yield
+        return
+    blocker = sqlite3.connect(database, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
 
 
 def book_request(request_id: int, hhmm: str, phone: str = PHONE) -> BookSlot:
     return BookSlot(request_id, "check-up", at(TUESDAY, hhmm), "John Smith", phone, "annual")
 
 
-async def test_started_means_the_database_exists(store: AppointmentStore) -> None:
+async def test_started_means_the_database_exists(sqlite_store: AppointmentStore) -> None:
     with trio.fail_after(DEADLINE_S):
-        async with running_scheduler(store):
-            assert store.path.exists()
+        async with running_scheduler(sqlite_store):
+            assert await trio.Path(sqlite_store.location).exists()
 
 
 async def test_a_booking_conversation(store: AppointmentStore) -> None:
@@ -128,15 +149,16 @@ async def test_a_closed_day_is_reported(store: AppointmentStore) -> None:
 
 
 async def test_a_store_failure_is_answered_and_the_next_request_served(
-    store: AppointmentStore,
+    sqlite_store: AppointmentStore,
 ) -> None:
+    path = trio.Path(sqlite_store.location)
     with trio.fail_after(DEADLINE_S), capture_logs() as logs:
-        async with running_scheduler(store) as scheduler:
-            store.path.write_bytes(b"not a database" * 100)
+        async with running_scheduler(sqlite_store) as scheduler:
+            await path.write_bytes(b"not a database" * 100)
             failed = await scheduler.ask(book_request(1, "10:00"))
             assert isinstance(failed, BookingRejected)
             assert failed.reason is RejectReason.STORE_UNAVAILABLE
-            store.path.unlink()  # the disk comes back; the store recreates the schema
+            await path.unlink()  # the disk comes back; the store recreates the schema
             assert isinstance(await scheduler.ask(book_request(2, "10:00")), BookingConfirmed)
     failures = [e for e in logs if e["event"] == "scheduler.store_unavailable"]
     assert [(e["log_level"], e["during"]) for e in failures] == [("warning", "BookSlot")]
@@ -170,15 +192,12 @@ async def test_closing_requests_ends_the_actor_and_closes_replies(store: Appoint
 
 
 async def test_a_cancelled_call_still_finishes_the_booking_write(
-    store: AppointmentStore,
+    store: AppointmentStore, database: str
 ) -> None:
     send_requests, receive_requests = trio.open_memory_channel[SchedulerRequest](BUFFER)
     send_replies, receive_replies = trio.open_memory_channel[SchedulerReply](BUFFER)
     with trio.fail_after(DEADLINE_S):
         store.open()
-        # Another writer holds the lock, so the booking is in its thread, waiting on it.
-        blocker = sqlite3.connect(store.path, isolation_level=None)
-        blocker.execute("BEGIN IMMEDIATE")
         with trio.CancelScope() as call:
             async with trio.open_nursery() as nursery:
                 await nursery.start(
@@ -186,11 +205,11 @@ async def test_a_cancelled_call_still_finishes_the_booking_write(
                         receive_requests, send_replies, store=store, task_status=task_status
                     )
                 )
-                await send_requests.send(book_request(1, "10:00"))
-                await trio.testing.wait_all_tasks_blocked()
-                call.cancel()  # the caller hangs up mid-booking
-                blocker.execute("COMMIT")
-                blocker.close()
+                # Another writer holds the lock, so the booking is in its thread, waiting.
+                with another_writer(database):
+                    await send_requests.send(book_request(1, "10:00"))
+                    await trio.testing.wait_all_tasks_blocked()
+                    call.cancel()  # the caller hangs up mid-booking
         assert call.cancelled_caught
     assert [a.start for a in store.appointments()] == [at(TUESDAY, "10:00")]
     with pytest.raises(trio.EndOfChannel):

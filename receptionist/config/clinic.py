@@ -129,11 +129,26 @@ def _divides_an_hour(minutes: int) -> int:
     return minutes
 
 
+def _path_as_text(value: object) -> object:
+    return str(value) if isinstance(value, Path) else value
+
+
 @dataclass(frozen=True, slots=True, config=SECTION)
 class SchedulerConfig:
-    database: Path = Path("data/appointments.sqlite3")
-    """Relative paths are relative to the working directory."""
+    database: Annotated[NonBlank, BeforeValidator(_path_as_text)] = "data/appointments.sqlite3"
+    """A SQLite file (relative paths are relative to the working directory), or a
+    ``postgresql://user@host:port/db`` URL (the password only from the environment)."""
+    pool_min_size: Count = 1
+    """PostgreSQL only: connections each server process keeps open..."""
+    pool_max_size: PositiveInt = 4
+    """...and opens at most."""
     slot_minutes: Annotated[Int, AfterValidator(_divides_an_hour)] = 15
     horizon_days: Count = 60
     """0: today only."""
     min_notice_minutes: Count = 60
+
+    @model_validator(mode="after")
+    def _pool_fits(self) -> SchedulerConfig:
+        if self.pool_min_size > self.pool_max_size:
+            raise ValueError("pool_min_size must be at most pool_max_size")
+        return self

@@ -162,7 +162,7 @@ def write_wav(path: Path, ulaw: bytes) -> None:
 
 def replay_config(config: Config, out_dir: Path, *, fast: bool) -> Config:
     """A fresh database per replay; in fast mode the server sends audio unpaced."""
-    scheduler = replace(config.scheduler, database=out_dir / "appointments.sqlite3")
+    scheduler = replace(config.scheduler, database=str(out_dir / "appointments.sqlite3"))
     twilio = replace(config.twilio, send_ahead_ms=3_600_000) if fast else config.twilio
     return replace(config, scheduler=scheduler, twilio=twilio)
 

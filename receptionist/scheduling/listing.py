@@ -32,6 +32,9 @@ def list_bookings_lines(
         StoreUnavailable: the database exists but cannot be read.
     """
     store = AppointmentStore(config, now=now)
-    if not store.path.exists():
-        return []
-    return [format_booking(a) for a in store.appointments(include_past=include_past)]
+    try:
+        if not store.exists():
+            return []
+        return [format_booking(a) for a in store.appointments(include_past=include_past)]
+    finally:
+        store.close()

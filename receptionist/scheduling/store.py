@@ -1,67 +1,46 @@
-"""The appointments store: SQLite (stdlib), blocking, safe to share between threads and processes.
+"""The appointments store: one API over two backends, SQLite (the default) and PostgreSQL.
 
-Every method opens its own connection, so one store may be used from any worker thread and
-several stores (or processes) may share one file. Times are stored as UTC epoch seconds and
-returned as aware datetimes in the clinic's timezone. Writes run in ``BEGIN IMMEDIATE``
-transactions: the write lock is taken before the overlap check, so two bookings of the same
-or overlapping slots are serialised and the second sees the first. Cancelled appointments
-are kept (``cancelled_at`` set) and no longer block their slot.
+``AppointmentStore`` holds everything that does not depend on the database: checking a
+request against the clinic's hours and grid (slots.py), spans blocked by something outside
+the store (the clinic's calendar), and the outbox rows each change adds (outbox.py). Its
+``Backend``, chosen by ``[scheduler] database`` (a path: sqlite_store; a ``postgresql://``
+URL: postgres_store), runs each request as one transaction and guarantees that two
+overlapping appointments are never both active: SQLite serialises writers and checks under
+the lock, PostgreSQL enforces an exclusion constraint. Either way the loser of a race gets
+``Rejection(SLOT_TAKEN)``, and a change and its outbox rows are written together or not at all.
 
-Every ``sqlite3.Error`` (and a failure to create the database folder) is mapped here to
-``StoreUnavailable``. A request that cannot be met is not an error: it returns a
-``Rejection`` naming a ``RejectReason``.
+Blocking, safe to share between threads; each process opens its own. Times come back as
+aware datetimes in the clinic's timezone. Cancelled appointments are kept (``cancelled_at``)
+and no longer hold their slot. Every driver error is mapped by the backend to
+``StoreUnavailable``; a request that cannot be met is not an error but a ``Rejection``.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from receptionist.config import Config, Service
-from receptionist.errors import StoreUnavailable
+from receptionist.errors import SlotTaken
+from receptionist.scheduling import outbox
+from receptionist.scheduling.backend import Transaction, open_backend
 from receptionist.scheduling.messages import Appointment, RejectReason
+from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.slots import (
     Rejection,
+    Span,
     bookable_starts,
     check_day,
     check_start,
     end_of,
     free_starts,
     normalise_phone,
+    overlaps,
 )
 
-__all__ = ["AppointmentStore", "Rejection", "utc_now"]
-
-SCHEMA_VERSION = 1
-BUSY_TIMEOUT_S = 5.0
-"""How long a writer waits for another's transaction before StoreUnavailable. A booking
-holds the write lock for about a millisecond, so a 5 s wait means the disk is stuck."""
-
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS appointments (
-        id INTEGER PRIMARY KEY,
-        start_ts INTEGER NOT NULL,
-        end_ts INTEGER NOT NULL CHECK (end_ts > start_ts),
-        service TEXT NOT NULL,
-        name TEXT NOT NULL,
-        phone TEXT NOT NULL,
-        reason TEXT NOT NULL DEFAULT '',
-        created_at INTEGER NOT NULL,
-        cancelled_at INTEGER
-    )""",
-    "CREATE INDEX IF NOT EXISTS appointments_active_start"
-    " ON appointments (start_ts) WHERE cancelled_at IS NULL",
-    "CREATE INDEX IF NOT EXISTS appointments_phone ON appointments (phone)",
-)
-_ACTIVE = "cancelled_at IS NULL"
-_CLASHES = (  # active appointments overlapping [start, end), other than one being moved
-    f"SELECT id FROM appointments WHERE {_ACTIVE} AND start_ts < ? AND end_ts > ? AND id != ?"
-)
-_NO_ID = 0  # for _CLASHES when booking: SQLite row ids start at 1
+__all__ = ["AppointmentStore", "OutboxItem", "Rejection", "utc_now"]
 
 
 def utc_now() -> datetime:
@@ -69,35 +48,73 @@ def utc_now() -> datetime:
 
 
 class AppointmentStore:
-    """Appointments of one clinic in one SQLite file; see the module docstring.
+    """Appointments of one clinic; see the module docstring.
 
     Args:
         config: opening hours, timezone, services and the scheduler settings.
-        path: the database file; default ``config.scheduler.database``. Its folder and
-            schema are created on first use.
+        database: a path or ``postgresql://`` URL; default ``config.scheduler.database``.
         now: the current time (aware); injectable so tests and replays are deterministic.
+        outbox_topics: each booking, move and cancellation adds one outbox row per topic.
+        environ: where the PostgreSQL password is read; default ``os.environ``.
     """
 
     def __init__(
-        self, config: Config, path: Path | None = None, *, now: Callable[[], datetime] = utc_now
+        self,
+        config: Config,
+        database: str | Path | None = None,
+        *,
+        now: Callable[[], datetime] = utc_now,
+        outbox_topics: tuple[str, ...] = (),
+        environ: Mapping[str, str] | None = None,
     ) -> None:
-        self.path = Path(path if path is not None else config.scheduler.database)
+        self._backend = open_backend(
+            str(database) if database is not None else config.scheduler.database, config, environ
+        )
         self._config = config
         self._now = now
         self._tz = config.clinic.tz
+        self._outbox_topics = outbox_topics
+
+    @property
+    def location(self) -> str:
+        return self._backend.location
 
     def open(self) -> None:
-        """Create the folder and schema now rather than on the first request."""
-        with self._connection():
-            pass
+        """Connect and check the schema now rather than on the first request."""
+        self._backend.open()
+
+    def close(self) -> None:
+        """Release the connections (PostgreSQL's pool); the store is not used after."""
+        self._backend.close()
+
+    def __enter__(self) -> AppointmentStore:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def exists(self) -> bool:
+        return self._backend.exists()
+
+    def upgrade(self) -> tuple[int, int]:
+        """Bring the schema to this release's version (``receptionist db upgrade``)."""
+        return self._backend.upgrade()
 
     def is_open_on(self, day: date) -> bool:
         return self._config.clinic.hours[day.weekday()] is not None
 
     def free_slots(
-        self, service: str, day: date, *, earliest: time | None = None, limit: int = 3
+        self,
+        service: str,
+        day: date,
+        *,
+        earliest: time | None = None,
+        limit: int = 3,
+        blocked: Sequence[Span] = (),
     ) -> tuple[datetime, ...] | Rejection:
-        """Up to ``limit`` free starts for ``service`` on ``day``, earliest first."""
+        """Up to ``limit`` free starts for ``service`` on ``day``, earliest first, avoiding
+        bookings and the ``blocked`` spans (aware datetimes)."""
         known = self._config.service(service)
         if known is None:
             return Rejection(RejectReason.UNKNOWN_SERVICE, service)
@@ -109,12 +126,20 @@ class AppointmentStore:
         )
         if not starts:
             return ()
-        with self._connection() as conn:
-            busy = self._spans_between(conn, starts[0], end_of(starts[-1], known.minutes))
-        return tuple(free_starts(starts, known.minutes, busy)[: max(limit, 0)])
+        with self._backend.transaction(write=False) as tx:
+            busy = tx.busy_spans(starts[0], end_of(starts[-1], known.minutes))
+        free = free_starts(starts, known.minutes, [*busy, *blocked])
+        return tuple(free[: max(limit, 0)])
 
     def book(
-        self, service: str, start: datetime, name: str, phone: str, reason: str = ""
+        self,
+        service: str,
+        start: datetime,
+        name: str,
+        phone: str,
+        reason: str = "",
+        *,
+        blocked: Sequence[Span] = (),
     ) -> Appointment | Rejection:
         """Book ``start`` for ``service`` in one transaction: fully written, or not at all."""
         name, phone, reason = name.strip(), normalise_phone(phone), reason.strip()
@@ -123,71 +148,93 @@ class AppointmentStore:
         if isinstance(known, Rejection):
             return known
         start = start.astimezone(self._tz)
-        end = end_of(start, known.minutes)
-        with self._connection() as conn, _write_transaction(conn):
-            if conn.execute(_CLASHES, (_ts(end), _ts(start), _NO_ID)).fetchone():
-                return Rejection(RejectReason.SLOT_TAKEN, f"{start:%H:%M} is taken")
-            cursor = conn.execute(
-                "INSERT INTO appointments (start_ts, end_ts, service, name, phone, reason,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_ts(start), _ts(end), service, name, phone, reason, _ts(now)),
-            )
-            assert cursor.lastrowid is not None
-        return Appointment(cursor.lastrowid, start, end, service, name, phone, reason)
+        draft = Appointment(0, start, end_of(start, known.minutes), service, name, phone, reason)
+        if _clashes((draft.start, draft.end), blocked):
+            return _taken(start)
+        try:
+            with self._backend.transaction(write=True) as tx:
+                booked = replace(draft, id=tx.insert(draft, now))
+                self._record(tx, "upsert", booked, now)
+        except SlotTaken:
+            return _taken(start)
+        return booked
 
     def find_bookings(self, phone: str) -> tuple[Appointment, ...]:
         """Appointments under ``phone`` that are not over yet, earliest first."""
-        with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT * FROM appointments WHERE {_ACTIVE} AND phone = ? AND end_ts > ?"
-                " ORDER BY start_ts",
-                (normalise_phone(phone), _ts(self._now())),
-            ).fetchall()
-        return tuple(self._appointment(row) for row in rows)
+        with self._backend.transaction(write=False) as tx:
+            return tuple(tx.appointments(self._now(), normalise_phone(phone)))
 
     def cancel(self, appointment_id: int, phone: str) -> Appointment | Rejection:
         """Cancel a caller's own appointment that has not started; the row is kept."""
         now = self._now()
-        with self._connection() as conn, _write_transaction(conn):
-            found = self._own_upcoming(conn, appointment_id, phone, now)
+        with self._backend.transaction(write=True) as tx:
+            found = self._own_upcoming(tx, appointment_id, phone, now)
             if isinstance(found, Appointment):
-                conn.execute(
-                    "UPDATE appointments SET cancelled_at = ? WHERE id = ?",
-                    (_ts(now), appointment_id),
-                )
+                tx.mark_cancelled(appointment_id, now)
+                self._record(tx, "delete", found, now)
         return found
 
-    def move(self, appointment_id: int, phone: str, new_start: datetime) -> Appointment | Rejection:
+    def move(
+        self,
+        appointment_id: int,
+        phone: str,
+        new_start: datetime,
+        *,
+        blocked: Sequence[Span] = (),
+    ) -> Appointment | Rejection:
         """Move a caller's own appointment to ``new_start``, keeping its duration, atomically."""
         now = self._now()
-        with self._connection() as conn, _write_transaction(conn):
-            found = self._own_upcoming(conn, appointment_id, phone, now)
-            if not isinstance(found, Appointment):
-                return found
-            minutes = (_ts(found.end) - _ts(found.start)) // 60
-            if rejection := self._check_start(new_start, minutes, now):
-                return rejection
-            start = new_start.astimezone(self._tz)
-            end = end_of(start, minutes)
-            if conn.execute(_CLASHES, (_ts(end), _ts(start), appointment_id)).fetchone():
-                return Rejection(RejectReason.SLOT_TAKEN, f"{start:%H:%M} is taken")
-            conn.execute(
-                "UPDATE appointments SET start_ts = ?, end_ts = ? WHERE id = ?",
-                (_ts(start), _ts(end), appointment_id),
-            )
-        return replace(found, start=start, end=end)
+        try:
+            with self._backend.transaction(write=True) as tx:
+                found = self._own_upcoming(tx, appointment_id, phone, now)
+                if not isinstance(found, Appointment):
+                    return found
+                minutes = (found.end - found.start) // timedelta(minutes=1)
+                if rejection := self._check_start(new_start, minutes, now):
+                    return rejection
+                start = new_start.astimezone(self._tz)
+                moved = replace(found, start=start, end=end_of(start, minutes))
+                if _clashes((moved.start, moved.end), blocked):
+                    return _taken(start)
+                tx.reschedule(appointment_id, moved.start, moved.end)
+                self._record(tx, "upsert", moved, now)
+        except SlotTaken:
+            return _taken(new_start.astimezone(self._tz))
+        return moved
 
     def appointments(self, *, include_past: bool = False) -> tuple[Appointment, ...]:
         """Every appointment not cancelled (and, unless ``include_past``, not over), by start."""
-        not_before = -1 if include_past else _ts(self._now())
-        with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT * FROM appointments WHERE {_ACTIVE} AND end_ts > ? ORDER BY start_ts",
-                (not_before,),
-            ).fetchall()
-        return tuple(self._appointment(row) for row in rows)
+        with self._backend.transaction(write=False) as tx:
+            return tuple(tx.appointments(None if include_past else self._now()))
+
+    # --- the outbox (see outbox.py) --------------------------------------------------------
+
+    def outbox_claim(self, topic: str, *, limit: int, lease_s: float) -> tuple[OutboxItem, ...]:
+        """Up to ``limit`` due items of ``topic``, oldest first and only the oldest undone
+        item of each key, leased for ``lease_s``: no other claim gets them meanwhile."""
+        outbox.check_claim(limit, lease_s)
+        now = self._now()
+        with self._backend.transaction(write=True) as tx:
+            return tx.outbox_claim(topic, limit, now, now + timedelta(seconds=lease_s))
+
+    def outbox_done(self, item_id: int) -> None:
+        with self._backend.transaction(write=True) as tx:
+            tx.outbox_done(item_id, self._now())
+
+    def outbox_retry(self, item_id: int, *, delay_s: float, error: str) -> None:
+        """Count a failed delivery and release the item, due again in ``delay_s``."""
+        next_attempt_at = self._now() + timedelta(seconds=max(delay_s, 0.0))
+        with self._backend.transaction(write=True) as tx:
+            tx.outbox_retry(item_id, next_attempt_at, error[: outbox.MAX_ERROR_CHARS])
 
     # --- internals ----------------------------------------------------------------------
+
+    def _record(
+        self, tx: Transaction, action: outbox.Action, appointment: Appointment, now: datetime
+    ) -> None:
+        payload = outbox.appointment_payload(action, appointment)
+        for topic in self._outbox_topics:
+            tx.add_outbox(topic, outbox.appointment_key(appointment.id), payload, now)
 
     def _check_booking(
         self, service: str, start: datetime, name: str, phone: str, now: datetime
@@ -203,94 +250,19 @@ class AppointmentStore:
         return check_start(start, minutes, now, self._config.clinic, self._config.scheduler)
 
     def _own_upcoming(
-        self, conn: sqlite3.Connection, appointment_id: int, phone: str, now: datetime
+        self, tx: Transaction, appointment_id: int, phone: str, now: datetime
     ) -> Appointment | Rejection:
-        row = conn.execute(
-            f"SELECT * FROM appointments WHERE {_ACTIVE} AND id = ? AND phone = ?",
-            (appointment_id, normalise_phone(phone)),
-        ).fetchone()
-        if row is None:  # a wrong phone must not reveal that the appointment exists
+        found = tx.own_active(appointment_id, normalise_phone(phone))
+        if found is None:  # a wrong phone must not reveal that the appointment exists
             return Rejection(RejectReason.NOT_FOUND, f"no appointment {appointment_id}")
-        if row["start_ts"] <= _ts(now):
+        if found.start <= now:
             return Rejection(RejectReason.IN_THE_PAST, "that appointment has already started")
-        return self._appointment(row)
-
-    def _spans_between(
-        self, conn: sqlite3.Connection, start: datetime, end: datetime
-    ) -> list[tuple[datetime, datetime]]:
-        rows = conn.execute(
-            f"SELECT start_ts, end_ts FROM appointments WHERE {_ACTIVE}"
-            " AND start_ts < ? AND end_ts > ?",
-            (_ts(end), _ts(start)),
-        ).fetchall()
-        return [(self._local(row["start_ts"]), self._local(row["end_ts"])) for row in rows]
-
-    def _appointment(self, row: sqlite3.Row) -> Appointment:
-        return Appointment(
-            id=row["id"],
-            start=self._local(row["start_ts"]),
-            end=self._local(row["end_ts"]),
-            service=row["service"],
-            name=row["name"],
-            phone=row["phone"],
-            reason=row["reason"],
-        )
-
-    def _local(self, timestamp: int) -> datetime:
-        return datetime.fromtimestamp(timestamp, self._tz)
-
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        """A fresh connection with the schema in place; sqlite3 errors become StoreUnavailable."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves; sqlite3's implicit
-            # BEGIN would be DEFERRED and take the write lock only after the overlap check.
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
-        try:
-            conn.row_factory = sqlite3.Row
-            _ensure_schema(conn)
-            yield conn
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"appointments database {self.path}: {exc}") from exc
-        finally:
-            conn.close()
+        return found
 
 
-@contextmanager
-def _write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """Hold the database write lock from before the first read until commit."""
-    conn.execute("BEGIN IMMEDIATE")  # waits up to BUSY_TIMEOUT_S for another writer
-    try:
-        yield
-    except BaseException:
-        if conn.in_transaction:  # some errors (disk full) have rolled back already
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+def _clashes(span: Span, blocked: Sequence[Span]) -> bool:
+    return any(overlaps(span, other) for other in blocked)
 
 
-def _ensure_schema(conn: sqlite3.Connection) -> None:
-    version = _schema_version(conn)
-    if version == SCHEMA_VERSION:
-        return
-    if version > SCHEMA_VERSION:
-        raise StoreUnavailable(f"database schema {version} is newer than {SCHEMA_VERSION}")
-    # The default rollback journal, not WAL: switching a new file to WAL while another
-    # connection does the same fails with "database is locked" without waiting out the busy
-    # timeout (4 of 600 simultaneous first bookings, SQLite 3.40), and a booking holds the
-    # lock for about a millisecond, too briefly for WAL's concurrent readers to matter.
-    with _write_transaction(conn):  # IF NOT EXISTS: another process may have won the race
-        for statement in _SCHEMA:
-            conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-
-def _schema_version(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("PRAGMA user_version").fetchone()[0])
-
-
-def _ts(moment: datetime) -> int:
-    return int(moment.timestamp())
+def _taken(start: datetime) -> Rejection:
+    return Rejection(RejectReason.SLOT_TAKEN, f"{start:%H:%M} is taken")

@@ -1,0 +1,82 @@
+"""What the appointments store asks of a database backend, and which backend a config names.
+
+The store (store.py) keeps the rules; a backend keeps the rows, one transaction at a time,
+and owns the one guarantee that needs the database: two overlapping active appointments are
+never both committed (a clash raises ``SlotTaken`` inside the transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+from receptionist.config import Config
+from receptionist.scheduling.messages import Appointment
+from receptionist.scheduling.outbox import OutboxItem
+from receptionist.scheduling.slots import Span
+
+
+class Transaction(Protocol):
+    """One database transaction; what the store asks of a backend."""
+
+    def busy_spans(self, start: datetime, end: datetime) -> list[Span]: ...
+    def appointments(self, not_over_at: datetime | None, phone: str = "") -> list[Appointment]:
+        """Active appointments ending after ``not_over_at`` (all: None), optionally of one
+        phone, by start."""
+
+    def own_active(self, appointment_id: int, phone: str) -> Appointment | None:
+        """The active appointment with this id and phone, locked against other writers."""
+
+    def insert(self, draft: Appointment, now: datetime) -> int:
+        """Add ``draft`` (its id is ignored); returns the new id. Raises SlotTaken."""
+
+    def reschedule(self, appointment_id: int, start: datetime, end: datetime) -> None:
+        """Raises SlotTaken."""
+
+    def mark_cancelled(self, appointment_id: int, now: datetime) -> None: ...
+    def add_outbox(
+        self, topic: str, key: str, payload: Mapping[str, Any], now: datetime
+    ) -> None: ...
+    def outbox_claim(
+        self, topic: str, limit: int, now: datetime, lease_until: datetime
+    ) -> tuple[OutboxItem, ...]: ...
+    def outbox_done(self, item_id: int, now: datetime) -> None: ...
+    def outbox_retry(self, item_id: int, next_attempt_at: datetime, error: str) -> None: ...
+
+
+class Backend(Protocol):
+    location: str
+    """Where the data is, for messages (a path, or a URL that holds no password)."""
+
+    def open(self) -> None:
+        """Connect and check the schema is this release's (SQLite creates a new file's)."""
+
+    def close(self) -> None: ...
+    def exists(self) -> bool:
+        """False when there is plainly no database yet (a missing SQLite file)."""
+
+    def upgrade(self) -> tuple[int, int]:
+        """Apply missing migrations; returns the schema version before and after."""
+
+    def transaction(self, *, write: bool) -> AbstractContextManager[Transaction]:
+        """Commit on exit, roll back on an exception; a write transaction is ready to write
+        (SQLite takes the write lock first). Driver errors leave as StoreUnavailable."""
+
+
+def open_backend(
+    database: str, config: Config, environ: Mapping[str, str] | None = None
+) -> Backend:
+    """The backend for ``[scheduler] database``: a ``postgresql://`` URL or a file path.
+
+    Raises:
+        ConfigError: a PostgreSQL URL that is malformed or holds a password.
+    """
+    if database.startswith(("postgresql://", "postgres://")):
+        from receptionist.scheduling.postgres_store import PostgresBackend
+
+        return PostgresBackend(database, config, environ)
+    from receptionist.scheduling.sqlite_store import SqliteBackend
+
+    return SqliteBackend(database, config.clinic.tz)

@@ -1,0 +1,146 @@
+"""The database schema, as numbered steps for each backend.
+
+Each step takes a database from ``version - 1`` to ``version``; the backends apply the steps
+a database lacks, in order, in one transaction under a lock (SQLite's write lock, a
+PostgreSQL advisory lock), and record each in ``schema_version``, so ``receptionist db
+upgrade`` is idempotent and safe to run from two machines at once. A step is never edited
+once released: a change is a new step.
+
+SQLite also keeps the number in ``PRAGMA user_version``: version-1 files (before this table)
+have only that, and releases before version 2 read it to refuse a newer file. PostgreSQL's
+number is the highest row of ``schema_version``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    version: int
+    description: str
+    sqlite: tuple[str, ...]
+    postgres: tuple[str, ...]
+
+
+SQLITE_SCHEMA_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at REAL NOT NULL
+)"""
+POSTGRES_SCHEMA_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
+    version integer PRIMARY KEY,
+    description text NOT NULL,
+    applied_at timestamptz NOT NULL
+)"""
+
+_APPOINTMENTS = Step(
+    1,
+    "appointments",
+    sqlite=(
+        # Times are UTC epoch seconds; one file holds one clinic.
+        """CREATE TABLE IF NOT EXISTS appointments (
+            id INTEGER PRIMARY KEY,
+            start_ts INTEGER NOT NULL,
+            end_ts INTEGER NOT NULL CHECK (end_ts > start_ts),
+            service TEXT NOT NULL,
+            name TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            created_at INTEGER NOT NULL,
+            cancelled_at INTEGER
+        )""",
+        "CREATE INDEX IF NOT EXISTS appointments_active_start"
+        " ON appointments (start_ts) WHERE cancelled_at IS NULL",
+        "CREATE INDEX IF NOT EXISTS appointments_phone ON appointments (phone)",
+    ),
+    postgres=(
+        "CREATE EXTENSION IF NOT EXISTS btree_gist",
+        # One database may serve several clinics. The exclusion constraint is what makes a
+        # double booking impossible, whatever the number of servers: two active appointments
+        # of one clinic and one resource (chair, practitioner; NULL: the clinic as a whole)
+        # never overlap. Ranges are half-open, so 10:00-10:30 and 10:30-11:00 both fit.
+        """CREATE TABLE IF NOT EXISTS appointments (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            clinic text NOT NULL,
+            resource text,
+            start_at timestamptz NOT NULL,
+            end_at timestamptz NOT NULL CHECK (end_at > start_at),
+            service text NOT NULL,
+            name text NOT NULL,
+            phone text NOT NULL,
+            reason text NOT NULL DEFAULT '',
+            created_at timestamptz NOT NULL,
+            cancelled_at timestamptz,
+            CONSTRAINT appointments_no_overlap EXCLUDE USING gist (
+                clinic WITH =,
+                (coalesce(resource, '')) WITH =,
+                tstzrange(start_at, end_at) WITH &&
+            ) WHERE (cancelled_at IS NULL)
+        )""",
+        "CREATE INDEX IF NOT EXISTS appointments_phone ON appointments (clinic, phone)",
+    ),
+)
+
+_OUTBOX = Step(
+    2,
+    "outbox",
+    sqlite=(
+        # Outbox times are REAL epoch seconds: retry delays are fractions of a second.
+        """CREATE TABLE IF NOT EXISTS outbox (
+            id INTEGER PRIMARY KEY,
+            topic TEXT NOT NULL,
+            key TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            claimed_until REAL,
+            done_at REAL,
+            last_error TEXT,
+            created_at REAL NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (topic, key, id)"
+        " WHERE done_at IS NULL",
+    ),
+    postgres=(
+        # clinic: a worker of one clinic must not take another's items from a shared database.
+        """CREATE TABLE IF NOT EXISTS outbox (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            clinic text NOT NULL,
+            topic text NOT NULL,
+            key text NOT NULL,
+            payload jsonb NOT NULL,
+            attempts integer NOT NULL DEFAULT 0,
+            next_attempt_at timestamptz NOT NULL,
+            claimed_until timestamptz,
+            done_at timestamptz,
+            last_error text,
+            created_at timestamptz NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (clinic, topic, key, id)"
+        " WHERE done_at IS NULL",
+    ),
+)
+
+STEPS = (_APPOINTMENTS, _OUTBOX)
+LATEST = STEPS[-1].version
+assert [step.version for step in STEPS] == list(range(1, LATEST + 1))
+
+
+def steps_after(version: int) -> tuple[Step, ...]:
+    """The steps a database at ``version`` lacks, in order."""
+    return STEPS[version:]
+
+
+def upgrade_hint(location: str, version: int) -> str:
+    """Why a store refuses a database at ``version``; the fix, when there is one."""
+    if version > LATEST:
+        return (
+            f"appointments database {location} has schema version {version}, newer than this"
+            f" release's {LATEST}: upgrade receptionist"
+        )
+    return (
+        f"appointments database {location} has schema version {version}, older than this"
+        f" release's {LATEST}: run `receptionist db upgrade`"
+    )
