@@ -1,4 +1,4 @@
-"""The ``receptionist`` command: serve, replay, bookings, bench."""
+"""The ``receptionist`` command: serve, replay, bookings, calendar check."""
 
 from __future__ import annotations
 
@@ -61,6 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     bookings = commands.add_parser("bookings", parents=[settings], help="list booked appointments")
     bookings.add_argument("--all", action="store_true", help="include past appointments")
     bookings.set_defaults(handler=_bookings)
+
+    calendar = commands.add_parser("calendar", help="the clinic's CalDAV calendar")
+    calendar_commands = calendar.add_subparsers(required=True, metavar="ACTION")
+    check = calendar_commands.add_parser(
+        "check", parents=[settings],
+        help="connect, sign in, list tomorrow's events, write and delete a test event",
+    )  # fmt: skip
+    check.set_defaults(handler=_calendar_check)
     return parser
 
 
@@ -113,6 +121,25 @@ def _bookings(args: argparse.Namespace, config: Config) -> int:
     for line in list_bookings_lines(config, include_past=args.all):
         print(line)
     return 0
+
+
+def _calendar_check(args: argparse.Namespace, config: Config) -> int:
+    import os
+
+    from receptionist.calendar.check import run_check
+    from receptionist.calendar.config import read_calendar_config
+
+    settings = read_calendar_config(args.config, args.set)  # becomes config.calendar
+    if settings.kind == "none":
+        print('calendar: none configured (config.toml [calendar] kind = "none")')
+        return 1
+    print(f"calendar: {settings.url} ({settings.auth} authentication)")
+    steps = trio.run(run_check, settings, config.clinic.tz, os.environ)
+    for step in steps:
+        print(step.line())
+    ok = all(step.ok for step in steps)  # a failed step is always the last
+    print("calendar: ready" if ok else "calendar: not ready, see FAIL above")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
