@@ -98,7 +98,8 @@ def parse_calendar_config(raw: Mapping[str, object]) -> CalendarConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"calendar{'.' + where if where else ''}: {first['msg']}") from exc
+        message = first["msg"].removeprefix("Value error, ")  # ours name their key already
+        raise ConfigError(f"calendar.{where}: {message}" if where else message) from exc
 
 
 def read_calendar_config(path: Path, overrides: Sequence[str] = ()) -> CalendarConfig:

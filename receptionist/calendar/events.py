@@ -74,7 +74,8 @@ def busy_spans(
 
     Not busy: TRANSP:TRANSPARENT ("free") events, STATUS:CANCELLED ones, and the
     receptionist's own events (their bookings are already in the store; counting them would
-    make a booking clash with itself when moved). An all-day event takes its whole days in
+    make a booking clash with itself when moved), nor instants (no end, no duration). An
+    all-day event takes its whole days in
     the clinic's timezone, as do floating times.
 
     Raises:
@@ -91,7 +92,7 @@ def busy_spans(
             if event.name != "VEVENT" or not _is_busy(event, own_uid_prefix):
                 continue
             span = _span(event, tz)
-            if span[0] < window[1] and window[0] < span[1]:
+            if span[0] < span[1] and span[0] < window[1] and window[0] < span[1]:
                 spans.append(span)
     return sorted(spans)
 
