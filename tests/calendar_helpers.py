@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -111,3 +114,31 @@ def appointment(booking_id: int, hhmm: str = "10:00", minutes: int = 30) -> Appo
 
 def busy_times(client: CalDavClient, settings: CalendarConfig) -> BusyTimes:
     return BusyTimes(client, settings, TZ, days_ahead=7, now=CLOCK)
+
+
+def push_in_child(url: str, database: str, barrier: Barrier, results: Queue[list[str]]) -> None:
+    """In a child process: a pusher on the store at ``database`` until the calendar at ``url``
+    holds every booking in it; the URLs it PUT go to ``results``."""
+    from receptionist.scheduling.store import AppointmentStore  # imported where it runs
+
+    from .clinic import clinic_config
+
+    settings = calendar_settings(url).model_copy(update={"push_batch": 2})
+    store = AppointmentStore(
+        clinic_config(Path(database)),
+        now=CLOCK,
+        outbox_topics=("calendar",),  # type: ignore[call-arg]
+    )
+    expected = len(store.appointments())
+    puts: list[str] = []
+
+    async def push() -> None:
+        async def all_written() -> bool:
+            return len(await events(settings)) == expected
+
+        async with pushing(store, settings, puts=puts):  # type: ignore[arg-type]
+            await wait_until(all_written)
+
+    barrier.wait()
+    trio.run(push)
+    results.put(puts)
