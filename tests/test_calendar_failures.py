@@ -7,6 +7,7 @@ outbox (tests/calendar_outbox.py) until the store has its own.
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from .calendar_helpers import (
     ENV,
     PREFIX,
     appointment,
+    busy_times,
     caldav,
     calendar_settings,
     drained,
@@ -189,3 +191,42 @@ async def test_the_right_password_is_what_radicale_takes(radicale: RadicaleServe
         wrong = await http.request("PROPFIND", url, auth=(USER, "nope"), headers={"Depth": "0"})
     assert (right.status_code, wrong.status_code) == (207, 401)
     assert ENV["CALENDAR_SECRET"] == PASSWORD
+
+
+async def test_an_item_that_cannot_be_written_is_retried_and_holds_up_no_other(
+    settings: CalendarConfig, outbox: TestOutbox
+) -> None:
+    outbox.add("reschedule", appointment(70))  # an action no pusher knows: a bug, kept
+    outbox.add("upsert", appointment(71))
+    with capture_logs() as logs:
+        async with pushing(outbox, settings):
+
+            async def retried() -> bool:
+                return await trio.to_thread.run_sync(attempts, outbox) >= 2
+
+            await wait_until(retried)
+            assert list(await events(settings)) == [event_uid(PREFIX, 71)]
+    assert [row["key"] for row in outbox.unfinished()] == ["appointment:70"]
+    failure = next(line for line in logs if line["event"] == "calendar.write_failed")
+    assert (failure["booking_id"], failure["log_level"]) == (70, "error")
+
+
+async def test_a_booking_recheck_gives_up_on_a_silent_calendar_within_its_time_box(
+    autojump_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    """A server that accepts the connection and never answers (in-process, mock clock)."""
+
+    async def silent(stream: trio.SocketStream) -> None:
+        async with stream:
+            await trio.sleep_forever()
+
+    serving = partial(trio.serve_tcp, silent, 0, host="127.0.0.1")
+    (listener,) = await nursery.start(serving)
+    port = listener.socket.getsockname()[1]
+    settings = calendar_settings(f"http://127.0.0.1:{port}/clinic/calendar/")
+    async with caldav(settings) as client:
+        busy = busy_times(client, settings)
+        busy.reachable = True  # it answered a moment ago
+        began = trio.current_time()
+        assert await busy.fresh(TUESDAY) == ()
+    assert trio.current_time() - began == pytest.approx(settings.booking_recheck_timeout_s)
