@@ -229,4 +229,7 @@ async def test_a_booking_recheck_gives_up_on_a_silent_calendar_within_its_time_b
         busy.reachable = True  # it answered a moment ago
         began = trio.current_time()
         assert await busy.fresh(TUESDAY) == ()
+        assert trio.current_time() - began == pytest.approx(settings.booking_recheck_timeout_s)
+        assert not busy.reachable  # the next booking does not wait: until the next refresh
+        assert await busy.fresh(TUESDAY) == ()
     assert trio.current_time() - began == pytest.approx(settings.booking_recheck_timeout_s)

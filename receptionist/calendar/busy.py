@@ -62,13 +62,16 @@ class BusyTimes:
         """``day``'s spans re-read now, within the re-check time box; else the last ones."""
         if not self.reachable:
             return self.cached(day)
-        with trio.move_on_after(self._settings.booking_recheck_timeout_s) as box:
+        error = "timed out"
+        with trio.move_on_after(self._settings.booking_recheck_timeout_s):
             try:
                 await self._read(day, day + timedelta(days=1))
+                return self.cached(day)
             except CalendarError as exc:
-                log.warning("calendar.busy_recheck_failed", day=str(day), error=str(exc))
-        if box.cancelled_caught:
-            log.warning("calendar.busy_recheck_timed_out", day=str(day))
+                error = str(exc)
+        # Until the next refresh reads it again, bookings do not wait on it.
+        self.reachable = False
+        log.warning("calendar.busy_recheck_failed", day=str(day), error=error)
         return self.cached(day)
 
     async def refresh(self) -> None:
