@@ -64,16 +64,11 @@ class CalDavClient:
             tag=(tag.text or "").strip() or None if tag is not None else None,
         )
 
-    async def put_event(self, uid: str, ics: bytes, *, create_only: bool = False) -> None:
-        """Create or replace the event ``uid``.
-
-        Args:
-            create_only: refuse (CalendarRejected, 412) to replace an existing event
-                (``If-None-Match: *``), for the check's test event.
-        """
+    async def put_event(self, uid: str, ics: bytes) -> None:
+        """Create or replace the event ``uid``: unconditionally, so a retry after a lost
+        answer succeeds (``If-None-Match: *`` would refuse it, and Google takes no If-*
+        header but If-Match, which would need an ETag kept across restarts)."""
         headers = {"Content-Type": ICS_TYPE}
-        if create_only:
-            headers["If-None-Match"] = "*"
         url = self.event_url(uid)
         response = await self._send("PUT", url, ics, headers=headers, check=False)
         if _is_uid_conflict(response):  # our UID already lives under another name

@@ -87,7 +87,7 @@ async def _read_tomorrow(
 async def _write_and_delete(
     client: CalDavClient, settings: CalendarConfig, tz: ZoneInfo, now: datetime
 ) -> list[CheckStep]:
-    """A one-minute event tomorrow at midnight, created (never replacing one) and deleted."""
+    """A one-minute event tomorrow at midnight, under a random UID, written and deleted."""
     uid = f"{settings.event_uid_prefix}-check-{secrets.token_hex(6)}"
     start = datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(), tz)
     test = {
@@ -100,7 +100,7 @@ async def _write_and_delete(
         "reason": "",
     }
     try:
-        await client.put_event(uid, appointment_event(test, tz, uid, now), create_only=True)
+        await client.put_event(uid, appointment_event(test, tz, uid, now))
     except CalendarError as exc:
         return [CheckStep("write", False, str(exc))]
     steps = [CheckStep("write", True, f"created the test event {uid}")]
