@@ -27,7 +27,7 @@ def test_check_prints_each_step_and_succeeds(
     assert main(check(radicale.new_calendar())) == 0
     out = capsys.readouterr().out
     for step in ("connect", "authenticate", "calendar", "read", "write", "delete"):
-        assert f"ok  {step}" in out
+        assert f"ok   {step}" in out
     assert out.rstrip().endswith("calendar: ready")
     assert PASSWORD not in out
 

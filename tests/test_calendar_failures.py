@@ -123,12 +123,17 @@ async def test_check_tries_every_step_and_leaves_nothing_behind(settings: Calend
     assert await events(settings) == {}
 
 
-async def test_check_says_when_the_url_is_not_a_calendar(radicale: RadicaleServer) -> None:
-    settings = calendar_settings(f"{radicale.base_url}/{USER}/")
-    async with caldav(settings) as client:
-        steps = await check_calendar(client, settings, TZ, CLOCK())
+@pytest.mark.parametrize("path", ["/", f"/{USER}/"])
+async def test_check_lists_the_calendars_found_from_a_url_that_is_not_one(
+    radicale: RadicaleServer, settings: CalendarConfig, path: str
+) -> None:
+    """The server's root (found through the principal), or the user's calendar home."""
+    url = calendar_settings(f"{radicale.base_url}{path}")
+    async with caldav(url) as client:
+        steps = await check_calendar(client, url, TZ, CLOCK())
     assert (steps[-1].name, steps[-1].ok) == ("calendar", False)
     assert "not a calendar" in steps[-1].detail
+    assert settings.collection_url in steps[-1].detail
 
 
 async def test_check_says_when_the_server_cannot_be_reached(tmp_path: Path) -> None:

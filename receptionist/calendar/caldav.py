@@ -31,6 +31,11 @@ _COLLECTION_PROPS = f"""<?xml version="1.0" encoding="utf-8"?>
   <d:prop><d:resourcetype/><d:displayname/><cs:getctag/><d:sync-token/></d:prop>
 </d:propfind>"""
 
+_PRINCIPAL_PROPS = f"""<?xml version="1.0" encoding="utf-8"?>
+<d:propfind xmlns:d="{DAV}" xmlns:c="{CALDAV}">
+  <d:prop><d:current-user-principal/><c:calendar-home-set/></d:prop>
+</d:propfind>"""
+
 
 @dataclass(frozen=True, slots=True)
 class CollectionInfo:
@@ -63,6 +68,38 @@ class CalDavClient:
             name=(name.text or "").strip() if name is not None else "",
             tag=(tag.text or "").strip() or None if tag is not None else None,
         )
+
+    async def find_calendars(self) -> list[tuple[str, str]]:
+        """The signed-in user's calendars, as (URL, name), found from this URL: its
+        principal, the principal's calendar home, the home's calendars (RFC 6764 6), trying
+        the server's /.well-known/caldav when this URL knows no principal."""
+        home = await self._href(self.url, f"{{{CALDAV}}}calendar-home-set")
+        if home is None:
+            principal = await self._href(self.url, f"{{{DAV}}}current-user-principal")
+            if principal is None:
+                principal = await self._href(
+                    urljoin(self.url, "/.well-known/caldav"), f"{{{DAV}}}current-user-principal"
+                )
+            home = principal and await self._href(principal, f"{{{CALDAV}}}calendar-home-set")
+        if home is None:
+            return []
+        response = await self._send("PROPFIND", home, _COLLECTION_PROPS, depth="1")
+        found = []
+        for href, props in _multistatus(response).items():
+            kind, name = props.get(f"{{{DAV}}}resourcetype"), props.get(f"{{{DAV}}}displayname")
+            if kind is not None and kind.find(f"{{{CALDAV}}}calendar") is not None:
+                found.append((urljoin(home, href), (name.text or "") if name is not None else ""))
+        return found
+
+    async def _href(self, url: str, tag: str) -> str | None:
+        """The URL in property ``tag`` of ``url``, if it has it."""
+        try:
+            response = await self._send("PROPFIND", url, _PRINCIPAL_PROPS, depth="0")
+            answers = _multistatus(response).values()
+        except CalendarRejected:  # not a DAV resource, or no such property here
+            return None
+        hrefs = (props[tag].findtext(f"{{{DAV}}}href") for props in answers if tag in props)
+        return next((urljoin(url, href.strip()) for href in hrefs if href), None)
 
     async def put_event(self, uid: str, ics: bytes) -> None:
         """Create or replace the event ``uid``: unconditionally, so a retry after a lost

@@ -25,7 +25,7 @@ class CheckStep:
     detail: str
 
     def line(self) -> str:
-        return f"  {'ok ' if self.ok else 'FAIL'} {self.name:<12} {self.detail}"
+        return f"  {'ok' if self.ok else 'FAIL':<4} {self.name:<12} {self.detail}"
 
 
 async def run_check(
@@ -62,8 +62,7 @@ async def check_calendar(
     steps.append(CheckStep("connect", True, f"the server at {client.url} answered"))
     steps.append(CheckStep("authenticate", True, f"signed in ({settings.auth})"))
     if not info.is_calendar:
-        detail = "this URL is not a calendar collection: use the URL of the calendar itself"
-        return (*steps, CheckStep("calendar", False, detail))
+        return (*steps, await _not_a_calendar(client))
     change_tag = "reports changes (ctag)" if info.tag else "no change tag: re-read in full"
     steps.append(CheckStep("calendar", True, f"{info.name or 'unnamed'!r}, {change_tag}"))
     try:
@@ -71,6 +70,17 @@ async def check_calendar(
     except CalendarError as exc:
         return (*steps, CheckStep("read", False, str(exc)))
     return (*steps, *await _write_and_delete(client, settings, tz, now))
+
+
+async def _not_a_calendar(client: CalDavClient) -> CheckStep:
+    """The failed step, naming the calendars found from this URL, to copy into the config."""
+    detail = "this URL is not a calendar: set calendar.url to the calendar's own URL"
+    try:
+        found = await client.find_calendars()
+    except CalendarError:
+        found = []
+    listed = "".join(f"\n{' ' * 20}{name!r}: {url}" for url, name in found)
+    return CheckStep("calendar", False, detail + (f"; calendars found:{listed}" if found else ""))
 
 
 async def _read_tomorrow(
