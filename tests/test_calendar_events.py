@@ -6,11 +6,12 @@ from datetime import datetime, timedelta
 
 import icalendar
 import pytest
+from structlog.testing import capture_logs
 
 from receptionist.calendar.config import CalendarConfig, parse_calendar_config
 from receptionist.calendar.events import appointment_event, busy_spans, event_uid
 from receptionist.calendar.pusher import retry_delay
-from receptionist.errors import CalendarRejected, ConfigError
+from receptionist.errors import ConfigError
 
 from .clinic import TUESDAY, TZ, at
 
@@ -143,9 +144,14 @@ def test_an_instant_blocks_nothing() -> None:
     assert spans_hhmm(vcalendar("UID:i\nDTSTART:20261201T150000Z")) == []
 
 
-def test_what_is_not_icalendar_is_rejected() -> None:
-    with pytest.raises(CalendarRejected):
-        spans_hhmm("this is not a calendar")
+def test_an_unreadable_object_is_skipped_and_the_others_still_count() -> None:
+    window = (at(TUESDAY, "00:00"), at(TUESDAY, "23:59"))
+    staff = vcalendar("UID:a\nDTSTART:20261201T150000Z\nDTEND:20261201T160000Z")
+    broken = vcalendar("UID:b\nDTSTART:not-a-time")
+    with capture_logs() as logs:
+        spans = busy_spans(["this is not a calendar", broken, staff], window, TZ, PREFIX)
+    assert spans == [(at(TUESDAY, "10:00"), at(TUESDAY, "11:00"))]
+    assert [line["event"] for line in logs] == ["calendar.unreadable_event"] * 2
 
 
 # --- retries -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ moved or cancelled single occurrences), because servers' support for CalDAV's ow
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -16,8 +17,6 @@ from zoneinfo import ZoneInfo
 import icalendar
 import recurring_ical_events
 import structlog
-
-from receptionist.errors import CalendarRejected
 
 log = structlog.get_logger(__name__)
 
@@ -72,29 +71,32 @@ def busy_spans(
 ) -> list[Span]:
     """The spans within ``window`` taken by events, sorted, occurrences expanded.
 
-    Not busy: TRANSP:TRANSPARENT ("free") events, STATUS:CANCELLED ones, and the
-    receptionist's own events (their bookings are already in the store; counting them would
-    make a booking clash with itself when moved), nor instants (no end, no duration). An
-    all-day event takes its whole days in
-    the clinic's timezone, as do floating times.
-
-    Raises:
-        CalendarRejected: a calendar object is not iCalendar.
+    Not busy: TRANSP:TRANSPARENT ("free") events, STATUS:CANCELLED ones, instants (no end,
+    no duration), and the receptionist's own events (their bookings are in the store already;
+    counting them would make a booking clash with itself when moved). An all-day event takes
+    its whole days in the clinic's timezone; floating times are the clinic's. A calendar
+    object that cannot be read is logged and skipped: the staff's other events still count.
     """
     spans = []
     for text in calendar_data:
         try:
-            calendar = icalendar.Calendar.from_ical(text)
-            occurrences = recurring_ical_events.of(calendar).between(*window)
-        except (ValueError, KeyError, recurring_ical_events.InvalidCalendar) as exc:
-            raise CalendarRejected(f"the calendar sent an event we cannot read: {exc}") from exc
-        for event in occurrences:
-            if event.name != "VEVENT" or not _is_busy(event, own_uid_prefix):
-                continue
-            span = _span(event, tz)
-            if span[0] < span[1] and span[0] < window[1] and window[0] < span[1]:
-                spans.append(span)
+            spans.extend(_object_spans(text, window, tz, own_uid_prefix))
+        except Exception as exc:  # whatever the libraries raise on odd data
+            uid = re.search(r"^UID:(.*)$", text, re.MULTILINE)  # not the rest: it is private
+            log.warning("calendar.unreadable_event", error=repr(exc), uid=uid and uid[1].strip())
     return sorted(spans)
+
+
+def _object_spans(text: str, window: Span, tz: ZoneInfo, own_uid_prefix: str) -> list[Span]:
+    calendar = icalendar.Calendar.from_ical(text)
+    spans = []
+    for event in recurring_ical_events.of(calendar).between(*window):
+        if event.name != "VEVENT" or not _is_busy(event, own_uid_prefix):
+            continue
+        span = _span(event, tz)
+        if span[0] < span[1] and span[0] < window[1] and window[0] < span[1]:
+            spans.append(span)
+    return spans
 
 
 def _is_busy(event: icalendar.Event, own_uid_prefix: str) -> bool:

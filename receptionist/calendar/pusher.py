@@ -115,7 +115,7 @@ async def _push(
             for later in waiting[index:]:
                 await _retry(outbox, settings, later, exc)
             return
-        except (CalendarError, KeyError, ValueError) as exc:  # this one item: rejected, or bad
+        except (CalendarError, KeyError, TypeError, ValueError) as exc:  # this item: refused, bad
             await _retry(outbox, settings, item, exc)
             continue
         await trio.to_thread.run_sync(outbox.outbox_done, item.id)
@@ -128,7 +128,7 @@ async def _write(
     now: Callable[[], datetime],
     item: OutboxItem,
 ) -> None:
-    """Raises CalendarError, or KeyError or ValueError for a payload we cannot use."""
+    """Raises CalendarError, or KeyError, TypeError or ValueError for a payload we cannot use."""
     payload: Mapping[str, Any] = item.payload
     appointment = payload["appointment"]
     uid = event_uid(settings.event_uid_prefix, int(appointment["id"]))
