@@ -18,7 +18,8 @@ from structlog.testing import capture_logs
 from receptionist.calendar.busy import blocked_for
 from receptionist.calendar.config import CalendarConfig
 from receptionist.calendar.events import event_uid
-from receptionist.messages import BookSlot, FindFreeSlots
+from receptionist.calendar.service import open_calendar
+from receptionist.messages import BookSlot, FindBookings, FindFreeSlots, MoveBooking
 from receptionist.scheduling.slots import bookable_starts, free_starts
 
 from .calendar_helpers import (
@@ -144,3 +145,23 @@ async def test_a_booking_rechecks_and_sees_a_staff_event_added_since_the_offer(
         blocked = await blocked_for(busy, book, TZ)  # ... booking reads afresh
     assert blocked == ((at(TUESDAY, "10:00"), at(TUESDAY, "10:30")),)
     assert busy.cached(TUESDAY) == blocked  # and the next offer knows it too
+
+
+async def test_without_a_calendar_nothing_runs_and_nothing_is_blocked(outbox: TestOutbox) -> None:
+    none = CalendarConfig()
+    async with open_calendar(none, outbox, TZ, days_ahead=7, now=CLOCK, environ={}) as busy:
+        assert busy is None
+        book = BookSlot(1, "check-up", at(TUESDAY, "10:00"), "Ann Lee", PHONE, "")
+        assert await blocked_for(busy, book, TZ) == ()
+
+
+async def test_a_move_rechecks_its_new_day_and_a_lookup_needs_no_busy_times(
+    settings: CalendarConfig,
+) -> None:
+    await put_staff_event(settings, "walk-in", "DTSTART:20261201T150000Z\nDURATION:PT30M")
+    async with caldav(settings) as client:
+        busy = busy_times(client, settings)
+        await busy.refresh()
+        move = MoveBooking(3, 41, PHONE, at(TUESDAY, "10:00"))
+        assert await blocked_for(busy, move, TZ) == ((at(TUESDAY, "10:00"), at(TUESDAY, "10:30")),)
+        assert await blocked_for(busy, FindBookings(4, PHONE), TZ) == ()
