@@ -1,4 +1,4 @@
-"""The ``receptionist`` command: serve, replay, bookings, db upgrade."""
+"""The ``receptionist`` command: serve, replay, bookings, db upgrade, calendar check."""
 
 from __future__ import annotations
 
@@ -72,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
         help="create the schema, or migrate it to this release's version (idempotent)",
     )  # fmt: skip
     upgrade.set_defaults(handler=_db_upgrade)
+    calendar = commands.add_parser("calendar", help="the clinic's CalDAV calendar")
+    calendar_commands = calendar.add_subparsers(required=True, metavar="ACTION")
+    check = calendar_commands.add_parser(
+        "check", parents=[settings],
+        help="connect, sign in, list tomorrow's events, write and delete a test event",
+    )  # fmt: skip
+    check.set_defaults(handler=_calendar_check)
     return parser
 
 
@@ -139,6 +146,22 @@ def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
     else:
         print(f"{store.location}: schema upgraded from version {before} to {after}")
     return 0
+
+
+def _calendar_check(args: argparse.Namespace, config: Config) -> int:
+    from receptionist.calendar.check import run_check
+
+    settings = config.calendar
+    if settings.kind == "none":
+        print('calendar: none configured (config.toml [calendar] kind = "none")')
+        return 1
+    print(f"calendar: {settings.url} ({settings.auth} authentication)")
+    steps = trio.run(run_check, settings, config.clinic.tz, config.secrets.calendar)
+    for step in steps:
+        print(step.line())
+    ok = all(step.ok for step in steps)  # a failed step is always the last
+    print("calendar: ready" if ok else "calendar: not ready, see FAIL above")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

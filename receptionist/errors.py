@@ -12,9 +12,13 @@
     │   ├── SpeechRecognitionError
     │   ├── SpeechSynthesisError
     │   └── LlmError              the LLM API failed, or streamed something unusable
-    └── SchedulerError         the appointments store failed
-        ├── StoreUnavailable      the database could not be opened or written
-        └── SlotTaken             a booking clashed (never leaves the store: a Rejection)
+    ├── SchedulerError         the appointments store failed
+    │   ├── StoreUnavailable      the database could not be opened or written
+    │   └── SlotTaken             a booking clashed (never leaves the store: a Rejection)
+    └── CalendarError          the clinic's CalDAV calendar failed (a booking never waits on it)
+        ├── CalendarUnavailable   unreachable, timed out, or a server error: try again later
+        ├── CalendarAuthError     the credentials were refused (HTTP 401 or 403)
+        └── CalendarRejected      the server refused one request (another 4xx, an unusable answer)
 """
 
 
@@ -73,3 +77,23 @@ class StoreUnavailable(SchedulerError):
 class SlotTaken(SchedulerError):
     """A write clashed with another appointment; the store's backends raise it inside the
     transaction (so it rolls back) and the store answers ``Rejection(SLOT_TAKEN)``."""
+
+
+class CalendarError(ReceptionistError):
+    """The clinic's calendar failed; ``status`` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CalendarUnavailable(CalendarError):
+    """The calendar server could not be reached, timed out, or failed (5xx, 429)."""
+
+
+class CalendarAuthError(CalendarError):
+    """The calendar server refused the credentials, or this user may not use the calendar."""
+
+
+class CalendarRejected(CalendarError):
+    """The calendar server refused one request, or answered something we cannot use."""

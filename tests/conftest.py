@@ -11,10 +11,14 @@ import psycopg
 import pytest
 
 from receptionist.config import Config, load_config
+from receptionist.config.calendar import CalendarConfig
 from receptionist.scheduling.store import AppointmentStore
 
+from .calendar_helpers import calendar_settings
+from .calendar_outbox import TestOutbox
 from .clinic import TUESDAY, Clock, at, clinic_config
 from .postgres import HOW_TO_ENABLE, Cluster, running_cluster, server_binaries
+from .radicale_server import RadicaleServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = Path(__file__).resolve().parent / "protocol_samples"
@@ -113,3 +117,23 @@ def make_store(database: str, clock: Clock) -> Iterator[StoreFactory]:
 @pytest.fixture
 def store(make_store: StoreFactory) -> AppointmentStore:
     return make_store()
+
+
+@pytest.fixture(scope="session")
+def radicale(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A CalDAV server (Radicale) on 127.0.0.1 for the whole session."""
+    server = RadicaleServer(tmp_path_factory.mktemp("radicale"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(radicale: RadicaleServer) -> CalendarConfig:
+    """A fresh, empty calendar on the session's Radicale."""
+    return calendar_settings(radicale.new_calendar())
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> TestOutbox:
+    return TestOutbox(tmp_path / "outbox.sqlite3")

@@ -7,11 +7,12 @@ rather than during one. The engines take their API keys from ``Config.secrets``,
 ``load_config`` reads from the environment, never from the file.
 
 - ``values``: the value types shared by the sections; ``clinic``: clinic, hours, services,
-  scheduler; ``engines``: engine choices and settings; ``calls``: server, dialogue,
-  turn-taking, buffers, Twilio, logging; ``environment``: the secrets; ``model``: Config;
-  ``loading``: load_config, ``--set`` overrides, error messages.
+  scheduler; ``engines``: engine choices and settings; ``calendar``: the CalDAV calendar;
+  ``calls``: server, dialogue, turn-taking, buffers, Twilio, logging; ``environment``: the
+  secrets; ``model``: Config; ``loading``: load_config, ``--set`` overrides, error messages.
 """
 
+from receptionist.config.calendar import CalendarConfig
 from receptionist.config.calls import (
     BufferConfig,
     DialogueConfig,
@@ -46,6 +47,7 @@ __all__ = [
     "ENGINE_CHOICES",
     "WEEKDAYS",
     "BufferConfig",
+    "CalendarConfig",
     "ClinicConfig",
     "Config",
     "DeepgramConfig",

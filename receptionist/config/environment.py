@@ -34,9 +34,14 @@ class Secrets:
     elevenlabs_api_key: Text = field(default="", repr=False)
     twilio_auth_token: Text = field(default="", repr=False)
     stream_secret: Text = field(default="", repr=False)
+    calendar: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """The calendar's password, token or OAuth secrets, by the variable ``[calendar]`` names."""
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str], *, llm_api_key_env: str) -> Secrets:
+    def from_environ(
+        cls, environ: Mapping[str, str], *, llm_api_key_env: str,
+        calendar_variables: tuple[str, ...] = (),
+    ) -> Secrets:  # fmt: skip
         def read(name: str) -> str:
             return environ.get(name, "").strip() if name else ""
 
@@ -46,6 +51,7 @@ class Secrets:
             elevenlabs_api_key=read(ELEVENLABS_KEY),
             twilio_auth_token=read(TWILIO_AUTH_TOKEN),
             stream_secret=read(STREAM_SECRET),
+            calendar={name: read(name) for name in calendar_variables if read(name)},
         )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from receptionist.config.calendar import CalendarConfig
 from receptionist.config.environment import DEFAULT_LLM_KEY, Secrets
 from receptionist.config.model import Config
 from receptionist.config.values import Invalid
@@ -79,7 +80,10 @@ def parse_config(raw: Mapping[str, Any], *, environ: Mapping[str, str] = NO_ENVI
     """Check config.toml's tables; the keys come from ``environ`` (none by default)."""
     if "secrets" in raw:
         raise ConfigError("secrets: keys are read from the environment only, never from a file")
-    secrets = Secrets.from_environ(environ, llm_api_key_env=_llm_key_variable(raw))
+    secrets = Secrets.from_environ(
+        environ, llm_api_key_env=_llm_key_variable(raw),
+        calendar_variables=_calendar_variables(raw),
+    )  # fmt: skip
     try:
         return _CONFIG.validate_python({**raw, "secrets": secrets})
     except ValidationError as exc:
@@ -91,6 +95,17 @@ def _llm_key_variable(raw: Mapping[str, Any]) -> str:
     llm = raw.get("llm")
     name = llm.get("api_key_env", DEFAULT_LLM_KEY) if isinstance(llm, Mapping) else DEFAULT_LLM_KEY
     return name if isinstance(name, str) else ""
+
+
+def _calendar_variables(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    """The variables ``[calendar]`` names for its secrets; a bad table is reported later."""
+    table = raw.get("calendar", {})
+    if not isinstance(table, Mapping) or table.get("kind", "none") == "none":
+        return ()
+    try:
+        return CalendarConfig.model_validate(table).secret_variables
+    except ValidationError:
+        return ()
 
 
 def _override(raw: dict[str, Any], override: str) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, model_validator
 from pydantic.dataclasses import dataclass
 
+from receptionist.config.calendar import CalendarConfig
 from receptionist.config.calls import (
     BufferConfig,
     DialogueConfig,
@@ -48,6 +49,7 @@ class Config:
     buffers: BufferConfig = BufferConfig()
     twilio: TwilioConfig = TwilioConfig()
     logging: LoggingConfig = LoggingConfig()
+    calendar: CalendarConfig = CalendarConfig()
     secrets: Secrets = field(default=Secrets(), repr=False)
     """From the environment only (``load_config``'s ``environ``), never from the file."""
 
