@@ -1,9 +1,10 @@
-"""Shared test helpers."""
+"""Fixtures shared by the whole suite: the project's config, the stores on SQLite and a
+throwaway PostgreSQL cluster, a Radicale CalDAV server. Helpers live in tests/helpers/."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,26 +14,20 @@ import pytest
 from receptionist.config import Config, load_config
 from receptionist.config.calendar import CalendarConfig
 from receptionist.scheduling.store import AppointmentStore
+from tests.helpers.calendar_helpers import calendar_settings
+from tests.helpers.calendar_outbox import TestOutbox
+from tests.helpers.clinic import TUESDAY, Clock, StoreFactory, at, clinic_config
+from tests.helpers.paths import PROJECT_ROOT
+from tests.helpers.postgres import HOW_TO_ENABLE, Cluster, running_cluster, server_binaries
+from tests.helpers.radicale_server import RadicaleServer
 
-from .calendar_helpers import calendar_settings
-from .calendar_outbox import TestOutbox
-from .clinic import TUESDAY, Clock, at, clinic_config
-from .postgres import HOW_TO_ENABLE, Cluster, running_cluster, server_binaries
-from .radicale_server import RadicaleServer
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = Path(__file__).resolve().parent / "protocol_samples"
-"""Real provider payloads, copied from the providers' docs and SDKs; each has a .source.txt."""
 BACKENDS = ("sqlite", "postgres")
-StoreFactory = Callable[..., AppointmentStore]
 
 
 @pytest.fixture(scope="session")
 def project_config() -> Config:
     """The config.toml users start from (no keys: tests never read the environment)."""
     return load_config(PROJECT_ROOT / "config.toml", environ={})
-    """The config.toml users start from."""
-    return load_config(PROJECT_ROOT / "config.toml")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -23,8 +23,7 @@ from receptionist.llm import FALLBACK
 from receptionist.runtime import open_services
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.server import serve_app
-
-from .test_end_to_end import NOW, call, capture_logs
+from tests.helpers.calls import NOW, call, capture_logs
 
 TEST_LIMIT_S = 60
 TUESDAY = NOW.date().replace(day=1, month=12)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -18,31 +17,16 @@ import httpx
 import pytest
 import trio
 import trio_websocket
-from structlog.contextvars import merge_contextvars
-from structlog.testing import capture_logs as _capture_logs
 
 from receptionist.call import CallServices
 from receptionist.config import Config, Secrets
-from receptionist.devtools.replay import load_caller_audio, replay_config, split_utterances
+from receptionist.devtools.replay import replay_config
 from receptionist.devtools.twilio_caller import CallerReport, TwilioCaller
 from receptionist.runtime import build_services
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.server import serve_app
 from stages.listener import ListenerEngines
-
-from .conftest import PROJECT_ROOT
-
-FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
-
-
-def capture_logs():  # type: ignore[no-untyped-def]
-    """Captured log events with the call's bound context (call_sid, stream_sid) merged in."""
-    return _capture_logs(processors=[merge_contextvars])
-
-
-NOW = datetime.fromisoformat("2026-11-24T09:00:00-05:00")
-"""A Tuesday morning: "next Tuesday" is the 1st of December."""
-TEST_LIMIT_S = 120
+from tests.helpers.calls import NOW, TEST_LIMIT_S, call, capture_logs
 
 
 @pytest.fixture
@@ -60,15 +44,6 @@ async def server(services: CallServices, nursery: trio.Nursery) -> AsyncIterator
     binds = await nursery.start(serve_app, services, "127.0.0.1", 0)
     yield binds[0]
     nursery.cancel_scope.cancel()
-
-
-def utterances(fixture: str) -> list[bytes]:
-    return split_utterances(load_caller_audio(FIXTURES / fixture))
-
-
-async def call(server: str, fixture: str, **caller: object) -> CallerReport:
-    twilio = TwilioCaller(server, paced=False, reply_quiet_s=0.5, **caller)  # type: ignore[arg-type]
-    return await twilio.run(utterances(fixture))
 
 
 async def test_a_whole_booking_call_books_the_appointment(server, e2e_config):

@@ -1,0 +1,213 @@
+"""Voice activity detection: the smoothing state machine, and both engines on phone audio."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from receptionist.config import VadConfig, load_config
+from receptionist.devtools.phone_speech import caller_says, line_noise, phone_line
+from receptionist.engines.vad import (
+    SegmenterEvent,
+    SpeechSegmenter,
+    VadModel,
+    WebrtcModel,
+    load_vad,
+    new_segmenter,
+    silero_model_path,
+)
+from receptionist.errors import ConfigError
+from receptionist.messages import (
+    FRAME_MS,
+    SAMPLE_RATE,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    SpeechStopped,
+)
+from tests.helpers.paths import PROJECT_ROOT
+
+FRAME = FRAME_MS / 1000
+FRAME_BYTES_PCM = SAMPLE_RATE * FRAME_MS // 1000 * 2
+
+
+def segmenter(
+    min_speech_ms: int = 100, end_silence_ms: int = 200, pause_ms: int | None = None
+) -> SpeechSegmenter:
+    return SpeechSegmenter(
+        threshold=0.5, min_speech_ms=min_speech_ms, end_silence_ms=end_silence_ms,
+        pause_ms=pause_ms,
+    )  # fmt: skip
+
+
+TurnEvent = SegmenterEvent
+
+
+def feed(
+    machine: SpeechSegmenter, probabilities: Sequence[float | bool]
+) -> list[tuple[int, TurnEvent]]:
+    """Frame i arrives at i * 20 ms; returns the events with their frame index."""
+    events = []
+    for index, probability in enumerate(probabilities):
+        event = machine.handle(probability, index * FRAME)
+        if event is not None:
+            events.append((index, event))
+    return events
+
+
+# --- The smoothing state machine -------------------------------------------------------
+
+
+def test_speech_starts_after_min_speech_stamped_with_its_first_frame() -> None:
+    events = feed(segmenter(), [0.0] * 3 + [0.9] * 5)
+    assert events == [(7, SpeechStarted(at=3 * FRAME))]
+
+
+def test_a_burst_shorter_than_min_speech_starts_nothing() -> None:
+    assert feed(segmenter(), [0.0, 0.9, 0.9, 0.9, 0.9, 0.0, 0.9, 0.0] * 4) == []
+
+
+def test_speech_stops_after_end_silence_stamped_with_the_last_voiced_frame() -> None:
+    events = feed(segmenter(), [0.9] * 10 + [0.1] * 10)
+    assert events == [
+        (4, SpeechStarted(at=0.0)),
+        (19, SpeechStopped(at=9 * FRAME)),
+    ]
+
+
+def test_a_pause_shorter_than_end_silence_does_not_stop_speech() -> None:
+    events = feed(segmenter(), [0.9] * 10 + [0.1] * 9 + [0.9] * 5)
+    assert [type(event) for _, event in events] == [SpeechStarted]
+
+
+def test_a_short_silence_is_a_pause_then_a_resumption_or_the_stop() -> None:
+    events = feed(segmenter(pause_ms=100), [0.9] * 10 + [0.1] * 6 + [0.9] * 3 + [0.1] * 10)
+    assert events == [
+        (4, SpeechStarted(at=0.0)),
+        (14, SpeechPaused(at=9 * FRAME)),
+        (16, SpeechResumed(at=16 * FRAME)),
+        (23, SpeechPaused(at=18 * FRAME)),
+        (28, SpeechStopped(at=18 * FRAME)),
+    ]
+
+
+def test_a_pause_no_shorter_than_the_stop_is_not_reported() -> None:
+    events = feed(segmenter(pause_ms=200), [0.9] * 10 + [0.1] * 10)
+    assert [type(event) for _, event in events] == [SpeechStarted, SpeechStopped]
+
+
+def test_hysteresis_keeps_speech_going_on_a_soft_syllable() -> None:
+    # 0.4 would not start speech (threshold 0.5) but does not end it either.
+    assert feed(segmenter(), [0.4] * 20) == []
+    events = feed(segmenter(), [0.9] * 5 + [0.4] * 30)
+    assert [type(event) for _, event in events] == [SpeechStarted]
+
+
+def test_flags_work_as_probabilities() -> None:
+    events = feed(segmenter(), [False] * 2 + [True] * 6 + [False] * 10)
+    assert [(i, type(e)) for i, e in events] == [(6, SpeechStarted), (17, SpeechStopped)]
+
+
+def test_it_starts_again_after_stopping() -> None:
+    events = feed(segmenter(), ([0.9] * 6 + [0.0] * 12) * 2)
+    assert [type(e) for _, e in events] == [SpeechStarted, SpeechStopped] * 2
+    assert events[2][1] == SpeechStarted(at=18 * FRAME)
+
+
+def test_durations_round_up_to_whole_frames() -> None:
+    machine = segmenter(min_speech_ms=110, end_silence_ms=700)
+    assert (machine.start_frames, machine.end_frames) == (6, 35)
+
+
+# --- Engines on synthetic phone audio --------------------------------------------------
+
+SPEECH_PHRASES = ("I would like to book a check up", "next Tuesday at ten")
+
+
+@pytest.fixture(scope="module")
+def silero() -> VadModel:
+    return load_vad(VadConfig(engine="silero"))
+
+
+@pytest.fixture(scope="module", params=["silero", "webrtc"])
+def engine(request: pytest.FixtureRequest, silero: VadModel) -> VadModel:
+    return silero if request.param == "silero" else WebrtcModel(3)
+
+
+def run_engine(model: VadModel, pcm16: bytes) -> list[TurnEvent]:
+    stream, machine = model.new_stream(), new_segmenter(VadConfig())
+    events: list[TurnEvent] = []
+    for index in range(len(pcm16) // FRAME_BYTES_PCM):
+        frame = pcm16[index * FRAME_BYTES_PCM : (index + 1) * FRAME_BYTES_PCM]
+        event = machine.handle(stream.probability(frame), index * FRAME)
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def speech_call() -> bytes:
+    parts = [line_noise(0.5)]
+    for phrase in SPEECH_PHRASES:
+        parts += [caller_says(phrase), line_noise(1.5)]
+    return b"".join(parts)
+
+
+def noise_burst(seconds: float, level: float = 3000) -> bytes:
+    burst = np.random.default_rng(7).normal(0, level, round(seconds * SAMPLE_RATE))
+    noise = phone_line(np.clip(burst, -32768, 32767).astype(np.int16).tobytes())
+    return line_noise(1.0) + noise + line_noise(1.5)
+
+
+def test_both_engines_find_each_utterance(engine: VadModel) -> None:
+    events = run_engine(engine, speech_call())
+    assert [type(e) for e in events] == [SpeechStarted, SpeechStopped] * len(SPEECH_PHRASES)
+    first_start = events[0]
+    assert isinstance(first_start, SpeechStarted)
+    assert first_start.at == pytest.approx(0.5, abs=0.1)
+
+
+def test_both_engines_ignore_line_noise(engine: VadModel) -> None:
+    assert run_engine(engine, line_noise(5.0)) == []
+
+
+def test_silero_ignores_a_noise_burst_and_a_click(silero: VadModel) -> None:
+    assert run_engine(silero, noise_burst(1.0)) == []
+    click = line_noise(1.0) + phone_line(b"\xff\x7f" * 40) + line_noise(1.0)
+    assert run_engine(silero, click) == []
+
+
+def test_silero_streams_keep_separate_state(silero: VadModel) -> None:
+    speech = caller_says("yes please")
+    frames = [speech[i : i + FRAME_BYTES_PCM] for i in range(0, len(speech), FRAME_BYTES_PCM)]
+    one, other = silero.new_stream(), silero.new_stream()
+    interleaved = []
+    for frame in frames:
+        interleaved.append(one.probability(frame))
+        other.probability(b"\x00" * len(frame))  # another call, hearing silence
+    reference = silero.new_stream()
+    assert interleaved == [reference.probability(f) for f in frames]
+    assert max(interleaved) > 0.5
+
+
+def test_webrtc_accepts_frames_of_any_size() -> None:
+    stream = WebrtcModel(3).new_stream()
+    speech = caller_says("yes please")
+    results = [stream.probability(speech[i : i + 100]) for i in range(0, len(speech), 100)]
+    assert max(results) == 1.0
+
+
+def test_silero_model_is_found_without_importing_the_package() -> None:
+    assert silero_model_path().name == "silero_vad.onnx"
+    assert "silero_vad" not in sys.modules  # its __init__ imports torch
+    assert "torch" not in sys.modules
+
+
+def test_bad_engine_settings_are_config_errors() -> None:
+    config = PROJECT_ROOT / "config.toml"
+    with pytest.raises(ConfigError, match=r"vad\.engine"):
+        load_config(config, ["vad.engine=nope"], environ={})
+    with pytest.raises(ConfigError, match=r"vad\.webrtc_mode"):
+        load_config(config, ["vad.engine=webrtc", "vad.webrtc_mode=4"], environ={})

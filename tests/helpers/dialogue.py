@@ -1,0 +1,123 @@
+"""The offline Dialogue actor driven alone: its harness, clinic config and clock."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from functools import partial
+from zoneinfo import ZoneInfo
+
+import trio
+import trio.testing
+
+from receptionist.config import Config, parse_config
+from receptionist.messages import (
+    CallStarted,
+    CallStopped,
+    ClearAudio,
+    EndCall,
+    Expectation,
+    ListenFor,
+    MarkPlayed,
+    Sentence,
+    SpeechStarted,
+    SpeechStopped,
+    Transcript,
+)
+from receptionist.scheduling.messages import SchedulerRequest
+from receptionist.turns.cancellation import TurnCancellation
+from stages.dialogue import DialogueEvent, run_dialogue
+
+TZ = ZoneInfo("America/New_York")
+NOW = datetime(2026, 11, 26, 15, 0, tzinfo=TZ)
+TUESDAY = date(2026, 12, 1)
+TEST_TIMEOUT_S = 60
+"""Mock-clock seconds: the longest test waits out two reprompt periods."""
+REPROMPT_AFTER_S = 8.0
+CONFIG = parse_config(
+    {
+        "clinic": {
+            "name": "Riverside Family Clinic",
+            "timezone": "America/New_York",
+            "greeting": "Thank you for calling Riverside Family Clinic. How can I help?",
+            "hours": {"monday": "09:00-17:00", "tuesday": "09:00-17:00"},
+        },
+        "services": [{"name": "check-up", "minutes": 30, "words": ["check up"]}],
+        "dialogue": {"reprompt_after_s": REPROMPT_AFTER_S, "max_reprompts": 2},
+    }
+)
+
+
+WITH_TRANSFER = replace(CONFIG, clinic=replace(CONFIG.clinic, transfer_number="+15550001111"))
+
+
+@dataclass
+class Harness:
+    """The ends of the Dialogue's channels that the rest of the call would hold."""
+
+    events: trio.MemorySendChannel[DialogueEvent]
+    sentences: trio.MemoryReceiveChannel[Sentence]
+    to_twilio: trio.MemoryReceiveChannel[ClearAudio | EndCall]
+    hints: trio.MemoryReceiveChannel[ListenFor]
+    scheduler: trio.MemoryReceiveChannel[SchedulerRequest]
+    turns: TurnCancellation
+
+    async def turn(self) -> list[Sentence]:
+        """Every sentence of the next agent turn."""
+        sentences = [await self.sentences.receive()]
+        while not sentences[-1].last:
+            sentences.append(await self.sentences.receive())
+        return sentences
+
+    async def played(self, turn: list[Sentence]) -> None:
+        """Twilio echoes the mark after the turn's last sentence."""
+        last = turn[-1]
+        await self.events.send(MarkPlayed(f"turn{last.turn_id}-s{last.index}", trio.current_time()))
+
+    async def caller_says(self, text: str) -> Transcript:
+        now = trio.current_time()
+        await self.events.send(SpeechStarted(now))
+        await self.events.send(SpeechStopped(now + 0.5))
+        transcript = Transcript(text, True, speech_ended_at=now + 0.5, at=now + 0.8)
+        await self.events.send(transcript)
+        return transcript
+
+    async def greeted(self) -> list[Sentence]:
+        await self.events.send(CallStarted("CA1", "MZ1", "+15551234567", at=trio.current_time()))
+        assert await self.hints.receive() == ListenFor(Expectation.OPEN)
+        greeting = await self.turn()
+        await self.played(greeting)
+        return greeting
+
+
+@contextlib.asynccontextmanager
+async def dialogue(config: Config = CONFIG) -> AsyncIterator[Harness]:
+    events_send, events_recv = trio.open_memory_channel[DialogueEvent](16)
+    sentences_send, sentences_recv = trio.open_memory_channel[Sentence](16)
+    twilio_send, twilio_recv = trio.open_memory_channel[ClearAudio | EndCall](4)
+    hints_send, hints_recv = trio.open_memory_channel[ListenFor](4)
+    scheduler_send, scheduler_recv = trio.open_memory_channel[SchedulerRequest](4)
+    turns = TurnCancellation()
+    with trio.fail_after(TEST_TIMEOUT_S):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                partial(
+                    run_dialogue,
+                    events_recv,
+                    sentences_send,
+                    twilio_send,
+                    hints_send,
+                    scheduler_send,
+                    config=config,
+                    turns=turns,
+                    now=lambda: NOW,
+                )
+            )
+            yield Harness(
+                events_send, sentences_recv, twilio_recv, hints_recv, scheduler_recv, turns
+            )
+            # The actor may have stopped already (the test sent CallStopped itself).
+            with contextlib.suppress(trio.BrokenResourceError):
+                await events_send.send(CallStopped(trio.current_time()))

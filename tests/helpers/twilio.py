@@ -1,0 +1,66 @@
+"""A Media Streams start as Twilio sends it."""
+
+from __future__ import annotations
+
+import base64
+
+import trio
+
+from receptionist.messages import (
+    FRAME_BYTES,
+    EndCall,
+    InboundAudio,
+    OutboundAudio,
+    TurnTimings,
+)
+from receptionist.telephony import media_streams as tp
+from receptionist.turns.cancellation import TurnCancellation
+from stages.twilio_io import run_twilio_io
+from tests.helpers.fake_connection import FakeConnection
+
+STREAM = tp.StreamStart(
+    stream_sid="MZ1",
+    call_sid="CA1",
+    account_sid="AC1",
+    tracks=("inbound",),
+    encoding="audio/x-mulaw",
+    sample_rate=8000,
+    channels=1,
+    parameters={"caller": "+15551234567"},
+)
+
+
+def media(ulaw: bytes = b"\x7f" * FRAME_BYTES, track: str = "inbound") -> dict:
+    payload = base64.b64encode(ulaw).decode()
+    return {"event": "media", "streamSid": "MZ1", "media": {"track": track, "payload": payload}}
+
+
+class Call:
+    """TwilioIO under test, with every channel end the other actors would hold."""
+
+    def __init__(self, audio_buffer: int = 10) -> None:
+        self.connection = FakeConnection()
+        self.turns = TurnCancellation()
+        self.audio_send, self.audio = trio.open_memory_channel[InboundAudio](audio_buffer)
+        self.events_send, self.events = trio.open_memory_channel[object](100)
+        self.outbound, self.outbound_recv = trio.open_memory_channel[object](100)
+        self.ended: list[EndCall] = []
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        await nursery.start(
+            lambda task_status: run_twilio_io(
+                self.connection,
+                STREAM,
+                self.audio_send,
+                self.events_send,
+                self.outbound_recv,
+                turns=self.turns,
+                send_ahead=0.1,
+                on_end=self.ended.append,
+                task_status=task_status,
+            )
+        )
+
+
+def frame(turn_id: int, byte: int = 0x10) -> OutboundAudio:
+    return OutboundAudio(turn_id=turn_id, ulaw=bytes([byte]) * FRAME_BYTES, timings=TurnTimings())

@@ -1,0 +1,171 @@
+"""The Dialogue actor with its LLM brain: the fake OpenAI server over real sockets, the
+rest of the call played by the test over memory channels (as in test_dialogue_actor)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from functools import partial
+
+import trio
+import trio.testing
+
+from receptionist.devtools.fakes.openai import Scripted, ToolCallScript
+from receptionist.llm import FALLBACK, LlmEngine
+from receptionist.llm.brain import GIVE_UP
+from receptionist.messages import (
+    CallStopped,
+    ClearAudio,
+    EndCall,
+    EndReason,
+    ListenFor,
+    MarkPlayed,
+    Sentence,
+    SpeechStarted,
+)
+from receptionist.scheduling.messages import (
+    BookingConfirmed,
+    BookSlot,
+    SchedulerRequest,
+)
+from receptionist.turns.cancellation import TurnCancellation
+from stages.dialogue import DialogueEvent, run_dialogue
+from tests.helpers.dialogue import NOW, Harness
+from tests.helpers.dialogue_llm import (
+    CONFIG,
+    appointment_for,
+    greeted,
+    llm_dialogue,
+)
+from tests.helpers.llm import BOOK_TUESDAY
+
+
+async def test_a_streamed_reply_becomes_one_turn_then_the_call_ends_after_it() -> None:
+    goodbye = Scripted(
+        text="You're welcome. Goodbye!", tool_calls=(ToolCallScript("end_call", {}),)
+    )
+    async with llm_dialogue(goodbye) as (call, fake):
+        await greeted(call)
+        heard = await call.caller_says("that's all, thanks")
+        reply = await call.turn()
+        assert [(s.turn_id, s.index, s.text, s.last) for s in reply] == [
+            (2, 0, "You're welcome.", False),
+            (2, 1, "Goodbye!", False),
+            (2, 2, "", True),
+        ]
+        timings = reply[0].timings
+        assert timings.transcript_final == heard.at
+        assert timings.first_output is not None
+        assert timings.first_sentence is not None
+        assert timings.first_output <= timings.first_sentence
+        # The caller speaking over the goodbye does not cut it short.
+        await call.events.send(SpeechStarted(trio.current_time()))
+        await trio.testing.wait_all_tasks_blocked()
+        await call.played(reply)
+        assert await call.to_twilio.receive() == EndCall(EndReason.COMPLETED)
+    roles = [m["role"] for m in fake.requests[0].body["messages"]]
+    assert roles == ["system", "assistant", "user"]  # the greeting is in the history
+
+
+async def test_barge_in_stops_the_model_mid_reply() -> None:
+    long = Scripted(text="Sure. " + "Here is a very long explanation. " * 30)
+    replies = (long, Scripted(text="Of course, Tuesday."))
+    async with llm_dialogue(*replies, token_delay_s=0.01) as (call, fake):
+        await greeted(call)
+        await call.caller_says("tell me everything")
+        first = await call.sentences.receive()
+        assert (first.turn_id, first.text) == (2, "Sure.")
+        await call.events.send(MarkPlayed("turn2-s0", trio.current_time()))  # "Sure." played
+        await call.events.send(SpeechStarted(trio.current_time()))
+        cleared = await call.to_twilio.receive()
+        assert isinstance(cleared, ClearAudio)
+        assert cleared.turn_id == 2
+        sent_then = len(fake.sent)
+        await trio.sleep(0.1)  # ten tokens' time
+        assert len(fake.sent) - sent_then <= 2  # the stream stopped at once
+        await call.caller_says("actually, just tuesday")
+        answer = await call.turn()
+        assert [s.text for s in answer if s.turn_id == 3] == ["Of course, Tuesday."]
+    history = fake.requests[1].body["messages"]
+    assert [m["content"] for m in history[-3:]] == [
+        "tell me everything",
+        "Sure. [interrupted]",  # only what the caller heard
+        "actually, just tuesday",
+    ]
+
+
+async def test_a_booking_sent_before_barge_in_completes_and_is_never_made_twice() -> None:
+    replies = (
+        Scripted(text="Booking that now.", tool_calls=(BOOK_TUESDAY,)),
+        Scripted(text="You're all set."),
+    )
+    async with llm_dialogue(*replies) as (call, fake):
+        await greeted(call)
+        await call.caller_says("yes please book it")
+        request = await call.scheduler.receive()
+        assert isinstance(request, BookSlot)
+        # The caller speaks while the Scheduler is writing the booking.
+        await call.events.send(SpeechStarted(trio.current_time()))
+        assert isinstance(await call.to_twilio.receive(), ClearAudio)
+        await call.events.send(BookingConfirmed(request.request_id, appointment_for(request)))
+        await call.caller_says("did that work?")
+        answer = [s for s in await call.turn() if s.turn_id == 3]
+        assert [s.text for s in answer] == ["You're all set."]
+        assert call.scheduler.statistics().current_buffer_used == 0  # no second BookSlot
+    history = fake.requests[1].body["messages"]
+    tool_result = next(m for m in history if m["role"] == "tool")
+    assert json.loads(tool_result["content"])["booked"]["name"] == "Ada Lovelace"
+    assert history[-1] == {"role": "user", "content": "did that work?"}
+
+
+async def test_a_failing_model_gets_the_fallback_line_and_the_call_goes_on() -> None:
+    replies = (Scripted(status=500), Scripted(status=500), Scripted(text="We open at nine."))
+    async with llm_dialogue(*replies) as (call, _):
+        await greeted(call)
+        await call.caller_says("when do you open")
+        sorry = await call.turn()
+        assert [(s.text, s.last) for s in sorry] == [(FALLBACK, True)]
+        await call.played(sorry)
+        await call.caller_says("when do you open")
+        assert [s.text for s in await call.turn()] == ["We open at nine."]
+
+
+async def test_silence_gets_reprompts_then_a_goodbye(autojump_clock: trio.abc.Clock) -> None:
+    """No socket here (the model is never asked), so the mock clock can jump."""
+    events_send, events_recv = trio.open_memory_channel[DialogueEvent](16)
+    sentences_send, sentences_recv = trio.open_memory_channel[Sentence](16)
+    twilio_send, twilio_recv = trio.open_memory_channel[ClearAudio | EndCall](4)
+    hints_send, hints_recv = trio.open_memory_channel[ListenFor](16)
+    scheduler_send, scheduler_recv = trio.open_memory_channel[SchedulerRequest](4)
+    unreachable = LlmEngine(replace(CONFIG.llm, base_url="http://127.0.0.1:9/v1"), "sk-x")
+    with trio.fail_after(60):
+        async with unreachable.open_client() as client, trio.open_nursery() as nursery:
+            await nursery.start(
+                partial(
+                    run_dialogue,
+                    events_recv,
+                    sentences_send,
+                    twilio_send,
+                    hints_send,
+                    scheduler_send,
+                    config=CONFIG,
+                    turns=TurnCancellation(),
+                    now=lambda: NOW,
+                    llm=client,
+                )
+            )
+            call = Harness(
+                events_send,
+                sentences_recv,
+                twilio_recv,
+                hints_recv,
+                scheduler_recv,
+                TurnCancellation(),
+            )
+            await greeted(call)
+            for expected in ["Are you still there?", "Are you still there?", GIVE_UP]:
+                turn = await call.turn()
+                assert " ".join(s.text for s in turn) == expected
+                await call.played(turn)
+            assert await call.to_twilio.receive() == EndCall(EndReason.COMPLETED)
+            await events_send.send(CallStopped(trio.current_time()))
