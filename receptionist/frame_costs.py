@@ -2,9 +2,10 @@
 
 The call's supervisor makes one ``FrameCosts`` and binds it (``counting``) before it starts
 the actors, which inherit it (a context variable, as structlog's are) and read it once at
-start (``current``). ``perf_counter_ns`` is a vDSO read, a few tens of ns: cheap next to the
-stages it times, which are synchronous, so wall time is their CPU time. Logged at call end
-(``call.frame_costs``) and summed by ``python -m receptionist.devtools.bench.cloud_capacity``.
+start (``current``). ``thread_time_ns`` is the thread's CPU time (a syscall, well under a
+µs): the stages it times are synchronous, so it is their CPU whatever else the machine runs,
+where wall time would count preemption. Logged at call end (``call.frame_costs``) and summed
+by ``python -m receptionist.devtools.bench.cloud_capacity``.
 """
 
 from __future__ import annotations

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
-from time import perf_counter_ns
-from typing import Protocol, assert_never
+from time import thread_time_ns
+from typing import Any, Protocol, assert_never
 
 import numpy as np
 import trio
@@ -180,14 +181,14 @@ class SileroStream:
         """The call's counters: the batcher adds each window's share of its batch."""
 
     async def probability(self, pcm16: bytes) -> float:
-        began = perf_counter_ns()
+        began = thread_time_ns()
         windows = self._windows(pcm16)
         self.costs.vad_frames += 1
         if self._batcher is None:
             for window in windows:
                 out, self.state = self._model.infer(window[np.newaxis, :], self.state)
                 self.last = float(out[0])
-        self.costs.vad_ns += perf_counter_ns() - began
+        self.costs.vad_ns += thread_time_ns() - began
         if self._batcher is not None:
             for window in windows:
                 await self._batcher.infer(self, window)
@@ -211,11 +212,13 @@ class SileroStream:
 class WebrtcModel:
     def __init__(self, mode: int) -> None:
         """``mode``: aggressiveness 0-3 (``vad.webrtc_mode``, checked by the config)."""
-        self._mode = mode
+        import webrtcvad  # deferred: silero deployments never load it; here, not in a call
+
+        self._new_vad = partial(webrtcvad.Vad, mode)
 
     def new_stream(self, batcher: WindowBatcher | None = None) -> WebrtcStream:
         """Runs inline whatever ``batcher``: a frame costs microseconds."""
-        return WebrtcStream(self._mode)
+        return WebrtcStream(self._new_vad())
 
 
 class WebrtcStream:
@@ -224,22 +227,21 @@ class WebrtcStream:
     It accepts only whole 10/20/30 ms frames, so odd-sized input is buffered into 20 ms.
     """
 
-    def __init__(self, mode: int) -> None:
-        import webrtcvad  # deferred: silero deployments never load it
-
-        self._vad = webrtcvad.Vad(mode)
+    def __init__(self, vad: Any) -> None:
+        """``vad``: a fresh ``webrtcvad.Vad`` (untyped)."""
+        self._vad = vad
         self._costs = frame_costs.current()
         self._pending = b""
         self._last = 0.0
 
     async def probability(self, pcm16: bytes) -> float:
-        began = perf_counter_ns()
+        began = thread_time_ns()
         self._pending += pcm16
         while len(self._pending) >= WEBRTC_FRAME_BYTES:
             frame = self._pending[:WEBRTC_FRAME_BYTES]
             self._pending = self._pending[WEBRTC_FRAME_BYTES:]
             self._last = 1.0 if self._vad.is_speech(frame, SAMPLE_RATE) else 0.0
-        self._costs.vad_ns += perf_counter_ns() - began
+        self._costs.vad_ns += thread_time_ns() - began
         self._costs.vad_frames += 1
         return self._last
 
