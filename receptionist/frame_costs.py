@@ -2,10 +2,11 @@
 
 The call's supervisor makes one ``FrameCosts`` and binds it (``counting``) before it starts
 the actors, which inherit it (a context variable, as structlog's are) and read it once at
-start (``current``). ``thread_time_ns`` is the thread's CPU time (a syscall, well under a
-µs): the stages it times are synchronous, so it is their CPU whatever else the machine runs,
-where wall time would count preemption. Logged at call end (``call.frame_costs``) and summed
-by ``python -m receptionist.devtools.bench.cloud_capacity``.
+start (``current``). ``perf_counter_ns`` is a vDSO read, tens of ns: the stages it times
+are synchronous, so on a quiet core it is their CPU time. (``thread_time_ns`` would be CPU
+time whatever else the machine runs, but it is a syscall: measured 9 µs a read on a loaded
+VM, eight reads a frame would cost more than some of the stages.) Logged at call end
+(``call.frame_costs``) and summed by ``python -m receptionist.devtools.bench.cloud_capacity``.
 """
 
 from __future__ import annotations
