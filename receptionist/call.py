@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
 
@@ -26,6 +26,7 @@ import trio
 from receptionist.config import Config
 from receptionist.engines.tts import SpeechEngine
 from receptionist.errors import CallDisconnected, ProtocolError, StreamRejected, TwilioProtocolError
+from receptionist.frame_costs import FrameCosts, counting
 from receptionist.llm.client import LlmClient
 from receptionist.messages import (
     DialogueEvent,
@@ -129,8 +130,10 @@ async def _supervise(
 ) -> None:
     started = trio.current_time()
     log.info("call.start", caller=mask_phone(stream.parameters.get("caller")))
+    costs = FrameCosts()
     try:
-        await run_call(connection, stream, services)
+        with counting(costs):  # before the actors start: they inherit it
+            await run_call(connection, stream, services)
     except* Exception as group:
         # The one error boundary of the call: log it, hand the caller to a person if we
         # can, and let every other call carry on.
@@ -138,6 +141,7 @@ async def _supervise(
         services.outcomes.record(stream.call_sid, _fallback_outcome(services.config))
         await _close(connection, 1011)
     finally:
+        log.info("call.frame_costs", **asdict(costs))
         log.info("call.end", seconds=round(trio.current_time() - started, 2))
 
 

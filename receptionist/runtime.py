@@ -25,7 +25,8 @@ from receptionist.engines.espeak import EspeakEngine
 from receptionist.engines.sphinx import SphinxModel
 from receptionist.engines.utterance_recognizer import Decoder, UtteranceRecognizer
 from receptionist.engines.utterances import UtteranceAssembler
-from receptionist.engines.vad import SpeechSegmenter, load_vad, new_segmenter
+from receptionist.engines.vad import SileroModel, SpeechSegmenter, load_vad, new_segmenter
+from receptionist.engines.vad_batch import SileroBatcher
 from receptionist.llm import LlmEngine, build_llm
 from receptionist.messages import Expectation
 from receptionist.scheduling.store import AppointmentStore
@@ -96,6 +97,8 @@ class ListenerFactory:
         self._deepgram = build_deepgram_settings(config)
         self._sphinx = SphinxModel(config.services) if self._deepgram is None else None
         self._decoder_workers = decoder_workers
+        self.vad_batcher: SileroBatcher | None = None
+        """Set by ``open_services`` once its task runs; without it each call infers alone."""
         # Deepgram recognises across pauses, so the local VAD only has to notice one: then
         # Finalize goes out and the model starts on the words so far. The offline recogniser
         # decodes each utterance alone, so it waits for a longer silence.
@@ -110,7 +113,12 @@ class ListenerFactory:
             self._config.vad, end_silence_ms=self._end_silence_ms, pause_ms=self._pause_ms
         )
         recognizer = await self._new_recognizer(segmenter)
-        return ListenerEngines(self._vad_model.new_stream(), segmenter, recognizer)
+        return ListenerEngines(self._vad_model.new_stream(self.vad_batcher), segmenter, recognizer)
+
+    def new_vad_batcher(self) -> SileroBatcher | None:
+        """A batcher for the Silero model (None for webrtcvad), for ``open_services`` to run."""
+        model = self._vad_model
+        return SileroBatcher(model) if isinstance(model, SileroModel) else None
 
     async def warm_decoders(self) -> None:
         """Each worker builds its decoder now, not during the first calls (about a second)."""
@@ -145,7 +153,7 @@ async def open_services(
     config: Config, *, now: datetime | None = None
 ) -> AsyncIterator[CallServices]:
     """``build_services``, plus what every call shares that lives in trio: the LLM client,
-    and the offline recogniser's worker processes. All closed on exit.
+    the offline recogniser's worker processes and the VAD's batcher. All closed on exit.
 
     Raises:
         ConfigError: a chosen cloud engine's API key is missing (checked by load_config).
@@ -159,6 +167,12 @@ async def open_services(
         )
         if workers is not None:
             await listeners.warm_decoders()
+        batcher = listeners.new_vad_batcher()
+        if batcher is not None:
+            nursery = await stack.enter_async_context(trio.open_nursery())
+            stack.callback(nursery.cancel_scope.cancel)  # runs first: the batcher never ends
+            await nursery.start(batcher.run)
+            listeners.vad_batcher = batcher
         try:
             if llm is None:
                 yield services

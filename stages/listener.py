@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from time import perf_counter_ns
 from typing import Protocol
 
 import trio
 
+from receptionist import frame_costs
 from receptionist.engines.audio import ulaw_to_pcm16
 from receptionist.engines.vad import FrameVad, SegmenterEvent, SpeechSegmenter
 from receptionist.messages import Expectation, InboundAudio, ListenerEvent, ListenFor, Transcript
@@ -96,9 +98,13 @@ async def _hear(
     engines: ListenerEngines,
     events: trio.MemorySendChannel[ListenerEvent],
 ) -> None:
+    costs = frame_costs.current()
     async for frame in audio:
+        began = perf_counter_ns()
         pcm16 = ulaw_to_pcm16(frame.ulaw)
-        change = engines.segmenter.handle(engines.vad.probability(pcm16), frame.at)
+        costs.inbound_parse_ns += perf_counter_ns() - began  # the VAD stream counts its own
+        probability = await engines.vad.probability(pcm16)
+        change = engines.segmenter.handle(probability, frame.at)
         engines.recognizer.hear(frame, pcm16, change)
         if change is not None:
             await events.send(change)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from time import perf_counter_ns
 from typing import Protocol
 
 import structlog
 import trio
 
+from receptionist import frame_costs
 from receptionist.errors import CallDisconnected, TwilioProtocolError
+from receptionist.frame_costs import FrameCosts
 from receptionist.messages import (
     FRAME_MS,
     CallEvent,
@@ -151,8 +154,9 @@ async def _read(
 ) -> None:
     with inbound_audio, call_events:
         try:
+            costs = frame_costs.current()
             with reading:
-                while await _read_one(connection, inbound_audio, call_events, stats):
+                while await _read_one(connection, inbound_audio, call_events, stats, costs):
                     pass
         except CallDisconnected:
             log.info("twilio.disconnected")
@@ -167,12 +171,16 @@ async def _read_one(
     inbound_audio: trio.MemorySendChannel[InboundAudio],
     call_events: trio.MemorySendChannel[CallEvent],
     stats: TwilioStats,
+    costs: FrameCosts,
 ) -> bool:
     """Handle one frame; False once the stream has stopped."""
     raw = await connection.receive()
     now = trio.current_time()
+    began = perf_counter_ns()
     try:
         event = tp.parse_message(raw)
+        costs.inbound_parse_ns += perf_counter_ns() - began
+        costs.inbound_parse_frames += 1
     except TwilioProtocolError as exc:
         stats.malformed += 1
         log.warning("twilio.malformed_frame", error=str(exc), frame=str(raw)[:200])
@@ -213,6 +221,8 @@ class _Writer:
         self._clock = PlaybackClock(send_ahead)
         self._stats = stats
         self._turn_started: set[int] = set()
+        self._media = tp.MediaMessages(stream_sid)
+        self._costs = frame_costs.current()
 
     async def run(
         self,
@@ -257,7 +267,11 @@ class _Writer:
         if self._turns.is_cancelled(frame.turn_id):
             self._stats.frames_discarded += 1
             return
-        await self._connection.send(tp.media_message(self._stream_sid, frame.ulaw))
+        began = perf_counter_ns()
+        message = self._media.encode(frame.ulaw)
+        self._costs.outbound_encode_ns += perf_counter_ns() - began
+        self._costs.outbound_encode_frames += 1
+        await self._connection.send(message)
         now = trio.current_time()
         self._clock.sent_frame(now)
         self._stats.frames_out += 1

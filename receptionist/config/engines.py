@@ -61,6 +61,8 @@ class DeepgramConfig:
     resend_buffer_s: PositiveFloat = 5.0
     finalize_after_ms: Annotated[Int, Field(ge=FRAME_MS)] = 200
     """At least a frame."""
+    chunk_ms: Annotated[Int, Field(ge=FRAME_MS, le=100, multiple_of=FRAME_MS)] = 60
+    """Audio per message: Deepgram takes 20-100 ms; a Finalize sends what is held at once."""
 
     @model_validator(mode="after")
     def _utterance_end_needs_interims(self) -> DeepgramConfig:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import islice
 from statistics import fmean
 from typing import Generic, TypeVar
 
@@ -55,6 +56,8 @@ class DeepgramSettings:
     """A TCP + TLS + HTTP upgrade slower than this is retried (trio-websocket says 60 s)."""
     close_timeout_s: float = 2.0
     """How long a hang-up waits for Deepgram's last results and Metadata."""
+    chunk_frames: int = 1
+    """20 ms frames per audio message (``deepgram.chunk_ms``)."""
 
     def backoff(self, attempt: int) -> float:
         """The pause before reconnect number ``attempt`` (1-based)."""
@@ -75,6 +78,7 @@ def build_deepgram_settings(config: Config) -> DeepgramSettings | None:
         keepalive_s=settings.keepalive_s,
         reconnect_attempts=settings.reconnect_attempts,
         resend_buffer_frames=max(1, round(settings.resend_buffer_s * FRAMES_PER_SECOND)),
+        chunk_frames=settings.chunk_ms // FRAME_MS,
     )
 
 
@@ -110,9 +114,28 @@ class Backlog(Generic[T]):
             self._drop()
 
     async def get(self) -> T:
+        await self.wait()
+        return self._items.popleft()
+
+    async def wait(self) -> None:
+        """Until something is queued."""
         while not self._items:
             self._ready = trio.Event()
             await self._ready.wait()
+
+    async def wait_for_put(self) -> None:
+        """Until the next ``put``."""
+        self._ready = trio.Event()
+        await self._ready.wait()
+
+    def peek(self) -> T | None:
+        return self._items[0] if self._items else None
+
+    def head(self, count: int) -> list[T]:
+        """The oldest ``count`` items, left queued."""
+        return list(islice(self._items, count))
+
+    def pop(self) -> T:
         return self._items.popleft()
 
     def _drop(self) -> None:

@@ -27,6 +27,7 @@ from trio_websocket import (
     open_websocket_url,
 )
 
+from receptionist import frame_costs
 from receptionist.engines.deepgram import (
     Backlog,
     DeepgramSettings,
@@ -49,6 +50,7 @@ from receptionist.engines.deepgram_protocol import (
 from receptionist.engines.vad import SegmenterEvent
 from receptionist.errors import SpeechRecognitionError
 from receptionist.messages import (
+    FRAME_MS,
     Expectation,
     InboundAudio,
     SpeechStarted,
@@ -58,6 +60,7 @@ from receptionist.messages import (
 
 log = structlog.get_logger()
 
+FRAME_SECONDS = FRAME_MS / 1000
 Outgoing = InboundAudio | str
 """A frame of audio (sent as a binary message) or a control message (text)."""
 
@@ -107,6 +110,7 @@ class DeepgramRecognizer:
         """The current connection has delivered a message: it works, retries start over."""
         self._origin_pending = True
         self._done = trio.Event()
+        self._costs = frame_costs.current()
 
     @asynccontextmanager
     async def hearing(self, transcripts: trio.MemorySendChannel[Transcript]) -> AsyncIterator[None]:
@@ -198,37 +202,59 @@ class DeepgramRecognizer:
         return why
 
     async def _write(self, ws: WebSocketConnection) -> None:
-        """The one task that sends: the backlog in order, a KeepAlive when it stays empty."""
+        """The one task that sends: the backlog in order (audio in chunks), a KeepAlive
+        when it stays empty."""
         while True:
-            item: Outgoing | None = None
             with trio.move_on_after(self._settings.keepalive_s):
-                item = await self.backlog.get()
+                await self.backlog.wait()
+            batch = await self._next_message()
             try:
-                await ws.send_message(KEEPALIVE if item is None else _payload(item))
+                await ws.send_message(_payload(batch))
             except ConnectionClosed:
-                self._unsent(item)
+                self._unsent(batch)
                 return  # the reader sees the close too, and ends this connection
             except trio.Cancelled:
-                self._unsent(item)  # the connection is going away; resend on the next one
+                self._unsent(batch)  # the connection is going away; resend on the next one
                 raise
-            self._sent(item)
-            if item == CLOSE_STREAM:
+            self._sent(batch)
+            if batch == [CLOSE_STREAM]:
                 return  # nothing may follow it; the reader waits for the Metadata
 
-    def _unsent(self, item: Outgoing | None) -> None:
+    async def _next_message(self) -> list[Outgoing]:
+        """Nothing (for a KeepAlive), one control message, or up to ``chunk_frames`` of
+        audio: a chunk waits for its frames until its last is due (with a frame of slack
+        for jitter), and goes at once when a control message (Finalize, CloseStream) is
+        queued behind it. Nothing leaves the backlog before the chunk is complete, so a
+        cancellation meanwhile loses no audio."""
+        size = self._settings.chunk_frames
+        first = self.backlog.peek()
+        if not isinstance(first, InboundAudio):
+            return [] if first is None else [self.backlog.pop()]
+        with trio.move_on_at(first.at + size * FRAME_SECONDS):
+            while not _chunk_complete(self.backlog.head(size + 1), size):
+                await self.backlog.wait_for_put()
+        run = _audio_run(self.backlog.head(size))
+        return [self.backlog.pop() for _ in range(run)]
+
+    def _unsent(self, batch: list[Outgoing]) -> None:
         # Audio and Finalize carry over to the next connection. A KeepAlive is per
         # connection, and a CloseStream that failed has nothing left to close.
-        if isinstance(item, InboundAudio) or item == FINALIZE:
-            self.backlog.put_back(item)
+        for item in reversed(batch):
+            if isinstance(item, InboundAudio) or item == FINALIZE:
+                self.backlog.put_back(item)
 
-    def _sent(self, item: Outgoing | None) -> None:
-        if item is None:
+    def _sent(self, batch: list[Outgoing]) -> None:
+        if not batch:
             self.stats.keepalives += 1
-        elif isinstance(item, InboundAudio):
-            self.stats.frames_sent += 1
+            return
+        first = batch[0]
+        if isinstance(first, InboundAudio):
+            self.stats.frames_sent += len(batch)
+            self._costs.deepgram_frames += len(batch)
+            self._costs.deepgram_messages += 1
             if self._origin_pending:
                 self._origin_pending = False
-                self.assembler.handle(StreamOrigin(item.at), trio.current_time())
+                self.assembler.handle(StreamOrigin(first.at), trio.current_time())
 
     async def _read(self, ws: WebSocketConnection) -> str:
         """The one task that receives, until the connection ends; returns why it did."""
@@ -284,5 +310,22 @@ class DeepgramRecognizer:
         await self._done.wait()
 
 
-def _payload(item: Outgoing) -> str | bytes:
-    return item.ulaw if isinstance(item, InboundAudio) else item
+def _audio_run(items: list[Outgoing]) -> int:
+    """How many of ``items`` are audio before the first control message."""
+    return next((i for i, item in enumerate(items) if not isinstance(item, InboundAudio)),
+                len(items))  # fmt: skip
+
+
+def _chunk_complete(head: list[Outgoing], size: int) -> bool:
+    run = _audio_run(head)
+    return run >= size or run < len(head)
+
+
+def _payload(batch: list[Outgoing]) -> str | bytes:
+    """A KeepAlive for nothing, a control message alone, or a chunk's audio joined."""
+    if not batch:
+        return KEEPALIVE
+    if len(batch) == 1:
+        item = batch[0]
+        return item.ulaw if isinstance(item, InboundAudio) else item
+    return b"".join(item.ulaw for item in batch if isinstance(item, InboundAudio))

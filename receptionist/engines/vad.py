@@ -16,11 +16,16 @@ Two engines behind one interface (``VadModel.new_stream() -> FrameVad``):
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
-from typing import Protocol, assert_never
+from time import perf_counter_ns
+from typing import Any, Protocol, assert_never
 
 import numpy as np
+import trio
 
+from receptionist import frame_costs
 from receptionist.config import VadConfig
 from receptionist.errors import ConfigError, EngineError
 from receptionist.messages import (
@@ -45,15 +50,16 @@ own recommended gap, so a soft syllable mid-sentence does not start the end coun
 
 
 class FrameVad(Protocol):
-    """One call's detector: fed every 20 ms frame of 16-bit PCM, in order."""
+    """One call's detector: fed every 20 ms frame of 16-bit PCM, in order. Awaited: with a
+    batcher, the inference runs with the other calls' (``vad_batch``)."""
 
-    def probability(self, pcm16: bytes) -> float: ...
+    async def probability(self, pcm16: bytes) -> float: ...
 
 
 class VadModel(Protocol):
     """Loaded once per process; hands each call a fresh stream."""
 
-    def new_stream(self) -> FrameVad: ...
+    def new_stream(self, batcher: WindowBatcher | None = None) -> FrameVad: ...
 
 
 def load_vad(config: VadConfig) -> VadModel:
@@ -82,6 +88,15 @@ def new_segmenter(
     )
 
 
+def probabilities(stream: FrameVad, frames: Iterable[bytes]) -> list[float]:
+    """Each frame's probability, outside trio (benchmarks, tests): one ``trio.run``."""
+
+    async def each() -> list[float]:
+        return [await stream.probability(frame) for frame in frames]
+
+    return trio.run(each)
+
+
 # --- Silero ---------------------------------------------------------------------------
 
 
@@ -108,27 +123,42 @@ class SileroModel:
         import onnxruntime as ort  # deferred: webrtc-only deployments never load it
 
         options = ort.SessionOptions()
-        # One thread each: a 32 ms window is tiny, thread hand-off costs more than it saves,
-        # and calls run in parallel on their own anyway.
+        # One thread each, and no spinning: a window (or a batch of them) is tiny, a thread
+        # hand-off costs more than it saves, and an idle spinning thread burns the core the
+        # event loop needs.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(path or silero_model_path()), options, providers=["CPUExecutionProvider"]
         )
         self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
 
-    def new_stream(self) -> SileroStream:
-        return SileroStream(self)
+    def new_stream(self, batcher: WindowBatcher | None = None) -> SileroStream:
+        """``batcher``: run this stream's windows in batches with other calls' (else inline)."""
+        return SileroStream(self, batcher)
 
-    def infer(self, window: np.ndarray, state: np.ndarray) -> tuple[float, np.ndarray]:
-        """One window (context + 256 samples, float32 in [-1, 1]) -> (probability, state)."""
+    def infer(self, windows: np.ndarray, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A batch of windows, one per row (context + 256 samples, float32 in [-1, 1]), and
+        their streams' states (2, rows, 128) -> (a probability per row, the new states).
+        One run for many calls costs about a third per window of one run per call."""
         try:
-            out, new_state = self._session.run(
-                None, {"input": window[np.newaxis, :], "state": state, "sr": self._sr}
+            out, new_states = self._session.run(
+                None, {"input": windows, "state": states, "sr": self._sr}
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise EngineError(f"silero VAD inference failed: {exc}") from exc
-        return float(out[0, 0]), new_state
+        return out[:, 0], new_states
+
+
+class WindowBatcher(Protocol):
+    """Runs a stream's window with other streams' (``vad_batch.SileroBatcher``)."""
+
+    async def infer(self, stream: SileroStream, window: np.ndarray) -> None:
+        """Sets ``stream.last`` and ``stream.state`` from the window's inference."""
+        ...
 
 
 class SileroStream:
@@ -138,22 +168,42 @@ class SileroStream:
     reports the probability of the latest complete window (0.625 inferences per frame).
     """
 
-    def __init__(self, model: SileroModel) -> None:
+    def __init__(self, model: SileroModel, batcher: WindowBatcher | None = None) -> None:
         self._model = model
-        self._state = np.zeros(SILERO_STATE_SHAPE, dtype=np.float32)
+        self._batcher = batcher
+        self.state = np.zeros(SILERO_STATE_SHAPE, dtype=np.float32)
+        """The model's recurrent state for this call, (2, 1, 128)."""
+        self.last = 0.0
+        """The probability of the latest complete window."""
         self._context = np.zeros(SILERO_CONTEXT, dtype=np.float32)
         self._pending = np.zeros(0, dtype=np.float32)
-        self._last = 0.0
+        self.costs = frame_costs.current()
+        """The call's counters: the batcher adds each window's share of its batch."""
 
-    def probability(self, pcm16: bytes) -> float:
+    async def probability(self, pcm16: bytes) -> float:
+        began = perf_counter_ns()
+        windows = self._windows(pcm16)
+        self.costs.vad_frames += 1
+        if self._batcher is None:
+            for window in windows:
+                out, self.state = self._model.infer(window[np.newaxis, :], self.state)
+                self.last = float(out[0])
+        self.costs.vad_ns += perf_counter_ns() - began
+        if self._batcher is not None:
+            for window in windows:
+                await self._batcher.infer(self, window)
+        return self.last
+
+    def _windows(self, pcm16: bytes) -> list[np.ndarray]:
+        """The windows (context + 256 samples) this audio completes: none or one per frame."""
         samples = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
         self._pending = np.concatenate((self._pending, samples))
+        windows = []
         while len(self._pending) >= SILERO_WINDOW:
             chunk, self._pending = np.split(self._pending, [SILERO_WINDOW])
-            window = np.concatenate((self._context, chunk))
-            self._last, self._state = self._model.infer(window, self._state)
+            windows.append(np.concatenate((self._context, chunk)))
             self._context = chunk[-SILERO_CONTEXT:]
-        return self._last
+        return windows
 
 
 # --- webrtcvad ------------------------------------------------------------------------
@@ -162,10 +212,13 @@ class SileroStream:
 class WebrtcModel:
     def __init__(self, mode: int) -> None:
         """``mode``: aggressiveness 0-3 (``vad.webrtc_mode``, checked by the config)."""
-        self._mode = mode
+        import webrtcvad  # deferred: silero deployments never load it; here, not in a call
 
-    def new_stream(self) -> WebrtcStream:
-        return WebrtcStream(self._mode)
+        self._new_vad = partial(webrtcvad.Vad, mode)
+
+    def new_stream(self, batcher: WindowBatcher | None = None) -> WebrtcStream:
+        """Runs inline whatever ``batcher``: a frame costs microseconds."""
+        return WebrtcStream(self._new_vad())
 
 
 class WebrtcStream:
@@ -174,19 +227,22 @@ class WebrtcStream:
     It accepts only whole 10/20/30 ms frames, so odd-sized input is buffered into 20 ms.
     """
 
-    def __init__(self, mode: int) -> None:
-        import webrtcvad  # deferred: silero deployments never load it
-
-        self._vad = webrtcvad.Vad(mode)
+    def __init__(self, vad: Any) -> None:
+        """``vad``: a fresh ``webrtcvad.Vad`` (untyped)."""
+        self._vad = vad
+        self._costs = frame_costs.current()
         self._pending = b""
         self._last = 0.0
 
-    def probability(self, pcm16: bytes) -> float:
+    async def probability(self, pcm16: bytes) -> float:
+        began = perf_counter_ns()
         self._pending += pcm16
         while len(self._pending) >= WEBRTC_FRAME_BYTES:
             frame = self._pending[:WEBRTC_FRAME_BYTES]
             self._pending = self._pending[WEBRTC_FRAME_BYTES:]
             self._last = 1.0 if self._vad.is_speech(frame, SAMPLE_RATE) else 0.0
+        self._costs.vad_ns += perf_counter_ns() - began
+        self._costs.vad_frames += 1
         return self._last
 
 

@@ -175,9 +175,21 @@ def check_media_format(start: StreamStart) -> None:
         )
 
 
+class MediaMessages:
+    """One stream's outbound ``media`` messages: the JSON around the payload is built once,
+    so a frame costs one base64 encode and one string join (50 a second per call)."""
+
+    def __init__(self, stream_sid: str) -> None:
+        marker = "\x00"
+        template = {"event": "media", "streamSid": stream_sid, "media": {"payload": marker}}
+        self._head, self._tail = json.dumps(template).split(json.dumps(marker))
+
+    def encode(self, ulaw: bytes) -> str:
+        return f'{self._head}"{base64.b64encode(ulaw).decode("ascii")}"{self._tail}'
+
+
 def media_message(stream_sid: str, ulaw: bytes) -> str:
-    payload = base64.b64encode(ulaw).decode("ascii")
-    return json.dumps({"event": "media", "streamSid": stream_sid, "media": {"payload": payload}})
+    return MediaMessages(stream_sid).encode(ulaw)
 
 
 def mark_message(stream_sid: str, name: str) -> str:

@@ -288,7 +288,7 @@ def frames_for(script: list[ScriptedUtterance], seconds: float) -> list[bytes]:
 class LoudVad:
     """Speech is anything louder than silence: the test audio is a tone or digital silence."""
 
-    def probability(self, pcm16: bytes) -> float:
+    async def probability(self, pcm16: bytes) -> float:
         return 1.0 if max(array("h", pcm16)) > 1000 else 0.0
 
 
@@ -387,7 +387,8 @@ async def test_local_vad_stop_sends_finalize_for_a_fast_final(
 async def test_keepalive_during_silence(autojump_clock: trio.abc.Clock) -> None:
     fake = FakeDeepgram(api_key=KEY)
     with trio.fail_after(DEADLINE_S):
-        await listen(fake, [SILENCE] * 10 + [25.0] + [SILENCE] * 10)
+        # Frame by frame: a chunk's last frame would go out later, and shift the KeepAlives.
+        await listen(fake, [SILENCE] * 10 + [25.0] + [SILENCE] * 10, chunk_ms=20)
     (conn,) = fake.connections  # 25 s without audio, never closed for it
     assert conn.count("KeepAlive") == 5
     assert conn.closed == (1000, "")
@@ -409,7 +410,7 @@ async def test_dropped_connection_reconnects_and_resends(autojump_clock: trio.ab
     fake = FakeDeepgram(api_key=KEY, script=script, drop_after_s=1.0, drop_connections=1)
     frames = frames_for(script, 4.0)
     with capture_logs() as logs, trio.fail_after(DEADLINE_S):
-        received = await listen(fake, frames)
+        received = await listen(fake, frames, chunk_ms=20)  # a message per frame, counted
     first, second = fake.connections
     assert first.closed == (1011, "NET-0000")
     assert [t.text for t in finals(received)] == ["after the drop"]
@@ -419,6 +420,23 @@ async def test_dropped_connection_reconnects_and_resends(autojump_clock: trio.ab
     assert len(burst) >= 0.25 / FRAME_S - 1  # minus the frame in flight
     lost = len(frames) * FRAME_BYTES - len(first.audio) - len(second.audio)
     assert 0 <= lost <= 2 * FRAME_BYTES  # at most what was in flight as the server closed
+
+
+async def test_audio_goes_in_chunks_and_a_finalize_sends_what_is_held(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    script = [utterance("ten a m", 0.5, 1.5)]
+    fake = FakeDeepgram(api_key=KEY, script=script)
+    frames = frames_for(script, 3.0)
+    with trio.fail_after(DEADLINE_S):
+        await listen(fake, frames, chunk_ms=60)
+    (conn,) = fake.connections
+    assert bytes(conn.audio) == b"".join(frames)  # all of it, in order
+    audio_messages = conn.count("audio")
+    assert len(frames) / 3 <= audio_messages <= len(frames) / 3 + 3  # + partial chunks
+    finalize_at = next(at for at, kind in conn.received if kind == "Finalize")
+    before = [at for at, kind in conn.received if kind == "audio" and at <= finalize_at]
+    assert before[-1] == finalize_at  # the held frames went with it, not a chunk later
 
 
 async def test_close_stream_at_hang_up_flushes_the_last_words(

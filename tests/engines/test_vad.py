@@ -7,18 +7,23 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+import trio
 
 from receptionist.config import VadConfig, load_config
 from receptionist.devtools.phone_speech import caller_says, line_noise, phone_line
 from receptionist.engines.vad import (
+    FrameVad,
     SegmenterEvent,
+    SileroModel,
     SpeechSegmenter,
     VadModel,
     WebrtcModel,
     load_vad,
     new_segmenter,
+    probabilities,
     silero_model_path,
 )
+from receptionist.engines.vad_batch import SileroBatcher
 from receptionist.errors import ConfigError
 from receptionist.messages import (
     FRAME_MS,
@@ -140,9 +145,9 @@ def engine(request: pytest.FixtureRequest, silero: VadModel) -> VadModel:
 def run_engine(model: VadModel, pcm16: bytes) -> list[TurnEvent]:
     stream, machine = model.new_stream(), new_segmenter(VadConfig())
     events: list[TurnEvent] = []
-    for index in range(len(pcm16) // FRAME_BYTES_PCM):
-        frame = pcm16[index * FRAME_BYTES_PCM : (index + 1) * FRAME_BYTES_PCM]
-        event = machine.handle(stream.probability(frame), index * FRAME)
+    frames = [pcm16[i : i + FRAME_BYTES_PCM] for i in range(0, len(pcm16), FRAME_BYTES_PCM)]
+    for index, probability in enumerate(probabilities(stream, frames)):
+        event = machine.handle(probability, index * FRAME)
         if event is not None:
             events.append(event)
     return events
@@ -183,19 +188,61 @@ def test_silero_streams_keep_separate_state(silero: VadModel) -> None:
     speech = caller_says("yes please")
     frames = [speech[i : i + FRAME_BYTES_PCM] for i in range(0, len(speech), FRAME_BYTES_PCM)]
     one, other = silero.new_stream(), silero.new_stream()
-    interleaved = []
-    for frame in frames:
-        interleaved.append(one.probability(frame))
-        other.probability(b"\x00" * len(frame))  # another call, hearing silence
-    reference = silero.new_stream()
-    assert interleaved == [reference.probability(f) for f in frames]
-    assert max(interleaved) > 0.5
+    silence = b"\x00" * FRAME_BYTES_PCM  # another call's
+    both = probabilities_of_each([one, other], [frames, [silence] * len(frames)])
+    reference = probabilities(silero.new_stream(), frames)
+    assert both[0] == reference
+    assert max(reference) > 0.5
+
+
+def probabilities_of_each(streams: list[FrameVad], frames: list[list[bytes]]) -> list[list[float]]:
+    """Frame by frame, each stream in turn (as calls interleave)."""
+
+    async def interleave() -> list[list[float]]:
+        results: list[list[float]] = [[] for _ in streams]
+        for step in zip(*frames, strict=True):
+            for stream, frame, result in zip(streams, step, results, strict=True):
+                result.append(await stream.probability(frame))
+        return results
+
+    return trio.run(interleave)
+
+
+async def test_batched_windows_give_each_call_what_it_would_get_alone(silero: VadModel) -> None:
+    """One inference for several calls' windows, each call's state a row: the same
+    probabilities, to float rounding, as each call inferring alone."""
+    assert isinstance(silero, SileroModel)
+    speech = caller_says("yes please") + line_noise(0.5)
+    frames = [speech[i : i + FRAME_BYTES_PCM] for i in range(0, len(speech), FRAME_BYTES_PCM)]
+    noisy = [line_noise(0.02)[:FRAME_BYTES_PCM]] * len(frames)
+    reference = []
+    for audio in (frames, noisy):
+        alone = silero.new_stream()
+        reference.append([await alone.probability(f) for f in audio])
+    batcher = SileroBatcher(silero)
+    batched: list[list[float]] = [[], []]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(batcher.run)
+        streams = [silero.new_stream(batcher), silero.new_stream(batcher)]
+
+        async def feed(index: int, audio: list[bytes]) -> None:
+            for frame in audio:
+                batched[index].append(await streams[index].probability(frame))
+
+        async with trio.open_nursery() as callers:
+            callers.start_soon(feed, 0, frames)
+            callers.start_soon(feed, 1, noisy)
+        nursery.cancel_scope.cancel()
+    for alone, together in zip(reference, batched, strict=True):
+        assert together == pytest.approx(alone, abs=1e-5)
+    assert max(batched[0]) > 0.5
+
 
 
 def test_webrtc_accepts_frames_of_any_size() -> None:
     stream = WebrtcModel(3).new_stream()
     speech = caller_says("yes please")
-    results = [stream.probability(speech[i : i + 100]) for i in range(0, len(speech), 100)]
+    results = probabilities(stream, [speech[i : i + 100] for i in range(0, len(speech), 100)])
     assert max(results) == 1.0
 
 

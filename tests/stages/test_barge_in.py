@@ -153,7 +153,7 @@ class FakeTwilio:
 class LoudVad:
     """Stands in for Silero: a loud frame is speech."""
 
-    def probability(self, pcm16: bytes) -> float:
+    async def probability(self, pcm16: bytes) -> float:
         return 1.0 if max(map(abs, array("h", pcm16))) > 1000 else 0.0
 
 

@@ -30,7 +30,13 @@ from receptionist.engines.utterance_recognizer import (
     UtteranceRecognizer,
 )
 from receptionist.engines.utterances import UtteranceAssembler
-from receptionist.engines.vad import FrameVad, SpeechSegmenter, load_vad, new_segmenter
+from receptionist.engines.vad import (
+    FrameVad,
+    SpeechSegmenter,
+    load_vad,
+    new_segmenter,
+    probabilities,
+)
 from receptionist.errors import SpeechRecognitionError
 from receptionist.messages import (
     FRAME_BYTES,
@@ -60,7 +66,7 @@ DEFAULTS = VadConfig()
 class EnergyVad:
     """Stands in for the VAD: a loud frame is speech."""
 
-    def probability(self, pcm16: bytes) -> float:
+    async def probability(self, pcm16: bytes) -> float:
         samples = np.frombuffer(pcm16, dtype=np.int16).astype(np.float64)
         return 1.0 if np.sqrt(np.mean(samples**2)) > 1000 else 0.0
 
@@ -300,5 +306,4 @@ def _word_errors(reference: str, hypothesis: str) -> int:
 
 def test_energy_vad_tells_the_test_frames_apart() -> None:
     vad = EnergyVad()
-    assert vad.probability(ulaw_to_pcm16(SPEECH)) == 1.0
-    assert vad.probability(ulaw_to_pcm16(SILENCE)) == 0.0
+    assert probabilities(vad, [ulaw_to_pcm16(SPEECH), ulaw_to_pcm16(SILENCE)]) == [1.0, 0.0]

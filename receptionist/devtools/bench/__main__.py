@@ -19,7 +19,10 @@ callers and fakes run here, on core 1.
 2. Offline engines, the realistic CPU load, at 1, 2, 4, 8, ... concurrent calls: lateness
    of every agent frame at the caller against a 20 ms cadence from the turn's first frame
    (less the server's send-ahead), p99 per level, up to the first level past 20 ms; CPU
-   per call-second and RSS growth per call, of the server and its recogniser workers.
+   per call-second and RSS growth per call, of the server and its recogniser workers
+   (and of the server alone).
+3. Cloud engines on the fakes, capacity ramp to 128 calls (``bench.cloud_capacity``):
+   p99 lateness, CPU per call-second and the per-frame cost breakdown at each level.
 
 Prints a table; writes ``<out>/bench.json`` and the server logs.
 """
@@ -29,14 +32,19 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import trio
 
 from receptionist.config import load_config
+from receptionist.devtools.bench.cloud_capacity import (
+    CLOUD_LEVELS,
+    capacity_table,
+    cloud_capacity_phase,
+    cloud_fakes,
+)
 from receptionist.devtools.bench.figures import (
     LATE_LIMIT_MS,
     barge_in_ms,
@@ -49,10 +57,7 @@ from receptionist.devtools.bench.figures import (
     voice_to_voice_ms,
 )
 from receptionist.devtools.bench.process import ROOT, ServerProcess, pin_self
-from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
-from receptionist.devtools.fakes.deepgram import FakeDeepgram, load_script
-from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs
-from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted
+from receptionist.devtools.fakes.cloud import KEYS
 from receptionist.devtools.replay import load_caller_audio, split_utterances
 from receptionist.devtools.twilio_caller import CallerReport, TwilioCaller
 
@@ -60,9 +65,6 @@ SPARSE_INTERIMS_S = 1.0
 """The interim cadence of the last cloud round (Deepgram's docs example: one a second)."""
 CLOUD_UTTERANCES = 4
 """The first four of booking_call's utterances: enough replies per call, short calls."""
-REPLY = "Of course, I can help with that. Which day would suit you best?"
-"""Every model reply: 64 characters, about 2.6 s of the fake voice, long enough to barge into."""
-FAKE_VOICE_MS_PER_CHAR = 40
 CALL_LIMIT_S = 90.0
 SAMPLE_S = 0.25
 UNLIMITED_CALLS = 10_000
@@ -79,15 +81,7 @@ class Settings:
     cloud_calls: int
     cloud_rounds: int
     levels: list[int]
-
-
-class PerCallDeepgram(FakeDeepgram):
-    """One script per connection: each concurrent call's Deepgram hears its own caller."""
-
-    async def _handle(self, request: Any) -> None:
-        call = replace(self, connections=[], refused=[])
-        call.rewind()
-        await FakeDeepgram._handle(call, request)
+    cloud_levels: list[int]
 
 
 @dataclass
@@ -96,6 +90,8 @@ class Level:
     call_s: float
     wall_s: float
     cpu_s: float
+    server_cpu_s: float
+    """Without the recogniser's worker processes."""
     rss_before_mb: float
     rss_peak_mb: float
     failed: int
@@ -109,6 +105,7 @@ async def run_level(
     durations: list[float] = []
     failed = 0
     rss_before, cpu_before, started = server.rss_mb(), server.cpu_s(), trio.current_time()
+    server_cpu_before = server.cpu_s(workers=False)
     peak = rss_before
 
     async def place(index: int) -> None:
@@ -133,20 +130,13 @@ async def run_level(
             peak = max(peak, server.rss_mb())
             await trio.sleep(SAMPLE_S)
     wall = trio.current_time() - started
-    return Level(reports, sum(durations), wall, server.cpu_s() - cpu_before, rss_before, peak,
+    return Level(reports, sum(durations), wall, server.cpu_s() - cpu_before,
+                 server.cpu_s(workers=False) - server_cpu_before, rss_before, peak,
                  failed)  # fmt: skip
 
 
 async def cloud_phase(s: Settings, utterances: list[bytes]) -> dict[str, Any]:
-    script = load_script(ROOT / "tests" / "fixtures" / "booking_call.json")
-    fakes = CloudFakes(
-        PerCallDeepgram(api_key=KEYS["DEEPGRAM_API_KEY"], script=script, follow_speech=True,
-                        latency_s=s.stt_ms / 1000, interim_every_s=0.0),
-        FakeOpenAI(script=deque([Scripted(text=REPLY)] * 10_000),
-                   first_token_delay_s=s.llm_ms / 1000),
-        FakeElevenLabs(api_key=KEYS["ELEVENLABS_API_KEY"], time_to_first_byte_s=s.tts_ms / 1000,
-                       ms_per_char=FAKE_VOICE_MS_PER_CHAR),
-    )  # fmt: skip
+    fakes = cloud_fakes(s.stt_ms, s.llm_ms, s.tts_ms)
     cut = {0: s.barge_in_ms / 1000, 2: s.barge_in_ms / 1000}
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(fakes.serve)
@@ -205,6 +195,7 @@ async def capacity_phase(s: Settings, utterances: list[bytes]) -> list[dict[str,
             row: dict[str, Any] = {
                 "calls": calls, "failed": level.failed, "lateness_ms": percentiles(late),
                 "cpu_ms_per_call_s": round(level.cpu_s / level.call_s * 1000, 1),
+                "server_cpu_ms_per_call_s": round(level.server_cpu_s / level.call_s * 1000, 1),
                 "cpu_share_of_core": round(level.cpu_s / level.wall_s, 3),
                 "rss_mb": round(level.rss_peak_mb, 1),
                 "rss_growth_mb_per_call": round(growth / calls, 2),
@@ -239,7 +230,14 @@ async def bench(s: Settings) -> dict[str, Any]:
     cloud = await cloud_phase(s, booking[:CLOUD_UTTERANCES])
     print("offline engines, capacity ramp ...", flush=True)
     capacity = await capacity_phase(s, hours)
-    return {"cloud": cloud, "capacity": capacity, "max_realtime_calls": max_realtime(capacity)}
+    print("cloud engines, capacity ramp ...", flush=True)
+    cloud_ramp = await cloud_capacity_phase(
+        s.out, booking[:CLOUD_UTTERANCES], s.cloud_levels, database(s, "cloud-capacity"),
+        stt_ms=s.stt_ms, llm_ms=s.llm_ms, tts_ms=s.tts_ms,
+    )  # fmt: skip
+    return {"cloud": cloud, "capacity": capacity, "max_realtime_calls": max_realtime(capacity),
+            "cloud_capacity": cloud_ramp,
+            "max_realtime_cloud_calls": max_realtime(cloud_ramp)}  # fmt: skip
 
 
 def settings(argv: list[str] | None = None) -> Settings:
@@ -257,6 +255,7 @@ def settings(argv: list[str] | None = None) -> Settings:
         tts_ms=args.tts_ms, barge_in_ms=args.barge_in_ms,
         cloud_calls=2 if quick else 10, cloud_rounds=1,
         levels=[2] if quick else [2, 4, 8, 16, 32],  # to fit in five minutes on 2 cores
+        cloud_levels=[4] if quick else CLOUD_LEVELS,
     )  # fmt: skip
 
 
@@ -270,6 +269,8 @@ def main() -> None:
     result["run_s"] = round(time.monotonic() - started, 1)
     (s.out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     print(table(result))
+    print(capacity_table(result["cloud_capacity"]))
+    print(f"max concurrent cloud calls in real time: {result['max_realtime_cloud_calls']}")
     print(f"({result['run_s']} s; {s.out / 'bench.json'})")
 
 

@@ -116,13 +116,15 @@ def table(result: dict[str, Any]) -> str:
         "",
         f"offline engines, server pinned to {result['server_pinning']}:",
         f"{'calls':>5}{'failed':>7}{'late p50':>10}{'p95':>8}{'p99':>8}{'CPU ms/call-s':>15}"
+        f"{'server':>8}"
         f"{'core':>7}{'RSS MB':>8}{'MB/call':>9}{'marginal':>10}{'dropped in':>12}",
     ]
     for r in ramp:
         late = r["lateness_ms"]
         lines.append(
             f"{r['calls']:>5}{r['failed']:>7}{late['p50']:>10}{late['p95']:>8}{late['p99']:>8}"
-            f"{r['cpu_ms_per_call_s']:>15}{r['cpu_share_of_core']:>7.0%}{r['rss_mb']:>8}"
+            f"{r['cpu_ms_per_call_s']:>15}{r['server_cpu_ms_per_call_s']:>8}"
+            f"{r['cpu_share_of_core']:>7.0%}{r['rss_mb']:>8}"
             f"{r['rss_growth_mb_per_call']:>9}{r.get('rss_marginal_mb_per_call', '-'):>10}"
             f"{r['inbound_frames_dropped']:>12}"
         )

@@ -52,9 +52,12 @@ class ServerProcess:
             children = []
         return [pid, *map(int, children)]
 
-    def cpu_s(self) -> float:
+    def cpu_s(self, *, workers: bool = True) -> float:
+        """utime + stime of the server, and of its recogniser workers unless ``workers``
+        is False."""
+        assert self.process is not None
         total = 0.0
-        for pid in self._pids():
+        for pid in self._pids() if workers else [self.process.pid]:
             try:
                 stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:

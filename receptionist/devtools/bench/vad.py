@@ -20,7 +20,13 @@ ROOT = Path(__file__).resolve().parents[3]
 
 from receptionist.config import VadConfig, load_config  # noqa: E402
 from receptionist.devtools.phone_speech import caller_says, phone_line  # noqa: E402
-from receptionist.engines.vad import SileroModel, VadModel, WebrtcModel, new_segmenter  # noqa: E402
+from receptionist.engines.vad import (  # noqa: E402
+    SileroModel,
+    VadModel,
+    WebrtcModel,
+    new_segmenter,
+)
+from receptionist.engines.vad import probabilities as probabilities_of  # noqa: E402
 from receptionist.messages import FRAME_MS, SAMPLE_RATE, SpeechStarted  # noqa: E402
 
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
@@ -96,7 +102,7 @@ def run(model: VadModel, samples: np.ndarray, config: VadConfig) -> tuple[float,
     frames = [pcm[i : i + 2 * FRAME_SAMPLES] for i in range(0, len(pcm), 2 * FRAME_SAMPLES)]
     stream, segmenter = model.new_stream(), new_segmenter(config)
     started = time.process_time()
-    probabilities = [stream.probability(frame) for frame in frames]
+    probabilities = probabilities_of(stream, frames)
     cpu_us = (time.process_time() - started) / len(frames) * 1e6
     starts = sum(
         isinstance(segmenter.handle(p, i * FRAME_MS / 1000), SpeechStarted)

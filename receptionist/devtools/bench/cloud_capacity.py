@@ -1,0 +1,202 @@
+"""The cloud engines' CPU and capacity: what one server process on one core holds.
+
+Run alone: ``python -m receptionist.devtools.bench.cloud_capacity [--levels 8 16 ...]``
+(``make bench`` runs it as its third phase). The server runs with Deepgram, the OpenAI model
+and ElevenLabs all on the fakes (callers and fakes on the other core), at 8, 16, 32, 64, 100
+and 128 concurrent calls, up to the first level past 20 ms of p99 outbound frame lateness or
+with inbound frames dropped. Per level: p99 lateness, CPU per call-second from the server's
+own utime+stime, inbound frames dropped, and the per-frame cost breakdown the calls logged
+(``call.frame_costs``: VAD, inbound parse, outbound encode in µs per frame; frames per
+Deepgram message).
+
+On one shared core the fakes and 128 emulated callers may saturate before the server: the
+``bench core`` column says how busy this (caller and fake) process was; a level where it is
+near 100% measures the bench, not the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+from collections import deque
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from receptionist.config import load_config
+from receptionist.devtools.bench.figures import LATE_LIMIT_MS, lateness_ms, percentiles
+from receptionist.devtools.bench.process import ROOT, ServerProcess, pin_self
+from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
+from receptionist.devtools.fakes.deepgram import FakeDeepgram, load_script
+from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs
+from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted
+from receptionist.devtools.replay import load_caller_audio, split_utterances
+from receptionist.frame_costs import STAGES as COST_STAGES
+from receptionist.messages import FRAME_MS
+
+CLOUD_LEVELS = [8, 16, 32, 64, 100, 128]
+REPLY = "Of course, I can help with that. Which day would suit you best?"
+FAKE_VOICE_MS_PER_CHAR = 40
+UTTERANCES = 4
+FRAMES_PER_SECOND = 1000 // FRAME_MS
+PATIENT_TTS_S = 10.0
+SETTLE_S = 3.0
+"""After the last level: the server logs each call's counters once it sees the hang-up."""
+
+
+class PerCallDeepgram(FakeDeepgram):
+    """One script per connection: each concurrent call's Deepgram hears its own caller."""
+
+    async def _handle(self, request: Any) -> None:
+        call = replace(self, connections=[], refused=[])
+        call.rewind()
+        await FakeDeepgram._handle(call, request)
+
+
+def cloud_fakes(stt_ms: float, llm_ms: float, tts_ms: float) -> CloudFakes:
+    """The three fakes at fixed latencies, answering every turn with ``REPLY``."""
+    script = load_script(ROOT / "tests" / "fixtures" / "booking_call.json")
+    return CloudFakes(
+        PerCallDeepgram(api_key=KEYS["DEEPGRAM_API_KEY"], script=script, follow_speech=True,
+                        latency_s=stt_ms / 1000, interim_every_s=0.0),
+        FakeOpenAI(script=deque([Scripted(text=REPLY)] * 100_000),
+                   first_token_delay_s=llm_ms / 1000),
+        FakeElevenLabs(api_key=KEYS["ELEVENLABS_API_KEY"], time_to_first_byte_s=tts_ms / 1000,
+                       ms_per_char=FAKE_VOICE_MS_PER_CHAR),
+    )  # fmt: skip
+
+
+def cloud_overrides(urls: dict[str, str]) -> list[str]:
+    engines = ["engines.stt=deepgram", "engines.dialogue=openai", "engines.tts=elevenlabs"]
+    # A fake ElevenLabs slowed by the callers on its core must not bring in the offline
+    # voice (its espeak CPU would count as the server's): the ramp measures the server.
+    patient = [f"elevenlabs.{name}={PATIENT_TTS_S}" for name in ("first_audio_timeout_s",
+                                                                 "stall_timeout_s")]  # fmt: skip
+    return [*engines, *patient, "llm.api_key_env=OPENAI_API_KEY",
+            *(f"{k}={v}" for k, v in urls.items())]  # fmt: skip
+
+
+def frame_costs(log: Path, tag: str) -> dict[str, float]:
+    """µs per frame of each stage, over the level's calls (``call.frame_costs`` lines), and
+    the frames per Deepgram message."""
+    sums = dict.fromkeys(COST_STAGES, 0)
+    frames = dict.fromkeys(COST_STAGES, 0)
+    deepgram = [0, 0]
+    for line in log.read_text(encoding="utf-8").splitlines():
+        if '"call.frame_costs"' not in line:
+            continue
+        event = json.loads(line)
+        if not event.get("call_sid", "")[2:].startswith(tag):
+            continue
+        for stage in COST_STAGES:
+            sums[stage] += event[f"{stage}_ns"]
+            frames[stage] += event[f"{stage}_frames"]
+        deepgram[0] += event["deepgram_frames"]
+        deepgram[1] += event["deepgram_messages"]
+    costs = {s: round(sums[s] / frames[s] / 1000, 1) if frames[s] else 0.0 for s in COST_STAGES}
+    costs["frames_per_deepgram_message"] = (
+        round(deepgram[0] / deepgram[1], 2) if deepgram[1] else 0.0
+    )
+    return costs
+
+
+def _own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def cloud_capacity_phase(
+    out: Path, utterances: list[bytes], levels: list[int], database: list[str],
+    *, stt_ms: float = 150.0, llm_ms: float = 300.0, tts_ms: float = 100.0,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The ramp; ``database``: the scheduler overrides (a fresh SQLite file, no call limit)."""
+    from receptionist.devtools.bench.__main__ import run_level  # the one way to place calls
+
+    send_ahead = load_config(ROOT / "config.toml").twilio.send_ahead_ms / 1000
+    fakes = cloud_fakes(stt_ms, llm_ms, tts_ms)
+    log = out / "server-cloud-capacity.log"
+    rows: list[dict[str, Any]] = []
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(fakes.serve)
+        with ServerProcess([*database, *cloud_overrides(urls)], log, env=KEYS) as server:
+            for calls in levels:
+                own_before = _own_cpu_s()
+                level = await run_level(server, calls, utterances, {}, f"k{calls}")
+                late = [ms for r in level.reports for ms in lateness_ms(r, send_ahead)]
+                rows.append({
+                    "calls": calls, "failed": level.failed, "lateness_ms": percentiles(late),
+                    "cpu_s": level.cpu_s,
+                    "cpu_share_of_core": round(level.cpu_s / level.wall_s, 3),
+                    "bench_share_of_core": round((_own_cpu_s() - own_before) / level.wall_s, 3),
+                })  # fmt: skip
+                print(f"  cloud, {calls} concurrent: p99 lateness {rows[-1]['lateness_ms']['p99']}"
+                      f" ms", flush=True)  # fmt: skip
+                p99 = rows[-1]["lateness_ms"]["p99"]
+                if level.failed or p99 is None or p99 > LATE_LIMIT_MS:
+                    break
+            await trio.sleep(SETTLE_S)
+        nursery.cancel_scope.cancel()
+    for row in rows:
+        frames_in, row["inbound_frames_dropped"] = _inbound(log, f"k{row['calls']}")
+        # Call-seconds counted from the frames Twilio sent (50 a second), so a call that
+        # ran past the level's time limit still counts what it cost.
+        call_s = frames_in / FRAMES_PER_SECOND
+        row["cpu_ms_per_call_s"] = round(row.pop("cpu_s") / call_s * 1000, 1) if call_s else None
+        row["frame_costs_us"] = frame_costs(log, f"k{row['calls']}")
+    return rows
+
+
+def _inbound(log: Path, tag: str) -> tuple[int, int]:
+    """Inbound frames received and dropped by the level's calls (``twilio.stats``)."""
+    received = dropped = 0
+    for line in log.read_text(encoding="utf-8").splitlines():
+        if '"twilio.stats"' in line:
+            event = json.loads(line)
+            if event["call_sid"][2:].startswith(tag + "0"):
+                received += event["frames_in"]
+                dropped += event["frames_dropped"]
+    return received, dropped
+
+
+def capacity_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "cloud engines on the fakes, one server process on one core:",
+        f"{'calls':>5}{'failed':>7}{'late p50':>10}{'p99':>8}{'CPU ms/call-s':>15}{'core':>7}"
+        f"{'bench core':>11}{'dropped in':>12}   µs/frame: "
+        + " ".join(COST_STAGES)
+        + "; frames per Deepgram message",
+    ]
+    for r in rows:
+        late, costs = r["lateness_ms"], r["frame_costs_us"]
+        lines.append(
+            f"{r['calls']:>5}{r['failed']:>7}{late['p50']!s:>10}{late['p99']!s:>8}"
+            f"{r['cpu_ms_per_call_s']:>15}{r['cpu_share_of_core']:>7.0%}"
+            f"{r['bench_share_of_core']:>11.0%}{r['inbound_frames_dropped']:>12}   "
+            + " ".join(f"{costs[s]}" for s in COST_STAGES)
+            + f"; {costs['frames_per_deepgram_message']}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--levels", type=int, nargs="+", default=CLOUD_LEVELS)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-output")
+    args = parser.parse_args()
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    pin_self()
+    booking = split_utterances(load_caller_audio(ROOT / "tests" / "fixtures" / "booking_call.wav"))
+    path = out / "capacity.sqlite3"
+    path.unlink(missing_ok=True)
+    database = [f"scheduler.database={json.dumps(str(path))}", "server.max_calls=10000"]
+    rows = trio.run(cloud_capacity_phase, out, booking[:UTTERANCES], args.levels, database)
+    (out / "cloud-capacity.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(capacity_table(rows))
+
+
+if __name__ == "__main__":
+    main()
