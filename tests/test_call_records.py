@@ -1,5 +1,6 @@
 """Call records: written during a real call over the WebSocket and read back; the stereo
-recording; the retention sweep; the CLI listing. Real clock, like test_end_to_end."""
+recording as heard; the store on both backends, its retention sweep and listing; the
+recorder never waits and survives failed writes; logged events kept."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import structlog
 import trio
+from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from receptionist.call import CallServices
@@ -32,6 +35,8 @@ from receptionist.records.collector import (
     CallFinished,
     CallRecording,
     RecorderMessage,
+    current_recording,
+    record_call_events,
 )
 from receptionist.records.listing import list_call_lines
 from receptionist.records.recorder import Recorder, RecordWriter
@@ -227,3 +232,25 @@ async def test_a_full_recorder_queue_drops_and_counts_never_waits(record_config)
     assert recorder.dropped == 3
     assert recording.dropped == 3
     assert isinstance(receive.receive_nowait(), AudioChunk)
+
+
+async def test_logged_tool_calls_fallbacks_and_guesses_reach_the_calls_record():
+    sent: list[object] = []
+    recording = CallRecording(lambda m: sent.append(m) or True, record_audio=False,
+                              max_samples=SAMPLE_RATE)  # fmt: skip
+    recording.observe(CallStarted("CA1", "MZ1", None, at=trio.current_time()))
+    log = structlog.get_logger()
+    with capture_logs(processors=[merge_contextvars, record_call_events]):
+        log.info("llm.tool_call", tool="book_slot", outcome="BookSlot")  # no call: not kept
+        token = current_recording.set(recording)
+        try:
+            log.info("llm.tool_call", tool="book_slot", outcome="BookSlot")
+            log.info("dialogue.preemptive", kept=False, guessed="next tuesday")
+            log.info("dialogue.heard", text="not an event a record keeps")
+        finally:
+            current_recording.reset(token)
+    recording.finish(crashed=False)
+    (finished,) = sent
+    assert isinstance(finished, CallFinished)
+    events = [(e["event"], e.get("tool"), e.get("kept")) for e in finished.record["events"]]
+    assert events == [("llm.tool_call", "book_slot", None), ("dialogue.preemptive", None, False)]
