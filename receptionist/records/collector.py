@@ -43,6 +43,10 @@ log = structlog.get_logger()
 
 FLUSH_SAMPLES = SAMPLE_RATE
 """Audio goes to the recorder once a second."""
+MAX_AGENT_AHEAD_SAMPLES = 10 * SAMPLE_RATE
+"""Agent audio held ahead of the caller's track (Twilio streams the caller without gaps, so
+it is ``send_ahead_ms`` at most); beyond this the caller's track is taken to have gone quiet
+and is padded with silence, which bounds what a call holds."""
 LOGGED_EVENTS = frozenset({
     "dialogue.preemptive", "llm.tool_call", "llm.fallback", "llm.retry", "llm.tool_timeout",
     "tts.fallback", "deepgram.reconnecting", "deepgram.error", "scheduler.store_unavailable",
@@ -261,6 +265,9 @@ class _Tracks:
         if len(self._agent) < len(self._caller):  # silence since the agent last spoke
             self._agent += ULAW_SILENCE * (len(self._caller) - len(self._agent))
         self._agent += ulaw
+        if len(self._agent) - len(self._caller) > MAX_AGENT_AHEAD_SAMPLES:
+            missing = len(self._agent) - len(self._caller) - MAX_AGENT_AHEAD_SAMPLES
+            self._caller += ULAW_SILENCE * missing
 
     def clear(self) -> None:
         del self._agent[len(self._caller) :]

@@ -17,6 +17,7 @@ import structlog
 import trio
 
 from receptionist.config import Config
+from receptionist.errors import StoreUnavailable
 from receptionist.messages import SAMPLE_RATE
 from receptionist.records.collector import (
     AudioChunk,
@@ -64,7 +65,10 @@ async def run_recorder(
 ) -> None:
     """Write records until cancelled; reports the Recorder calls use."""
     store = RecordStore(config)
-    await trio.to_thread.run_sync(store.open)
+    try:
+        await trio.to_thread.run_sync(store.open)
+    except StoreUnavailable as exc:  # calls go on; each write tries again and logs
+        log.error("records.unavailable", error=str(exc))
     writer = RecordWriter(store, recordings_folder(config))
     send, receive = trio.open_memory_channel[RecorderMessage](config.records.queue)
     try:
