@@ -27,7 +27,9 @@ from receptionist.messages import (
     CallStarted,
     ClearAudio,
     InboundAudio,
+    MarkPlayed,
     OutboundAudio,
+    OutboundMark,
     TurnTimings,
 )
 from receptionist.records.collector import (
@@ -207,7 +209,9 @@ def test_the_recording_is_what_the_caller_heard_a_clear_drops_what_had_not_playe
         recording.observe(OutboundAudio(1, _frame(0x22), timings), 0.2)
     for n in range(10, 20):
         recording.observe(InboundAudio(_frame(0x11), at=n * 0.02), n * 0.02)
+    recording.observe(OutboundMark(1, "m1", "Hello there."), 0.2)
     recording.observe(ClearAudio(1, at=0.4), 0.4)  # barge-in: the last 200 ms never play
+    recording.observe(MarkPlayed("m1", at=0.41), 0.41)  # Twilio echoes cleared marks too
     recording.finish(crashed=False)
 
     chunks = [m for m in sent if isinstance(m, AudioChunk)]
@@ -216,6 +220,8 @@ def test_the_recording_is_what_the_caller_heard_a_clear_drops_what_had_not_playe
     assert caller == _frame(0x11) * 20
     assert agent == ULAW_SILENCE * FRAME_BYTES * 10 + _frame(0x22) * 10
     (finished,) = [m for m in sent if isinstance(m, CallFinished)]
+    (line,) = finished.record["lines"]
+    assert (line["text"], line["heard"], line["cut_off"]) == ("Hello there.", False, True)
     assert finished.record["barge_ins"] == [{"turn_id": 1, "at_s": 0.4, "reaction_ms": None}]
     assert finished.record["outcome"] == "hung up"
     assert finished.record["audio_seconds"] == 0.4

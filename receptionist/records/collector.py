@@ -133,8 +133,9 @@ class CallRecording:
             case OutboundMark():
                 self._agent_line(message, now)
             case MarkPlayed(name=name):
+                # Twilio echoes a cleared sentence's mark too: that one stays cut off.
                 for line in self._record["lines"]:
-                    if line.get("mark") == name:
+                    if line.get("mark") == name and not line["cut_off"]:
                         line["heard"] = True
             case ClearAudio(turn_id=turn_id, at=cleared_at):
                 self._cleared(turn_id, cleared_at, now)
