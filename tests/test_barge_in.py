@@ -39,6 +39,7 @@ from receptionist.messages import (
     SpeechStopped,
     Transcript,
 )
+from receptionist.records.collector import CallRecording
 from receptionist.scheduling.messages import BookingConfirmed, BookSlot
 from receptionist.scheduling.store import AppointmentStore
 from stages.listener import ListenerEngines
@@ -275,7 +276,7 @@ class Call:
 
 
 @contextlib.asynccontextmanager
-async def pipeline() -> AsyncIterator[Call]:
+async def pipeline(recording: CallRecording | None = None) -> AsyncIterator[Call]:
     """One call through ``run_call``, the supervisor the server runs, with the fakes above."""
     connection, engine = FakeConnection(), FakeEngine()
     twilio, caller = FakeTwilio(connection), FakeCaller(connection)
@@ -294,7 +295,7 @@ async def pipeline() -> AsyncIterator[Call]:
             call_over = trio.Event()
 
             async def place_call() -> None:
-                await run_call(connection, STREAM, services)
+                await run_call(connection, STREAM, services, recording=recording)
                 call_over.set()
 
             nursery.start_soon(place_call)

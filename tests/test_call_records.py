@@ -48,6 +48,7 @@ from receptionist.server import serve_app
 
 from .clinic import clinic_config
 from .review_helpers import NOW, log_in, place_call, records_config, wait_for_record
+from .test_barge_in import GREETING, HOURS, pipeline
 
 CALL_SID = "CA" + "5" * 32
 TEST_LIMIT_S = 120
@@ -260,3 +261,34 @@ async def test_logged_tool_calls_fallbacks_and_guesses_reach_the_calls_record():
     assert isinstance(finished, CallFinished)
     events = [(e["event"], e.get("tool"), e.get("kept")) for e in finished.record["events"]]
     assert events == [("llm.tool_call", "book_slot", None), ("dialogue.preemptive", None, False)]
+
+
+async def test_a_barge_in_through_the_real_supervisor_is_in_the_record(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    sent: list[object] = []
+    recording = CallRecording(lambda m: sent.append(m) or True, record_audio=True,
+                              max_samples=60 * SAMPLE_RATE)  # fmt: skip
+    async with pipeline(recording) as call:
+        await call.twilio.wait_echoed("turn1-s0")  # the first sentence has played
+        await call.caller_starts()
+        await call.caller_stops(HOURS)
+        await trio.sleep(1)
+    recording.finish(crashed=False)
+
+    (finished,) = [m for m in sent if isinstance(m, CallFinished)]
+    record = finished.record
+    (barge_in,) = record["barge_ins"]
+    assert barge_in["turn_id"] == 1
+    assert barge_in["reaction_ms"] < 200, "first voiced frame to the clear"
+    lines = record["lines"]
+    assert (lines[0]["text"], lines[0]["heard"]) == (GREETING[0], True)
+    caller = [line for line in lines if line["who"] == "caller"]
+    assert [line["text"] for line in caller] == [HOURS]
+    first_turn = [line for line in lines if line.get("turn_id") == 1]
+    assert all(line["cut_off"] for line in first_turn[1:])
+    assert not any(line["heard"] for line in first_turn[1:])
+    answers = [line for line in lines if line["who"] == "agent" and line["turn_id"] > 1]
+    assert answers[0]["text"].startswith("We're open")
+    assert [turn["turn_id"] for turn in record["turns"]] == [1, 2]
+    assert record["turns"][1]["total_ms"] is not None
