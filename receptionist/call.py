@@ -37,6 +37,9 @@ from receptionist.messages import (
     Outbound,
     Sentence,
 )
+from receptionist.records.collector import CallRecording, current_recording
+from receptionist.records.recorder import Recorder
+from receptionist.records.tap import run_tap
 from receptionist.scheduling.messages import SchedulerRequest
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.telephony import media_streams as tp
@@ -89,6 +92,8 @@ class CallServices:
     outcomes: CallOutcomes
     llm: LlmClient | None = None
     """The open LLM client when engines.dialogue is "openai" (``open_services`` opens it)."""
+    records: Recorder | None = None
+    """Where each call's record goes ([records] enabled; ``serve_app`` starts it)."""
 
 
 async def serve_call(connection: MediaConnection, services: CallServices) -> None:
@@ -131,10 +136,14 @@ async def _supervise(
     started = trio.current_time()
     log.info("call.start", caller=mask_phone(stream.parameters.get("caller")))
     costs = FrameCosts()
+    recording = services.records.start_call() if services.records else None
+    recorded = current_recording.set(recording)
+    crashed = False
     try:
         with counting(costs):  # before the actors start: they inherit it
-            await run_call(connection, stream, services)
+            await run_call(connection, stream, services, recording=recording)
     except* Exception as group:
+        crashed = True
         # The one error boundary of the call: log it, hand the caller to a person if we
         # can, and let every other call carry on.
         log.error("call.crashed", exc_info=group)
@@ -143,6 +152,9 @@ async def _supervise(
     finally:
         log.info("call.frame_costs", **asdict(costs))
         log.info("call.end", seconds=round(trio.current_time() - started, 2))
+        if recording is not None:
+            recording.finish(crashed=crashed)
+        current_recording.reset(recorded)
 
 
 def _fallback_outcome(config: Config) -> EndCall:
@@ -150,9 +162,14 @@ def _fallback_outcome(config: Config) -> EndCall:
 
 
 async def run_call(
-    connection: MediaConnection, stream: tp.StreamStart, services: CallServices
+    connection: MediaConnection,
+    stream: tp.StreamStart,
+    services: CallServices,
+    *,
+    recording: CallRecording | None = None,
 ) -> None:
-    """Wire the five actors of one call and run them until the call ends."""
+    """Wire the five actors of one call and run them until the call ends; ``recording``
+    sees the Dialogue's inbox and what TwilioIO exchanges with Twilio."""
     config, buffers = services.config, services.config.buffers
     turns = TurnCancellation()
     audio_send, audio_recv = trio.open_memory_channel[InboundAudio](buffers.inbound_audio_frames)
@@ -171,6 +188,10 @@ async def run_call(
         async with trio.open_nursery() as nursery:
             # The originals close once every actor holds its own clone.
             with events_send, outbound_send:
+                inbox = events_recv
+                if recording is not None:
+                    tap_send, inbox = trio.open_memory_channel[DialogueEvent](0)
+                    await nursery.start(run_tap, events_recv, tap_send, recording.observe)
                 await nursery.start(
                     partial(run_scheduler, requests_recv, events_send.clone(), store=services.store)
                 )
@@ -195,7 +216,7 @@ async def run_call(
                 await nursery.start(
                     partial(
                         run_dialogue,
-                        events_recv,
+                        inbox,
                         sentences_send,
                         outbound_send.clone(),
                         hints_send,
@@ -217,6 +238,7 @@ async def run_call(
                         turns=turns,
                         send_ahead=config.twilio.send_ahead_ms / 1000,
                         on_end=partial(services.outcomes.record, stream.call_sid),
+                        observe=recording.observe if recording else lambda _m, _at: None,
                     )
                 )
     finally:

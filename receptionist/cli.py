@@ -1,10 +1,10 @@
-"""The ``receptionist`` command: serve, replay, bookings, db upgrade, calendar check."""
+"""The ``receptionist`` command: serve, replay, bookings, calls, db upgrade, calendar check."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import trio
@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     # Only the store is read: no engine runs, so none of their API keys is needed.
     bookings.set_defaults(handler=_bookings, engines="offline")
     bookings.set_defaults(handler=_bookings)
+
+    calls = commands.add_parser("calls", parents=[settings], help="list recorded calls")
+    calls.add_argument("--day", type=date.fromisoformat, help="only this day (YYYY-MM-DD)")
+    calls.add_argument("--outcome", default="", help="completed, transfer, hung up or error")
+    calls.add_argument("--limit", type=int, default=50)
+    calls.set_defaults(handler=_calls, engines="offline")
 
     database = commands.add_parser("db", help="the appointments database")
     database_commands = database.add_subparsers(required=True, metavar="ACTION")
@@ -129,6 +135,14 @@ def _bookings(args: argparse.Namespace, config: Config) -> int:
     from receptionist.scheduling.listing import list_bookings_lines
 
     for line in list_bookings_lines(config, include_past=args.all):
+        print(line)
+    return 0
+
+
+def _calls(args: argparse.Namespace, config: Config) -> int:
+    from receptionist.records.listing import list_call_lines
+
+    for line in list_call_lines(config, day=args.day, outcome=args.outcome, limit=args.limit):
         print(line)
     return 0
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import structlog
 
+from receptionist.records.collector import record_call_events
+
 _SECRET_KEYS = re.compile(r"(key|token|secret|password|authorization|signature)", re.I)
 REDACTED = "[redacted]"
 
@@ -37,6 +39,7 @@ def _processors() -> list[Any]:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact_secrets,
+        record_call_events,
         structlog.processors.format_exc_info,
     ]
 

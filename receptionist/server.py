@@ -5,12 +5,14 @@ Routes:
     POST /call-ended     <Connect action>: after our stream ends, dial a person or hang up.
     WS   /media-stream   one call's Media Stream, run by the call supervisor.
     GET  /health         liveness.
+    GET  /calls...       the call review pages (receptionist/review), when a password is set.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -23,6 +25,8 @@ from quart_trio import QuartTrio
 from receptionist.call import CallServices, serve_call
 from receptionist.errors import CallDisconnected
 from receptionist.messages import EndReason
+from receptionist.records.recorder import run_recorder
+from receptionist.review.pages import register_review
 from receptionist.telephony import webhooks
 
 log = structlog.get_logger()
@@ -134,6 +138,7 @@ def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartT
         finally:
             active_calls -= 1
 
+    register_review(app, services)
     return app
 
 
@@ -161,8 +166,12 @@ async def serve_app(
     auth_token = services.config.secrets.twilio_auth_token
     if not auth_token:
         log.warning("webhook.signatures_unchecked", hint="set TWILIO_AUTH_TOKEN in production")
-    app = create_app(services, twilio_auth_token=auth_token)
-    await serve(app, hypercorn_config(host, port), task_status=task_status)
+    async with trio.open_nursery() as nursery:
+        if services.config.records.enabled and services.records is None:
+            services = replace(services, records=await nursery.start(run_recorder, services.config))
+        app = create_app(services, twilio_auth_token=auth_token)
+        await serve(app, hypercorn_config(host, port), task_status=task_status)
+        nursery.cancel_scope.cancel()
 
 
 def new_stream_secret(configured: str) -> bytes:

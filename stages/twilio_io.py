@@ -99,6 +99,7 @@ async def run_twilio_io(
     turns: TurnCancellation,
     send_ahead: float,
     on_end: Callable[[EndCall], None] = lambda _end: None,
+    observe: Callable[[object, float], None] = lambda _message, _at: None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Carry one call's audio and events between Twilio and the other actors.
@@ -124,9 +125,17 @@ async def run_twilio_io(
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(
-                    _read, connection, inbound_audio, call_events, stats, stream_ended, reading
+                    _read,
+                    connection,
+                    inbound_audio,
+                    call_events,
+                    stats,
+                    stream_ended,
+                    reading,
+                    observe,
                 )
                 writer = _Writer(connection, stream.stream_sid, turns, send_ahead, stats, reading)
+                writer.observe = observe  # the call's record: what reached Twilio, when
                 nursery.start_soon(writer.run, outbound, stream_ended, on_end)
                 task_status.started()
         finally:
@@ -151,12 +160,15 @@ async def _read(
     stats: TwilioStats,
     stream_ended: trio.Event,
     reading: trio.CancelScope,
+    observe: Callable[[object, float], None],
 ) -> None:
     with inbound_audio, call_events:
         try:
             costs = frame_costs.current()
             with reading:
-                while await _read_one(connection, inbound_audio, call_events, stats, costs):
+                while await _read_one(
+                    connection, inbound_audio, call_events, stats, costs, observe
+                ):
                     pass
         except CallDisconnected:
             log.info("twilio.disconnected")
@@ -172,6 +184,7 @@ async def _read_one(
     call_events: trio.MemorySendChannel[CallEvent],
     stats: TwilioStats,
     costs: FrameCosts,
+    observe: Callable[[object, float], None],
 ) -> bool:
     """Handle one frame; False once the stream has stopped."""
     raw = await connection.receive()
@@ -188,8 +201,9 @@ async def _read_one(
     match event:
         case tp.Media(track="inbound", ulaw=ulaw):
             stats.frames_in += 1
+            observe(frame := InboundAudio(ulaw=ulaw, at=now), now)
             try:
-                inbound_audio.send_nowait(InboundAudio(ulaw=ulaw, at=now))
+                inbound_audio.send_nowait(frame)
             except trio.WouldBlock:
                 stats.frames_dropped += 1
         case tp.Mark(name=name):
@@ -223,6 +237,7 @@ class _Writer:
         self._turn_started: set[int] = set()
         self._media = tp.MediaMessages(stream_sid)
         self._costs = frame_costs.current()
+        self.observe: Callable[[object, float], None] = lambda _message, _at: None
 
     async def run(
         self,
@@ -250,9 +265,11 @@ class _Writer:
                 if not self._turns.is_cancelled(turn_id):
                     await self._connection.send(tp.mark_message(self._stream_sid, name))
                     self._stats.marks_out += 1
+                    self.observe(item, trio.current_time())
             case ClearAudio():
                 await self._clear(item)
             case EndCall():
+                self.observe(item, trio.current_time())
                 on_end(item)
                 stream_ended.set()
                 await self._close()
@@ -275,6 +292,7 @@ class _Writer:
         now = trio.current_time()
         self._clock.sent_frame(now)
         self._stats.frames_out += 1
+        self.observe(frame, now)
         if frame.turn_id not in self._turn_started:
             self._turn_started.add(frame.turn_id)
             log.info("turn", turn_id=frame.turn_id, **stage_latencies_ms(frame.timings, now))
@@ -285,6 +303,7 @@ class _Writer:
             await self._connection.send(tp.clear_message(self._stream_sid))
         self._clock.cleared()
         self._stats.clears += 1
+        self.observe(clear, trio.current_time())
         log.info("twilio.clear", turn_id=clear.turn_id, ms_since_barge_in=_ms_since(clear.at))
 
     async def _close(self) -> None:

@@ -20,6 +20,8 @@ TWILIO_AUTH_TOKEN = "TWILIO_AUTH_TOKEN"
 """Set: every webhook must carry a valid X-Twilio-Signature (server.py)."""
 STREAM_SECRET = "RECEPTIONIST_STREAM_SECRET"
 """Set: the key that signs media-stream tokens, shared by processes serving one number."""
+ADMIN_PASSWORD = "RECEPTIONIST_ADMIN_PASSWORD"
+"""Set: the call review pages (/calls) are served to whoever logs in with it; unset: off."""
 DEFAULT_LLM_KEY = "OPENAI_API_KEY"
 """``llm.api_key_env`` when the file does not set it."""
 
@@ -34,6 +36,7 @@ class Secrets:
     elevenlabs_api_key: Text = field(default="", repr=False)
     twilio_auth_token: Text = field(default="", repr=False)
     stream_secret: Text = field(default="", repr=False)
+    admin_password: Text = field(default="", repr=False)
     calendar: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The calendar's password, token or OAuth secrets, by the variable ``[calendar]`` names."""
 
@@ -51,6 +54,7 @@ class Secrets:
             elevenlabs_api_key=read(ELEVENLABS_KEY),
             twilio_auth_token=read(TWILIO_AUTH_TOKEN),
             stream_secret=read(STREAM_SECRET),
+            admin_password=read(ADMIN_PASSWORD),
             calendar={name: read(name) for name in calendar_variables if read(name)},
         )
 

@@ -27,6 +27,7 @@ from receptionist.config.engines import (
     VadConfig,
 )
 from receptionist.config.environment import Secrets, missing_keys
+from receptionist.config.records import RecordsConfig
 from receptionist.config.values import SECTION, Invalid
 
 
@@ -50,6 +51,7 @@ class Config:
     twilio: TwilioConfig = TwilioConfig()
     logging: LoggingConfig = LoggingConfig()
     calendar: CalendarConfig = CalendarConfig()
+    records: RecordsConfig = RecordsConfig()
     secrets: Secrets = field(default=Secrets(), repr=False)
     """From the environment only (``load_config``'s ``environ``), never from the file."""
 

@@ -64,6 +64,10 @@ class Backend(Protocol):
         """Commit on exit, roll back on an exception; a write transaction is ready to write
         (SQLite takes the write lock first). Driver errors leave as StoreUnavailable."""
 
+    def connection(self) -> AbstractContextManager[Any]:
+        """A raw DB-API connection, schema checked, for the call records (records/store.py):
+        they share the database and its migrations but not the appointments' rules."""
+
 
 def open_backend(
     database: str, config: Config, environ: Mapping[str, str] | None = None

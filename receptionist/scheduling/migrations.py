@@ -123,7 +123,45 @@ _OUTBOX = Step(
     ),
 )
 
-STEPS = (_APPOINTMENTS, _OUTBOX)
+_CALL_RECORDS = Step(
+    3,
+    "call records",
+    # One row per call (receptionist/records): the columns the list pages filter and sort
+    # on, and the whole record (turns, timings, barge-ins, bookings, events) as JSON.
+    # Times are epoch seconds on both backends: the records code shares its SQL.
+    sqlite=(
+        """CREATE TABLE IF NOT EXISTS calls (
+            call_sid TEXT PRIMARY KEY,
+            clinic TEXT NOT NULL,
+            stream_sid TEXT NOT NULL,
+            caller TEXT NOT NULL DEFAULT '',
+            started_at REAL NOT NULL,
+            ended_at REAL NOT NULL,
+            outcome TEXT NOT NULL,
+            bookings INTEGER NOT NULL DEFAULT 0,
+            recording TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS calls_started ON calls (clinic, started_at)",
+    ),
+    postgres=(
+        """CREATE TABLE IF NOT EXISTS calls (
+            call_sid text PRIMARY KEY,
+            clinic text NOT NULL,
+            stream_sid text NOT NULL,
+            caller text NOT NULL DEFAULT '',
+            started_at double precision NOT NULL,
+            ended_at double precision NOT NULL,
+            outcome text NOT NULL,
+            bookings integer NOT NULL DEFAULT 0,
+            recording text NOT NULL DEFAULT '',
+            detail text NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS calls_started ON calls (clinic, started_at)",
+    ),
+)
+
+STEPS = (_APPOINTMENTS, _OUTBOX, _CALL_RECORDS)
 LATEST = STEPS[-1].version
 assert [step.version for step in STEPS] == list(range(1, LATEST + 1))
 

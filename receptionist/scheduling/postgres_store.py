@@ -138,6 +138,13 @@ class PostgresBackend:
             yield PostgresTransaction(conn, self._clinic, self._tz)
 
     @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection (one transaction) for the call records, which share this database."""
+        self.open()
+        with self._mapped_errors(), self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
     def _mapped_errors(self) -> Iterator[None]:
         try:
             yield

@@ -17,7 +17,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,10 @@ class SqliteBackend:
                 return
             with _write_transaction(conn):
                 yield SqliteTransaction(conn, self._tz)
+
+    def connection(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A raw connection (autocommit) for the call records, which share this database."""
+        return self._connection()
 
     @contextmanager
     def _connection(self, *, check_schema: bool = True) -> Iterator[sqlite3.Connection]:

@@ -238,7 +238,6 @@ async def test_batched_windows_give_each_call_what_it_would_get_alone(silero: Va
     assert max(batched[0]) > 0.5
 
 
-
 def test_webrtc_accepts_frames_of_any_size() -> None:
     stream = WebrtcModel(3).new_stream()
     speech = caller_says("yes please")
