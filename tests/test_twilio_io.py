@@ -45,11 +45,11 @@ def media(ulaw: bytes = b"\x7f" * FRAME_BYTES, track: str = "inbound") -> dict:
 class Call:
     """TwilioIO under test, with every channel end the other actors would hold."""
 
-    def __init__(self, audio_buffer: int = 10) -> None:
+    def __init__(self, audio_buffer: int = 10, events_buffer: int = 100) -> None:
         self.connection = FakeConnection()
         self.turns = TurnCancellation()
         self.audio_send, self.audio = trio.open_memory_channel[InboundAudio](audio_buffer)
-        self.events_send, self.events = trio.open_memory_channel[object](100)
+        self.events_send, self.events = trio.open_memory_channel[object](events_buffer)
         self.outbound, self.outbound_recv = trio.open_memory_channel[object](100)
         self.ended: list[EndCall] = []
 
@@ -124,6 +124,28 @@ async def test_reader_never_blocks_on_audio_and_counts_drops():
             call.outbound.close()
     stats = next(e for e in logs if e["event"] == "twilio.stats")
     assert (stats["frames_in"], stats["frames_dropped"]) == (5, 3)
+
+
+async def test_a_dialogue_that_does_not_read_never_stalls_inbound_audio():
+    # The misbehaving peer is our own Dialogue, stuck (say, on a full sentences channel):
+    # its inbox is full, and Twilio keeps sending marks, key presses and audio.
+    call = Call(events_buffer=1)
+    with capture_logs() as logs, trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            await call.start(nursery)  # CallStarted fills the inbox
+            await call.connection.twilio_sends({"event": "mark", "mark": {"name": "turn1-s0"}})
+            await call.connection.twilio_sends({"event": "dtmf", "dtmf": {"digit": "5"}})
+            await call.connection.twilio_sends(media())
+            assert (await call.audio.receive()).ulaw == b"\x7f" * FRAME_BYTES
+            await call.connection.twilio_sends({"event": "stop"})
+            call.outbound.close()
+            assert isinstance(await call.events.receive(), CallStarted)
+    assert [e["kind"] for e in logs if e["event"] == "twilio.event_dropped"] == [
+        "MarkPlayed",
+        "DtmfPressed",
+    ]
+    stats = next(e for e in logs if e["event"] == "twilio.stats")
+    assert stats["events_dropped"] == 2
 
 
 async def test_writer_paces_frames_just_ahead_of_playback(autojump_clock):
