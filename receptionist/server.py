@@ -9,7 +9,6 @@ Routes:
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,6 +24,7 @@ from receptionist.call import CallServices, serve_call
 from receptionist.errors import CallDisconnected
 from receptionist.messages import EndReason
 from receptionist.telephony import webhooks
+from receptionist.telephony.stream_tokens import CALL_SID_PARAMETER, TOKEN_PARAMETER
 
 log = structlog.get_logger()
 
@@ -124,11 +124,8 @@ def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartT
         call_sid = fields.get("CallSid", "")
         if not call_sid:
             return Response("CallSid missing", status=400)
-        parameters = {
-            "callSid": call_sid,
-            "caller": fields.get("From", ""),
-            webhooks.TOKEN_PARAMETER: webhooks.stream_token(services.stream_secret, call_sid),
-        }
+        parameters = {CALL_SID_PARAMETER: call_sid, "caller": fields.get("From", "")}
+        parameters[TOKEN_PARAMETER] = services.stream_tokens.issue(parameters)
         log.info("webhook.incoming_call", call_sid=call_sid)
         return Response(webhooks.connect_stream_twiml(base, parameters), mimetype=TWIML)
 
@@ -150,19 +147,33 @@ def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartT
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    def upgrade_is_signed() -> bool:
+        """Twilio signs a media stream's upgrade over its wss:// URL, with no parameters."""
+        headers = {name.title(): value for name, value in websocket.headers.items()}
+        http_scheme = "https" if websocket.scheme == "wss" else "http"
+        base = webhooks.public_base_url(config.server.public_url, headers, http_scheme)
+        query = websocket.query_string.decode()
+        url = webhooks.websocket_url(base) + (f"?{query}" if query else "")
+        signature = websocket.headers.get("X-Twilio-Signature", "")
+        return webhooks.is_valid_twilio_request(twilio_auth_token, url, [], signature)
+
     @app.websocket(webhooks.STREAM_PATH)
-    async def media_stream() -> None:
+    async def media_stream() -> Response | None:
         nonlocal active_calls
+        if twilio_auth_token and not upgrade_is_signed():
+            log.warning("webhook.bad_signature", path=webhooks.STREAM_PATH)
+            return Response("invalid signature", status=403)
         await websocket.accept()
         if active_calls >= config.server.max_calls:
             log.warning("call.refused_busy", max_calls=config.server.max_calls)
             await websocket.close(TRY_AGAIN_LATER)
-            return
+            return None
         active_calls += 1
         try:
             await serve_call(QuartConnection(websocket._get_current_object()), services)  # type: ignore[attr-defined]
         finally:
             active_calls -= 1
+        return None
 
     return app
 
@@ -193,9 +204,3 @@ async def serve_app(
         log.warning("webhook.signatures_unchecked", hint="set TWILIO_AUTH_TOKEN in production")
     app = create_app(services, twilio_auth_token=auth_token)
     await serve(app, hypercorn_config(host, port), task_status=task_status)
-
-
-def new_stream_secret(configured: str) -> bytes:
-    """``configured`` (RECEPTIONIST_STREAM_SECRET, when several processes share the
-    traffic: ``config.secrets.stream_secret``), else random."""
-    return configured.encode() if configured else secrets.token_bytes(32)

@@ -41,6 +41,7 @@ from receptionist.messages import (
 )
 from receptionist.scheduling.messages import BookingConfirmed, BookSlot
 from receptionist.scheduling.store import AppointmentStore
+from receptionist.telephony.stream_tokens import StreamTokens
 from stages.listener import ListenerEngines
 
 from .fake_connection import FakeConnection
@@ -286,7 +287,7 @@ async def pipeline() -> AsyncIterator[Call]:
             new_listener_engines=caller.listener_engines,
             store=AppointmentStore(CONFIG, Path(folder) / "appointments.db", now=lambda: NOW),
             now=lambda: NOW,
-            stream_secret=b"unused: the stream has started",
+            stream_tokens=StreamTokens(b"unused: the stream has started"),
             outcomes=CallOutcomes(),
         )
         async with trio.open_nursery() as nursery:
