@@ -24,6 +24,7 @@ import structlog
 import trio
 
 from receptionist.config import Config
+from receptionist.engines.fallback import FallbackSpeechEngine
 from receptionist.engines.tts import SpeechEngine
 from receptionist.errors import CallDisconnected, ProtocolError, StreamRejected, TwilioProtocolError
 from receptionist.llm.client import LlmClient
@@ -88,6 +89,12 @@ class CallServices:
     outcomes: CallOutcomes
     llm: LlmClient | None = None
     """The open LLM client when engines.dialogue is "openai" (``open_services`` opens it)."""
+
+    def speech_for_call(self) -> SpeechEngine:
+        """This call's voice: a cloud voice's circuit breaker is the call's own."""
+        if isinstance(self.speech, FallbackSpeechEngine):
+            return self.speech.for_call()
+        return self.speech
 
 
 async def serve_call(connection: MediaConnection, services: CallServices) -> None:
@@ -176,7 +183,7 @@ async def run_call(
                         run_synthesizer,
                         sentences_recv,
                         outbound_send.clone(),
-                        engine=services.speech,
+                        engine=services.speech_for_call(),
                         turns=turns,
                     )
                 )
