@@ -19,6 +19,7 @@ from receptionist.devtools.fakes.elevenlabs import Fault
 from receptionist.devtools.fakes.openai import Scripted
 from receptionist.devtools.replay import replay_config
 from receptionist.devtools.twilio_caller import CallerReport
+from receptionist.engines.fallback import TRIP_AFTER_FAILURES
 from receptionist.llm import FALLBACK
 from receptionist.runtime import open_services
 from receptionist.scheduling.store import AppointmentStore
@@ -122,9 +123,12 @@ async def test_elevenlabs_failing_falls_back_to_the_offline_voice(fakes, cloud_c
 
     assert report.closed_by_server
     assert_booked(cloud_config)
+    # The call's breaker trips after TRIP_AFTER_FAILURES sentences: the rest go offline
+    # at once, without asking ElevenLabs again.
     fallbacks = [e for e in logs if e["event"] == "tts.fallback"]
-    assert len(fallbacks) >= len(said(logs))
-    assert all(e["reason"] == "error" for e in fallbacks)
+    assert [e["reason"] for e in fallbacks] == ["error"] * TRIP_AFTER_FAILURES
+    assert [e["event"] for e in logs].count("tts.circuit_open") == 1
+    assert len(fakes.elevenlabs.requests) == TRIP_AFTER_FAILURES
     assert len(report.heard_ulaw) > 8000 * 3, "the offline voice spoke every reply"
 
 
