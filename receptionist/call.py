@@ -24,6 +24,7 @@ import structlog
 import trio
 
 from receptionist.config import Config
+from receptionist.engines.fallback import FallbackSpeechEngine
 from receptionist.engines.tts import SpeechEngine
 from receptionist.errors import CallDisconnected, ProtocolError, StreamRejected, TwilioProtocolError
 from receptionist.frame_costs import FrameCosts, counting
@@ -43,7 +44,7 @@ from receptionist.records.tap import run_tap
 from receptionist.scheduling.messages import SchedulerRequest
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.telephony import media_streams as tp
-from receptionist.telephony.webhooks import is_valid_stream_token
+from receptionist.telephony.stream_tokens import StreamTokens
 from receptionist.turns.cancellation import TurnCancellation
 from stages.dialogue import run_dialogue
 from stages.listener import ListenerEngines, run_listener
@@ -88,19 +89,25 @@ class CallServices:
     """Each call's own VAD state and recogniser."""
     store: AppointmentStore
     now: Callable[[], datetime]
-    stream_secret: bytes
+    stream_tokens: StreamTokens
     outcomes: CallOutcomes
     llm: LlmClient | None = None
     """The open LLM client when engines.dialogue is "openai" (``open_services`` opens it)."""
     records: Recorder | None = None
     """Where each call's record goes ([records] enabled; ``serve_app`` starts it)."""
 
+    def speech_for_call(self) -> SpeechEngine:
+        """This call's voice: a cloud voice's circuit breaker is the call's own."""
+        if isinstance(self.speech, FallbackSpeechEngine):
+            return self.speech.for_call()
+        return self.speech
+
 
 async def serve_call(connection: MediaConnection, services: CallServices) -> None:
     """Run one call on an accepted Media Streams WebSocket, from ``start`` to hang-up."""
     try:
         with trio.fail_after(START_TIMEOUT_S):
-            stream = await wait_for_start(connection, services.stream_secret)
+            stream = await wait_for_start(connection, services.stream_tokens)
     except (ProtocolError, trio.TooSlowError, CallDisconnected) as exc:
         log.warning("call.rejected", error=str(exc) or type(exc).__name__)
         await _close(connection, POLICY_VIOLATION)
@@ -111,12 +118,13 @@ async def serve_call(connection: MediaConnection, services: CallServices) -> Non
         await _supervise(connection, stream, services)
 
 
-async def wait_for_start(connection: MediaConnection, secret: bytes) -> tp.StreamStart:
+async def wait_for_start(connection: MediaConnection, tokens: StreamTokens) -> tp.StreamStart:
     """Read up to the ``start`` message and check it came through our own webhook.
 
     Raises:
         TwilioProtocolError: a malformed first message or an unsupported media format.
-        StreamRejected: no valid stream token.
+        StreamRejected: no valid stream token for this stream (edited parameters, expired,
+            or already used).
     """
     while True:
         event = tp.parse_message(await connection.receive())
@@ -125,8 +133,8 @@ async def wait_for_start(connection: MediaConnection, secret: bytes) -> tp.Strea
         if not isinstance(event, tp.StreamStart):
             raise TwilioProtocolError(f"expected 'start', got {type(event).__name__}")
         tp.check_media_format(event)
-        if not is_valid_stream_token(secret, event.call_sid, event.parameters):
-            raise StreamRejected("media stream without a valid token from /incoming-call")
+        if not tokens.redeem(event.call_sid, event.parameters):
+            raise StreamRejected("media stream without a valid, unused token from /incoming-call")
         return event
 
 
@@ -200,7 +208,7 @@ async def run_call(
                         run_synthesizer,
                         sentences_recv,
                         outbound_send.clone(),
-                        engine=services.speech,
+                        engine=services.speech_for_call(),
                         turns=turns,
                     )
                 )

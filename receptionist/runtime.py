@@ -30,7 +30,7 @@ from receptionist.engines.vad_batch import SileroBatcher
 from receptionist.llm import LlmEngine, build_llm
 from receptionist.messages import Expectation
 from receptionist.scheduling.store import AppointmentStore
-from receptionist.server import new_stream_secret
+from receptionist.telephony.stream_tokens import StreamTokens
 from stages.listener import ListenerEngines, Recognizer
 
 CLOSE_TIMEOUT_S = 2.0
@@ -73,7 +73,7 @@ def _build(
         new_listener_engines=listeners.new_engines,
         store=store,
         now=_clock(config, now),
-        stream_secret=new_stream_secret(config.secrets.stream_secret),
+        stream_tokens=StreamTokens.from_configured(config.secrets.stream_secret),
         outcomes=CallOutcomes(),
     )
     llm = build_llm(config) if config.engines.dialogue == "openai" else None

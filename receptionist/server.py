@@ -10,7 +10,6 @@ Routes:
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -21,6 +20,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 from quart import Response, request, websocket
 from quart_trio import QuartTrio
+from quart_trio.asgi import TrioASGIWebsocketConnection
 
 from receptionist.call import CallServices, serve_call
 from receptionist.errors import CallDisconnected
@@ -28,6 +28,7 @@ from receptionist.messages import EndReason
 from receptionist.records.recorder import run_recorder
 from receptionist.review.pages import register_review
 from receptionist.telephony import webhooks
+from receptionist.telephony.stream_tokens import CALL_SID_PARAMETER, TOKEN_PARAMETER
 
 log = structlog.get_logger()
 
@@ -38,18 +39,46 @@ TWIML = "text/xml"
 TRY_AGAIN_LATER = 1013
 
 
-class QuartConnection:
-    """Quart's websocket as a MediaConnection.
+DISCONNECT_GRACE_S = 5.0
+"""How long a call whose peer has gone may take to end through its own hang-up path."""
 
-    quart-trio cancels the handler when the peer disconnects, so ``receive`` never reports it;
-    a send that fails on a closed socket is reported as CallDisconnected.
+
+class _DisconnectReportingWebsocket(TrioASGIWebsocketConnection):
+    """quart-trio's connection, except that a peer going away ends ``receive`` instead of
+    cancelling the handler at once.
+
+    quart-trio cancels the handler on ``websocket.disconnect``, so a real dropped socket
+    skipped the call's own end (the reader's CallStopped, the Dialogue's drain, Deepgram's
+    CloseStream): only the tests' fake connections ever took that path. Here the end of the
+    messages closes the channel ``receive`` reads, which QuartConnection reports as
+    CallDisconnected; the handler is cancelled only if it has not returned within
+    ``DISCONNECT_GRACE_S``.
     """
+
+    async def handle_messages(self, nursery: trio.Nursery, receive: Any) -> None:  # type: ignore[override]
+        with self.send_channel:
+            while True:
+                event = await receive()
+                if event["type"] == "websocket.receive":
+                    await self.send_channel.send(event.get("bytes") or event["text"])
+                elif event["type"] == "websocket.disconnect":
+                    break
+        await trio.sleep(DISCONNECT_GRACE_S)
+        nursery.cancel_scope.cancel()
+
+
+class QuartConnection:
+    """Quart's websocket as a MediaConnection: a peer that has gone is CallDisconnected,
+    from ``receive`` (see ``_DisconnectReportingWebsocket``) as from a failed ``send``."""
 
     def __init__(self, ws: Any) -> None:
         self._ws = ws
 
     async def receive(self) -> str | bytes:
-        data: str | bytes = await self._ws.receive()
+        try:
+            data: str | bytes = await self._ws.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError) as exc:
+            raise CallDisconnected("websocket closed by the peer") from exc
         return data
 
     async def send(self, data: str) -> None:
@@ -64,6 +93,7 @@ class QuartConnection:
 
 def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartTrio:
     app = QuartTrio("receptionist")
+    app.asgi_websocket_class = _DisconnectReportingWebsocket
     config = services.config
     active_calls = 0
 
@@ -98,11 +128,8 @@ def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartT
         call_sid = fields.get("CallSid", "")
         if not call_sid:
             return Response("CallSid missing", status=400)
-        parameters = {
-            "callSid": call_sid,
-            "caller": fields.get("From", ""),
-            webhooks.TOKEN_PARAMETER: webhooks.stream_token(services.stream_secret, call_sid),
-        }
+        parameters = {CALL_SID_PARAMETER: call_sid, "caller": fields.get("From", "")}
+        parameters[TOKEN_PARAMETER] = services.stream_tokens.issue(parameters)
         log.info("webhook.incoming_call", call_sid=call_sid)
         return Response(webhooks.connect_stream_twiml(base, parameters), mimetype=TWIML)
 
@@ -124,19 +151,33 @@ def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartT
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    def upgrade_is_signed() -> bool:
+        """Twilio signs a media stream's upgrade over its wss:// URL, with no parameters."""
+        headers = {name.title(): value for name, value in websocket.headers.items()}
+        http_scheme = "https" if websocket.scheme == "wss" else "http"
+        base = webhooks.public_base_url(config.server.public_url, headers, http_scheme)
+        query = websocket.query_string.decode()
+        url = webhooks.websocket_url(base) + (f"?{query}" if query else "")
+        signature = websocket.headers.get("X-Twilio-Signature", "")
+        return webhooks.is_valid_twilio_request(twilio_auth_token, url, [], signature)
+
     @app.websocket(webhooks.STREAM_PATH)
-    async def media_stream() -> None:
+    async def media_stream() -> Response | None:
         nonlocal active_calls
+        if twilio_auth_token and not upgrade_is_signed():
+            log.warning("webhook.bad_signature", path=webhooks.STREAM_PATH)
+            return Response("invalid signature", status=403)
         await websocket.accept()
         if active_calls >= config.server.max_calls:
             log.warning("call.refused_busy", max_calls=config.server.max_calls)
             await websocket.close(TRY_AGAIN_LATER)
-            return
+            return None
         active_calls += 1
         try:
             await serve_call(QuartConnection(websocket._get_current_object()), services)  # type: ignore[attr-defined]
         finally:
             active_calls -= 1
+        return None
 
     register_review(app, services)
     return app
@@ -172,9 +213,3 @@ async def serve_app(
         app = create_app(services, twilio_auth_token=auth_token)
         await serve(app, hypercorn_config(host, port), task_status=task_status)
         nursery.cancel_scope.cancel()
-
-
-def new_stream_secret(configured: str) -> bytes:
-    """``configured`` (RECEPTIONIST_STREAM_SECRET, when several processes share the
-    traffic: ``config.secrets.stream_secret``), else random."""
-    return configured.encode() if configured else secrets.token_bytes(32)

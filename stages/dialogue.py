@@ -182,8 +182,12 @@ class _Dialogue:
         """The next message; Tick when turn-taking's deadline passed; None once the caller
         has been silent too long."""
         floor = self.floor
-        with trio.move_on_at(min(floor.silence_deadline, floor.taking.deadline)):
+        deadlines = (floor.silence_deadline, floor.taking.deadline, floor.ending_deadline)
+        with trio.move_on_at(min(deadlines)):
             return await events.receive()
+        if floor.ending_deadline <= trio.current_time():
+            await floor.end_unheard()
+            return Tick()
         if floor.taking.deadline <= trio.current_time():
             return Tick()
         floor.silence_deadline = NO_DEADLINE

@@ -62,6 +62,7 @@ class TwilioStats:
     frames_in: int = 0
     frames_dropped: int = 0
     malformed: int = 0
+    events_dropped: int = 0
     frames_out: int = 0
     frames_discarded: int = 0
     marks_out: int = 0
@@ -112,8 +113,9 @@ async def run_twilio_io(
 
     Error handling:
         A malformed or unknown frame is logged and skipped. A full inbound-audio channel drops
-        the frame and counts it (the reader must never stall: Twilio's marks and stop travel
-        the same socket). A lost connection ends the call like ``stop``.
+        the frame and counts it, and a full ``call_events`` drops a mark or key press and
+        logs it (the reader must never stall: Twilio's audio, marks and stop travel the same
+        socket). A lost connection ends the call like ``stop``.
     """
     stats = TwilioStats()
     stream_ended = trio.Event()
@@ -207,15 +209,29 @@ async def _read_one(
             except trio.WouldBlock:
                 stats.frames_dropped += 1
         case tp.Mark(name=name):
-            await call_events.send(MarkPlayed(name=name, at=now))
+            _forward(call_events, MarkPlayed(name=name, at=now), stats)
         case tp.Dtmf(digit=digit):
-            await call_events.send(DtmfPressed(digit=digit, at=now))
+            _forward(call_events, DtmfPressed(digit=digit, at=now), stats)
         case tp.Stop():
             log.info("twilio.stop")
             return False
         case tp.Media() | tp.Connected() | tp.StreamStart():
             log.debug("twilio.ignored", kind=type(event).__name__)
     return True
+
+
+def _forward(
+    call_events: trio.MemorySendChannel[CallEvent], event: CallEvent, stats: TwilioStats
+) -> None:
+    """Hand a mark or key press on without waiting: a Dialogue that is slow to read (stuck
+    on a full sentences channel) must not stall the inbound audio behind it, or barge-in
+    with it. A full inbox drops the event, loudly; a lost goodbye mark is bounded by the
+    floor's own deadline."""
+    try:
+        call_events.send_nowait(event)
+    except trio.WouldBlock:
+        stats.events_dropped += 1
+        log.warning("twilio.event_dropped", kind=type(event).__name__)
 
 
 class _Writer:

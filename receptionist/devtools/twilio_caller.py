@@ -97,7 +97,14 @@ class TwilioCaller:
         path = urlsplit(stream_url).path
         url = f"ws://{local.netloc}{path}"
         latencies: list[float | None] = []
-        async with trio_websocket.open_websocket_url(url) as ws, trio.open_nursery() as nursery:
+        # Twilio signs the upgrade over the stream's public URL, as it signs webhooks.
+        signature = twilio_signature(self.auth_token, stream_url).encode()
+        signed = [(b"X-Twilio-Signature", signature)]
+        headers = signed if self.auth_token else []
+        async with (
+            trio_websocket.open_websocket_url(url, extra_headers=headers) as ws,
+            trio.open_nursery() as nursery,
+        ):
             await self._send_start(ws, parameters)
             nursery.start_soon(self._read, ws)
             nursery.start_soon(self._play_out, ws)

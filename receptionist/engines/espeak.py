@@ -19,6 +19,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 import espeakng_loader
+import structlog
 import trio
 
 from receptionist.engines.audio import pcm16_to_ulaw
@@ -54,6 +55,12 @@ _EE_OK = 0
 _SynthCallback = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
 )
+STOP_TIMEOUT_S = 2.0
+"""How long closing a stream waits for its thread to let go of espeak. A chunk takes a few
+milliseconds; an espeak stuck inside one call must not hold the closing turn forever (the
+thread is left to finish, holding espeak, and the next synthesis waits for it)."""
+log = structlog.get_logger()
+
 _SYNTH_LOCK = threading.Lock()
 _INIT_LOCK = threading.Lock()
 _library: _Library | None = None
@@ -200,8 +207,9 @@ class EspeakEngine:
         """Speak ``text``: yield 8 kHz mu-law chunks as espeak makes them.
 
         Close the generator when stopping early (``contextlib.aclosing``): closing stops
-        the worker thread and waits for it, shielded, so the thread and espeak are free
-        by the time ``aclose()`` returns, even in a cancelled scope.
+        the worker thread and waits for it, shielded (for at most ``STOP_TIMEOUT_S``), so
+        the thread and espeak are free by the time ``aclose()`` returns, even in a
+        cancelled scope.
 
         Raises:
             SpeechSynthesisError: espeak could not be loaded or could not speak it.
@@ -221,8 +229,10 @@ class EspeakEngine:
             job.result().unwrap()
         finally:
             job.stop(receive)
-            with trio.CancelScope(shield=True):
+            with trio.move_on_after(STOP_TIMEOUT_S, shield=True):
                 await job.finished.wait()
+            if not job.finished.is_set():
+                log.error("tts.espeak_stuck", timeout_s=STOP_TIMEOUT_S, text=text[:40])
 
 
 class _StreamJob:

@@ -5,6 +5,11 @@ up. ``FallbackSpeechEngine`` asks the primary (ElevenLabs) for each sentence and
 primary fails or gives no audio within ``first_audio_timeout_s``, speaks that sentence
 with the fallback (offline espeak) instead. This is where the TTS timeout policy lives:
 the engines below it set none of their own.
+
+A primary that keeps failing (a bad key, an outage) trips a circuit breaker: after
+``TRIP_AFTER_FAILURES`` sentences in a row fell back, the rest of the call is spoken offline
+at once, instead of paying a timeout per sentence. Each call has its own breaker
+(``for_call``): one call's bad luck does not silence the cloud voice for the others.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ import trio
 from receptionist.engines.tts import SpeechEngine
 from receptionist.errors import SpeechSynthesisError
 
+TRIP_AFTER_FAILURES = 2
+"""Sentences in a row the primary may fail before the call gives up on it."""
+
 
 class FallbackSpeechEngine:
     """Speak with ``primary``, or with ``fallback`` when the primary gives no audio.
@@ -29,7 +37,9 @@ class FallbackSpeechEngine:
             (connection, request and time to first byte together).
         stall_timeout_s: how long the primary may pause between chunks once audio flows;
             None waits for as long as it takes (a barge-in still stops it).
-        log: a structlog logger; ``tts.fallback`` is logged with the reason.
+        log: a structlog logger; ``tts.fallback`` is logged with the reason, and
+            ``tts.circuit_open`` once when the breaker trips.
+        trip_after_failures: sentences in a row that may fall back before the breaker trips.
     """
 
     def __init__(
@@ -40,11 +50,29 @@ class FallbackSpeechEngine:
         first_audio_timeout_s: float,
         stall_timeout_s: float | None = None,
         log: Any,
+        trip_after_failures: int = TRIP_AFTER_FAILURES,
     ) -> None:
         self.primary, self.fallback = primary, fallback
         self._first_audio_timeout_s = first_audio_timeout_s
         self._stall_timeout_s = stall_timeout_s
         self._log = log
+        self._trip_after = trip_after_failures
+        self._failures_in_a_row = 0
+
+    def for_call(self) -> FallbackSpeechEngine:
+        """The same engines with a breaker of the call's own."""
+        return FallbackSpeechEngine(
+            self.primary,
+            self.fallback,
+            first_audio_timeout_s=self._first_audio_timeout_s,
+            stall_timeout_s=self._stall_timeout_s,
+            log=self._log,
+            trip_after_failures=self._trip_after,
+        )
+
+    @property
+    def tripped(self) -> bool:
+        return self._failures_in_a_row >= self._trip_after
 
     async def stream_ulaw(self, text: str) -> AsyncGenerator[bytes, None]:
         """Speak ``text``; see ``SpeechEngine.stream_ulaw``.
@@ -57,17 +85,29 @@ class FallbackSpeechEngine:
             return  # nothing to say: not a reason to fall back
         # Every wait under a timeout is an ``await`` outside any yield: trio forbids a
         # yield inside a cancel scope, as the consumer's code would run inside it.
-        async with aclosing(self.primary.stream_ulaw(text)) as primary:
-            first = await self._first_audio(primary)
-            if first is not None:
-                yield first
-                while (chunk := await self._next_audio(primary)) is not None:
-                    yield chunk
-                return
+        if not self.tripped:
+            async with aclosing(self.primary.stream_ulaw(text)) as primary:
+                first = await self._first_audio(primary)
+                if first is not None:
+                    self._failures_in_a_row = 0
+                    yield first
+                    while (chunk := await self._next_audio(primary)) is not None:
+                        yield chunk
+                    return
+            self._failed()
         # The primary's stream (and its HTTP response) is closed before the fallback starts.
         async with aclosing(self.fallback.stream_ulaw(text)) as spoken:
             async for chunk in spoken:
                 yield chunk
+
+    def _failed(self) -> None:
+        self._failures_in_a_row += 1
+        if self._failures_in_a_row == self._trip_after:
+            self._log.error(
+                "tts.circuit_open",
+                failures_in_a_row=self._failures_in_a_row,
+                hint="the primary voice keeps failing: the rest of this call is spoken offline",
+            )
 
     async def _first_audio(self, primary: AsyncGenerator[bytes, None]) -> bytes | None:
         """The primary's first non-empty chunk, or None (logged) to use the fallback."""

@@ -22,7 +22,7 @@ import structlog
 import trio
 
 from receptionist.config import Config
-from receptionist.llm.agent import LlmAgent, Reply
+from receptionist.llm.agent import TOOL_TIMEOUT_S, LlmAgent, Reply
 from receptionist.llm.client import LlmClient
 from receptionist.llm.pending_replies import PendingReplies
 from receptionist.llm.speculation import Speculation, same_words
@@ -34,6 +34,10 @@ from receptionist.turns.turn_events import CutOff
 
 log = structlog.get_logger()
 
+PREVIOUS_TURN_TIMEOUT_S = 2 * TOOL_TIMEOUT_S
+"""How long a reply waits for the one before it to finish with the history. A cut reply ends
+within its one shielded Scheduler round trip (``TOOL_TIMEOUT_S``); past twice that,
+something is stuck, and answering the caller matters more than the history's order."""
 GIVE_UP = f"{NOTHING_HEARD} Goodbye!"
 
 
@@ -170,8 +174,11 @@ class LlmBrain:
             with self._port.turns.scope(turn_id):
                 # An interrupted reply records its history first. Shielded: a reply cut
                 # before it began still records the caller's words, so they are not lost.
-                with trio.CancelScope(shield=True):
+                with trio.move_on_after(PREVIOUS_TURN_TIMEOUT_S, shield=True):
                     await previous.wait()
+                if not previous.is_set():
+                    log.error("llm.previous_turn_overdue", turn_id=turn_id,
+                              timeout_s=PREVIOUS_TURN_TIMEOUT_S)  # fmt: skip
                 reply = await self._answer(turn_id, text, head_start)
                 if reply.end is not None:
                     await self._port.end_after_turn(reply.end)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from contextlib import aclosing, asynccontextmanager
+from contextlib import aclosing, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 import openai
 import structlog
 import trio
@@ -34,6 +35,8 @@ RETRY_BACKOFF_S = 0.2
 NO_KEY = "no-key"
 """The SDK insists on a key; with ``api_key_env = ""`` its Authorization header is omitted."""
 UNAUTHORISED = (401, 403)
+CLOSE_TIMEOUT_S = 1.0
+"""Closing a response sends nothing that matters; a socket that hangs must not hold us."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,17 +116,22 @@ class LlmClient:
     ) -> AsyncGenerator[LlmEvent, None]:
         assembler = StreamAssembler()
         try:
-            chunks = await self._sdk.chat.completions.create(
-                **self._request(messages, tools, allow_tools)
-            )
-            async with chunks:
-                async for chunk in chunks:
-                    for event in assembler.handle(chunk.to_dict()):
+            # The SDK sends the request and maps its status; the body is read here. The
+            # SDK's own stream leaves its nested generators suspended whenever it stops
+            # before the body's end (at [DONE], too): each then warns when collected.
+            request = self._request(messages, tools, allow_tools)
+            create = self._sdk.chat.completions.with_streaming_response.create
+            async with (
+                create(**request) as response,
+                aclosing(_sse_data(response.http_response)) as data,
+            ):
+                async for payload in data:
+                    for event in assembler.handle(_chunk(payload)):
                         yield event
         except openai.OpenAIError as exc:
             raise _mapped(exc) from exc
-        except json.JSONDecodeError as exc:
-            raise LlmError(f"the stream carried something that is not JSON: {exc}") from exc
+        except httpx2.TransportError as exc:
+            raise LlmError(f"the LLM stream broke: {exc!r}", transient=True) from exc
         yield assembler.end()
 
     def _request(
@@ -147,6 +155,43 @@ class LlmClient:
             request["tools"] = tools
             request["tool_choice"] = "auto" if allow_tools else "none"
         return request
+
+
+async def _sse_data(response: httpx2.Response) -> AsyncGenerator[str, None]:
+    """Each server-sent event's data, up to ``[DONE]`` or the body's end.
+
+    Closing it early closes the response, then runs httpx's body iterators (nested async
+    generators) to their end on the closed stream, shielded and time-boxed: closed, not
+    left suspended for the garbage collector (a ResourceWarning each).
+    """
+    lines = response.aiter_lines()
+    try:
+        async for line in lines:
+            if line.startswith("data:"):
+                payload = line[len("data:") :].strip()
+                if payload == "[DONE]":
+                    return
+                yield payload
+    finally:
+        with trio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
+            await response.aclose()
+            with suppress(httpx2.HTTPError):
+                async for _rest in lines:
+                    pass  # nothing: the stream is closed; this ends each iterator
+
+
+def _chunk(payload: str) -> dict[str, Any]:
+    """One event's JSON; an error the server reports mid-stream as LlmError."""
+    try:
+        chunk = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise LlmError(f"the stream carried something that is not JSON: {exc}") from exc
+    if not isinstance(chunk, dict):
+        raise LlmError("the stream carried JSON that is not an object")
+    if error := chunk.get("error"):
+        message = error.get("message") if isinstance(error, dict) else None
+        raise LlmError(f"the LLM stream reported an error: {message or 'no message'}")
+    return chunk
 
 
 def _mapped(exc: openai.OpenAIError) -> LlmError:

@@ -2,10 +2,12 @@
 
 Security by default:
 - every media stream must carry a token that only our own ``/incoming-call`` answer hands
-  out (an HMAC of the call SID): a stream cannot skip the webhook;
+  out (``stream_tokens.py``: bound to the stream's parameters, short-lived, one stream
+  each): a stream cannot skip the webhook;
 - with ``TWILIO_AUTH_TOKEN`` set, every webhook must carry a valid ``X-Twilio-Signature``,
-  so only Twilio gets tokens. Without it anyone can ask the webhook for one: the server
-  warns at start-up, and ``server.max_calls`` still bounds what that can cost.
+  so only Twilio gets tokens, and so must the media stream's WebSocket upgrade (Twilio
+  signs its URL). Without it anyone can ask the webhook for a token: the server warns at
+  start-up, and ``server.max_calls`` still bounds what that can cost.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from xml.etree import ElementTree
 
 STREAM_PATH = "/media-stream"
 CALL_ENDED_PATH = "/call-ended"
-TOKEN_PARAMETER = "token"
 
 
 # --- X-Twilio-Signature ------------------------------------------------------------------
@@ -78,19 +79,6 @@ def _with_default_port(url: str) -> str:
         return url
     port = 443 if parts.scheme == "https" else 80
     return urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
-
-
-# --- Stream tokens -----------------------------------------------------------------------
-
-
-def stream_token(secret: bytes, call_sid: str) -> str:
-    return hmac.new(secret, call_sid.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def is_valid_stream_token(secret: bytes, call_sid: str, parameters: Mapping[str, str]) -> bool:
-    token = parameters.get(TOKEN_PARAMETER, "")
-    # As bytes: compare_digest refuses non-ASCII str, and a peer chooses this value.
-    return hmac.compare_digest(stream_token(secret, call_sid).encode(), token.encode())
 
 
 # --- Public URL and TwiML ----------------------------------------------------------------

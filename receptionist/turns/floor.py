@@ -36,6 +36,9 @@ from receptionist.turns.turn_taking import TurnTaking
 log = structlog.get_logger()
 
 NO_DEADLINE = math.inf
+GOODBYE_MARK_TIMEOUT_S = 30.0
+"""How long the last words may take to be heard. A goodbye plays in a few seconds; a stream
+that stopped echoing marks must not hold the call (and a ``max_calls`` slot) open."""
 
 
 class AgentFloor:
@@ -67,6 +70,8 @@ class AgentFloor:
         """Set once the conversation is over; sent when its last turn has played."""
         self.silence_deadline = NO_DEADLINE
         """When the caller will have been silent too long (``math.inf``: not counting)."""
+        self.ending_deadline = NO_DEADLINE
+        """When the call ends even if the last turn's mark never came back."""
 
     # --- Told by the Dialogue's loop ------------------------------------------------------
 
@@ -95,6 +100,15 @@ class AgentFloor:
         """The caller has heard the whole turn: theirs to answer, or the call ends."""
         self._turn_over()
         if self._ending is not None:
+            self.ending_deadline = NO_DEADLINE
+            await self._to_twilio.send(self._ending)
+
+    async def end_unheard(self) -> None:
+        """The last turn's mark is overdue: end the call without it."""
+        self.ending_deadline = NO_DEADLINE
+        if self._ending is not None:
+            log.warning("dialogue.goodbye_mark_overdue", timeout_s=GOODBYE_MARK_TIMEOUT_S)
+            self._playing = None
             await self._to_twilio.send(self._ending)
 
     def _turn_over(self) -> None:
@@ -167,6 +181,7 @@ class AgentFloor:
             await self._to_twilio.send(end)
         else:
             self.taking.agent_not_interruptible()  # the last words are not cut short
+            self.ending_deadline = trio.current_time() + GOODBYE_MARK_TIMEOUT_S
 
     async def ask_scheduler(self, request: SchedulerRequest) -> None:
         await self._scheduler.send(request)

@@ -24,7 +24,7 @@ from receptionist.engines.elevenlabs import (
     build_speech_engine,
     close_speech_engine,
 )
-from receptionist.engines.fallback import FallbackSpeechEngine
+from receptionist.engines.fallback import TRIP_AFTER_FAILURES, FallbackSpeechEngine
 from receptionist.errors import ConfigError, SpeechSynthesisError
 from tests.helpers.paths import PROJECT_ROOT, SAMPLES
 
@@ -385,3 +385,27 @@ def test_elevenlabs_section_is_parsed(project_config: Config) -> None:
 
 def raw_project_config() -> dict[str, Any]:
     return tomllib.loads((PROJECT_ROOT / "config.toml").read_text())
+
+
+async def test_a_primary_that_keeps_failing_trips_the_calls_breaker(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # The misbehaving peer: ElevenLabs answers every sentence late (a timeout per sentence).
+    fake, offline = FakeElevenLabs(api_key=KEY, fault=Fault.HANG), ScriptedFallback()
+    sentences = [f"Sentence number {n}." for n in range(5)]
+    with trio.fail_after(DEADLINE_S), capture_logs() as logs:
+        async with serving(fake) as engine:
+            process_wide = with_fallback(engine, offline)
+            call = process_wide.for_call()
+            began = trio.current_time()
+            for sentence in sentences:
+                await speak(call, sentence)
+            took = trio.current_time() - began
+            # Another call starts with its breaker closed: it asks ElevenLabs again.
+            await speak(process_wide.for_call(), "Next call.")
+    assert offline.spoken == [*sentences, "Next call."]
+    assert len(fake.requests) == TRIP_AFTER_FAILURES + 1
+    assert fallbacks(logs) == ["timeout"] * (TRIP_AFTER_FAILURES + 1)
+    assert [e["event"] for e in logs].count("tts.circuit_open") == 1
+    # Two first-audio timeouts (1 s each), then offline at once: 0.03 s a sentence.
+    assert took < TRIP_AFTER_FAILURES * 1.0 + 0.5

@@ -4,12 +4,15 @@ These tests wait on a worker thread, so they use the real clock: ``autojump_cloc
 jump the deadline forward while the thread works. Nothing here sleeps.
 """
 
+import threading
 from contextlib import aclosing
 
 import numpy as np
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
+from structlog.testing import capture_logs
 
 from receptionist.engines import espeak
 from receptionist.engines.audio import ulaw_to_pcm16
@@ -18,6 +21,7 @@ from receptionist.engines.resampler import Resampler
 from receptionist.errors import SpeechSynthesisError
 
 DEADLINE_S = 10
+STUCK_FOR_S = 60
 LONG_SENTENCE = (
     "Thank you for calling Riverside Family Clinic, your check up is booked for next "
     "Tuesday at ten in the morning, and we will send you a reminder the day before. "
@@ -174,3 +178,42 @@ def test_tone_in_the_phone_band_passes():
 def test_chunked_resampling_equals_resampling_in_one_piece():
     speechlike = tone(440, 0.5) + tone(2500, 0.5)
     assert resample(speechlike, chunk_bytes=2206 * 2 + 2) == resample(speechlike)
+
+
+class _StuckEspeak:
+    """libespeak-ng as it misbehaves: a synthesis that never calls back nor returns."""
+
+    sample_rate = 22050
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def speak(self, *_args: object) -> None:
+        self.release.wait()
+
+
+async def test_closing_a_stream_whose_espeak_is_stuck_waits_at_most_the_stop_timeout(
+    autojump_clock, monkeypatch
+):
+    stuck = _StuckEspeak()
+    monkeypatch.setattr(espeak, "_library", stuck)
+    engine = EspeakEngine("en-us", 160)
+
+    async def unstick_much_later() -> None:  # so that without the bound the test fails, not hangs
+        await trio.sleep(STUCK_FOR_S)
+        stuck.release.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(unstick_much_later)
+        began = trio.current_time()
+        with capture_logs() as logs, trio.move_on_after(1):
+            async with aclosing(engine.stream_ulaw("Never said.")) as stream:
+                async for _chunk in stream:
+                    pass
+        closed_after = trio.current_time() - began
+        nursery.cancel_scope.cancel()
+    stuck.release.set()  # let the thread go, and espeak's lock with it
+    await trio.to_thread.run_sync(espeak._SYNTH_LOCK.acquire)
+    espeak._SYNTH_LOCK.release()
+    assert closed_after == pytest.approx(1 + espeak.STOP_TIMEOUT_S, abs=0.1)
+    assert [e["event"] for e in logs] == ["tts.espeak_stuck"]

@@ -29,6 +29,7 @@ from receptionist.messages import (
 )
 from receptionist.records.collector import CallRecording
 from receptionist.scheduling.store import AppointmentStore
+from receptionist.telephony.stream_tokens import StreamTokens
 from stages.listener import ListenerEngines
 from tests.helpers.dialogue import CONFIG, NOW
 from tests.helpers.fake_connection import FakeConnection
@@ -292,7 +293,7 @@ async def pipeline(recording: CallRecording | None = None) -> AsyncIterator[Call
             new_listener_engines=caller.listener_engines,
             store=AppointmentStore(CONFIG, Path(folder) / "appointments.db", now=lambda: NOW),
             now=lambda: NOW,
-            stream_secret=b"unused: the stream has started",
+            stream_tokens=StreamTokens(b"unused: the stream has started"),
             outcomes=CallOutcomes(),
         )
         async with trio.open_nursery() as nursery:

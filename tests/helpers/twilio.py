@@ -38,11 +38,11 @@ def media(ulaw: bytes = b"\x7f" * FRAME_BYTES, track: str = "inbound") -> dict:
 class Call:
     """TwilioIO under test, with every channel end the other actors would hold."""
 
-    def __init__(self, audio_buffer: int = 10) -> None:
+    def __init__(self, audio_buffer: int = 10, events_buffer: int = 100) -> None:
         self.connection = FakeConnection()
         self.turns = TurnCancellation()
         self.audio_send, self.audio = trio.open_memory_channel[InboundAudio](audio_buffer)
-        self.events_send, self.events = trio.open_memory_channel[object](100)
+        self.events_send, self.events = trio.open_memory_channel[object](events_buffer)
         self.outbound, self.outbound_recv = trio.open_memory_channel[object](100)
         self.ended: list[EndCall] = []
 

@@ -24,6 +24,7 @@ from receptionist.messages import (
     Transcript,
 )
 from receptionist.scheduling.messages import FindFreeSlots, FreeSlots
+from receptionist.turns.floor import GOODBYE_MARK_TIMEOUT_S
 from tests.helpers.dialogue import (
     REPROMPT_AFTER_S,
     TUESDAY,
@@ -230,3 +231,18 @@ async def test_a_reply_arriving_after_the_caller_hung_up_is_not_a_crash(
         # Once every sender is gone the Dialogue has closed the Scheduler's requests.
         with pytest.raises(trio.EndOfChannel):
             await call.scheduler.receive()
+
+
+async def test_a_stream_that_never_echoes_the_goodbyes_mark_still_ends_the_call(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # The peer misbehaves: it plays the goodbye but never sends its mark back.
+    async with dialogue() as call:
+        await call.greeted()
+        await call.caller_says("no that's all thanks bye")
+        await call.turn()
+        began = trio.current_time()
+        with capture_logs() as logs:
+            assert await call.to_twilio.receive() == EndCall(EndReason.COMPLETED)
+        assert trio.current_time() - began == pytest.approx(GOODBYE_MARK_TIMEOUT_S, abs=1)
+        assert [e["event"] for e in logs].count("dialogue.goodbye_mark_overdue") == 1

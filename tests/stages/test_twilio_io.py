@@ -76,6 +76,28 @@ async def test_reader_never_blocks_on_audio_and_counts_drops():
     assert (stats["frames_in"], stats["frames_dropped"]) == (5, 3)
 
 
+async def test_a_dialogue_that_does_not_read_never_stalls_inbound_audio():
+    # The misbehaving peer is our own Dialogue, stuck (say, on a full sentences channel):
+    # its inbox is full, and Twilio keeps sending marks, key presses and audio.
+    call = Call(events_buffer=1)
+    with capture_logs() as logs, trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            await call.start(nursery)  # CallStarted fills the inbox
+            await call.connection.twilio_sends({"event": "mark", "mark": {"name": "turn1-s0"}})
+            await call.connection.twilio_sends({"event": "dtmf", "dtmf": {"digit": "5"}})
+            await call.connection.twilio_sends(media())
+            assert (await call.audio.receive()).ulaw == b"\x7f" * FRAME_BYTES
+            await call.connection.twilio_sends({"event": "stop"})
+            call.outbound.close()
+            assert isinstance(await call.events.receive(), CallStarted)
+    assert [e["kind"] for e in logs if e["event"] == "twilio.event_dropped"] == [
+        "MarkPlayed",
+        "DtmfPressed",
+    ]
+    stats = next(e for e in logs if e["event"] == "twilio.stats")
+    assert stats["events_dropped"] == 2
+
+
 async def test_writer_paces_frames_just_ahead_of_playback(autojump_clock):
     call = Call()
     sent_at = []

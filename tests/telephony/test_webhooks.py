@@ -80,15 +80,6 @@ def test_tampered_requests_are_refused(tamper):
     assert not webhooks.is_valid_twilio_request(token, url, params, signature)
 
 
-def test_stream_token_binds_to_the_call():
-    secret = b"s3cret"
-    token = webhooks.stream_token(secret, "CA1")
-    assert webhooks.is_valid_stream_token(secret, "CA1", {"token": token})
-    assert not webhooks.is_valid_stream_token(secret, "CA2", {"token": token})
-    assert not webhooks.is_valid_stream_token(b"other", "CA1", {"token": token})
-    assert not webhooks.is_valid_stream_token(secret, "CA1", {})
-
-
 def test_public_url_from_proxy_headers_or_config():
     headers = {"X-Forwarded-Proto": "https", "Host": "abc.ngrok.app"}
     assert webhooks.public_base_url("", headers, "http") == "https://abc.ngrok.app"
@@ -132,7 +123,6 @@ def test_after_stream_twiml_dials_or_hangs_up():
 
 
 def test_non_ascii_tokens_and_signatures_are_refused_not_crashed():
-    assert not webhooks.is_valid_stream_token(b"s", "CA1", {"token": "tökén"})
     assert not webhooks.is_valid_twilio_request("12345", "https://x/y", [], "sïg")
 
 

@@ -1,0 +1,144 @@
+"""The media-stream WebSocket against peers that misbehave: a socket dropped mid-call, a
+stream without Twilio's signature, a token replayed, stale or edited. Real server on
+127.0.0.1, offline engines, real clock (see test_end_to_end.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+import trio_websocket
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
+
+from receptionist.call import CallServices
+from receptionist.config import Config, Secrets
+from receptionist.devtools.replay import replay_config
+from receptionist.devtools.twilio_caller import TwilioCaller
+from receptionist.runtime import build_services
+from receptionist.server import serve_app
+from receptionist.telephony.webhooks import twilio_signature
+from tests.helpers.calls import NOW
+
+LIMIT_S = 30
+AUTH_TOKEN = "12345"
+
+
+@pytest.fixture
+async def services(project_config: Config, tmp_path: Path) -> CallServices:
+    config = replay_config(project_config, tmp_path, fast=True)
+    return await trio.to_thread.run_sync(lambda: build_services(config, now=NOW))
+
+
+@pytest.fixture
+async def server(services: CallServices, nursery: trio.Nursery) -> AsyncIterator[str]:
+    binds = await nursery.start(serve_app, services, "127.0.0.1", 0)
+    yield binds[0]
+    nursery.cancel_scope.cancel()
+
+
+def start_message(call_sid: str, parameters: dict[str, str]) -> str:
+    start = {
+        "streamSid": "MZ" + call_sid[2:],
+        "callSid": call_sid,
+        "tracks": ["inbound"],
+        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+        "customParameters": parameters,
+    }
+    return json.dumps({"event": "start", "start": start})
+
+
+def stream_url(server: str) -> str:
+    return server.replace("http://", "ws://") + "/media-stream"
+
+
+def flag_on(event: str, flag: trio.Event) -> Any:
+    """A structlog processor that sets ``flag`` once ``event`` is logged (in trio)."""
+
+    def processor(_logger: Any, _method: str, entry: dict[str, Any]) -> dict[str, Any]:
+        if entry["event"] == event:
+            flag.set()
+        return entry
+
+    return processor
+
+
+async def test_a_dropped_socket_ends_the_call_through_its_disconnect_path(server):
+    caller = TwilioCaller(server)
+    _url, parameters = await caller.answer_webhook()
+    ended = trio.Event()
+    with capture_logs(processors=[merge_contextvars, flag_on("call.end", ended)]) as logs:
+        with trio.fail_after(LIMIT_S):
+            async with trio_websocket.open_websocket_url(stream_url(server)) as ws:
+                await ws.send_message(start_message(caller.call_sid, parameters))
+                while json.loads(await ws.get_message())["event"] != "media":
+                    pass  # the greeting has begun
+                # The peer vanishes: no stop, no close frame, the TCP connection just goes.
+                await ws._stream.aclose()
+            await ended.wait()
+    events = [entry["event"] for entry in logs]
+    assert "twilio.disconnected" in events
+    assert "twilio.stats" in events
+
+
+async def greeted(url: str, start: str, headers: list[tuple[bytes, bytes]]) -> None:
+    """Open the stream, send ``start``, and wait for the greeting's first audio."""
+    async with trio_websocket.open_websocket_url(url, extra_headers=headers) as ws:
+        await ws.send_message(start)
+        while json.loads(await ws.get_message())["event"] != "media":
+            pass
+
+
+async def refused_with(url: str, start: str, headers: list[tuple[bytes, bytes]]) -> int:
+    """The status (HTTP, for a refused upgrade) or close code the server refused us with."""
+    try:
+        async with trio_websocket.open_websocket_url(url, extra_headers=headers) as ws:
+            await ws.send_message(start)
+            while True:
+                await ws.get_message()
+    except trio_websocket.ConnectionRejected as rejected:
+        return rejected.status_code
+    except trio_websocket.ConnectionClosed as closed:
+        return closed.reason.code
+    raise AssertionError("not refused")
+
+
+async def test_a_replayed_stream_token_is_refused(server):
+    caller = TwilioCaller(server)
+    _url, parameters = await caller.answer_webhook()
+    start = start_message(caller.call_sid, parameters)
+    with trio.fail_after(LIMIT_S):
+        await greeted(stream_url(server), start, [])
+        assert await refused_with(stream_url(server), start, []) == 1008
+
+
+async def test_an_edited_caller_number_is_refused(server):
+    caller = TwilioCaller(server)
+    _url, parameters = await caller.answer_webhook()
+    start = start_message(caller.call_sid, {**parameters, "caller": "+15559999999"})
+    with trio.fail_after(LIMIT_S):
+        assert await refused_with(stream_url(server), start, []) == 1008
+
+
+@pytest.mark.parametrize("signature", [None, "forged"])
+async def test_a_stream_without_twilios_signature_is_refused_when_a_token_is_set(
+    services, nursery, signature
+):
+    config = replace(services.config, secrets=Secrets(twilio_auth_token=AUTH_TOKEN))
+    server = (await nursery.start(serve_app, replace(services, config=config), "127.0.0.1", 0))[0]
+    caller = TwilioCaller(server, auth_token=AUTH_TOKEN)
+    public_url, parameters = await caller.answer_webhook()
+    start = start_message(caller.call_sid, parameters)
+    headers = [] if signature is None else [(b"X-Twilio-Signature", signature.encode())]
+    with capture_logs() as logs, trio.fail_after(LIMIT_S):
+        assert await refused_with(stream_url(server), start, headers) == 403
+        # The same stream, signed by Twilio over its public URL, is served.
+        signed = twilio_signature(AUTH_TOKEN, public_url).encode()
+        await greeted(stream_url(server), start, [(b"X-Twilio-Signature", signed)])
+    assert any(e["event"] == "webhook.bad_signature" for e in logs)
+    nursery.cancel_scope.cancel()
