@@ -16,6 +16,8 @@ from typing import Any
 
 import structlog
 
+from receptionist import metrics
+
 _SECRET_KEYS = re.compile(r"(key|token|secret|password|authorization|signature)", re.I)
 REDACTED = "[redacted]"
 
@@ -37,6 +39,7 @@ def _processors() -> list[Any]:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact_secrets,
+        metrics.observe,  # Prometheus counts what the events say (metrics.py)
         structlog.processors.format_exc_info,
     ]
 

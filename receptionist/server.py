@@ -4,7 +4,9 @@ Routes:
     POST /incoming-call  Twilio's voice webhook: answers <Connect><Stream> TwiML.
     POST /call-ended     <Connect action>: after our stream ends, dial a person or hang up.
     WS   /media-stream   one call's Media Stream, run by the call supervisor.
-    GET  /health         liveness.
+    GET  /healthz /readyz /metrics   for load balancers and Prometheus (health.py).
+
+On SIGTERM the server drains (drain.py) and then stops.
 """
 
 from __future__ import annotations
@@ -20,8 +22,16 @@ from hypercorn.trio import serve
 from quart import Response, request, websocket
 from quart_trio import QuartTrio
 
-from receptionist.call import CallServices, serve_call
+from receptionist.call import CallServices, serve_call, take_outcome
+from receptionist.drain import (
+    GOING_AWAY,
+    REDIRECTS_PARAMETER,
+    Drain,
+    drain_on_sigterm,
+    redirect_twiml,
+)
 from receptionist.errors import CallDisconnected
+from receptionist.health import add_health_routes
 from receptionist.messages import EndReason
 from receptionist.telephony import webhooks
 
@@ -58,10 +68,13 @@ class QuartConnection:
         await self._ws.close(code)
 
 
-def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartTrio:
+def create_app(
+    services: CallServices, *, twilio_auth_token: str = "", drain: Drain | None = None
+) -> QuartTrio:
     app = QuartTrio("receptionist")
     config = services.config
-    active_calls = 0
+    drain = drain or Drain()
+    add_health_routes(app, services, drain)
 
     async def twilio_params() -> tuple[str, list[tuple[str, str]]] | Response:
         """The request's public URL and parameters, or a 403 for a bad signature."""
@@ -94,6 +107,8 @@ def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartT
         call_sid = fields.get("CallSid", "")
         if not call_sid:
             return Response("CallSid missing", status=400)
+        if drain.draining:
+            return _elsewhere(base + request.path, request.args, call_sid)
         parameters = {
             "callSid": call_sid,
             "caller": fields.get("From", ""),
@@ -108,7 +123,7 @@ def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartT
         if isinstance(checked, Response):
             return checked
         call_sid = dict(checked[1]).get("CallSid", "")
-        outcome = services.outcomes.pop(call_sid)
+        outcome = await take_outcome(services, call_sid)
         transfer_to = outcome.transfer_to if outcome else None
         apology = (
             APOLOGY if outcome and outcome.reason is EndReason.ERROR and not transfer_to else None
@@ -116,23 +131,27 @@ def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartT
         log.info("webhook.call_ended", call_sid=call_sid, transfer=bool(transfer_to))
         return Response(webhooks.after_stream_twiml(transfer_to, apology), mimetype=TWIML)
 
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
     @app.websocket(webhooks.STREAM_PATH)
     async def media_stream() -> None:
-        nonlocal active_calls
         await websocket.accept()
-        if active_calls >= config.server.max_calls:
+        if drain.draining:
+            log.warning("call.refused_draining")
+            await websocket.close(GOING_AWAY)
+            return
+        if drain.active_calls >= config.server.max_calls:
             log.warning("call.refused_busy", max_calls=config.server.max_calls)
             await websocket.close(TRY_AGAIN_LATER)
             return
-        active_calls += 1
-        try:
-            await serve_call(QuartConnection(websocket._get_current_object()), services)  # type: ignore[attr-defined]
-        finally:
-            active_calls -= 1
+        with drain.admit() as ending:
+            connection = QuartConnection(websocket._get_current_object())  # type: ignore[attr-defined]
+            await serve_call(connection, services, ending)
+
+    def _elsewhere(url: str, args: Any, call_sid: str) -> Response:
+        """A draining process sends Twilio to another (drain.py)."""
+        redirects = int(args.get(REDIRECTS_PARAMETER, "0") or 0)
+        log.info("webhook.redirected_draining", call_sid=call_sid, redirects=redirects)
+        transfer_to = config.clinic.transfer_number or None
+        return Response(redirect_twiml(url, redirects, transfer_to), mimetype=TWIML)
 
     return app
 
@@ -155,14 +174,26 @@ async def serve_app(
     host: str,
     port: int,
     *,
+    listen_fd: int | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve until cancelled; reports the bound addresses (port 0 picks a free one)."""
+    """Serve until cancelled, or until SIGTERM's drain is done; reports the bound addresses
+    (port 0 picks a free one). ``listen_fd``: a listening socket inherited from the parent
+    of several workers (workers.py), instead of ``host`` and ``port``."""
     auth_token = services.config.secrets.twilio_auth_token
     if not auth_token:
         log.warning("webhook.signatures_unchecked", hint="set TWILIO_AUTH_TOKEN in production")
-    app = create_app(services, twilio_auth_token=auth_token)
-    await serve(app, hypercorn_config(host, port), task_status=task_status)
+    drain = Drain()
+    app = create_app(services, twilio_auth_token=auth_token, drain=drain)
+    hc = hypercorn_config(host, port)
+    if listen_fd is not None:
+        hc.bind = [f"fd://{listen_fd}"]
+    drained = trio.Event()
+    async with trio.open_nursery() as nursery:
+        timeout_s = services.config.server.drain_timeout_s
+        await nursery.start(drain_on_sigterm, drain, timeout_s, drained)
+        await serve(app, hc, shutdown_trigger=drained.wait, task_status=task_status)
+        nursery.cancel_scope.cancel()
 
 
 def new_stream_secret(configured: str) -> bytes:

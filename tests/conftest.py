@@ -12,12 +12,17 @@ import pytest
 
 from receptionist.config import Config, load_config
 from receptionist.config.calendar import CalendarConfig
+from receptionist.devtools.postgres_cluster import (
+    HOW_TO_ENABLE,
+    Cluster,
+    running_cluster,
+    server_binaries,
+)
 from receptionist.scheduling.store import AppointmentStore
 
 from .calendar_helpers import calendar_settings
 from .calendar_outbox import TestOutbox
 from .clinic import TUESDAY, Clock, at, clinic_config
-from .postgres import HOW_TO_ENABLE, Cluster, running_cluster, server_binaries
 from .radicale_server import RadicaleServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

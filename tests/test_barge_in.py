@@ -22,7 +22,7 @@ import trio
 import trio.testing
 from structlog.testing import capture_logs
 
-from receptionist.call import CallOutcomes, CallServices, run_call
+from receptionist.call import CallServices, run_call
 from receptionist.config import VadConfig
 from receptionist.devtools.fakes.openai import Scripted, ToolCallScript
 from receptionist.engines.vad import SegmenterEvent, new_segmenter
@@ -287,7 +287,6 @@ async def pipeline() -> AsyncIterator[Call]:
             store=AppointmentStore(CONFIG, Path(folder) / "appointments.db", now=lambda: NOW),
             now=lambda: NOW,
             stream_secret=b"unused: the stream has started",
-            outcomes=CallOutcomes(),
         )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(twilio.run, nursery)

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from receptionist.cli import main
+from receptionist.devtools.postgres_cluster import Cluster
 from receptionist.errors import ConfigError, StoreUnavailable
 from receptionist.scheduling.messages import Appointment
 from receptionist.scheduling.migrations import LATEST, STEPS
@@ -19,7 +20,6 @@ from receptionist.scheduling.store import AppointmentStore
 
 from .clinic import PHONE, TUESDAY, Clock, at, clinic_config, query
 from .conftest import PROJECT_ROOT
-from .postgres import Cluster
 
 NOW = Clock(at(TUESDAY, "08:00"))
 
@@ -71,7 +71,7 @@ def test_upgrade_from_nothing_is_idempotent(empty: str) -> None:
     assert upgrade(empty) == (0, LATEST)
     assert upgrade(empty) == (LATEST, LATEST)
     rows = query(empty, "SELECT version, description FROM schema_version ORDER BY version")
-    assert rows == [(1, "appointments"), (2, "outbox")]
+    assert rows == [(1, "appointments"), (2, "outbox"), (3, "call outcomes")]
     with AppointmentStore(clinic_config(empty), now=NOW) as store:
         assert isinstance(store.book("check-up", at(TUESDAY, "10:00"), "Jo", PHONE), Appointment)
 
@@ -81,7 +81,8 @@ def test_upgrade_from_version_1_keeps_the_bookings(empty: str) -> None:
         version_1_postgres(empty)
     else:
         version_1_sqlite(Path(empty))
-    with pytest.raises(StoreUnavailable, match="older than this release's 2: run `receptionist"):
+    older = f"older than this release's {LATEST}: run `receptionist"
+    with pytest.raises(StoreUnavailable, match=older):
         AppointmentStore(clinic_config(empty), now=NOW).open()
     assert upgrade(empty) == (1, LATEST)
     with AppointmentStore(clinic_config(empty), now=NOW, outbox_topics=("calendar",)) as store:

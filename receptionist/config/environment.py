@@ -20,6 +20,8 @@ TWILIO_AUTH_TOKEN = "TWILIO_AUTH_TOKEN"
 """Set: every webhook must carry a valid X-Twilio-Signature (server.py)."""
 STREAM_SECRET = "RECEPTIONIST_STREAM_SECRET"
 """Set: the key that signs media-stream tokens, shared by processes serving one number."""
+METRICS_TOKEN = "RECEPTIONIST_METRICS_TOKEN"
+"""Set: /metrics answers requests with ``Authorization: Bearer <it>``; unset: /metrics is off."""
 DEFAULT_LLM_KEY = "OPENAI_API_KEY"
 """``llm.api_key_env`` when the file does not set it."""
 
@@ -34,6 +36,8 @@ class Secrets:
     elevenlabs_api_key: Text = field(default="", repr=False)
     twilio_auth_token: Text = field(default="", repr=False)
     stream_secret: Text = field(default="", repr=False)
+    metrics_token: Text = field(default="", repr=False)
+    """/metrics answers only requests bearing it; unset, /metrics is off."""
     calendar: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The calendar's password, token or OAuth secrets, by the variable ``[calendar]`` names."""
 
@@ -51,6 +55,7 @@ class Secrets:
             elevenlabs_api_key=read(ELEVENLABS_KEY),
             twilio_auth_token=read(TWILIO_AUTH_TOKEN),
             stream_secret=read(STREAM_SECRET),
+            metrics_token=read(METRICS_TOKEN),
             calendar={name: read(name) for name in calendar_variables if read(name)},
         )
 

@@ -123,7 +123,31 @@ _OUTBOX = Step(
     ),
 )
 
-STEPS = (_APPOINTMENTS, _OUTBOX)
+_CALL_OUTCOMES = Step(
+    3,
+    "call outcomes",
+    # How a call's stream ended, kept from the stream's end until Twilio's /call-ended
+    # request, which may reach another server process. A transfer number or nothing.
+    sqlite=(
+        """CREATE TABLE IF NOT EXISTS call_outcomes (
+            call_sid TEXT PRIMARY KEY,
+            reason TEXT NOT NULL,
+            transfer_to TEXT,
+            recorded_at REAL NOT NULL
+        )""",
+    ),
+    postgres=(
+        """CREATE TABLE IF NOT EXISTS call_outcomes (
+            call_sid text PRIMARY KEY,
+            reason text NOT NULL,
+            transfer_to text,
+            recorded_at timestamptz NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS call_outcomes_recorded ON call_outcomes (recorded_at)",
+    ),
+)
+
+STEPS = (_APPOINTMENTS, _OUTBOX, _CALL_OUTCOMES)
 LATEST = STEPS[-1].version
 assert [step.version for step in STEPS] == list(range(1, LATEST + 1))
 
