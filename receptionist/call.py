@@ -23,7 +23,7 @@ import structlog
 import trio
 
 from receptionist.config import Config
-from receptionist.drain import say_goodbye
+from receptionist.drain import GOING_AWAY, say_goodbye
 from receptionist.engines.tts import SpeechEngine
 from receptionist.errors import (
     CallDisconnected,
@@ -100,6 +100,21 @@ async def serve_call(
         call_sid=stream.call_sid, stream_sid=stream.stream_sid
     ):
         await _supervise(connection, stream, services, ending or trio.CancelScope())
+
+
+async def refuse_while_draining(connection: MediaConnection, services: CallServices) -> None:
+    """A stream that reached a draining server (drain.py): close it (1001, going away) and
+    have /call-ended, wherever Twilio asks it, start the call again on another server."""
+    try:
+        with trio.fail_after(START_TIMEOUT_S):
+            stream = await wait_for_start(connection, services.stream_secret)
+    except (ProtocolError, trio.TooSlowError, CallDisconnected) as exc:
+        log.warning("call.rejected", error=str(exc) or type(exc).__name__)
+        await _close(connection, POLICY_VIOLATION)
+        return
+    log.warning("call.refused_draining", call_sid=stream.call_sid)
+    await save_outcome(services, stream.call_sid, EndCall(EndReason.RETRY))
+    await _close(connection, GOING_AWAY)
 
 
 async def wait_for_start(connection: MediaConnection, secret: bytes) -> tp.StreamStart:

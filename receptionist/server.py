@@ -22,9 +22,8 @@ from hypercorn.trio import serve
 from quart import Response, request, websocket
 from quart_trio import QuartTrio
 
-from receptionist.call import CallServices, serve_call, take_outcome
+from receptionist.call import CallServices, refuse_while_draining, serve_call, take_outcome
 from receptionist.drain import (
-    GOING_AWAY,
     REDIRECTS_PARAMETER,
     Drain,
     drain_on_sigterm,
@@ -122,8 +121,11 @@ def create_app(
         checked = await twilio_params()
         if isinstance(checked, Response):
             return checked
-        call_sid = dict(checked[1]).get("CallSid", "")
+        base, params = checked
+        call_sid = dict(params).get("CallSid", "")
         outcome = await take_outcome(services, call_sid)
+        if outcome and outcome.reason is EndReason.RETRY:
+            return _elsewhere(base + "/incoming-call", {}, call_sid)
         transfer_to = outcome.transfer_to if outcome else None
         apology = (
             APOLOGY if outcome and outcome.reason is EndReason.ERROR and not transfer_to else None
@@ -135,8 +137,8 @@ def create_app(
     async def media_stream() -> None:
         await websocket.accept()
         if drain.draining:
-            log.warning("call.refused_draining")
-            await websocket.close(GOING_AWAY)
+            connection = QuartConnection(websocket._get_current_object())  # type: ignore[attr-defined]
+            await refuse_while_draining(connection, services)
             return
         if drain.active_calls >= config.server.max_calls:
             log.warning("call.refused_busy", max_calls=config.server.max_calls)
@@ -148,7 +150,8 @@ def create_app(
 
     def _elsewhere(url: str, args: Any, call_sid: str) -> Response:
         """A draining process sends Twilio to another (drain.py)."""
-        redirects = int(args.get(REDIRECTS_PARAMETER, "0") or 0)
+        given = str(args.get(REDIRECTS_PARAMETER, "0"))
+        redirects = int(given) if given.isdigit() else 0
         log.info("webhook.redirected_draining", call_sid=call_sid, redirects=redirects)
         transfer_to = config.clinic.transfer_number or None
         return Response(redirect_twiml(url, redirects, transfer_to), mimetype=TWIML)

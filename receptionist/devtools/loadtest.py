@@ -64,6 +64,8 @@ CALL_LIMIT_S = 60.0
 DRAIN_TIMEOUT_S = 20.0
 START_LIMIT_S = 90.0
 SAMPLE_S = 0.5
+MAX_RESTARTS = 3
+"""Streams refused by a draining server, each started again through /call-ended."""
 
 
 @dataclass
@@ -132,6 +134,7 @@ class Outcome:
     seconds: float
     after_faults: bool
     error: str = ""
+    restarts: int = 0
 
 
 @dataclass
@@ -189,13 +192,18 @@ async def place_calls(
     async def place(index: int) -> None:
         await trio.sleep(index * s.ramp_s / s.callers)
         began = trio.current_time()
-        caller = TwilioCaller(url, call_sid=f"CA{index:032d}", caller=f"+1555{index:07d}")
+        sid = f"CA{index:032d}"
         outcome = Outcome(None, began, 0.0, began >= faults_at)
         try:
             with trio.fail_after(CALL_LIMIT_S):
-                outcome.report = await caller.run([utterance])
+                for _ in range(MAX_RESTARTS + 1):
+                    caller = TwilioCaller(url, call_sid=sid, caller=f"+1555{index:07d}")
+                    outcome.report = await caller.run([utterance])
+                    if outcome.report.heard_ulaw or not await restarted(url, sid):
+                        break
+                    outcome.restarts += 1
         except Exception as exc:  # a dropped call (SIGKILL) fails in many ways
-            outcome.error = type(exc).__name__
+            outcome.report, outcome.error = None, type(exc).__name__
         outcome.seconds = trio.current_time() - began
         outcomes.append(outcome)
 
@@ -219,6 +227,14 @@ async def place_calls(
                 calls.start_soon(place, index)
         nursery.cancel_scope.cancel()
     return outcomes, faults_at
+
+
+async def restarted(url: str, call_sid: str) -> bool:
+    """As Twilio does when a stream ends: ask /call-ended; True if it says to start again
+    (the stream reached a draining server)."""
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{url}/call-ended", data={"CallSid": call_sid})
+    return "<Redirect" in response.text
 
 
 def database_figures(url: str, password: str, told: dict[int, str]) -> dict[str, Any]:
@@ -324,8 +340,9 @@ async def run_servers(
     return {
         "callers": s.callers,
         "server_processes": s.workers,
-        "calls_completed": sum(1 for o in outcomes if o.report and o.report.closed_by_server),
-        "calls_dropped": sum(1 for o in outcomes if o.report is None),
+        "calls_completed": sum(completed(o) for o in outcomes),
+        "calls_dropped": sum(not completed(o) for o in outcomes),
+        "calls_restarted": sum(o.restarts for o in outcomes),
         "drained_redirects": sum(
             w.log.read_text(errors="replace").count("webhook.redirected_draining") for w in workers
         ),
@@ -333,6 +350,14 @@ async def run_servers(
         "after_faults": phase_figures(after, send_ahead),
         "cpu_ms_per_call_s": round(sum(w.cpu_s() for w in workers) / max(call_s, 1e-9) * 1000, 1),
     }
+
+
+def completed(outcome: Outcome) -> bool:
+    """The caller heard the reply to what it said, and the receptionist hung up."""
+    report = outcome.report
+    if report is None or not report.closed_by_server or not report.reply_latencies_ms:
+        return False
+    return all(ms is not None for ms in report.reply_latencies_ms)
 
 
 def utterance_of() -> bytes:
@@ -344,8 +369,9 @@ def table(result: dict[str, Any]) -> str:
         f"callers {result['callers']} on {result['server_processes']} server processes"
         " (one SIGTERM, one SIGKILL half-way)",
         f"calls completed          {result['calls_completed']}",
-        f"calls dropped            {result['calls_dropped']}  (the SIGKILLed process's)",
+        f"calls dropped            {result['calls_dropped']}  (the SIGKILLed process's, ...)",
         f"webhooks redirected      {result['drained_redirects']}  (by the draining process)",
+        f"streams started again    {result['calls_restarted']}  (refused while draining)",
         f"bookings made            {result['bookings_made']}",
         f"told 'booked'            {result['told_booked']}  (told 'taken': "
         f"{result['model_told_taken']})",
