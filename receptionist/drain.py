@@ -4,8 +4,9 @@
   pause (``<Redirect>``): a proxy, or the kernel spreading one listening socket over several
   processes, hands it to another server; after a few tries, the transfer number if there is
   one. Never a dead line;
-- a new media stream is closed with 1001 (going away), the WebSocket code for a server
-  going down;
+- a new media stream (its webhook was answered by another process a moment ago) is closed
+  with 1001 (going away), and its call's outcome says "retry": Twilio's /call-ended, on
+  whichever process, redirects the call to /incoming-call again (call.py);
 - calls in progress go on up to ``server.drain_timeout_s``; then each hears ``GOODBYE`` and
   is hung up. Bookings are written in one transaction each, in a worker thread that
   cancellation does not interrupt: whatever was written stays written.
@@ -39,7 +40,7 @@ MAX_REDIRECTS = 5
 """Redirects before a draining process hands the caller to the transfer number instead."""
 REDIRECTS_PARAMETER = "redirects"
 LINGER_S = 2.0
-"""After the last call: Twilio's /call-ended requests for it are still on their way."""
+"""After the last call: Twilio's /call-ended requests for it may still reach this process."""
 
 
 class Drain:

@@ -31,7 +31,7 @@ import os
 import signal
 import subprocess
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -343,6 +343,7 @@ async def run_servers(
         "calls_completed": sum(completed(o) for o in outcomes),
         "calls_dropped": sum(not completed(o) for o in outcomes),
         "calls_restarted": sum(o.restarts for o in outcomes),
+        "caller_errors": dict(Counter(o.error for o in outcomes if o.error)),
         "drained_redirects": sum(
             w.log.read_text(errors="replace").count("webhook.redirected_draining") for w in workers
         ),
@@ -369,7 +370,8 @@ def table(result: dict[str, Any]) -> str:
         f"callers {result['callers']} on {result['server_processes']} server processes"
         " (one SIGTERM, one SIGKILL half-way)",
         f"calls completed          {result['calls_completed']}",
-        f"calls dropped            {result['calls_dropped']}  (the SIGKILLed process's, ...)",
+        f"calls not completed      {result['calls_dropped']}  (caller errors:"
+        f" {result['caller_errors'] or 'none'})",
         f"webhooks redirected      {result['drained_redirects']}  (by the draining process)",
         f"streams started again    {result['calls_restarted']}  (refused while draining)",
         f"bookings made            {result['bookings_made']}",
