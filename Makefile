@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 FIXTURE ?= tests/fixtures/booking_call.wav
 REPLAY_ARGS ?=
 
-.PHONY: run test lint replay fixtures bench clean
+.PHONY: run test lint replay fixtures bench loadtest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ fixtures: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m receptionist.devtools.bench
+
+# Several server processes, one PostgreSQL, LOADTEST_ARGS (e.g. --callers 20): nothing lost or doubled.
+LOADTEST_ARGS ?=
+loadtest: $(STAMP)
+	$(BIN)/python -m receptionist.devtools.loadtest $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -14,7 +14,6 @@ end of this one call: the server and every other call go on.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -24,9 +23,16 @@ import structlog
 import trio
 
 from receptionist.config import Config
+from receptionist.drain import GOING_AWAY, say_goodbye
 from receptionist.engines.fallback import FallbackSpeechEngine
 from receptionist.engines.tts import SpeechEngine
-from receptionist.errors import CallDisconnected, ProtocolError, StreamRejected, TwilioProtocolError
+from receptionist.errors import (
+    CallDisconnected,
+    ProtocolError,
+    StoreUnavailable,
+    StreamRejected,
+    TwilioProtocolError,
+)
 from receptionist.frame_costs import FrameCosts, counting
 from receptionist.llm.client import LlmClient
 from receptionist.messages import (
@@ -57,26 +63,13 @@ log = structlog.get_logger()
 START_TIMEOUT_S = 10.0
 """Twilio sends ``connected`` and ``start`` right after the upgrade; a silent peer is not it."""
 CLOSE_TIMEOUT_S = 1.0
-MAX_REMEMBERED_OUTCOMES = 1000
-"""Outcomes wait only for Twilio's /call-ended request, seconds after the stream ends."""
+SAVE_OUTCOME_TIMEOUT_S = 2.0
+"""Twilio asks /call-ended right after the stream closes; an outcome saved later is moot."""
 POLICY_VIOLATION = 1008
-
-
-class CallOutcomes:
-    """How recent calls ended, for the /call-ended webhook. Bounded: oldest forgotten."""
-
-    def __init__(self, capacity: int = MAX_REMEMBERED_OUTCOMES) -> None:
-        self._capacity = capacity
-        self._outcomes: OrderedDict[str, EndCall] = OrderedDict()
-
-    def record(self, call_sid: str, outcome: EndCall) -> None:
-        self._outcomes[call_sid] = outcome
-        self._outcomes.move_to_end(call_sid)
-        while len(self._outcomes) > self._capacity:
-            self._outcomes.popitem(last=False)
-
-    def pop(self, call_sid: str) -> EndCall | None:
-        return self._outcomes.pop(call_sid, None)
+HUNG_UP = "hung_up"
+"""``call.end``'s outcome when the caller (or the network) ended the call."""
+DRAINED = "drained"
+"""``call.end``'s outcome when the server's drain deadline ended the call (drain.py)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +83,6 @@ class CallServices:
     store: AppointmentStore
     now: Callable[[], datetime]
     stream_tokens: StreamTokens
-    outcomes: CallOutcomes
     llm: LlmClient | None = None
     """The open LLM client when engines.dialogue is "openai" (``open_services`` opens it)."""
     records: Recorder | None = None
@@ -103,8 +95,13 @@ class CallServices:
         return self.speech
 
 
-async def serve_call(connection: MediaConnection, services: CallServices) -> None:
-    """Run one call on an accepted Media Streams WebSocket, from ``start`` to hang-up."""
+async def serve_call(
+    connection: MediaConnection, services: CallServices, ending: trio.CancelScope | None = None
+) -> None:
+    """Run one call on an accepted Media Streams WebSocket, from ``start`` to hang-up.
+
+    ``ending``: cancelled, it ends the call politely (the drain's deadline, drain.py).
+    """
     try:
         with trio.fail_after(START_TIMEOUT_S):
             stream = await wait_for_start(connection, services.stream_tokens)
@@ -115,7 +112,22 @@ async def serve_call(connection: MediaConnection, services: CallServices) -> Non
     with structlog.contextvars.bound_contextvars(
         call_sid=stream.call_sid, stream_sid=stream.stream_sid
     ):
-        await _supervise(connection, stream, services)
+        await _supervise(connection, stream, services, ending or trio.CancelScope())
+
+
+async def refuse_while_draining(connection: MediaConnection, services: CallServices) -> None:
+    """A stream that reached a draining server (drain.py): close it (1001, going away) and
+    have /call-ended, wherever Twilio asks it, start the call again on another server."""
+    try:
+        with trio.fail_after(START_TIMEOUT_S):
+            stream = await wait_for_start(connection, services.stream_tokens)
+    except (ProtocolError, trio.TooSlowError, CallDisconnected) as exc:
+        log.warning("call.rejected", error=str(exc) or type(exc).__name__)
+        await _close(connection, POLICY_VIOLATION)
+        return
+    log.warning("call.refused_draining", call_sid=stream.call_sid)
+    await save_outcome(services, stream.call_sid, EndCall(EndReason.RETRY))
+    await _close(connection, GOING_AWAY)
 
 
 async def wait_for_start(connection: MediaConnection, tokens: StreamTokens) -> tp.StreamStart:
@@ -139,30 +151,77 @@ async def wait_for_start(connection: MediaConnection, tokens: StreamTokens) -> t
 
 
 async def _supervise(
-    connection: MediaConnection, stream: tp.StreamStart, services: CallServices
-) -> None:
+    connection: MediaConnection, stream: tp.StreamStart, services: CallServices,
+    ending: trio.CancelScope,
+) -> None:  # fmt: skip
     started = trio.current_time()
     log.info("call.start", caller=mask_phone(stream.parameters.get("caller")))
     costs = FrameCosts()
     recording = services.records.start_call() if services.records else None
     recorded = current_recording.set(recording)
     crashed = False
+    outcome = HUNG_UP  # unless the call ends it itself
+
+    async def ended(end: EndCall) -> None:
+        nonlocal outcome
+        outcome = end.reason.value
+        await save_outcome(services, stream.call_sid, end)
+
     try:
-        with counting(costs):  # before the actors start: they inherit it
-            await run_call(connection, stream, services, recording=recording)
+        with counting(costs), ending:  # counting before the actors start: they inherit it
+            await run_call(connection, stream, services, recording=recording, on_end=ended)
+        if ending.cancelled_caught:
+            outcome = DRAINED
+            await _end_politely(connection, stream, services)
     except* Exception as group:
         crashed = True
         # The one error boundary of the call: log it, hand the caller to a person if we
         # can, and let every other call carry on.
         log.error("call.crashed", exc_info=group)
-        services.outcomes.record(stream.call_sid, _fallback_outcome(services.config))
+        outcome = EndReason.ERROR.value
+        await save_outcome(services, stream.call_sid, _fallback_outcome(services.config))
         await _close(connection, 1011)
     finally:
         log.info("call.frame_costs", **asdict(costs))
-        log.info("call.end", seconds=round(trio.current_time() - started, 2))
+        log.info("call.end", seconds=round(trio.current_time() - started, 2), outcome=outcome)
         if recording is not None:
             recording.finish(crashed=crashed)
         current_recording.reset(recorded)
+
+
+async def _end_politely(
+    connection: MediaConnection, stream: tp.StreamStart, services: CallServices
+) -> None:
+    """The server is going down: say so, and hang up (drain.py)."""
+    await save_outcome(services, stream.call_sid, EndCall(EndReason.COMPLETED))
+    try:
+        await say_goodbye(connection, stream.stream_sid, services.speech)
+    except CallDisconnected:
+        return
+    await _close(connection, 1000)
+
+
+async def save_outcome(services: CallServices, call_sid: str, outcome: EndCall) -> None:
+    """Keep how the call ended in the database, for /call-ended on whichever process Twilio
+    reaches. Shielded and time-boxed: it runs as the call ends, also when cancelled."""
+    row = (outcome.reason.value, outcome.transfer_to)
+    with trio.move_on_after(SAVE_OUTCOME_TIMEOUT_S, shield=True) as scope:
+        try:
+            await trio.to_thread.run_sync(services.store.save_outcome, call_sid, row)
+        except StoreUnavailable as exc:
+            log.error("call.outcome_not_saved", error=str(exc))
+    if scope.cancelled_caught:
+        log.error("call.outcome_not_saved", error="timed out")
+
+
+async def take_outcome(services: CallServices, call_sid: str) -> EndCall | None:
+    """The outcome ``save_outcome`` kept, once; None when unknown or the database fails."""
+    try:
+        row = await trio.to_thread.run_sync(services.store.take_outcome, call_sid)
+    except StoreUnavailable as exc:
+        log.error("call.outcome_unreadable", error=str(exc))
+        return None
+    return None if row is None else EndCall(EndReason(row[0]), transfer_to=row[1])
 
 
 def _fallback_outcome(config: Config) -> EndCall:
@@ -175,9 +234,16 @@ async def run_call(
     services: CallServices,
     *,
     recording: CallRecording | None = None,
+    on_end: Callable[[EndCall], Awaitable[None]] | None = None,
 ) -> None:
-    """Wire the five actors of one call and run them until the call ends; ``recording``
-    sees the Dialogue's inbox and what TwilioIO exchanges with Twilio."""
+    """Wire the five actors of one call and run them until the call ends.
+
+    ``recording`` sees the Dialogue's inbox and what TwilioIO exchanges with Twilio;
+    ``on_end`` is told how the call ended when the Dialogue ends it (by default the outcome
+    is saved for /call-ended).
+    """
+    if on_end is None:
+        on_end = partial(save_outcome, services, stream.call_sid)
     config, buffers = services.config, services.config.buffers
     turns = TurnCancellation()
     audio_send, audio_recv = trio.open_memory_channel[InboundAudio](buffers.inbound_audio_frames)
@@ -245,7 +311,7 @@ async def run_call(
                         outbound_recv,
                         turns=turns,
                         send_ahead=config.twilio.send_ahead_ms / 1000,
-                        on_end=partial(services.outcomes.record, stream.call_sid),
+                        on_end=on_end,
                         observe=recording.observe if recording else lambda _m, _at: None,
                     )
                 )

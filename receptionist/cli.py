@@ -42,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers", type=int, default=1, metavar="N",
+        help="N server processes on one port, sharing the stream secret (workers.py)",
+    )  # fmt: skip
+    # A child of --workers: serve on the parent's listening socket.
+    serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
     serve.set_defaults(handler=_serve)
 
     replay = commands.add_parser(
@@ -107,10 +113,16 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     configure_logging(config.logging.level)
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
+    if args.workers > 1:
+        from receptionist.workers import run_workers
+
+        serve_args = ["--config", str(args.config), "serve"]
+        serve_args += [f"--set={setting}" for setting in _overrides(args)]
+        return run_workers(args.workers, host, port, serve_args)
 
     async def serve() -> None:
         async with open_services(config) as services:
-            await serve_app(services, host, port)
+            await serve_app(services, host, port, listen_fd=args.listen_fd)
 
     trio.run(serve)
     return 0

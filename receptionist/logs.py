@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from receptionist import metrics
 from receptionist.records.collector import record_call_events
 
 _SECRET_KEYS = re.compile(r"(key|token|secret|password|authorization|signature)", re.I)
@@ -40,6 +41,7 @@ def _processors() -> list[Any]:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact_secrets,
         record_call_events,
+        metrics.observe,  # Prometheus counts what the events say (metrics.py)
         structlog.processors.format_exc_info,
     ]
 

@@ -194,6 +194,8 @@ class EndReason(enum.Enum):
     COMPLETED = "completed"
     TRANSFER = "transfer"
     ERROR = "error"
+    RETRY = "retry"
+    """Refused by a draining server: /call-ended sends Twilio back to /incoming-call."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from datetime import datetime
 import trio
 import trio_parallel
 
-from receptionist.call import CallOutcomes, CallServices
+from receptionist.call import CallServices
 from receptionist.config import Config
 from receptionist.engines.decoding import (
     ThreadDecoding,
@@ -74,7 +74,6 @@ def _build(
         store=store,
         now=_clock(config, now),
         stream_tokens=StreamTokens.from_configured(config.secrets.stream_secret),
-        outcomes=CallOutcomes(),
     )
     llm = build_llm(config) if config.engines.dialogue == "openai" else None
     return services, listeners, llm
@@ -182,6 +181,8 @@ async def open_services(
         finally:
             with trio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
                 await close_speech_engine(services.speech)
+                # PostgreSQL's pool ends its connections rather than leaving them to time out.
+                await trio.to_thread.run_sync(services.store.close)
 
 
 def _clock(config: Config, now: datetime | None) -> Callable[[], datetime]:

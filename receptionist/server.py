@@ -4,8 +4,10 @@ Routes:
     POST /incoming-call  Twilio's voice webhook: answers <Connect><Stream> TwiML.
     POST /call-ended     <Connect action>: after our stream ends, dial a person or hang up.
     WS   /media-stream   one call's Media Stream, run by the call supervisor.
-    GET  /health         liveness.
+    GET  /healthz /readyz /metrics   for load balancers and Prometheus (health.py).
     GET  /calls...       the call review pages (receptionist/review), when a password is set.
+
+On SIGTERM the server drains (drain.py) and then stops.
 """
 
 from __future__ import annotations
@@ -22,8 +24,15 @@ from quart import Response, request, websocket
 from quart_trio import QuartTrio
 from quart_trio.asgi import TrioASGIWebsocketConnection
 
-from receptionist.call import CallServices, serve_call
+from receptionist.call import CallServices, refuse_while_draining, serve_call, take_outcome
+from receptionist.drain import (
+    REDIRECTS_PARAMETER,
+    Drain,
+    drain_on_sigterm,
+    redirect_twiml,
+)
 from receptionist.errors import CallDisconnected
+from receptionist.health import add_health_routes
 from receptionist.messages import EndReason
 from receptionist.records.recorder import run_recorder
 from receptionist.review.pages import register_review
@@ -91,11 +100,14 @@ class QuartConnection:
         await self._ws.close(code)
 
 
-def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartTrio:
+def create_app(
+    services: CallServices, *, twilio_auth_token: str = "", drain: Drain | None = None
+) -> QuartTrio:
     app = QuartTrio("receptionist")
     app.asgi_websocket_class = _DisconnectReportingWebsocket
     config = services.config
-    active_calls = 0
+    drain = drain or Drain()
+    add_health_routes(app, services, drain)
 
     async def twilio_params() -> tuple[str, list[tuple[str, str]]] | Response:
         """The request's public URL and parameters, or a 403 for a bad signature."""
@@ -128,6 +140,8 @@ def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartT
         call_sid = fields.get("CallSid", "")
         if not call_sid:
             return Response("CallSid missing", status=400)
+        if drain.draining:
+            return _elsewhere(base + request.path, request.args, call_sid)
         parameters = {CALL_SID_PARAMETER: call_sid, "caller": fields.get("From", "")}
         parameters[TOKEN_PARAMETER] = services.stream_tokens.issue(parameters)
         log.info("webhook.incoming_call", call_sid=call_sid)
@@ -138,18 +152,17 @@ def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartT
         checked = await twilio_params()
         if isinstance(checked, Response):
             return checked
-        call_sid = dict(checked[1]).get("CallSid", "")
-        outcome = services.outcomes.pop(call_sid)
+        base, params = checked
+        call_sid = dict(params).get("CallSid", "")
+        outcome = await take_outcome(services, call_sid)
+        if outcome and outcome.reason is EndReason.RETRY:
+            return _elsewhere(base + "/incoming-call", {}, call_sid)
         transfer_to = outcome.transfer_to if outcome else None
         apology = (
             APOLOGY if outcome and outcome.reason is EndReason.ERROR and not transfer_to else None
         )
         log.info("webhook.call_ended", call_sid=call_sid, transfer=bool(transfer_to))
         return Response(webhooks.after_stream_twiml(transfer_to, apology), mimetype=TWIML)
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
 
     def upgrade_is_signed() -> bool:
         """Twilio signs a media stream's upgrade over its wss:// URL, with no parameters."""
@@ -163,21 +176,30 @@ def create_app(services: CallServices, *, twilio_auth_token: str = "") -> QuartT
 
     @app.websocket(webhooks.STREAM_PATH)
     async def media_stream() -> Response | None:
-        nonlocal active_calls
         if twilio_auth_token and not upgrade_is_signed():
             log.warning("webhook.bad_signature", path=webhooks.STREAM_PATH)
             return Response("invalid signature", status=403)
         await websocket.accept()
-        if active_calls >= config.server.max_calls:
+        if drain.draining:
+            connection = QuartConnection(websocket._get_current_object())  # type: ignore[attr-defined]
+            await refuse_while_draining(connection, services)
+            return None
+        if drain.active_calls >= config.server.max_calls:
             log.warning("call.refused_busy", max_calls=config.server.max_calls)
             await websocket.close(TRY_AGAIN_LATER)
             return None
-        active_calls += 1
-        try:
-            await serve_call(QuartConnection(websocket._get_current_object()), services)  # type: ignore[attr-defined]
-        finally:
-            active_calls -= 1
+        with drain.admit() as ending:
+            connection = QuartConnection(websocket._get_current_object())  # type: ignore[attr-defined]
+            await serve_call(connection, services, ending)
         return None
+
+    def _elsewhere(url: str, args: Any, call_sid: str) -> Response:
+        """A draining process sends Twilio to another (drain.py)."""
+        given = str(args.get(REDIRECTS_PARAMETER, "0"))
+        redirects = int(given) if given.isdigit() else 0
+        log.info("webhook.redirected_draining", call_sid=call_sid, redirects=redirects)
+        transfer_to = config.clinic.transfer_number or None
+        return Response(redirect_twiml(url, redirects, transfer_to), mimetype=TWIML)
 
     register_review(app, services)
     return app
@@ -201,15 +223,25 @@ async def serve_app(
     host: str,
     port: int,
     *,
+    listen_fd: int | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve until cancelled; reports the bound addresses (port 0 picks a free one)."""
+    """Serve until cancelled, or until SIGTERM's drain is done; reports the bound addresses
+    (port 0 picks a free one). ``listen_fd``: a listening socket inherited from the parent
+    of several workers (workers.py), instead of ``host`` and ``port``."""
     auth_token = services.config.secrets.twilio_auth_token
     if not auth_token:
         log.warning("webhook.signatures_unchecked", hint="set TWILIO_AUTH_TOKEN in production")
+    drain = Drain()
+    hc = hypercorn_config(host, port)
+    if listen_fd is not None:
+        hc.bind = [f"fd://{listen_fd}"]
+    drained = trio.Event()
     async with trio.open_nursery() as nursery:
         if services.config.records.enabled and services.records is None:
             services = replace(services, records=await nursery.start(run_recorder, services.config))
-        app = create_app(services, twilio_auth_token=auth_token)
-        await serve(app, hypercorn_config(host, port), task_status=task_status)
+        app = create_app(services, twilio_auth_token=auth_token, drain=drain)
+        timeout_s = services.config.server.drain_timeout_s
+        await nursery.start(drain_on_sigterm, drain, timeout_s, drained)
+        await serve(app, hc, shutdown_trigger=drained.wait, task_status=task_status)
         nursery.cancel_scope.cancel()

@@ -8,7 +8,7 @@ nothing of a cancelled turn reaches the caller whatever was still buffered.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from time import perf_counter_ns
 from typing import Protocol
@@ -64,6 +64,8 @@ class TwilioStats:
     malformed: int = 0
     events_dropped: int = 0
     frames_out: int = 0
+    frames_late: int = 0
+    """Sent after the turn's previous frame had finished playing: the caller heard a gap."""
     frames_discarded: int = 0
     marks_out: int = 0
     clears: int = 0
@@ -89,6 +91,14 @@ class PlaybackClock:
     def cleared(self) -> None:
         self._played_until = 0.0
 
+    def ran_dry(self, now: float) -> bool:
+        """Twilio has played everything we sent (a gap, if more of the turn follows)."""
+        return now > self._played_until
+
+
+async def _ignore_end(_end: EndCall) -> None:
+    pass
+
 
 async def run_twilio_io(
     connection: MediaConnection,
@@ -99,7 +109,7 @@ async def run_twilio_io(
     *,
     turns: TurnCancellation,
     send_ahead: float,
-    on_end: Callable[[EndCall], None] = lambda _end: None,
+    on_end: Callable[[EndCall], Awaitable[None]] = _ignore_end,
     observe: Callable[[object, float], None] = lambda _message, _at: None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -259,7 +269,7 @@ class _Writer:
         self,
         outbound: trio.MemoryReceiveChannel[Outbound],
         stream_ended: trio.Event,
-        on_end: Callable[[EndCall], None],
+        on_end: Callable[[EndCall], Awaitable[None]],
     ) -> None:
         with outbound:
             async for item in outbound:
@@ -272,7 +282,7 @@ class _Writer:
                     stream_ended.set()
 
     async def _handle(
-        self, item: Outbound, stream_ended: trio.Event, on_end: Callable[[EndCall], None]
+        self, item: Outbound, stream_ended: trio.Event, on_end: Callable[[EndCall], Awaitable[None]]
     ) -> None:
         match item:
             case OutboundAudio():
@@ -286,7 +296,7 @@ class _Writer:
                 await self._clear(item)
             case EndCall():
                 self.observe(item, trio.current_time())
-                on_end(item)
+                await on_end(item)
                 stream_ended.set()
                 await self._close()
                 self._reading.cancel()
@@ -306,6 +316,8 @@ class _Writer:
         self._costs.outbound_encode_frames += 1
         await self._connection.send(message)
         now = trio.current_time()
+        if frame.turn_id in self._turn_started and self._clock.ran_dry(now):
+            self._stats.frames_late += 1
         self._clock.sent_frame(now)
         self._stats.frames_out += 1
         self.observe(frame, now)

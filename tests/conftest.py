@@ -13,12 +13,17 @@ import pytest
 
 from receptionist.config import Config, load_config
 from receptionist.config.calendar import CalendarConfig
+from receptionist.devtools.postgres_cluster import (
+    HOW_TO_ENABLE,
+    Cluster,
+    running_cluster,
+    server_binaries,
+)
 from receptionist.scheduling.store import AppointmentStore
 from tests.helpers.calendar_helpers import calendar_settings
 from tests.helpers.calendar_outbox import TestOutbox
 from tests.helpers.clinic import TUESDAY, Clock, StoreFactory, at, clinic_config
 from tests.helpers.paths import PROJECT_ROOT
-from tests.helpers.postgres import HOW_TO_ENABLE, Cluster, running_cluster, server_binaries
 from tests.helpers.radicale_server import RadicaleServer
 
 BACKENDS = ("sqlite", "postgres")

@@ -33,7 +33,9 @@ class ServerConfig:
     """0: any free port."""
     public_url: Annotated[Text, AfterValidator(_empty_or_url)] = ""
     max_calls: Count = 16
-    """0 refuses every stream."""
+    """0 refuses every stream. Each server process enforces its own."""
+    drain_timeout_s: PositiveFloat = 60.0
+    """After SIGTERM, how long calls in progress may go on before they are ended politely."""
 
 
 @dataclass(frozen=True, slots=True, config=SECTION)

@@ -22,6 +22,8 @@ STREAM_SECRET = "RECEPTIONIST_STREAM_SECRET"
 """Set: the key that signs media-stream tokens, shared by processes serving one number."""
 ADMIN_PASSWORD = "RECEPTIONIST_ADMIN_PASSWORD"
 """Set: the call review pages (/calls) are served to whoever logs in with it; unset: off."""
+METRICS_TOKEN = "RECEPTIONIST_METRICS_TOKEN"
+"""Set: /metrics answers requests with ``Authorization: Bearer <it>``; unset: /metrics is off."""
 DEFAULT_LLM_KEY = "OPENAI_API_KEY"
 """``llm.api_key_env`` when the file does not set it."""
 
@@ -37,6 +39,8 @@ class Secrets:
     twilio_auth_token: Text = field(default="", repr=False)
     stream_secret: Text = field(default="", repr=False)
     admin_password: Text = field(default="", repr=False)
+    metrics_token: Text = field(default="", repr=False)
+    """/metrics answers only requests bearing it; unset, /metrics is off."""
     calendar: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The calendar's password, token or OAuth secrets, by the variable ``[calendar]`` names."""
 
@@ -55,6 +59,7 @@ class Secrets:
             twilio_auth_token=read(TWILIO_AUTH_TOKEN),
             stream_secret=read(STREAM_SECRET),
             admin_password=read(ADMIN_PASSWORD),
+            metrics_token=read(METRICS_TOKEN),
             calendar={name: read(name) for name in calendar_variables if read(name)},
         )
 

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from receptionist.config import Config
 from receptionist.scheduling.messages import Appointment
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.slots import Span
+
+OUTCOME_TTL = timedelta(hours=1)
+"""An outcome waits only for Twilio's /call-ended request, seconds after the stream ends."""
+
+
+CallOutcome = tuple[str, str | None]
+"""How a call's stream ended: EndReason's value and the number to transfer to, if any."""
 
 
 class Transaction(Protocol):
@@ -44,6 +51,11 @@ class Transaction(Protocol):
     ) -> tuple[OutboxItem, ...]: ...
     def outbox_done(self, item_id: int, now: datetime) -> None: ...
     def outbox_retry(self, item_id: int, next_attempt_at: datetime, error: str) -> None: ...
+    def save_outcome(self, call_sid: str, outcome: CallOutcome, now: datetime) -> None:
+        """Keep (or replace) how a call ended; forget those older than OUTCOME_TTL."""
+
+    def take_outcome(self, call_sid: str) -> CallOutcome | None:
+        """The call's outcome, deleted as it is read: one /call-ended request takes it."""
 
 
 class Backend(Protocol):

@@ -123,8 +123,33 @@ _OUTBOX = Step(
     ),
 )
 
-_CALL_RECORDS = Step(
+_CALL_OUTCOMES = Step(
     3,
+    "call outcomes",
+    # How a call's stream ended, kept from the stream's end until Twilio's /call-ended
+    # request, which may reach another server process. A transfer number or nothing.
+    sqlite=(
+        """CREATE TABLE IF NOT EXISTS call_outcomes (
+            call_sid TEXT PRIMARY KEY,
+            reason TEXT NOT NULL,
+            transfer_to TEXT,
+            recorded_at REAL NOT NULL
+        )""",
+    ),
+    postgres=(
+        """CREATE TABLE IF NOT EXISTS call_outcomes (
+            call_sid text PRIMARY KEY,
+            reason text NOT NULL,
+            transfer_to text,
+            recorded_at timestamptz NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS call_outcomes_recorded ON call_outcomes (recorded_at)",
+    ),
+)
+
+
+_CALL_RECORDS = Step(
+    4,
     "call records",
     # One row per call (receptionist/records): the columns the list pages filter and sort
     # on, and the whole record (turns, timings, barge-ins, bookings, events) as JSON.
@@ -161,7 +186,8 @@ _CALL_RECORDS = Step(
     ),
 )
 
-STEPS = (_APPOINTMENTS, _OUTBOX, _CALL_RECORDS)
+
+STEPS = (_APPOINTMENTS, _OUTBOX, _CALL_OUTCOMES, _CALL_RECORDS)
 LATEST = STEPS[-1].version
 assert [step.version for step in STEPS] == list(range(1, LATEST + 1))
 

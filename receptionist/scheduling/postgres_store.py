@@ -34,6 +34,7 @@ from psycopg_pool import ConnectionPool
 from receptionist.config import Config
 from receptionist.errors import ConfigError, SlotTaken, StoreUnavailable
 from receptionist.scheduling import migrations
+from receptionist.scheduling.backend import OUTCOME_TTL, CallOutcome
 from receptionist.scheduling.messages import Appointment
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.slots import Span
@@ -252,6 +253,23 @@ class PostgresTransaction:
             " claimed_until = NULL, last_error = %s WHERE id = %s",
             (next_attempt_at, error, item_id),
         )
+
+    def save_outcome(self, call_sid: str, outcome: CallOutcome, now: datetime) -> None:
+        self._conn.execute("DELETE FROM call_outcomes WHERE recorded_at < %s", (now - OUTCOME_TTL,))
+        self._conn.execute(
+            "INSERT INTO call_outcomes (call_sid, reason, transfer_to, recorded_at)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (call_sid) DO UPDATE"
+            " SET reason = EXCLUDED.reason, transfer_to = EXCLUDED.transfer_to,"
+            " recorded_at = EXCLUDED.recorded_at",
+            (call_sid, *outcome, now),
+        )
+
+    def take_outcome(self, call_sid: str) -> CallOutcome | None:
+        row = self._conn.execute(
+            "DELETE FROM call_outcomes WHERE call_sid = %s RETURNING reason, transfer_to",
+            (call_sid,),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
 
     def _appointment(self, row: tuple[Any, ...]) -> Appointment:
         id_, start, end, service, name, phone, reason = row

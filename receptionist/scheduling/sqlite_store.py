@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from receptionist.errors import SlotTaken, StoreUnavailable
 from receptionist.scheduling import migrations
+from receptionist.scheduling.backend import OUTCOME_TTL, CallOutcome
 from receptionist.scheduling.messages import Appointment
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.slots import Span
@@ -186,6 +187,23 @@ class SqliteTransaction:
             " claimed_until = NULL, last_error = ? WHERE id = ?",
             (next_attempt_at.timestamp(), error, item_id),
         )
+
+    def save_outcome(self, call_sid: str, outcome: CallOutcome, now: datetime) -> None:
+        self._conn.execute(
+            "DELETE FROM call_outcomes WHERE recorded_at < ?", ((now - OUTCOME_TTL).timestamp(),)
+        )
+        self._conn.execute(
+            "INSERT OR REPLACE INTO call_outcomes (call_sid, reason, transfer_to, recorded_at)"
+            " VALUES (?, ?, ?, ?)",
+            (call_sid, *outcome, now.timestamp()),
+        )
+
+    def take_outcome(self, call_sid: str) -> CallOutcome | None:
+        row = self._conn.execute(
+            "DELETE FROM call_outcomes WHERE call_sid = ? RETURNING reason, transfer_to",
+            (call_sid,),
+        ).fetchone()
+        return None if row is None else (row["reason"], row["transfer_to"])
 
     def _check_free(self, start: datetime, end: datetime, except_id: int) -> None:
         clash = self._conn.execute(

@@ -25,7 +25,7 @@ from pathlib import Path
 from receptionist.config import Config, Service
 from receptionist.errors import SlotTaken
 from receptionist.scheduling import outbox
-from receptionist.scheduling.backend import Transaction, open_backend
+from receptionist.scheduling.backend import CallOutcome, Transaction, open_backend
 from receptionist.scheduling.messages import Appointment, RejectReason
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.slots import (
@@ -96,6 +96,12 @@ class AppointmentStore:
 
     def exists(self) -> bool:
         return self._backend.exists()
+
+    def ping(self) -> None:
+        """One cheap read: raises StoreUnavailable when the database cannot be reached."""
+        now = self._now()
+        with self._backend.transaction(write=False) as tx:
+            tx.busy_spans(now, now)
 
     def upgrade(self) -> tuple[int, int]:
         """Bring the schema to this release's version (``receptionist db upgrade``)."""
@@ -226,6 +232,16 @@ class AppointmentStore:
         next_attempt_at = self._now() + timedelta(seconds=max(delay_s, 0.0))
         with self._backend.transaction(write=True) as tx:
             tx.outbox_retry(item_id, next_attempt_at, error[: outbox.MAX_ERROR_CHARS])
+
+    # --- call outcomes, for /call-ended on whichever process Twilio reaches ------------------
+
+    def save_outcome(self, call_sid: str, outcome: CallOutcome) -> None:
+        with self._backend.transaction(write=True) as tx:
+            tx.save_outcome(call_sid, outcome, self._now())
+
+    def take_outcome(self, call_sid: str) -> CallOutcome | None:
+        with self._backend.transaction(write=True) as tx:
+            return tx.take_outcome(call_sid)
 
     # --- internals ----------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any
 import trio
 import trio.testing
 
-from receptionist.call import CallOutcomes, CallServices, run_call
+from receptionist.call import CallServices, run_call
 from receptionist.engines.vad import SegmenterEvent, new_segmenter
 from receptionist.messages import (
     FRAME_BYTES,
@@ -294,7 +294,6 @@ async def pipeline(recording: CallRecording | None = None) -> AsyncIterator[Call
             store=AppointmentStore(CONFIG, Path(folder) / "appointments.db", now=lambda: NOW),
             now=lambda: NOW,
             stream_tokens=StreamTokens(b"unused: the stream has started"),
-            outcomes=CallOutcomes(),
         )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(twilio.run, nursery)

@@ -46,6 +46,9 @@ class Call:
         self.outbound, self.outbound_recv = trio.open_memory_channel[object](100)
         self.ended: list[EndCall] = []
 
+    async def record_end(self, end: EndCall) -> None:
+        self.ended.append(end)
+
     async def start(self, nursery: trio.Nursery) -> None:
         await nursery.start(
             lambda task_status: run_twilio_io(
@@ -56,7 +59,7 @@ class Call:
                 self.outbound_recv,
                 turns=self.turns,
                 send_ahead=0.1,
-                on_end=self.ended.append,
+                on_end=self.record_end,
                 task_status=task_status,
             )
         )

@@ -12,13 +12,13 @@ import psycopg
 import pytest
 
 from receptionist.cli import main
+from receptionist.devtools.postgres_cluster import Cluster
 from receptionist.errors import ConfigError, StoreUnavailable
 from receptionist.scheduling.messages import Appointment
 from receptionist.scheduling.migrations import LATEST, STEPS
 from receptionist.scheduling.store import AppointmentStore
 from tests.helpers.clinic import PHONE, TUESDAY, Clock, at, clinic_config, query
 from tests.helpers.paths import PROJECT_ROOT
-from tests.helpers.postgres import Cluster
 
 NOW = Clock(at(TUESDAY, "08:00"))
 
@@ -70,7 +70,7 @@ def test_upgrade_from_nothing_is_idempotent(empty: str) -> None:
     assert upgrade(empty) == (0, LATEST)
     assert upgrade(empty) == (LATEST, LATEST)
     rows = query(empty, "SELECT version, description FROM schema_version ORDER BY version")
-    assert rows == [(1, "appointments"), (2, "outbox"), (3, "call records")]
+    assert rows == [(1, "appointments"), (2, "outbox"), (3, "call outcomes"), (4, "call records")]
     with AppointmentStore(clinic_config(empty), now=NOW) as store:
         assert isinstance(store.book("check-up", at(TUESDAY, "10:00"), "Jo", PHONE), Appointment)
 

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster for the tests, from Debian's server binaries.
+"""A throwaway PostgreSQL cluster, from Debian's server binaries: for the tests and `make loadtest`.
 
 ``initdb`` into a fresh temporary folder, ``pg_ctl start`` on 127.0.0.1 and a free port with
 the unix socket in that folder, and ``pg_ctl stop`` plus removal at the end. initdb refuses
