@@ -127,7 +127,7 @@ def push_in_child(url: str, database: str, barrier: Barrier, results: Queue[list
     store = AppointmentStore(
         clinic_config(Path(database)),
         now=CLOCK,
-        outbox_topics=("calendar",),  # type: ignore[call-arg]
+        outbox_topics=("calendar",),
     )
     expected = len(store.appointments())
     puts: list[str] = []
@@ -136,7 +136,7 @@ def push_in_child(url: str, database: str, barrier: Barrier, results: Queue[list
         async def all_written() -> bool:
             return len(await events(settings)) == expected
 
-        async with pushing(store, settings, puts=puts):  # type: ignore[arg-type]
+        async with pushing(store, settings, puts=puts):
             await wait_until(all_written)
 
     barrier.wait()

@@ -75,7 +75,6 @@ async def test_booking_moving_and_cancelling_in_the_store_reach_the_calendar(
         await wait_for_events(settings, {})
 
 
-@pytest.mark.skip(reason="fails on the merged store (TooSlowError); being fixed with the wiring")
 async def test_a_booking_while_the_calendar_is_down_is_taken_and_appears_once_later(
     tmp_path: Path, store: Any
 ) -> None:
