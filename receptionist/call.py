@@ -23,6 +23,7 @@ from functools import partial
 import structlog
 import trio
 
+from receptionist.calendar.busy import BusyTimes
 from receptionist.config import Config
 from receptionist.engines.tts import SpeechEngine
 from receptionist.errors import CallDisconnected, ProtocolError, StreamRejected, TwilioProtocolError
@@ -88,6 +89,8 @@ class CallServices:
     outcomes: CallOutcomes
     llm: LlmClient | None = None
     """The open LLM client when engines.dialogue is "openai" (``open_services`` opens it)."""
+    busy: BusyTimes | None = None
+    """The clinic calendar's busy times when ``[calendar]`` is one (``open_services``)."""
 
 
 async def serve_call(connection: MediaConnection, services: CallServices) -> None:
@@ -168,7 +171,13 @@ async def run_call(
             # The originals close once every actor holds its own clone.
             with events_send, outbound_send:
                 await nursery.start(
-                    partial(run_scheduler, requests_recv, events_send.clone(), store=services.store)
+                    partial(
+                        run_scheduler,
+                        requests_recv,
+                        events_send.clone(),
+                        store=services.store,
+                        busy=services.busy,
+                    )
                 )
                 await nursery.start(
                     partial(

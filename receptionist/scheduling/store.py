@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from receptionist.config import Config, Service
 from receptionist.errors import SlotTaken
@@ -84,6 +85,11 @@ class AppointmentStore:
     @property
     def location(self) -> str:
         return self._backend.location
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The clinic's timezone: of every time the store returns, and of its days."""
+        return self._tz
 
     def open(self) -> None:
         """Connect and check the schema now rather than on the first request."""
