@@ -146,3 +146,5 @@ def test_two_server_processes_sharing_one_store_push_each_booking_once(
         child.join(timeout=10)
     written = Counter(put.rsplit("/", 1)[1] for put in puts[0] + puts[1])
     assert written == Counter(f"{event_uid(PREFIX, booking_id)}.ics" for booking_id in ids)
+    in_calendar = trio.run(events, calendar_settings(url))
+    assert set(in_calendar) == {event_uid(PREFIX, booking_id) for booking_id in ids}

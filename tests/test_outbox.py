@@ -162,6 +162,17 @@ def test_retries_follow_the_outbox_clock_while_the_clinic_clock_stands_still(
     assert (again.id, again.attempts) == (item.id, 1)
 
 
+def test_waiting_counts_the_items_not_done_whatever_their_state(store: AppointmentStore) -> None:
+    assert store.outbox_waiting("calendar") == 0
+    book(store, "10:00")
+    book(store, "11:00")
+    first, second = store.outbox_claim("calendar", limit=10, lease_s=60)
+    store.outbox_retry(second.id, delay_s=60, error="calendar down")
+    assert store.outbox_waiting("calendar") == 2
+    store.outbox_done(first.id)
+    assert (store.outbox_waiting("calendar"), store.outbox_waiting("staff")) == (1, 2)
+
+
 def test_done_items_never_come_back(store: AppointmentStore, clock: Clock) -> None:
     book(store, "10:00")
     (item,) = store.outbox_claim("calendar", limit=10, lease_s=1)

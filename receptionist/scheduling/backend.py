@@ -43,6 +43,9 @@ class Transaction(Protocol):
         self, topic: str, limit: int, now: datetime, lease_until: datetime
     ) -> tuple[OutboxItem, ...]: ...
     def outbox_done(self, item_id: int, now: datetime) -> None: ...
+    def outbox_waiting(self, topic: str) -> int:
+        """How many of ``topic``'s items are not done yet."""
+
     def outbox_retry(self, item_id: int, next_attempt_at: datetime, error: str) -> None: ...
 
 

@@ -233,6 +233,11 @@ class AppointmentStore:
         with self._backend.transaction(write=True) as tx:
             tx.outbox_done(item_id, self._outbox_clock())
 
+    def outbox_waiting(self, topic: str) -> int:
+        """How many of ``topic``'s items are not delivered yet (claimed, due or backing off)."""
+        with self._backend.transaction(write=False) as tx:
+            return tx.outbox_waiting(topic)
+
     def outbox_retry(self, item_id: int, *, delay_s: float, error: str) -> None:
         """Count a failed delivery and release the item, due again in ``delay_s``."""
         next_attempt_at = self._outbox_clock() + timedelta(seconds=max(delay_s, 0.0))
