@@ -47,7 +47,8 @@ def build_services(
 
     What lives in trio is opened by ``open_services``: the LLM client, the recogniser's
     worker processes. This alone serves the offline engines (no LLM), decoding in a thread
-    per call.
+    per call, without the calendar: bookings' calendar writes wait in the outbox for a
+    process that runs it.
 
     Args:
         now: pin the clinic's clock (replays, tests); by default the real time.
