@@ -22,6 +22,7 @@ from functools import partial
 import structlog
 import trio
 
+from receptionist.calendar.busy import BusyTimes
 from receptionist.config import Config
 from receptionist.drain import GOING_AWAY, say_goodbye
 from receptionist.engines.fallback import FallbackSpeechEngine
@@ -93,6 +94,8 @@ class CallServices:
         if isinstance(self.speech, FallbackSpeechEngine):
             return self.speech.for_call()
         return self.speech
+    busy: BusyTimes | None = None
+    """The clinic calendar's busy times when ``[calendar]`` is one (``open_services``)."""
 
 
 async def serve_call(
@@ -267,7 +270,13 @@ async def run_call(
                     tap_send, inbox = trio.open_memory_channel[DialogueEvent](0)
                     await nursery.start(run_tap, events_recv, tap_send, recording.observe)
                 await nursery.start(
-                    partial(run_scheduler, requests_recv, events_send.clone(), store=services.store)
+                    partial(
+                        run_scheduler,
+                        requests_recv,
+                        events_send.clone(),
+                        store=services.store,
+                        busy=services.busy,
+                    )
                 )
                 await nursery.start(
                     partial(

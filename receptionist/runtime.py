@@ -10,6 +10,8 @@ from datetime import datetime
 import trio
 import trio_parallel
 
+from receptionist.calendar.pusher import TOPIC as CALENDAR_TOPIC
+from receptionist.calendar.service import open_calendar
 from receptionist.call import CallServices
 from receptionist.config import Config
 from receptionist.engines.decoding import (
@@ -46,7 +48,8 @@ def build_services(
 
     What lives in trio is opened by ``open_services``: the LLM client, the recogniser's
     worker processes. This alone serves the offline engines (no LLM), decoding in a thread
-    per call.
+    per call, without the calendar: bookings' calendar writes wait in the outbox for a
+    process that runs it.
 
     Args:
         now: pin the clinic's clock (replays, tests); by default the real time.
@@ -63,7 +66,9 @@ def _build(
     config: Config, now: datetime | None,
     decoder_workers: trio_parallel.WorkerContext | None,
 ) -> tuple[CallServices, ListenerFactory, LlmEngine | None]:  # fmt: skip
-    store = AppointmentStore(config, now=_clock(config, now))
+    # With a calendar, each booking's calendar write goes into the outbox in its transaction.
+    topics = (CALENDAR_TOPIC,) if config.calendar.kind == "caldav" else ()
+    store = AppointmentStore(config, now=_clock(config, now), outbox_topics=topics)
     store.open()
     offline_voice = EspeakEngine(config.tts.voice, config.tts.words_per_minute)
     listeners = ListenerFactory(config, decoder_workers)
@@ -152,10 +157,14 @@ async def open_services(
     config: Config, *, now: datetime | None = None
 ) -> AsyncIterator[CallServices]:
     """``build_services``, plus what every call shares that lives in trio: the LLM client,
-    the offline recogniser's worker processes and the VAD's batcher. All closed on exit.
+    the offline recogniser's worker processes and the VAD's batcher, and the clinic
+    calendar's busy times and pusher (``[calendar]``). All closed on exit.
+
+    A calendar that is down or refuses the credentials does not stop the start: it is
+    logged, and bookings are taken in the store and written to it once it accepts them.
 
     Raises:
-        ConfigError: a chosen cloud engine's API key is missing (checked by load_config).
+        ConfigError: a chosen cloud engine's API key, or the calendar's secret, is missing.
     """
     async with AsyncExitStack() as stack:
         workers = None
@@ -164,6 +173,14 @@ async def open_services(
         services, listeners, llm = await trio.to_thread.run_sync(
             lambda: _build(config, now, workers)
         )
+        busy = await stack.enter_async_context(
+            open_calendar(
+                config.calendar, services.store, config.clinic.tz,
+                days_ahead=config.scheduler.horizon_days, now=services.now,
+                secrets=config.secrets.calendar,
+            )
+        )  # fmt: skip
+        services = replace(services, busy=busy)
         if workers is not None:
             await listeners.warm_decoders()
         batcher = listeners.new_vad_batcher()

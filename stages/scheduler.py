@@ -1,13 +1,15 @@
-"""The Scheduler actor: answers the Dialogue's appointment requests from the store."""
+"""The Scheduler actor: answers the Dialogue's appointment requests from the store, avoiding
+the clinic calendar's busy times when there is one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import assert_never
 
 import structlog
 import trio
 
+from receptionist.calendar.busy import BusyTimes, blocked_for
 from receptionist.errors import StoreUnavailable
 from receptionist.scheduling.messages import (
     Appointment,
@@ -26,6 +28,7 @@ from receptionist.scheduling.messages import (
     SchedulerReply,
     SchedulerRequest,
 )
+from receptionist.scheduling.slots import Span
 from receptionist.scheduling.store import AppointmentStore, Rejection
 
 log = structlog.get_logger(__name__)
@@ -36,12 +39,15 @@ async def run_scheduler(
     replies: trio.MemorySendChannel[SchedulerReply],
     *,
     store: AppointmentStore,
+    busy: BusyTimes | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Answer each request with exactly one reply carrying its ``request_id``, in order.
 
     Requests are handled one at a time, so a booking never interleaves with another of the
-    same call. Returns when ``requests`` is closed and drained.
+    same call. Returns when ``requests`` is closed and drained. With a calendar (``busy``),
+    its busy times are never offered, and a booking or move first re-reads that day's
+    (``blocked_for``: time-boxed, so a slow calendar never holds up the caller for long).
 
     Resource handling:
         Owns and closes both channel ends. Each request runs in a worker thread with its own
@@ -65,13 +71,16 @@ async def run_scheduler(
             log.warning("scheduler.store_unavailable", during="open", error=str(exc))
         task_status.started()
         async for request in requests:
-            await replies.send(await _answer(store, request))
+            blocked = await blocked_for(busy, request, store.tz)
+            await replies.send(await _answer(store, request, blocked))
 
 
-async def _answer(store: AppointmentStore, request: SchedulerRequest) -> SchedulerReply:
+async def _answer(
+    store: AppointmentStore, request: SchedulerRequest, blocked: Sequence[Span]
+) -> SchedulerReply:
     request_name = type(request).__name__
     try:
-        reply = await trio.to_thread.run_sync(answer_request, store, request)
+        reply = await trio.to_thread.run_sync(answer_request, store, request, blocked)
     except StoreUnavailable as exc:
         log.warning("scheduler.store_unavailable", during=request_name, error=str(exc))
         return BookingRejected(request.request_id, RejectReason.STORE_UNAVAILABLE, str(exc))
@@ -79,8 +88,11 @@ async def _answer(store: AppointmentStore, request: SchedulerRequest) -> Schedul
     return reply
 
 
-def answer_request(store: AppointmentStore, request: SchedulerRequest) -> SchedulerReply:
-    """Carry out one request against the store (blocking) and build its reply.
+def answer_request(
+    store: AppointmentStore, request: SchedulerRequest, blocked: Sequence[Span] = ()
+) -> SchedulerReply:
+    """Carry out one request against the store (blocking) and build its reply; times in
+    ``blocked`` (the calendar's busy spans) are neither offered nor booked.
 
     Raises:
         StoreUnavailable: the database failed.
@@ -88,18 +100,19 @@ def answer_request(store: AppointmentStore, request: SchedulerRequest) -> Schedu
     rid = request.request_id
     match request:
         case FindFreeSlots(service=service, day=day, earliest=earliest, limit=limit):
-            found = store.free_slots(service, day, earliest=earliest, limit=limit)
+            found = store.free_slots(service, day, earliest=earliest, limit=limit, blocked=blocked)
             if isinstance(found, Rejection):
                 return _rejected(rid, found)
             return FreeSlots(rid, day, found, open_on_day=store.is_open_on(day))
         case BookSlot(service=service, start=start, name=name, phone=phone, reason=reason):
-            return _reply(rid, store.book(service, start, name, phone, reason), BookingConfirmed)
+            booked = store.book(service, start, name, phone, reason, blocked=blocked)
+            return _reply(rid, booked, BookingConfirmed)
         case FindBookings(phone=phone):
             return BookingsFound(rid, store.find_bookings(phone))
         case CancelBooking(appointment_id=appointment_id, phone=phone):
             return _reply(rid, store.cancel(appointment_id, phone), BookingCancelled)
         case MoveBooking(appointment_id=appointment_id, phone=phone, new_start=new_start):
-            moved = store.move(appointment_id, phone, new_start)
+            moved = store.move(appointment_id, phone, new_start, blocked=blocked)
             return _reply(rid, moved, BookingMoved)
         case _:
             assert_never(request)

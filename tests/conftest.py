@@ -106,6 +106,8 @@ def make_store(database: str, clock: Clock) -> Iterator[StoreFactory]:
     stores: list[AppointmentStore] = []
 
     def make(**options: Any) -> AppointmentStore:
+        # One clock for the clinic and the outbox, so a test moves leases and backoffs on.
+        options.setdefault("outbox_clock", clock)
         stores.append(AppointmentStore(clinic_config(database), now=clock, **options))
         return stores[-1]
 

@@ -13,6 +13,7 @@ Output, per fixture, in ``<out>/<name>/``: ``agent.wav`` (what the caller heard)
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import warnings
 from dataclasses import dataclass, replace
@@ -29,6 +30,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", RuntimeWarning)
     from pydub import AudioSegment
 
+from receptionist.calendar.pusher import TOPIC as CALENDAR_TOPIC
 from receptionist.config import Config
 from receptionist.devtools.twilio_caller import CallerReport, TwilioCaller
 from receptionist.engines.audio import audioop, pcm16_to_ulaw, ulaw_to_pcm16
@@ -46,6 +48,8 @@ MIN_GAP_MS = 500
 PAD_MS = 100
 FLOOR_MULTIPLE = 4.0
 MIN_SPEECH_RMS = 200
+CALENDAR_WAIT_S = 30.0
+"""After the call, how long to wait for its calendar writes (well under a second each)."""
 CALLER_WIDTH = 28
 AGENT_WIDTH = 40
 
@@ -161,10 +165,21 @@ def write_wav(path: Path, ulaw: bytes) -> None:
 
 
 def replay_config(config: Config, out_dir: Path, *, fast: bool) -> Config:
-    """A fresh database per replay; in fast mode the server sends audio unpaced."""
+    """A fresh database per replay; in fast mode the server sends audio unpaced.
+
+    With a calendar, the replay's events get UIDs of their own (``<prefix>-replay-<out
+    dir>-<booking id>``): the fresh database numbers bookings from 1 again, and under the
+    clinic's prefix they would overwrite the real bookings' events. A replay again of the
+    same fixture replaces its own events, and the real bookings count as busy for it.
+    """
     scheduler = replace(config.scheduler, database=str(out_dir / "appointments.sqlite3"))
     twilio = replace(config.twilio, send_ahead_ms=3_600_000) if fast else config.twilio
-    return replace(config, scheduler=scheduler, twilio=twilio)
+    calendar = config.calendar
+    if calendar.kind != "none":
+        run = re.sub(r"[^A-Za-z0-9._-]", "-", out_dir.name)
+        prefix = f"{calendar.event_uid_prefix}-replay-{run}"
+        calendar = calendar.model_copy(update={"event_uid_prefix": prefix})
+    return replace(config, scheduler=scheduler, twilio=twilio, calendar=calendar)
 
 
 async def replay_fixture(
@@ -185,11 +200,22 @@ async def replay_fixture(
             binds = await nursery.start(serve_app, services, "127.0.0.1", 0)
             report = await TwilioCaller(binds[0], paced=not fast).run(utterances)
             await trio.sleep(0.5)  # let the server finish logging the call's end
+            if services.busy is not None:
+                await _calendar_written(services.store, config.calendar.push_poll_s)
             nursery.cancel_scope.cancel()
     write_wav(out_dir / "agent.wav", report.heard_ulaw)
     text = _report_text(fixture, utterances, events, report, config)
     (out_dir / "report.txt").write_text(text + "\n")
     return text
+
+
+async def _calendar_written(store: AppointmentStore, poll_s: float) -> None:
+    """Wait for the call's calendar writes, at most ``CALENDAR_WAIT_S``: the calendar is
+    written after the caller hears the booking confirmed, and may be down."""
+    with trio.move_on_after(CALENDAR_WAIT_S):
+        # The pusher's progress is in the database: nothing to wait on but time.
+        while await trio.to_thread.run_sync(store.outbox_waiting, CALENDAR_TOPIC):  # noqa: ASYNC110
+            await trio.sleep(poll_s)
 
 
 def _report_text(
@@ -204,7 +230,22 @@ def _report_text(
     title = f"{fixture.name}: {len(utterances)} caller utterances"
     table = format_table(turn_rows(events), report)
     booked = "\n".join(f"  {line}" for line in bookings) or "  (none)"
-    return f"{title}\n{table}\nbookings:\n{booked}\n"
+    text = f"{title}\n{table}\nbookings:\n{booked}\n"
+    if config.calendar.kind != "none":
+        text += f"calendar ({config.calendar.url}):\n{_calendar_lines(events, store)}\n"
+    return text
+
+
+def _calendar_lines(events: list[dict[str, Any]], store: AppointmentStore) -> str:
+    """Each calendar write of the call, and the writes still waiting (the calendar down)."""
+    lines = [
+        f"  {e['action']} {e['uid']} (booking {e['booking_id']})"
+        for e in events
+        if e.get("event") == "calendar.written"
+    ]
+    if waiting := store.outbox_waiting(CALENDAR_TOPIC):
+        lines.append(f"  {waiting} write(s) still waiting: see calendar.* in server.log")
+    return "\n".join(lines) or "  (no writes)"
 
 
 def dump_events(events: list[dict[str, Any]]) -> str:

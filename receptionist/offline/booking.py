@@ -8,6 +8,7 @@ words did not answer the question (the conversation then re-asks).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from receptionist.messages import Expectation
@@ -28,6 +29,9 @@ GENERIC_SERVICE_WORDS = frozenset({"appointment", "booking"})
 DEFAULT_SERVICE = "consultation"
 MAX_DAYS_SEARCHED = 14
 """How many days after a full or closed day to look for the next free one."""
+OFFERED_TIMES = 3
+"""Times offered at once after a chosen one was taken: as many as a caller keeps in mind."""
+MINUTES_A_DAY = 24 * 60
 
 
 def start_booking(call: CallState, text: str) -> list[Action]:
@@ -100,13 +104,30 @@ def look_for_slots(
     """Ask the Scheduler for free times on ``day``, from ``wanted`` when the caller said one."""
     draft = call.draft
     draft.day, draft.wanted, draft.note, draft.days_searched = day, wanted, note, 0
+    draft.refused = None
     return call.request(
         lambda request_id: FindFreeSlots(request_id, draft.service, day, earliest=wanted)
     )
 
 
+def look_near_refused(call: CallState, refused: datetime, note: str) -> list[Action]:
+    """The time chosen was taken meanwhile: ask for the whole day's free times, to offer
+    those nearest it, before or after (``on_free_slots``)."""
+    draft = call.draft
+    day = refused.astimezone(call.tz).date()
+    draft.day, draft.wanted, draft.note, draft.days_searched = day, None, note, 0
+    draft.refused = refused
+    whole_day = MINUTES_A_DAY // call.config.scheduler.slot_minutes
+    return call.request(
+        lambda request_id: FindFreeSlots(request_id, draft.service, day, limit=whole_day)
+    )
+
+
 def on_free_slots(call: CallState, reply: FreeSlots) -> list[Action]:
     draft = call.draft
+    if draft.refused is not None and reply.day == draft.day:
+        reply = replace(reply, slots=_nearest(reply.slots, draft.refused))
+    draft.refused = None
     wanted = draft.wanted if reply.day == draft.day else None
     if reply.slots and wanted and _same_time(reply.slots[0], wanted):
         return take(call, reply.slots[0])
@@ -116,6 +137,13 @@ def on_free_slots(call: CallState, reply: FreeSlots) -> list[Action]:
         closed = not reply.open_on_day
         draft.note = join(draft.note, _nothing_free(reply.day, wanted, closed))
     return _search_next_open_day(call, reply.day)
+
+
+def _nearest(slots: tuple[datetime, ...], refused: datetime) -> tuple[datetime, ...]:
+    """The ``OFFERED_TIMES`` free starts nearest ``refused`` (never it), in time order."""
+    others = [slot for slot in slots if slot != refused]
+    nearest = sorted(others, key=lambda slot: (abs(slot - refused), slot))[:OFFERED_TIMES]
+    return tuple(sorted(nearest))
 
 
 def _offer(call: CallState, reply: FreeSlots, wanted: time | None) -> list[Action]:

@@ -237,6 +237,8 @@ def _not_understood(call: CallState) -> list[Action]:
 def _rejected(call: CallState, reply: BookingRejected) -> list[Action]:
     """Apologise in words that fit why, and offer a way on."""
     match reply.reason:
+        case RejectReason.SLOT_TAKEN if call.draft.start is not None:
+            return booking.look_near_refused(call, call.draft.start, SLOT_TAKEN)
         case RejectReason.SLOT_TAKEN:
             day = call.draft.day or call.now.date()
             return booking.look_for_slots(call, day, note=SLOT_TAKEN)

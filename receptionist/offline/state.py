@@ -128,6 +128,8 @@ class Draft:
     """A day the caller named before it was asked for, to use once it is."""
     day: date | None = None
     wanted: time | None = None
+    refused: datetime | None = None
+    """A time the Scheduler refused at booking (just taken): offer the free ones nearest it."""
     offered: tuple[datetime, ...] = ()
     start: datetime | None = None
     name: str = ""

@@ -50,6 +50,9 @@ class Transaction(Protocol):
         self, topic: str, limit: int, now: datetime, lease_until: datetime
     ) -> tuple[OutboxItem, ...]: ...
     def outbox_done(self, item_id: int, now: datetime) -> None: ...
+    def outbox_waiting(self, topic: str) -> int:
+        """How many of ``topic``'s items are not done yet."""
+
     def outbox_retry(self, item_id: int, next_attempt_at: datetime, error: str) -> None: ...
     def save_outcome(self, call_sid: str, outcome: CallOutcome, now: datetime) -> None:
         """Keep (or replace) how a call ended; forget those older than OUTCOME_TTL."""

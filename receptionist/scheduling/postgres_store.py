@@ -247,6 +247,13 @@ class PostgresTransaction:
             (now, item_id),
         )
 
+    def outbox_waiting(self, topic: str) -> int:
+        row = self._conn.execute(
+            "SELECT count(*) FROM outbox WHERE clinic = %s AND topic = %s AND done_at IS NULL",
+            (self._clinic, topic),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
     def outbox_retry(self, item_id: int, next_attempt_at: datetime, error: str) -> None:
         self._conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = %s,"

@@ -181,6 +181,12 @@ class SqliteTransaction:
             (now.timestamp(), item_id),
         )
 
+    def outbox_waiting(self, topic: str) -> int:
+        row = self._conn.execute(
+            "SELECT count(*) FROM outbox WHERE topic = ? AND done_at IS NULL", (topic,)
+        ).fetchone()
+        return int(row[0])
+
     def outbox_retry(self, item_id: int, next_attempt_at: datetime, error: str) -> None:
         self._conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?,"

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from receptionist.config import Config, Service
 from receptionist.errors import SlotTaken
@@ -55,6 +56,10 @@ class AppointmentStore:
         database: a path or ``postgresql://`` URL; default ``config.scheduler.database``.
         now: the current time (aware); injectable so tests and replays are deterministic.
         outbox_topics: each booking, move and cancellation adds one outbox row per topic.
+        outbox_clock: the time of the outbox's rows, leases and retries. Real time by default,
+            not ``now``: a pinned clinic clock (a replay, a test) would make a retry, due a
+            few seconds "later", never due, and would set the rows' times apart from those of
+            another process sharing the store.
         environ: where the PostgreSQL password is read; default ``os.environ``.
     """
 
@@ -65,6 +70,7 @@ class AppointmentStore:
         *,
         now: Callable[[], datetime] = utc_now,
         outbox_topics: tuple[str, ...] = (),
+        outbox_clock: Callable[[], datetime] = utc_now,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self._backend = open_backend(
@@ -74,10 +80,16 @@ class AppointmentStore:
         self._now = now
         self._tz = config.clinic.tz
         self._outbox_topics = outbox_topics
+        self._outbox_clock = outbox_clock
 
     @property
     def location(self) -> str:
         return self._backend.location
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The clinic's timezone: of every time the store returns, and of its days."""
+        return self._tz
 
     def open(self) -> None:
         """Connect and check the schema now rather than on the first request."""
@@ -160,7 +172,7 @@ class AppointmentStore:
         try:
             with self._backend.transaction(write=True) as tx:
                 booked = replace(draft, id=tx.insert(draft, now))
-                self._record(tx, "upsert", booked, now)
+                self._record(tx, "upsert", booked)
         except SlotTaken:
             return _taken(start)
         return booked
@@ -177,7 +189,7 @@ class AppointmentStore:
             found = self._own_upcoming(tx, appointment_id, phone, now)
             if isinstance(found, Appointment):
                 tx.mark_cancelled(appointment_id, now)
-                self._record(tx, "delete", found, now)
+                self._record(tx, "delete", found)
         return found
 
     def move(
@@ -203,7 +215,7 @@ class AppointmentStore:
                 if _clashes((moved.start, moved.end), blocked):
                     return _taken(start)
                 tx.reschedule(appointment_id, moved.start, moved.end)
-                self._record(tx, "upsert", moved, now)
+                self._record(tx, "upsert", moved)
         except SlotTaken:
             return _taken(new_start.astimezone(self._tz))
         return moved
@@ -219,17 +231,22 @@ class AppointmentStore:
         """Up to ``limit`` due items of ``topic``, oldest first and only the oldest undone
         item of each key, leased for ``lease_s``: no other claim gets them meanwhile."""
         outbox.check_claim(limit, lease_s)
-        now = self._now()
+        now = self._outbox_clock()
         with self._backend.transaction(write=True) as tx:
             return tx.outbox_claim(topic, limit, now, now + timedelta(seconds=lease_s))
 
     def outbox_done(self, item_id: int) -> None:
         with self._backend.transaction(write=True) as tx:
-            tx.outbox_done(item_id, self._now())
+            tx.outbox_done(item_id, self._outbox_clock())
+
+    def outbox_waiting(self, topic: str) -> int:
+        """How many of ``topic``'s items are not delivered yet (claimed, due or backing off)."""
+        with self._backend.transaction(write=False) as tx:
+            return tx.outbox_waiting(topic)
 
     def outbox_retry(self, item_id: int, *, delay_s: float, error: str) -> None:
         """Count a failed delivery and release the item, due again in ``delay_s``."""
-        next_attempt_at = self._now() + timedelta(seconds=max(delay_s, 0.0))
+        next_attempt_at = self._outbox_clock() + timedelta(seconds=max(delay_s, 0.0))
         with self._backend.transaction(write=True) as tx:
             tx.outbox_retry(item_id, next_attempt_at, error[: outbox.MAX_ERROR_CHARS])
 
@@ -245,10 +262,9 @@ class AppointmentStore:
 
     # --- internals ----------------------------------------------------------------------
 
-    def _record(
-        self, tx: Transaction, action: outbox.Action, appointment: Appointment, now: datetime
-    ) -> None:
+    def _record(self, tx: Transaction, action: outbox.Action, appointment: Appointment) -> None:
         payload = outbox.appointment_payload(action, appointment)
+        now = self._outbox_clock()
         for topic in self._outbox_topics:
             tx.add_outbox(topic, outbox.appointment_key(appointment.id), payload, now)
 

@@ -115,7 +115,8 @@ def claim_all(
 ) -> None:
     """In a child process: claim ``topic``'s items a few at a time until none are left,
     marking each done; put the ids claimed."""
-    with AppointmentStore(clinic_config(database), now=Clock(now)) as store:
+    clock = Clock(now)
+    with AppointmentStore(clinic_config(database), now=clock, outbox_clock=clock) as store:
         barrier.wait()
         claimed: list[int] = []
         while items := store.outbox_claim(topic, limit=2, lease_s=60):

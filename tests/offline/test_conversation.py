@@ -49,6 +49,8 @@ WEDNESDAY = date(2026, 12, 2)
 SATURDAY = date(2026, 11, 28)
 MONDAY = date(2026, 11, 30)
 CALLER = "+15551234567"
+WHOLE_DAY = 24 * 60 // 15
+"""Free starts a day can hold on the default 15-minute grid."""
 GREETING = "Thank you for calling Riverside Family Clinic. How can I help?"
 GOODBYE = "Thank you for calling Riverside Family Clinic. Goodbye!"
 
@@ -273,11 +275,39 @@ def test_slot_taken_offers_fresh_times() -> None:
     call.says("yes")
     asked(call.says("yes"))
     retry = asked(call.scheduler(BookingRejected(2, RejectReason.SLOT_TAKEN)))
-    assert retry == FindFreeSlots(3, "check-up", TUESDAY)
+    assert retry == FindFreeSlots(3, "check-up", TUESDAY, limit=WHOLE_DAY)
     offer = spoken(call.scheduler(FreeSlots(3, TUESDAY, (at(TUESDAY, 10),), True)))
     assert offer.startswith("Sorry, that time has just been taken. On Tuesday the 1st of December")
     # Name and number are kept: the new time goes straight to the read-back.
     assert spoken(call.says("ten")).endswith("for John Smith. Shall I book it?")
+
+
+def test_a_time_taken_at_booking_is_followed_by_the_free_times_nearest_it() -> None:
+    """The staff put 2 PM in the calendar after it was offered: the caller hears the times
+    around 2 PM, before and after it, not the morning's."""
+    call = Call()
+    to_the_time_step(call)
+    call.scheduler(FreeSlots(1, TUESDAY, (at(TUESDAY, 9), at(TUESDAY, 14)), True))
+    call.says("two pm")
+    call.says("john smith")
+    call.says("yes")
+    assert asked(call.says("yes")) == BookSlot(
+        2, "check-up", at(TUESDAY, 14), "John Smith", CALLER, "check up"
+    )
+    assert asked(call.scheduler(BookingRejected(2, RejectReason.SLOT_TAKEN))) == (
+        FindFreeSlots(3, "check-up", TUESDAY, limit=WHOLE_DAY)
+    )
+    free = [at(TUESDAY, 9), at(TUESDAY, 9, 30), at(TUESDAY, 13, 15), at(TUESDAY, 14, 30),
+            at(TUESDAY, 14, 45), at(TUESDAY, 16)]  # fmt: skip
+    offer = spoken(call.scheduler(FreeSlots(3, TUESDAY, tuple(free), True)))
+    assert offer == (
+        "Sorry, that time has just been taken. On Tuesday the 1st of December, I have "
+        "1:15 PM, 2:30 PM or 2:45 PM. Which would suit you?"
+    )
+    assert spoken(call.says("two thirty")).endswith("at 2:30 PM for John Smith. Shall I book it?")
+    assert asked(call.says("yes")) == BookSlot(
+        4, "check-up", at(TUESDAY, 14, 30), "John Smith", CALLER, "check up"
+    )
 
 
 def test_booking_system_unavailable() -> None:

@@ -146,6 +146,32 @@ def test_retry_counts_the_failure_and_waits_out_the_delay(
     assert last_error == "x" * 2000
 
 
+def test_retries_follow_the_outbox_clock_while_the_clinic_clock_stands_still(
+    make_store: StoreFactory, clock: Clock
+) -> None:
+    """A replay or a test pins the clinic's clock; a failed calendar write must still come
+    back after its backoff, in real time."""
+    outbox_clock = Clock(clock.now)
+    store = make_store(outbox_topics=TOPICS, outbox_clock=outbox_clock)
+    book(store, "10:00")
+    (item,) = store.outbox_claim("calendar", limit=10, lease_s=60)
+    store.outbox_retry(item.id, delay_s=2, error="calendar down")
+    outbox_clock.now += timedelta(seconds=2)
+    (again,) = store.outbox_claim("calendar", limit=10, lease_s=60)
+    assert (again.id, again.attempts) == (item.id, 1)
+
+
+def test_waiting_counts_the_items_not_done_whatever_their_state(store: AppointmentStore) -> None:
+    assert store.outbox_waiting("calendar") == 0
+    book(store, "10:00")
+    book(store, "11:00")
+    first, second = store.outbox_claim("calendar", limit=10, lease_s=60)
+    store.outbox_retry(second.id, delay_s=60, error="calendar down")
+    assert store.outbox_waiting("calendar") == 2
+    store.outbox_done(first.id)
+    assert (store.outbox_waiting("calendar"), store.outbox_waiting("staff")) == (1, 2)
+
+
 def test_done_items_never_come_back(store: AppointmentStore, clock: Clock) -> None:
     book(store, "10:00")
     (item,) = store.outbox_claim("calendar", limit=10, lease_s=1)
