@@ -40,6 +40,8 @@ TUESDAY = date(2026, 12, 1)
 TEST_TIMEOUT_S = 60
 """Mock-clock seconds: the longest test waits out two reprompt periods."""
 REPROMPT_AFTER_S = 8.0
+GRACE_S = 0.7
+"""[turn_taking] hang_up_grace_ms: the line closes after this much of the caller's silence."""
 CONFIG = parse_config(
     {
         "clinic": {
@@ -200,7 +202,8 @@ async def test_barge_in_cancels_the_turn_and_clears_twilio(
             assert await call.to_twilio.receive() == ClearAudio(1, at=trio.current_time())
         assert synthesis_cancelled.is_set()
         assert call.turns.is_cancelled(1)
-        # The caller's words are answered as usual.
+        # The caller's words are answered as usual, once they stop.
+        await call.events.send(SpeechStopped(trio.current_time()))
         await call.events.send(Transcript("what are your opening hours", True, None, 2.0))
         answer = await call.turn()
         assert answer[0].text.startswith("We're open Monday and Tuesday")
@@ -258,13 +261,18 @@ async def test_end_call_after_the_goodbye_has_played(autojump_clock: trio.abc.Cl
             "Thank you for calling Riverside Family Clinic.",
             "Goodbye!",
         ]
-        # The caller speaking over the goodbye does not cut it short.
+        # The caller speaking over the goodbye does not cut it short, and the line is not
+        # closed on them: only once they have been silent for the grace period.
         await call.events.send(SpeechStarted(trio.current_time()))
+        await trio.sleep(REPROMPT_AFTER_S * 2)
+        await call.played(goodbye)
         await trio.sleep(REPROMPT_AFTER_S * 2)
         with pytest.raises(trio.WouldBlock):
             call.to_twilio.receive_nowait()
-        await call.played(goodbye)
+        stopped_at = trio.current_time()
+        await call.events.send(SpeechStopped(stopped_at))
         assert await call.to_twilio.receive() == EndCall(EndReason.COMPLETED)
+        assert trio.current_time() - stopped_at == pytest.approx(GRACE_S)
 
 
 async def test_transfer_after_the_line_has_played(autojump_clock: trio.abc.Clock) -> None:

@@ -26,6 +26,8 @@ from receptionist.messages import (
     MarkPlayed,
     Sentence,
     SpeechStarted,
+    SpeechStopped,
+    Transcript,
 )
 from receptionist.scheduling.messages import (
     Appointment,
@@ -41,6 +43,7 @@ from .test_dialogue_actor import NOW, Harness
 from .test_llm_agent import BOOK_TUESDAY, openai_server
 
 TEST_TIMEOUT_S = 10
+GRACE_S = OFFLINE_CONFIG.turn_taking.hang_up_grace_ms / 1000
 CONFIG = replace(
     OFFLINE_CONFIG,
     engines=replace(OFFLINE_CONFIG.engines, dialogue="openai"),
@@ -113,11 +116,18 @@ async def test_a_streamed_reply_becomes_one_turn_then_the_call_ends_after_it() -
         assert timings.first_output is not None
         assert timings.first_sentence is not None
         assert timings.first_output <= timings.first_sentence
-        # The caller speaking over the goodbye does not cut it short.
+        # The caller speaking over the goodbye does not cut it short, and the line is not
+        # closed on them: only once they have been silent for the grace period.
         await call.events.send(SpeechStarted(trio.current_time()))
         await trio.testing.wait_all_tasks_blocked()
         await call.played(reply)
+        await trio.sleep(GRACE_S * 2)
+        assert call.to_twilio.statistics().current_buffer_used == 0
+        stopped_at = trio.current_time()
+        await call.events.send(SpeechStopped(stopped_at))
+        await call.events.send(Transcript("bye", True, None, stopped_at))
         assert await call.to_twilio.receive() == EndCall(EndReason.COMPLETED)
+        assert trio.current_time() - stopped_at >= GRACE_S
     roles = [m["role"] for m in fake.requests[0].body["messages"]]
     assert roles == ["system", "assistant", "user"]  # the greeting is in the history
 
@@ -159,6 +169,7 @@ async def test_a_booking_sent_before_barge_in_completes_and_is_never_made_twice(
         await call.caller_says("yes please book it")
         request = await call.scheduler.receive()
         assert isinstance(request, BookSlot)
+        call.turns.audible(2)  # "Booking that now." has begun to play
         # The caller speaks while the Scheduler is writing the booking.
         await call.events.send(SpeechStarted(trio.current_time()))
         assert isinstance(await call.to_twilio.receive(), ClearAudio)

@@ -189,6 +189,7 @@ def test_an_unfinished_turn_waits_and_joins_the_next_final() -> None:
     assert taking.deadline == pytest.approx(11.5)
     taking.handle(SpeechStarted(10.4), 10.52)
     assert taking.deadline == float("inf")  # still talking: wait for the words
+    taking.handle(SpeechStopped(12.0), 12.2)
     rest = final("555 123 4567", at=12.5)
     assert taking.handle(rest, 12.5) == [CallerTurn("my number is 555 123 4567", rest)]
 
