@@ -43,6 +43,7 @@ class TwilioCaller:
         paced: bool = True,
         reply_quiet_s: float = 0.8,
         reply_timeout_s: float = 20.0,
+        linger_s: float = 3.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.call_sid = call_sid
@@ -51,6 +52,9 @@ class TwilioCaller:
         self.paced = paced
         self.reply_quiet_s = reply_quiet_s
         self.reply_timeout_s = reply_timeout_s
+        self.linger_s = linger_s
+        """After the last utterance, how long to wait, silent, for the receptionist to hang
+        up (it closes the line only after a grace period of the caller's silence)."""
         self.playback = Playback(instant=not paced)
         self.clears = 0
         self.clear_times: list[float] = []
@@ -109,6 +113,7 @@ class TwilioCaller:
                 latencies.append(waited)
                 if self._closed_by_server:
                     break
+            await self._linger(ws)
             await self._hang_up(ws)
             nursery.cancel_scope.cancel()
         return CallerReport(
@@ -263,6 +268,13 @@ class TwilioCaller:
                 )
             self._echo.clear()
             await trio.sleep(FRAME_S)
+
+    async def _linger(self, ws: Any) -> None:
+        """Stay on the line, silent, until the receptionist hangs up or ``linger_s`` passes."""
+        deadline = trio.current_time() + self.linger_s
+        while not self._closed_by_server and trio.current_time() < deadline:
+            await self._frame_slot()
+            await self._send_frame(ws, SILENCE_FRAME)
 
     async def _hang_up(self, ws: Any) -> None:
         if self._closed_by_server:

@@ -111,11 +111,14 @@ class History:
     def take_back(self, turn: int, heard: int = 0) -> None:
         """The caller's last words were not a whole turn, and turn ``turn`` answering them
         was cut before any of it was heard: remove both (they come again, joined with the
-        rest). An answer that ran a tool stays, trimmed (the API pairs calls and results)."""
+        rest), with any tool call it proposed and never ran. An answer that ran a tool stays,
+        trimmed (the history must show what was done)."""
         spoken = self._spoken
         users = [i for i, m in enumerate(self._messages) if m["role"] == "user"]
         after = self._messages[users[-1] + 1 :] if users else []
-        if spoken is None or spoken.turn != turn or any(m["role"] == "tool" for m in after):
+        never_ran = results.dumps(results.INTERRUPTED)
+        ran = any(m["role"] == "tool" and m["content"] != never_ran for m in after)
+        if spoken is None or spoken.turn != turn or ran:
             self.keep_heard(turn, heard)
             return
         self.revision += 1
