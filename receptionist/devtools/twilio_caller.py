@@ -63,6 +63,7 @@ class TwilioCaller:
         self.reply_arrivals: list[list[float]] = []
         self._saying = False
         self._cleared_while_saying = False
+        self._closed_while_saying = 0
         self._closed_by_server = False
         self._echo: list[str] = []
         self._reply_since = 0.0
@@ -126,6 +127,7 @@ class TwilioCaller:
             speech_spans=tuple(self.speech_spans),
             reply_arrivals=tuple(tuple(times) for times in self.reply_arrivals),
             clear_times=tuple(self.clear_times),
+            closed_while_saying=self._closed_while_saying,
             media_after_clear=self.media_after_clear,
         )
 
@@ -161,6 +163,7 @@ class TwilioCaller:
             await ws.send_message(json.dumps(message))
         except trio_websocket.ConnectionClosed:
             self._closed_by_server = True
+            self._closed_while_saying |= int(self._saying)
 
     async def _send_frame(self, ws: Any, ulaw: bytes) -> None:
         self._sequence += 1
@@ -242,6 +245,7 @@ class TwilioCaller:
                 self._on_server_message(message, trio.current_time())
         except trio_websocket.ConnectionClosed:
             self._closed_by_server = True
+            self._closed_while_saying |= int(self._saying)
 
     def _on_server_message(self, message: dict[str, Any], now: float) -> None:
         match message.get("event"):

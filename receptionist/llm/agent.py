@@ -146,6 +146,8 @@ class LlmAgent:
         self._request_ids = itertools.count(1)
         self.first_token_at: float | None = None
         """When the current turn's first token arrived, for its TurnTimings."""
+        self._turn = 0
+        """The agent turn being written, for the log."""
 
     def speculate(self, caller_text: str, buffer: int) -> Speculation:
         """A completion on ``caller_text`` as the next caller turn, for ``reply``'s
@@ -168,6 +170,7 @@ class LlmAgent:
         if caller_text is not None:
             self.history.caller_said(caller_text)
         self.history.agent_turn(turn)
+        self._turn = turn
         self.first_token_at = head_start.first_token_at if head_start else None
         speech = _Speech(say)
         try:
@@ -249,7 +252,8 @@ class LlmAgent:
             # Only from a whole turn: if the caller goes on meanwhile, the turn is cut here
             # (its scope cancelled) and the tool never runs. Overlaps the model's latency.
             await self._settled()
-        log.info("llm.tool_call", tool=call.name, outcome=type(valid).__name__)
+        log.info("llm.tool_call", tool=call.name, outcome=type(valid).__name__,
+                 turn_id=self._turn)  # fmt: skip
         match valid:
             case Invalid(detail=detail):
                 return results.invalid(detail)

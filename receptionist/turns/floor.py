@@ -129,6 +129,7 @@ class AgentFloor:
             self._start_grace()
             return
         self._hung_up = True
+        log.info("dialogue.hang_up", reason=self._ending.reason.value)
         await self._to_twilio.send(self._ending)
 
     def _start_grace(self, *, caller_speaking: bool | None = None) -> None:
@@ -150,7 +151,7 @@ class AgentFloor:
         await self._to_twilio.send(ClearAudio(cut.turn_id, at=trio.current_time()))
         self.brain.cut_off(cut)
         log.info("dialogue.barge_in", turn_id=cut.turn_id, heard=" ".join(cut.heard),
-                 unheard=" ".join(cut.unheard))  # fmt: skip
+                 unheard=" ".join(cut.unheard), continued=cut.continued is not None)  # fmt: skip
 
     async def turn_played(self) -> None:
         """The caller has heard the whole turn: theirs to answer, or the call ends."""
