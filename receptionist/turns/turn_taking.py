@@ -27,6 +27,14 @@ whatever the answer's length. One that sounds unfinished ("and", "my number is",
 digits half read out: ``lexicon.sounds_unfinished``) waits ``unfinished_wait_ms`` for more;
 speech or an interim transcript in that time holds it until the next final.
 
+The floor is the caller's whenever they speak: mid-utterance too (``SpeechResumed``, after as
+much voiced audio as a start takes), and on any interim with new words. A final that comes
+while the caller is speaking again does not end their turn. If the caller goes on before any
+of the agent's answer has reached them (``agent_audible``), their turn was not over: the cut
+carries ``continued`` (the answered words), and what follows is joined to them; if it brings
+no words, the same turn is answered again (``Resume``). Each such continuation lengthens, for
+this call and within bounds, the wait after a final that sounds complete.
+
 Preemptive generation: when the VAD hears the caller pause (``SpeechPaused``, shorter than
 the silence after which the Deepgram listener sends Finalize), ``Anticipate`` offers the
 words so far (the finals of this turn and the latest interim) so the model can start on
