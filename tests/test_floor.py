@@ -33,7 +33,7 @@ from receptionist.scheduling.messages import (
     CancelBooking,
 )
 from receptionist.turns.lexicon import is_farewell
-from receptionist.turns.turn_events import CallerTurn, CutOff, Resume, Tick
+from receptionist.turns.turn_events import Anticipate, CallerTurn, CutOff, Resume, Tick
 from receptionist.turns.turn_taking import TurnTaking
 
 from .test_barge_in import END_SILENCE_S, FRAME_S, HOURS, pipeline
@@ -80,6 +80,13 @@ def test_the_caller_going_on_after_the_first_frame_is_a_barge_in() -> None:
     taking.handle(SpeechStopped(11.5), 11.7)
     rest = final("I'd like an appointment.", at=11.9)
     assert taking.handle(rest, 11.9) == [CallerTurn("I'd like an appointment.", rest)]
+
+
+def test_a_continued_turn_is_guessed_whole() -> None:
+    taking, _ = answering("Yes,")
+    taking.handle(SpeechStarted(10.3), 10.42)
+    taking.handle(interim("please cancel it"), 11.0)
+    assert taking.handle(SpeechStopped(11.2), 11.4) == [Anticipate("Yes, please cancel it")]
 
 
 def test_a_final_that_comes_after_the_caller_went_on_does_not_end_the_turn() -> None:

@@ -261,7 +261,8 @@ class TurnTaking:
     def _anticipate(self) -> list[Action]:
         if not self._preemptive or self._agent is not None:
             return []
-        guess = " ".join([*(f.text.strip() for f in self._finals), self._interim]).strip()
+        finals = [*self._held, *self._finals]  # a continued turn is guessed whole
+        guess = " ".join([*(f.text.strip() for f in finals), self._interim]).strip()
         if not guess or is_backchannel(guess) or sounds_unfinished(guess):
             return self._withdraw()
         if guess == self._guess:
