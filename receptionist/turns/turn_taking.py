@@ -261,6 +261,8 @@ class TurnTaking:
     def _anticipate(self) -> list[Action]:
         if not self._preemptive or self._agent is not None:
             return []
+        if not self._finals and not self._interim:
+            return self._withdraw()  # nothing new since the turn was answered
         finals = [*self._held, *self._finals]  # a continued turn is guessed whole
         guess = " ".join([*(f.text.strip() for f in finals), self._interim]).strip()
         if not guess or is_backchannel(guess) or sounds_unfinished(guess):
