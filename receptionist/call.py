@@ -94,6 +94,7 @@ class CallServices:
         if isinstance(self.speech, FallbackSpeechEngine):
             return self.speech.for_call()
         return self.speech
+
     busy: BusyTimes | None = None
     """The clinic calendar's busy times when ``[calendar]`` is one (``open_services``)."""
 

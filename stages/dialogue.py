@@ -14,7 +14,6 @@ sentence by sentence while the model streams.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +45,7 @@ from receptionist.scheduling.messages import SchedulerReply, SchedulerRequest
 from receptionist.turns.brain import Brain
 from receptionist.turns.cancellation import TurnCancellation
 from receptionist.turns.floor import NO_DEADLINE, AgentFloor
+from receptionist.turns.lexicon import is_farewell
 from receptionist.turns.turn_events import (
     Action,
     Anticipate,
@@ -169,6 +169,8 @@ class _Dialogue:
                 message = await self._receive(events)
                 if message is None:
                     await self.brain.caller_silent()
+                elif isinstance(message, _HangUpDue):
+                    await self.floor.ending_due()
                 elif isinstance(message, CallStopped):
                     return
                 else:
@@ -178,18 +180,17 @@ class _Dialogue:
 
     async def _receive(
         self, events: trio.MemoryReceiveChannel[DialogueEvent]
-    ) -> DialogueEvent | Tick | None:
-        """The next message; Tick when turn-taking's deadline passed; None once the caller
-        has been silent too long."""
+    ) -> DialogueEvent | Tick | _HangUpDue | None:
+        """The next message; Tick when turn-taking's deadline passed; HANG_UP_DUE when the
+        ending's; None once the caller has been silent too long."""
         floor = self.floor
-        deadlines = (floor.silence_deadline, floor.taking.deadline, floor.ending_deadline)
-        with trio.move_on_at(min(deadlines)):
+        deadline = min(floor.silence_deadline, floor.taking.deadline, floor.ending_deadline)
+        with trio.move_on_at(deadline):
             return await events.receive()
-        if floor.ending_deadline <= trio.current_time():
-            await floor.end_unheard()
-            return Tick()
         if floor.taking.deadline <= trio.current_time():
             return Tick()
+        if floor.ending_deadline <= trio.current_time():
+            return HANG_UP_DUE
         floor.silence_deadline = NO_DEADLINE
         return None
 
@@ -202,6 +203,7 @@ class _Dialogue:
                 | Transcript() | MarkPlayed() | Tick()
             ):  # fmt: skip
                 self.floor.track_silence(message)
+                self.floor.taking.agent_audible(self.floor.turns.audible_through)
                 for action in self.floor.taking.handle(message, trio.current_time()):
                     await self._carry_out(action, message)
             case DtmfPressed(digit=digit):
@@ -220,7 +222,11 @@ class _Dialogue:
                     log.info("dialogue.barge_in_reaction", ms=_ms_since(cause.at))
             case CallerTurn(text=text, last=last):
                 log.info("dialogue.heard", text=text, confidence=last.confidence)
-                self.floor.heard = replace(last, text=text)
+                if self.floor.is_farewell_time():
+                    if is_farewell(text):
+                        return  # "Bye!" over the goodbye: the line closes after their silence
+                    self.floor.reopen()
+                self.floor.caller_turn_ended(last, text)
                 await self.brain.caller_said(text)
             case Resume(cut=cut, said=said):
                 log.info("dialogue.resume", turn_id=cut.turn_id, said=said)
@@ -232,6 +238,13 @@ class _Dialogue:
                 self.brain.anticipate(text)
             case Withdraw():
                 self.brain.withdraw()
+
+
+class _HangUpDue:
+    """The ending's deadline passed (``AgentFloor.ending_due``)."""
+
+
+HANG_UP_DUE = _HangUpDue()
 
 
 def _ms_since(at: float) -> float:

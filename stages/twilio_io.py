@@ -323,6 +323,7 @@ class _Writer:
         self.observe(frame, now)
         if frame.turn_id not in self._turn_started:
             self._turn_started.add(frame.turn_id)
+            self._turns.audible(frame.turn_id)
             log.info("turn", turn_id=frame.turn_id, **stage_latencies_ms(frame.timings, now))
 
     async def _clear(self, clear: ClearAudio) -> None:

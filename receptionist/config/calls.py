@@ -49,6 +49,18 @@ class TurnTakingConfig:
     """When the caller's turn is over, and when a barge-in was a false alarm (turn_taking.py)."""
 
     unfinished_wait_ms: Count = 1500
+    complete_wait_ms: Count = 0
+    """The wait after a final that sounds complete, at the start of a call."""
+    complete_wait_step_ms: Count = 250
+    """Added to it each time the caller goes on after a turn that sounded complete."""
+    complete_wait_max_ms: Count = 750
+    settle_ms: Count = 300
+    """A side-effecting tool waits this long after the caller's final (overlapping the model's
+    own latency): speech in that time means the turn was not over, and the tool never runs."""
+    hang_up_grace_ms: Count = 700
+    """After the goodbye has played, the caller's silence this long before the line is closed."""
+    goodbye_mark_timeout_ms: Count = 10000
+    """Longest wait for the goodbye's mark before the grace period starts anyway."""
     false_barge_in_ms: Count = 800
     preemptive_generation: Bool = True
     preemptive_after_ms: PositiveInt = 100

@@ -73,6 +73,8 @@ class CallerReport:
     """Per wait for the agent (the greeting's, then one per utterance): when each agent
     frame arrived, until the next wait (frames arriving while the caller speaks included)."""
     clear_times: tuple[float, ...] = ()
+    closed_while_saying: int = 0
+    """1 if the server hung up while the caller was saying an utterance (should be 0)."""
     media_after_clear: int = 0
     """Agent frames that arrived after a ``clear`` while the caller was still saying the
     utterance that interrupted: stale audio of the cancelled turn (should be 0)."""

@@ -45,6 +45,7 @@ class TwilioCaller:
         paced: bool = True,
         reply_quiet_s: float = 0.8,
         reply_timeout_s: float = 20.0,
+        linger_s: float = 3.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.call_sid = call_sid
@@ -53,6 +54,9 @@ class TwilioCaller:
         self.paced = paced
         self.reply_quiet_s = reply_quiet_s
         self.reply_timeout_s = reply_timeout_s
+        self.linger_s = linger_s
+        """After the last utterance, how long to wait, silent, for the receptionist to hang
+        up (it closes the line only after a grace period of the caller's silence)."""
         self.playback = Playback(instant=not paced)
         self.clears = 0
         self.clear_times: list[float] = []
@@ -61,6 +65,7 @@ class TwilioCaller:
         self.reply_arrivals: list[list[float]] = []
         self._saying = False
         self._cleared_while_saying = False
+        self._closed_while_saying = 0
         self._closed_by_server = False
         self._echo: list[str] = []
         self._reply_since = 0.0
@@ -133,6 +138,7 @@ class TwilioCaller:
                 latencies.append(waited)
                 if self._closed_by_server:
                     break
+            await self._linger(ws)
             await self._hang_up(ws)
             nursery.cancel_scope.cancel()
         return CallerReport(
@@ -145,6 +151,7 @@ class TwilioCaller:
             speech_spans=tuple(self.speech_spans),
             reply_arrivals=tuple(tuple(times) for times in self.reply_arrivals),
             clear_times=tuple(self.clear_times),
+            closed_while_saying=self._closed_while_saying,
             media_after_clear=self.media_after_clear,
         )
 
@@ -180,6 +187,7 @@ class TwilioCaller:
             await ws.send_message(json.dumps(message))
         except trio_websocket.ConnectionClosed:
             self._closed_by_server = True
+            self._closed_while_saying |= int(self._saying)
 
     async def _send_frame(self, ws: Any, ulaw: bytes) -> None:
         self._sequence += 1
@@ -261,6 +269,7 @@ class TwilioCaller:
                 self._on_server_message(message, trio.current_time())
         except trio_websocket.ConnectionClosed:
             self._closed_by_server = True
+            self._closed_while_saying |= int(self._saying)
 
     def _on_server_message(self, message: dict[str, Any], now: float) -> None:
         match message.get("event"):
@@ -287,6 +296,13 @@ class TwilioCaller:
                 )
             self._echo.clear()
             await trio.sleep(FRAME_S)
+
+    async def _linger(self, ws: Any) -> None:
+        """Stay on the line, silent, until the receptionist hangs up or ``linger_s`` passes."""
+        deadline = trio.current_time() + self.linger_s
+        while not self._closed_by_server and trio.current_time() < deadline:
+            await self._frame_slot()
+            await self._send_frame(ws, SILENCE_FRAME)
 
     async def _hang_up(self, ws: Any) -> None:
         if self._closed_by_server:

@@ -279,6 +279,9 @@ class SpeechSegmenter:
         """Consecutive frames pointing the other way from the current state."""
         self._run_started_at = 0.0
         self._last_voiced_at = 0.0
+        self._resume_run = 0
+        """Voiced frames since the pause, toward SpeechResumed."""
+        self._resume_started_at = 0.0
 
     @property
     def in_speech(self) -> bool:
@@ -317,12 +320,9 @@ class SpeechSegmenter:
         self, voiced: bool, at: float
     ) -> SpeechStopped | SpeechPaused | SpeechResumed | None:
         if voiced:
-            self._run = 0
-            self._last_voiced_at = at
-            if self._paused:
-                self._paused = False
-                return SpeechResumed(at=at)
-            return None
+            return self._voiced_while_speaking(at)
+        if self._paused:
+            self._resume_run = 0  # a click in the pause: the caller has not resumed
         self._run += 1
         if self._run == self._pause_frames:
             self._paused = True
@@ -331,3 +331,18 @@ class SpeechSegmenter:
             return None
         self._in_speech, self._run, self._paused = False, 0, False
         return SpeechStopped(at=self._last_voiced_at)
+
+    def _voiced_while_speaking(self, at: float) -> SpeechResumed | None:
+        """After a pause, speech resumes as it starts: ``min_speech_ms`` of voiced frames,
+        stamped with the first (a barge-in mid-utterance needs as much speech as any)."""
+        if not self._paused:
+            self._run, self._last_voiced_at = 0, at
+            return None
+        if self._resume_run == 0:
+            self._resume_started_at = at
+        self._resume_run += 1
+        if self._resume_run < self._min_frames:
+            return None
+        self._paused, self._run, self._resume_run = False, 0, 0
+        self._last_voiced_at = at
+        return SpeechResumed(at=self._resume_started_at)

@@ -43,6 +43,7 @@ from receptionist.llm.prompt import system_prompt
 from receptionist.llm.speculation import Speculation
 from receptionist.llm.stream import Finished, LlmEvent, TextDelta, ToolCall, ToolCallsReady
 from receptionist.llm.tools import (
+    Book,
     Cancel,
     Hangup,
     Invalid,
@@ -67,10 +68,19 @@ FALLBACK = "Sorry, I didn't catch that, could you say it again?"
 TOOL_TIMEOUT_S = 10.0
 """The time box of one Scheduler round trip: twice the store's 5 s busy timeout."""
 TERMINAL_TOOLS = frozenset({"end_call", "transfer_to_human"})
+SIDE_EFFECTS = (Book, Cancel, Hangup, Transfer)
+"""Tools that change something: they wait for the caller's turn to settle. Checking
+availability changes nothing and may run at once."""
 
 Say = Callable[[str, bool], Awaitable[None]]
 """Hand one sentence over for speech; True on the turn's last (which may be "")."""
 CallTool = Callable[[SchedulerRequest], Awaitable[SchedulerReply]]
+Settled = Callable[[], Awaitable[None]]
+"""Returns once the caller's turn has stayed over (``AgentFloor.settled``)."""
+
+
+async def _already_settled() -> None:
+    """For an agent with no caller to wait for (tests of the tool loop alone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +135,10 @@ class LlmAgent:
         call_tool: CallTool,
         now: Callable[[], datetime],
         caller: str | None,
+        settled: Settled = _already_settled,
     ) -> None:
         self._client, self._settings = client, config.llm
+        self._settled = settled
         self._call_tool, self._now = call_tool, now
         self._config, self._caller = config, caller
         self.history = History(system_prompt(config, now(), caller_known=bool(caller)))
@@ -134,6 +146,8 @@ class LlmAgent:
         self._request_ids = itertools.count(1)
         self.first_token_at: float | None = None
         """When the current turn's first token arrived, for its TurnTimings."""
+        self._turn = 0
+        """The agent turn being written, for the log."""
 
     def speculate(self, caller_text: str, buffer: int) -> Speculation:
         """A completion on ``caller_text`` as the next caller turn, for ``reply``'s
@@ -156,6 +170,7 @@ class LlmAgent:
         if caller_text is not None:
             self.history.caller_said(caller_text)
         self.history.agent_turn(turn)
+        self._turn = turn
         self.first_token_at = head_start.first_token_at if head_start else None
         speech = _Speech(say)
         try:
@@ -233,7 +248,12 @@ class LlmAgent:
     async def _execute(self, call: ToolCall, speech: _Speech) -> dict[str, Any]:
         """Run one validated tool call; its result for the model."""
         valid = validate(call, ToolContext(self._config, self._now(), self._caller))
-        log.info("llm.tool_call", tool=call.name, outcome=type(valid).__name__)
+        if isinstance(valid, SIDE_EFFECTS):
+            # Only from a whole turn: if the caller goes on meanwhile, the turn is cut here
+            # (its scope cancelled) and the tool never runs. Overlaps the model's latency.
+            await self._settled()
+        log.info("llm.tool_call", tool=call.name, outcome=type(valid).__name__,
+                 turn_id=self._turn)  # fmt: skip
         match valid:
             case Invalid(detail=detail):
                 return results.invalid(detail)

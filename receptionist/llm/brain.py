@@ -65,8 +65,9 @@ class LlmBrain:
 
     def _new_agent(self, caller: str | None) -> LlmAgent:
         return LlmAgent(
-            self._client, self._config, call_tool=self._replies.ask, now=self._now, caller=caller
-        )
+            self._client, self._config, call_tool=self._replies.ask, now=self._now,
+            caller=caller, settled=self._port.settled,
+        )  # fmt: skip
 
     async def call_began(self, caller: str | None) -> None:
         self._agent = self._new_agent(caller)
@@ -113,10 +114,19 @@ class LlmBrain:
             self._speculation = None
 
     def cut_off(self, cut: CutOff) -> None:
-        self._then(self._agent.history.keep_heard, cut.turn_id, len(cut.heard))
+        if cut.continued is not None:
+            # The caller went on before hearing a word: what they said so far comes again,
+            # joined with the rest, as one turn. The answer to the fragment is forgotten.
+            self._then(self._agent.history.take_back, cut.turn_id, 0)
+        else:
+            self._then(self._agent.history.keep_heard, cut.turn_id, len(cut.heard))
 
     async def resume(self, cut: CutOff, said: str) -> None:
-        if not self._port.ending:
+        if self._port.ending:
+            return
+        if cut.continued is not None:
+            self._start_reply(cut.continued)  # it was noise: answer the same words again
+        else:
             self._start_reply(said or None)  # the model sees "[interrupted]" and goes on
 
     def _start_reply(self, text: str | None, head_start: Speculation | None = None) -> None:

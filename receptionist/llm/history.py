@@ -108,6 +108,23 @@ class History:
         else:
             self._messages.append({"role": "assistant", "content": INTERRUPTED})
 
+    def take_back(self, turn: int, heard: int = 0) -> None:
+        """The caller's last words were not a whole turn, and turn ``turn`` answering them
+        was cut before any of it was heard: remove both (they come again, joined with the
+        rest), with any tool call it proposed and never ran. An answer that ran a tool stays,
+        trimmed (the history must show what was done)."""
+        spoken = self._spoken
+        users = [i for i, m in enumerate(self._messages) if m["role"] == "user"]
+        after = self._messages[users[-1] + 1 :] if users else []
+        never_ran = results.dumps(results.INTERRUPTED)
+        ran = any(m["role"] == "tool" and m["content"] != never_ran for m in after)
+        if spoken is None or spoken.turn != turn or ran:
+            self.keep_heard(turn, heard)
+            return
+        self.revision += 1
+        self._spoken = None
+        del self._messages[users[-1] :]
+
     def _append_said(self, sentences: list[str], message: dict[str, Any]) -> None:
         self.revision += 1
         if self._spoken is not None:

@@ -117,8 +117,10 @@ class Receptionist:
 
 
 def _caller_said(call: CallState, text: str) -> list[Action]:
-    if not text or call.step is Step.ENDED:
+    if not text:
         return []
+    if call.step is Step.ENDED:
+        call.step = Step.INTENT  # they spoke before the line closed: the call goes on
     if call.step is Step.WAITING:
         # The answer is on its way; the caller's words would be answered out of turn.
         return [Speak(HOLD_ON)]

@@ -69,3 +69,7 @@ class DialoguePort(Protocol):
         """End the call once the caller has heard the turn being played."""
 
     async def ask_scheduler(self, request: SchedulerRequest) -> None: ...
+
+    async def settled(self) -> None:
+        """Return once the caller's last turn has stayed over for the settle time (speech
+        before then cuts the turn waiting here)."""

@@ -8,7 +8,8 @@ that TwilioIO checks before every frame, so nothing of a cancelled turn reaches 
 whatever was still buffered in a channel.
 
 This is a synchronisation primitive shared by one call's actors, like a ``trio.Event``:
-it holds no conversation state, only which turns are dead.
+it holds no conversation state, only which turns are dead, and (``audible_through``, raised by
+TwilioIO as a turn's first frame goes out) which have begun to reach the caller.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import trio
 class TurnCancellation:
     def __init__(self) -> None:
         self._cancelled_through = 0
+        self.audible_through = 0
+        """The latest turn whose audio has begun to go out to the caller."""
         self._scopes: dict[int, set[trio.CancelScope]] = {}
 
     @property
@@ -56,3 +59,7 @@ class TurnCancellation:
         for registered_id in [t for t in self._scopes if t <= turn_id]:
             for cancel_scope in self._scopes[registered_id]:
                 cancel_scope.cancel()
+
+    def audible(self, turn_id: int) -> None:
+        """Turn ``turn_id``'s first frame has gone out: the caller hears it from now on."""
+        self.audible_through = max(self.audible_through, turn_id)

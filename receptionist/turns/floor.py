@@ -10,6 +10,7 @@ words have played. The floor's decisions are the I/O-free ``TurnTaking``'s.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import structlog
 import trio
@@ -21,6 +22,8 @@ from receptionist.messages import (
     Expectation,
     ListenFor,
     Sentence,
+    SpeechPaused,
+    SpeechResumed,
     SpeechStarted,
     SpeechStopped,
     Transcript,
@@ -36,9 +39,6 @@ from receptionist.turns.turn_taking import TurnTaking
 log = structlog.get_logger()
 
 NO_DEADLINE = math.inf
-GOODBYE_MARK_TIMEOUT_S = 30.0
-"""How long the last words may take to be heard. A goodbye plays in a few seconds; a stream
-that stopped echoing marks must not hold the call (and a ``max_calls`` slot) open."""
 
 
 class AgentFloor:
@@ -67,7 +67,16 @@ class AgentFloor:
         self.heard: Transcript | None = None
         """The caller's last words, until a turn answers them (for the turn's timings)."""
         self._ending: EndCall | None = None
-        """Set once the conversation is over; sent when its last turn has played."""
+        """Set once the conversation is over; sent when its last turn has played and the
+        caller has stayed silent for the grace period."""
+        self._hung_up = False
+        turn_taking = config.turn_taking
+        self._grace = turn_taking.hang_up_grace_ms / 1000
+        self._mark_timeout = turn_taking.goodbye_mark_timeout_ms / 1000
+        self.ending_deadline = NO_DEADLINE
+        """When to close the line (or stop waiting for the goodbye's mark): ``ending_due``."""
+        self._settle = turn_taking.settle_ms / 1000
+        self._settle_at = 0.0
         self.silence_deadline = NO_DEADLINE
         """When the caller will have been silent too long (``math.inf``: not counting)."""
         self.ending_deadline = NO_DEADLINE
@@ -77,10 +86,60 @@ class AgentFloor:
 
     def track_silence(self, message: TurnEvent) -> None:
         match message:
-            case SpeechStarted() | Transcript(is_final=False):
+            case SpeechStarted() | SpeechResumed() | Transcript(is_final=False):
                 self.silence_deadline = NO_DEADLINE  # the caller is talking
-            case SpeechStopped() | Transcript(is_final=True):
+                if self._ending is not None and self._playing is None:
+                    self.ending_deadline = NO_DEADLINE  # never hang up on a speaking caller
+            case SpeechStopped() | SpeechPaused():
                 self.wait_for_caller()
+                if self._ending is not None and self._playing is None:
+                    self._start_grace(caller_speaking=False)
+            case Transcript(is_final=True):
+                self.wait_for_caller()
+
+    def caller_turn_ended(self, last: Transcript, text: str) -> None:
+        """The caller's turn is over (``text``, its finals joined): the next turn answers it."""
+        self.heard = replace(last, text=text)
+        self._settle_at = trio.current_time() + self._settle
+
+    async def settled(self) -> None:
+        """Return once the caller's last turn has stayed over for the settle time.
+
+        Speech in that time cuts the turn waiting here (its scope is cancelled), so a tool
+        that waits for this never runs from a fragment of what the caller meant to say."""
+        await trio.sleep_until(self._settle_at)
+
+    def is_farewell_time(self) -> bool:
+        """The goodbye has been said: words now either close the call or reopen it."""
+        return self._ending is not None and not self._hung_up
+
+    def reopen(self) -> None:
+        """The caller spoke before the line closed: no hang-up, the conversation goes on."""
+        log.info("dialogue.hang_up_cancelled")
+        self._ending, self.ending_deadline = None, NO_DEADLINE
+        self.wait_for_caller()
+
+    async def ending_due(self) -> None:
+        """``ending_deadline`` passed: the goodbye's mark never came (start the grace period
+        anyway), or the caller has been silent since the goodbye (close the line)."""
+        self.ending_deadline = NO_DEADLINE
+        if self._ending is None or self._hung_up:
+            return
+        if self._playing is not None:
+            log.warning("dialogue.goodbye_mark_missing")
+            self._playing = None
+            self._start_grace()
+            return
+        self._hung_up = True
+        log.info("dialogue.hang_up", reason=self._ending.reason.value)
+        await self._to_twilio.send(self._ending)
+
+    def _start_grace(self, *, caller_speaking: bool | None = None) -> None:
+        """Close the line after the grace period, unless the caller is speaking."""
+        if caller_speaking is None:
+            caller_speaking = self.taking.caller_speaking
+        if not caller_speaking and not self._hung_up:
+            self.ending_deadline = trio.current_time() + self._grace
 
     def wait_for_caller(self) -> None:
         """Start the silence clock, unless the agent is still talking or the call is over."""
@@ -94,22 +153,13 @@ class AgentFloor:
         await self._to_twilio.send(ClearAudio(cut.turn_id, at=trio.current_time()))
         self.brain.cut_off(cut)
         log.info("dialogue.barge_in", turn_id=cut.turn_id, heard=" ".join(cut.heard),
-                 unheard=" ".join(cut.unheard))  # fmt: skip
+                 unheard=" ".join(cut.unheard), continued=cut.continued is not None)  # fmt: skip
 
     async def turn_played(self) -> None:
         """The caller has heard the whole turn: theirs to answer, or the call ends."""
         self._turn_over()
         if self._ending is not None:
-            self.ending_deadline = NO_DEADLINE
-            await self._to_twilio.send(self._ending)
-
-    async def end_unheard(self) -> None:
-        """The last turn's mark is overdue: end the call without it."""
-        self.ending_deadline = NO_DEADLINE
-        if self._ending is not None:
-            log.warning("dialogue.goodbye_mark_overdue", timeout_s=GOODBYE_MARK_TIMEOUT_S)
-            self._playing = None
-            await self._to_twilio.send(self._ending)
+            self._start_grace()
 
     def _turn_over(self) -> None:
         self._playing = None
@@ -178,10 +228,10 @@ class AgentFloor:
         """End the call once the caller has heard the turn being played (now if none is)."""
         self._ending, self.silence_deadline = end, NO_DEADLINE
         if self._playing is None:
-            await self._to_twilio.send(end)
+            self._start_grace()
         else:
             self.taking.agent_not_interruptible()  # the last words are not cut short
-            self.ending_deadline = trio.current_time() + GOODBYE_MARK_TIMEOUT_S
+            self.ending_deadline = trio.current_time() + self._mark_timeout
 
     async def ask_scheduler(self, request: SchedulerRequest) -> None:
         await self._scheduler.send(request)

@@ -18,6 +18,16 @@ BACKCHANNELS = frozenset(
 said over a question, they answer it."""
 BACKCHANNEL_PHRASES = frozenset({"i see", "got it", "all right", "uh huh", "mm hm", "mm hmm"})
 
+FAREWELL_WORDS = frozenset(
+    {
+        "bye", "goodbye", "byebye", "thanks", "thank", "you", "so", "much", "very", "again",
+        "have", "a", "nice", "good", "great", "day", "evening", "night", "take", "care",
+        "cheers", "see", "ya", "later", "too", "same", "to", "that's", "all", "it", "everything",
+        "no", "nope", "that", "was", "is",
+    }
+)  # fmt: skip
+"""Words of a caller's goodbye ("Thanks, you too, bye!", "No, that's all, goodbye")."""
+
 UNFINISHED_ENDINGS = frozenset(
     {
         # Conjunctions and prepositions that rarely end a sentence ("come in", "I think so",
@@ -62,6 +72,15 @@ def is_backchannel(text: str) -> bool:
     if joined in BACKCHANNEL_PHRASES or " ".join(words(text)) in BACKCHANNEL_PHRASES:
         return True
     return all(t in BACKCHANNELS for t in tokens)
+
+
+def is_farewell(text: str) -> bool:
+    """True when ``text`` says nothing but goodbye, thanks or "mm-hm": said over or after the
+    agent's goodbye, it does not keep the line open. "" (noise) is no farewell."""
+    tokens = [t.replace("-", "") for t in words(text)]
+    if not tokens:
+        return False
+    return is_backchannel(text) or all(t in FAREWELL_WORDS or t in BACKCHANNELS for t in tokens)
 
 
 def sounds_unfinished(text: str) -> bool:

@@ -29,6 +29,9 @@ class CutOff:
     """The sentences whose audio played before the cut, in order."""
     unheard: tuple[str, ...]
     """The sentences written but not (wholly) heard."""
+    continued: str | None = None
+    """The caller's words the turn answered, when the caller went on speaking before hearing
+    any of it: their turn was not over, and the words will come again, joined with the rest."""
 
 
 @dataclass(frozen=True, slots=True)

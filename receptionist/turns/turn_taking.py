@@ -27,6 +27,14 @@ whatever the answer's length. One that sounds unfinished ("and", "my number is",
 digits half read out: ``lexicon.sounds_unfinished``) waits ``unfinished_wait_ms`` for more;
 speech or an interim transcript in that time holds it until the next final.
 
+The floor is the caller's whenever they speak: mid-utterance too (``SpeechResumed``, after as
+much voiced audio as a start takes), and on any interim with new words. A final that comes
+while the caller is speaking again does not end their turn. If the caller goes on before any
+of the agent's answer has reached them (``agent_audible``), their turn was not over: the cut
+carries ``continued`` (the answered words), and what follows is joined to them; if it brings
+no words, the same turn is answered again (``Resume``). Each such continuation lengthens, for
+this call and within bounds, the wait after a final that sounds complete.
+
 Preemptive generation: when the VAD hears the caller pause (``SpeechPaused``, shorter than
 the silence after which the Deepgram listener sends Finalize), ``Anticipate`` offers the
 words so far (the finals of this turn and the latest interim) so the model can start on
@@ -46,7 +54,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from receptionist.config import TurnTakingConfig
 from receptionist.messages import (
@@ -115,6 +123,9 @@ class TurnTaking:
 
     def __init__(self, config: TurnTakingConfig) -> None:
         self._unfinished_wait = config.unfinished_wait_ms / 1000
+        self._complete_wait = config.complete_wait_ms / 1000
+        self._complete_wait_step = config.complete_wait_step_ms / 1000
+        self._complete_wait_max = config.complete_wait_max_ms / 1000
         self._false_barge_in = config.false_barge_in_ms / 1000
         self._preemptive = config.preemptive_generation
         self._agent: Playback | None = None
@@ -131,11 +142,21 @@ class TurnTaking:
         self._caller_speaking = False
         self._guess: str | None = None
         """The words last offered with ``Anticipate``, until withdrawn or answered."""
+        self._answered: list[Transcript] = []
+        """The finals of the caller turn the agent is answering, until the caller hears any
+        of the answer: if they go on speaking first, their turn goes on (``CutOff.continued``)."""
+        self._held: list[Transcript] = []
+        """The finals of a turn whose unheard answer was cut by more speech: joined with what
+        follows if that brings words, answered again (``Resume``) if not."""
 
     @property
     def deadline(self) -> float:
         """When to send ``Tick`` if nothing else arrives (``math.inf``: never)."""
         return min(self._suspect_deadline, self._turn_deadline)
+
+    @property
+    def caller_speaking(self) -> bool:
+        return self._caller_speaking
 
     @property
     def agent_has_floor(self) -> bool:
@@ -151,6 +172,12 @@ class TurnTaking:
         if self._agent is not None and self._agent.turn_id == sentence.turn_id:
             self._agent.sent(sentence)
 
+    def agent_audible(self, through: int) -> None:
+        """Every agent turn up to ``through`` has begun to play: once the caller hears the
+        answer begin, their turn is over, whatever they say next."""
+        if self._agent is not None and self._agent.turn_id <= through:
+            self._answered = []
+
     def agent_not_interruptible(self) -> None:
         """The turn playing is the call's last words: they are not cut short."""
         self._interruptible = False
@@ -164,7 +191,19 @@ class TurnTaking:
         if self._agent is None or not self._interruptible:
             return None
         cut, self._agent = self._agent.cut(), None
-        return cut
+        answered, self._answered = self._answered, []
+        if cut.heard or not answered:
+            return cut
+        # The caller went on before hearing a word of the answer: their turn was not over.
+        self._held = answered
+        self._complete_wait = min(self._complete_wait + self._complete_wait_step,
+                                  self._complete_wait_max)  # fmt: skip
+        return replace(cut, continued=" ".join(f.text.strip() for f in answered))
+
+    @property
+    def complete_wait(self) -> float:
+        """The wait after a complete-sounding final, in seconds (lengthened per call)."""
+        return self._complete_wait
 
     # --- Events ------------------------------------------------------------------------
 
@@ -176,8 +215,7 @@ class TurnTaking:
                 self._caller_speaking = False
                 return self._anticipate()
             case SpeechResumed():
-                self._caller_speaking = True
-                return self._withdraw()
+                return self._speech_started()  # mid-utterance, the floor is theirs all the same
             case SpeechStopped():
                 return self._speech_stopped(now)
             case Transcript(is_final=False, text=text):
@@ -206,7 +244,7 @@ class TurnTaking:
         if self._suspect is not None:
             self._suspect_deadline = now + self._false_barge_in
         if self._finals and self._turn_deadline == NO_DEADLINE:
-            self._turn_deadline = now + self._unfinished_wait
+            self._turn_deadline = now + self._unfinished_wait  # for the final of these words
         return self._anticipate()
 
     def _interim_heard(self, text: str) -> list[Action]:
@@ -215,13 +253,18 @@ class TurnTaking:
         self._interim = text.strip()
         self._turn_deadline = NO_DEADLINE  # more words are coming: wait for their final
         self._suspect, self._suspect_deadline = None, NO_DEADLINE  # a real barge-in
+        cut = self.cut()  # words the VAD did not report as a start: the floor is theirs
+        actions: list[Action] = [cut] if cut is not None else []
         # Words recognised after the pause belong in the guess: guess (again).
-        return [] if self._caller_speaking else self._anticipate()
+        return actions if self._caller_speaking else [*actions, *self._anticipate()]
 
     def _anticipate(self) -> list[Action]:
         if not self._preemptive or self._agent is not None:
             return []
-        guess = " ".join([*(f.text.strip() for f in self._finals), self._interim]).strip()
+        if not self._finals and not self._interim:
+            return self._withdraw()  # nothing new since the turn was answered
+        finals = [*self._held, *self._finals]  # a continued turn is guessed whole
+        guess = " ".join([*(f.text.strip() for f in finals), self._interim]).strip()
         if not guess or is_backchannel(guess) or sounds_unfinished(guess):
             return self._withdraw()
         if guess == self._guess:
@@ -240,23 +283,43 @@ class TurnTaking:
         self._interim = ""
         filler = not text or is_backchannel(text)
         if self._suspect is not None and filler and not self._finals:
-            resume = Resume(self._suspect, text)
-            self._suspect, self._suspect_deadline = None, NO_DEADLINE
-            return [*self._withdraw(), resume]
+            return [*self._withdraw(), self._resume(self._suspect, text)]
         self._suspect, self._suspect_deadline = None, NO_DEADLINE
         if filler and (self._agent is not None or not text):
             return self._withdraw()  # "mm-hm" while the agent speaks; a noise with no words
         cut = self.cut()  # words the VAD missed: they still take the floor
         actions: list[Action] = [cut] if cut is not None else []
-        self._finals.append(transcript)
-        joined = " ".join(f.text.strip() for f in self._finals)
-        if sounds_unfinished(joined):
-            self._turn_deadline = now + self._unfinished_wait
+        held, self._held = self._held, []
+        self._finals = [*held, *self._finals, transcript]
+        wait = self._wait_after(self._joined())
+        if self._caller_speaking or wait > 0:
+            # Still talking (they went on before this final came), or a pause worth waiting
+            # out: the turn ends at their stop, or after the wait.
+            self._turn_deadline = NO_DEADLINE if self._caller_speaking else now + wait
             return [*self._withdraw(), *actions]
         return [*actions, self._end_turn()]
 
+    def _joined(self) -> str:
+        return " ".join(f.text.strip() for f in self._finals)
+
+    def _wait_after(self, joined: str) -> float:
+        return self._unfinished_wait if sounds_unfinished(joined) else self._complete_wait
+
+    def _resume(self, suspect: CutOff, said: str) -> Resume:
+        """The speech that cut the agent brought no words: the cut turn goes on."""
+        resume = Resume(suspect, said)
+        if self._held:
+            self._answered, self._held = self._held, []  # the same turn, answered again
+        self._suspect, self._suspect_deadline = None, NO_DEADLINE
+        return resume
+
     def _mark(self, mark: MarkPlayed) -> list[Action]:
-        if self._agent is None or not self._agent.handle(mark):
+        if self._agent is None:
+            return []
+        last = self._agent.handle(mark)
+        if self._agent.played:
+            self._answered = []  # the caller has heard the answer: their turn is over
+        if not last:
             return []
         turn_id, self._agent = self._agent.turn_id, None
         return [TurnPlayed(turn_id)]
@@ -264,8 +327,7 @@ class TurnTaking:
     def _tick(self, now: float) -> list[Action]:
         actions: list[Action] = []
         if self._suspect is not None and now >= self._suspect_deadline:
-            actions.append(Resume(self._suspect, ""))
-            self._suspect, self._suspect_deadline = None, NO_DEADLINE
+            actions.append(self._resume(self._suspect, ""))
         if now >= self._turn_deadline:
             if self._finals:
                 actions.append(self._end_turn())
@@ -276,4 +338,5 @@ class TurnTaking:
         """The turn is over; a guess standing is left to the brain to keep or drop."""
         finals, self._finals = self._finals, []
         self._turn_deadline, self._guess = NO_DEADLINE, None
+        self._answered = finals
         return CallerTurn(" ".join(f.text.strip() for f in finals), finals[-1])

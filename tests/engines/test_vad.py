@@ -89,13 +89,22 @@ def test_a_pause_shorter_than_end_silence_does_not_stop_speech() -> None:
 
 
 def test_a_short_silence_is_a_pause_then_a_resumption_or_the_stop() -> None:
+    events = feed(segmenter(pause_ms=100), [0.9] * 10 + [0.1] * 6 + [0.9] * 5 + [0.1] * 10)
+    assert events == [
+        (4, SpeechStarted(at=0.0)),
+        (14, SpeechPaused(at=9 * FRAME)),
+        (20, SpeechResumed(at=16 * FRAME)),  # as much speech as a start takes
+        (25, SpeechPaused(at=20 * FRAME)),
+        (30, SpeechStopped(at=20 * FRAME)),
+    ]
+
+
+def test_a_blip_in_a_pause_is_no_resumption() -> None:
     events = feed(segmenter(pause_ms=100), [0.9] * 10 + [0.1] * 6 + [0.9] * 3 + [0.1] * 10)
     assert events == [
         (4, SpeechStarted(at=0.0)),
         (14, SpeechPaused(at=9 * FRAME)),
-        (16, SpeechResumed(at=16 * FRAME)),
-        (23, SpeechPaused(at=18 * FRAME)),
-        (28, SpeechStopped(at=18 * FRAME)),
+        (22, SpeechStopped(at=9 * FRAME)),
     ]
 
 

@@ -36,6 +36,8 @@ TUESDAY = date(2026, 12, 1)
 TEST_TIMEOUT_S = 60
 """Mock-clock seconds: the longest test waits out two reprompt periods."""
 REPROMPT_AFTER_S = 8.0
+GRACE_S = 0.7
+"""[turn_taking] hang_up_grace_ms: the line closes after this much of the caller's silence."""
 CONFIG = parse_config(
     {
         "clinic": {

@@ -32,6 +32,7 @@ from tests.helpers.dialogue import NOW, Harness
 from tests.helpers.llm import openai_server
 
 TEST_TIMEOUT_S = 10
+GRACE_S = OFFLINE_CONFIG.turn_taking.hang_up_grace_ms / 1000
 CONFIG = replace(
     OFFLINE_CONFIG,
     engines=replace(OFFLINE_CONFIG.engines, dialogue="openai"),

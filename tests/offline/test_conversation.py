@@ -422,7 +422,9 @@ def test_transfer_to_a_person() -> None:
         "Of course. I'll put you through to a member of our team now.", end_of_call=True
     )
     assert transfer == TransferCall("+15550001111")
-    assert call.says("hello") == []
+    # Words before the line is handed over (the Dialogue passes on only those that are no
+    # goodbye) reopen the conversation.
+    assert spoken(call.says("hello")).startswith("Sorry, I didn't catch that.")
 
 
 def test_no_one_to_transfer_to() -> None:

@@ -191,6 +191,7 @@ async def test_llm_booking_sent_before_a_barge_in_is_recorded_and_the_words_cut(
         await call.caller_says("yes please book it")
         request = await call.scheduler.receive()
         assert isinstance(request, BookSlot)
+        call.turns.audible(2)  # "Booking that now." has begun to play
         await call.events.send(SpeechStarted(trio.current_time()))  # during the tool call
         assert isinstance(await call.to_twilio.receive(), ClearAudio)
         await call.events.send(BookingConfirmed(request.request_id, appointment_for(request)))
@@ -220,6 +221,7 @@ async def test_llm_end_call_from_a_cut_turn_does_not_fire() -> None:
         await call.caller_says("that's all")
         first = await call.sentences.receive()
         assert first.text == "Alright."
+        call.turns.audible(2)  # it has begun to play
         await call.events.send(SpeechStarted(trio.current_time()))
         assert isinstance(await call.to_twilio.receive(), ClearAudio)
         await call.caller_says("oh wait, one more thing")

@@ -24,8 +24,9 @@ from receptionist.messages import (
     Transcript,
 )
 from receptionist.scheduling.messages import FindFreeSlots, FreeSlots
-from receptionist.turns.floor import GOODBYE_MARK_TIMEOUT_S
 from tests.helpers.dialogue import (
+    CONFIG,
+    GRACE_S,
     REPROMPT_AFTER_S,
     TUESDAY,
     TZ,
@@ -109,7 +110,8 @@ async def test_barge_in_cancels_the_turn_and_clears_twilio(
             assert await call.to_twilio.receive() == ClearAudio(1, at=trio.current_time())
         assert synthesis_cancelled.is_set()
         assert call.turns.is_cancelled(1)
-        # The caller's words are answered as usual.
+        # The caller's words are answered as usual, once they stop.
+        await call.events.send(SpeechStopped(trio.current_time()))
         await call.events.send(Transcript("what are your opening hours", True, None, 2.0))
         answer = await call.turn()
         assert answer[0].text.startswith("We're open Monday and Tuesday")
@@ -167,13 +169,18 @@ async def test_end_call_after_the_goodbye_has_played(autojump_clock: trio.abc.Cl
             "Thank you for calling Riverside Family Clinic.",
             "Goodbye!",
         ]
-        # The caller speaking over the goodbye does not cut it short.
+        # The caller speaking over the goodbye does not cut it short, and the line is not
+        # closed on them: only once they have been silent for the grace period.
         await call.events.send(SpeechStarted(trio.current_time()))
+        await trio.sleep(REPROMPT_AFTER_S * 2)
+        await call.played(goodbye)
         await trio.sleep(REPROMPT_AFTER_S * 2)
         with pytest.raises(trio.WouldBlock):
             call.to_twilio.receive_nowait()
-        await call.played(goodbye)
+        stopped_at = trio.current_time()
+        await call.events.send(SpeechStopped(stopped_at))
         assert await call.to_twilio.receive() == EndCall(EndReason.COMPLETED)
+        assert trio.current_time() - stopped_at == pytest.approx(GRACE_S)
 
 
 async def test_transfer_after_the_line_has_played(autojump_clock: trio.abc.Clock) -> None:
@@ -244,5 +251,6 @@ async def test_a_stream_that_never_echoes_the_goodbyes_mark_still_ends_the_call(
         began = trio.current_time()
         with capture_logs() as logs:
             assert await call.to_twilio.receive() == EndCall(EndReason.COMPLETED)
-        assert trio.current_time() - began == pytest.approx(GOODBYE_MARK_TIMEOUT_S, abs=1)
+        mark_timeout_s = CONFIG.turn_taking.goodbye_mark_timeout_ms / 1000
+        assert trio.current_time() - began == pytest.approx(mark_timeout_s + GRACE_S, abs=1)
         assert [e["event"] for e in logs].count("dialogue.goodbye_mark_overdue") == 1

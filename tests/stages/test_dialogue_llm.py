@@ -22,6 +22,8 @@ from receptionist.messages import (
     MarkPlayed,
     Sentence,
     SpeechStarted,
+    SpeechStopped,
+    Transcript,
 )
 from receptionist.scheduling.messages import (
     BookingConfirmed,
@@ -33,6 +35,7 @@ from stages.dialogue import DialogueEvent, run_dialogue
 from tests.helpers.dialogue import NOW, Harness
 from tests.helpers.dialogue_llm import (
     CONFIG,
+    GRACE_S,
     appointment_for,
     greeted,
     llm_dialogue,
@@ -58,11 +61,18 @@ async def test_a_streamed_reply_becomes_one_turn_then_the_call_ends_after_it() -
         assert timings.first_output is not None
         assert timings.first_sentence is not None
         assert timings.first_output <= timings.first_sentence
-        # The caller speaking over the goodbye does not cut it short.
+        # The caller speaking over the goodbye does not cut it short, and the line is not
+        # closed on them: only once they have been silent for the grace period.
         await call.events.send(SpeechStarted(trio.current_time()))
         await trio.testing.wait_all_tasks_blocked()
         await call.played(reply)
+        await trio.sleep(GRACE_S * 2)
+        assert call.to_twilio.statistics().current_buffer_used == 0
+        stopped_at = trio.current_time()
+        await call.events.send(SpeechStopped(stopped_at))
+        await call.events.send(Transcript("bye", True, None, stopped_at))
         assert await call.to_twilio.receive() == EndCall(EndReason.COMPLETED)
+        assert trio.current_time() - stopped_at >= GRACE_S
     roles = [m["role"] for m in fake.requests[0].body["messages"]]
     assert roles == ["system", "assistant", "user"]  # the greeting is in the history
 
@@ -104,6 +114,7 @@ async def test_a_booking_sent_before_barge_in_completes_and_is_never_made_twice(
         await call.caller_says("yes please book it")
         request = await call.scheduler.receive()
         assert isinstance(request, BookSlot)
+        call.turns.audible(2)  # "Booking that now." has begun to play
         # The caller speaks while the Scheduler is writing the booking.
         await call.events.send(SpeechStarted(trio.current_time()))
         assert isinstance(await call.to_twilio.receive(), ClearAudio)

@@ -6,16 +6,12 @@ from dataclasses import replace
 
 import pytest
 
-from receptionist.config import TurnTakingConfig
 from receptionist.messages import (
-    MarkPlayed,
-    Sentence,
     SpeechPaused,
     SpeechResumed,
     SpeechStarted,
     SpeechStopped,
     Transcript,
-    TurnTimings,
 )
 from receptionist.turns.lexicon import is_backchannel, sounds_unfinished
 from receptionist.turns.turn_events import (
@@ -28,26 +24,7 @@ from receptionist.turns.turn_events import (
     Withdraw,
 )
 from receptionist.turns.turn_taking import TurnTaking
-
-CONFIG = TurnTakingConfig(unfinished_wait_ms=1500, false_barge_in_ms=800)
-GREETING = ("Thank you for calling.", "I can book an appointment.", "How can I help?")
-
-
-def final(text: str, at: float = 10.0) -> Transcript:
-    return Transcript(text, True, speech_ended_at=at - 0.7, at=at)
-
-
-def speaking(*texts: str, turn_id: int = 1, interruptible: bool = True) -> TurnTaking:
-    """The agent has begun turn ``turn_id`` and sent ``texts`` for synthesis."""
-    taking = TurnTaking(CONFIG)
-    taking.agent_began(turn_id, interruptible=interruptible)
-    for index, text in enumerate(texts):
-        taking.agent_sent(Sentence(turn_id, index, text, index == len(texts) - 1, TurnTimings()))
-    return taking
-
-
-def mark(turn_id: int, index: int) -> MarkPlayed:
-    return MarkPlayed(f"turn{turn_id}-s{index}", 0.0)
+from tests.helpers.turns import CONFIG, GREETING, final, interim, listening, mark, speaking
 
 
 @pytest.mark.parametrize(
@@ -189,6 +166,7 @@ def test_an_unfinished_turn_waits_and_joins_the_next_final() -> None:
     assert taking.deadline == pytest.approx(11.5)
     taking.handle(SpeechStarted(10.4), 10.52)
     assert taking.deadline == float("inf")  # still talking: wait for the words
+    taking.handle(SpeechStopped(12.0), 12.2)
     rest = final("555 123 4567", at=12.5)
     assert taking.handle(rest, 12.5) == [CallerTurn("my number is 555 123 4567", rest)]
 
@@ -221,14 +199,6 @@ def test_speech_that_brings_no_words_ends_the_held_turn_after_the_wait() -> None
 
 
 # --- Preemptive generation -------------------------------------------------------------------
-
-
-def interim(text: str, at: float = 9.0) -> Transcript:
-    return Transcript(text, False, None, at)
-
-
-def listening() -> TurnTaking:
-    return TurnTaking(CONFIG)
 
 
 def test_a_pause_offers_the_words_so_far() -> None:

@@ -32,7 +32,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import deque
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,9 @@ import trio
 from receptionist.config import load_config
 from receptionist.devtools.bench.cloud_capacity import (
     CLOUD_LEVELS,
+    FAKE_VOICE_MS_PER_CHAR,
+    REPLY,
+    PerCallDeepgram,
     capacity_table,
     cloud_capacity_phase,
     cloud_fakes,
@@ -56,8 +61,12 @@ from receptionist.devtools.bench.figures import (
     table,
     voice_to_voice_ms,
 )
+from receptionist.devtools.bench.floor import floor_phase, floor_table
 from receptionist.devtools.bench.process import ROOT, ServerProcess, pin_self
-from receptionist.devtools.fakes.cloud import KEYS
+from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
+from receptionist.devtools.fakes.deepgram import ScriptedUtterance, load_script
+from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs
+from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted
 from receptionist.devtools.replay import load_caller_audio, split_utterances
 from receptionist.devtools.twilio_caller import CallerReport, TwilioCaller
 
@@ -80,6 +89,7 @@ class Settings:
     barge_in_ms: float
     cloud_calls: int
     cloud_rounds: int
+    floor_only: bool
     levels: list[int]
     cloud_levels: list[int]
 
@@ -216,6 +226,30 @@ async def capacity_phase(s: Settings, utterances: list[bytes]) -> list[dict[str,
     return rows
 
 
+async def breathing_callers(
+    s: Settings, script: list[ScriptedUtterance], utterances: list[bytes], calls: int, log: Path
+) -> tuple[list[CallerReport], int]:
+    """The cloud phase's fakes and server, for ``floor_phase``: Deepgram with ``script``."""
+    fakes = CloudFakes(
+        PerCallDeepgram(api_key=KEYS["DEEPGRAM_API_KEY"], script=script, follow_speech=True,
+                        latency_s=s.stt_ms / 1000, interim_every_s=0.0),
+        FakeOpenAI(script=deque([Scripted(text=REPLY)] * 10_000),
+                   first_token_delay_s=s.llm_ms / 1000),
+        FakeElevenLabs(api_key=KEYS["ELEVENLABS_API_KEY"], time_to_first_byte_s=s.tts_ms / 1000,
+                       ms_per_char=FAKE_VOICE_MS_PER_CHAR),
+    )  # fmt: skip
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(fakes.serve)
+        overrides = [*database(s, "floor"), "engines.stt=deepgram", "engines.dialogue=openai",
+                     "engines.tts=elevenlabs", "llm.api_key_env=OPENAI_API_KEY",
+                     *(f"{name}={url}" for name, url in urls.items())]  # fmt: skip
+        with ServerProcess(overrides, log, env=KEYS) as server:
+            level = await run_level(server, calls, utterances, {}, "f")
+            await trio.sleep(1.0)  # the server's last log lines
+        nursery.cancel_scope.cancel()
+    return level.reports, level.failed
+
+
 def database(s: Settings, name: str) -> list[str]:
     path = s.out / f"{name}.sqlite3"
     path.unlink(missing_ok=True)
@@ -228,6 +262,7 @@ async def bench(s: Settings) -> dict[str, Any]:
     hours = split_utterances(load_caller_audio(ROOT / "tests" / "fixtures" / "hours_call.wav"))
     print("cloud engines against the fakes ...", flush=True)
     cloud = await cloud_phase(s, booking[:CLOUD_UTTERANCES])
+    floor = await floor_run(s, booking)
     print("offline engines, capacity ramp ...", flush=True)
     capacity = await capacity_phase(s, hours)
     print("cloud engines, capacity ramp ...", flush=True)
@@ -235,9 +270,21 @@ async def bench(s: Settings) -> dict[str, Any]:
         s.out, booking[:CLOUD_UTTERANCES], s.cloud_levels, database(s, "cloud-capacity"),
         stt_ms=s.stt_ms, llm_ms=s.llm_ms, tts_ms=s.tts_ms,
     )  # fmt: skip
-    return {"cloud": cloud, "capacity": capacity, "max_realtime_calls": max_realtime(capacity),
-            "cloud_capacity": cloud_ramp,
+    return {"cloud": cloud, "floor": floor, "capacity": capacity,
+            "max_realtime_calls": max_realtime(capacity), "cloud_capacity": cloud_ramp,
             "max_realtime_cloud_calls": max_realtime(cloud_ramp)}  # fmt: skip
+
+
+async def bench_floor_only(s: Settings) -> dict[str, Any]:
+    booking = split_utterances(load_caller_audio(ROOT / "tests" / "fixtures" / "booking_call.wav"))
+    return {"floor": await floor_run(s, booking)}
+
+
+async def floor_run(s: Settings, booking: list[bytes]) -> dict[str, Any]:
+    print("callers who breathe mid-sentence (floor) ...", flush=True)
+    script = load_script(ROOT / "tests" / "fixtures" / "booking_call.json")
+    return await floor_phase(partial(breathing_callers, s), s.cloud_calls,
+                             booking[:CLOUD_UTTERANCES], script, s.out)  # fmt: skip
 
 
 def settings(argv: list[str] | None = None) -> Settings:
@@ -248,12 +295,13 @@ def settings(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--llm-ms", type=float, default=300.0)
     parser.add_argument("--tts-ms", type=float, default=100.0)
     parser.add_argument("--barge-in-ms", type=float, default=600.0)
+    parser.add_argument("--floor-only", action="store_true", help="only the floor phase")
     args = parser.parse_args(argv)
     quick = args.quick
     return Settings(
         quick=quick, out=args.out.resolve(), stt_ms=args.stt_ms, llm_ms=args.llm_ms,
         tts_ms=args.tts_ms, barge_in_ms=args.barge_in_ms,
-        cloud_calls=2 if quick else 10, cloud_rounds=1,
+        cloud_calls=2 if quick else 10, cloud_rounds=1, floor_only=args.floor_only,
         levels=[2] if quick else [2, 4, 8, 16, 32],  # to fit in five minutes on 2 cores
         cloud_levels=[4] if quick else CLOUD_LEVELS,
     )  # fmt: skip
@@ -264,13 +312,18 @@ def main() -> None:
     s.out.mkdir(parents=True, exist_ok=True)
     pinning = pin_self()
     started = time.monotonic()
-    result = {"server_pinning": pinning, **trio.run(bench, s)}
+    run = bench_floor_only if s.floor_only else bench
+    result = {"server_pinning": pinning, **trio.run(run, s)}
     result["settings"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(s).items()}
     result["run_s"] = round(time.monotonic() - started, 1)
     (s.out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(table(result))
-    print(capacity_table(result["cloud_capacity"]))
-    print(f"max concurrent cloud calls in real time: {result['max_realtime_cloud_calls']}")
+    if "cloud" in result:
+        print(table(result))
+    if "floor" in result:
+        print(floor_table(result["floor"]))
+    if "cloud_capacity" in result:
+        print(capacity_table(result["cloud_capacity"]))
+        print(f"max concurrent cloud calls in real time: {result['max_realtime_cloud_calls']}")
     print(f"({result['run_s']} s; {s.out / 'bench.json'})")
 
 
