@@ -253,4 +253,4 @@ async def test_a_stream_that_never_echoes_the_goodbyes_mark_still_ends_the_call(
             assert await call.to_twilio.receive() == EndCall(EndReason.COMPLETED)
         mark_timeout_s = CONFIG.turn_taking.goodbye_mark_timeout_ms / 1000
         assert trio.current_time() - began == pytest.approx(mark_timeout_s + GRACE_S, abs=1)
-        assert [e["event"] for e in logs].count("dialogue.goodbye_mark_overdue") == 1
+        assert [e["event"] for e in logs].count("dialogue.goodbye_mark_missing") == 1
