@@ -145,7 +145,7 @@ def test_a_full_day_has_no_free_slots(store: AppointmentStore) -> None:
 def test_booking_is_stored_and_returned_in_clinic_time(store: AppointmentStore) -> None:
     booked = store.book("check-up", at(TUESDAY, "10:00"), " John Smith ", "(555) 123-4567", "")
     assert booked == Appointment(
-        1, at(TUESDAY, "10:00"), at(TUESDAY, "10:30"), "check-up", "John Smith", "+5551234567", ""
+        1, at(TUESDAY, "10:00"), at(TUESDAY, "10:30"), "check-up", "John Smith", "+15551234567", ""
     )
     assert store.find_bookings("555-123-4567") == (booked,)
 

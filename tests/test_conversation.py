@@ -207,10 +207,10 @@ def test_caller_id_rejected_number_keyed_in() -> None:
     ]
     assert call.keys("555987654") == []
     read_back = spoken(call.keys("3#"))
-    assert read_back.startswith("Thanks, I've got a number ending 6 5 4 3. That's a check-up")
+    assert read_back.startswith("Thanks, I've got 5 5 5, 9 8 7, 6 5 4 3. That's a check-up")
     request = asked(call.says("yes"))
     assert isinstance(request, BookSlot)
-    assert (request.phone, request.name) == ("5559876543", "Jane Doe")
+    assert (request.phone, request.name) == ("+15559876543", "Jane Doe")
 
 
 def test_caller_without_caller_id_is_asked_to_key_the_number() -> None:
@@ -229,7 +229,7 @@ def test_caller_without_caller_id_is_asked_to_key_the_number() -> None:
     ]
     assert "doesn't look like a full number" in spoken(call.keys("12#"))
     assert spoken(call.says("five five five nine eight seven six five four three")).startswith(
-        "Thanks, I've got a number ending 6 5 4 3."
+        "Thanks, I've got 5 5 5, 9 8 7, 6 5 4 3."
     )
 
 
@@ -327,7 +327,7 @@ def test_cancel_when_there_is_none() -> None:
     call = Call()
     call.says("cancel my appointment")
     assert spoken(call.scheduler(BookingsFound(1, ()))) == (
-        "I'm sorry, I can't find any upcoming appointments under the number ending 4 5 6 7. "
+        "I'm sorry, I can't find any upcoming appointments under 5 5 5, 1 2 3, 4 5 6 7. "
         "Is there anything else I can help with?"
     )
     assert said_goodbye(call.says("no"), "caller_done") == GOODBYE
@@ -471,7 +471,7 @@ def test_keying_a_number_answers_the_caller_id_question() -> None:
     call = Call()
     to_the_phone_question(call)
     assert "doesn't look like a full number. Please key in" in spoken(call.keys("55#"))
-    assert "a number ending 6 5 4 3" in spoken(call.keys("5559876543#"))
+    assert "got 5 5 5, 9 8 7, 6 5 4 3." in spoken(call.keys("5559876543#"))
 
 
 def test_no_at_the_read_back_lets_the_caller_change_the_name() -> None:

@@ -18,6 +18,7 @@ from receptionist.messages import Expectation
 from receptionist.offline import spoken
 from receptionist.offline.questions import ANYTHING_ELSE_QUESTION, INTENT_QUESTION, Question
 from receptionist.scheduling.messages import Appointment, SchedulerReply, SchedulerRequest
+from receptionist.scheduling.slots import normalise_phone
 from receptionist.turns.reprompts import Reprompts
 
 # --- Events: what happened on the call ------------------------------------------------------
@@ -166,10 +167,8 @@ class CallState:
 
     @property
     def caller_number(self) -> str | None:
-        """The caller ID when it is a number we could call back."""
-        if self.caller and spoken.keyed_phone_number(self.caller):
-            return self.caller
-        return None
+        """The caller ID (E.164) when it is a number we could call back."""
+        return normalise_phone(self.caller or "", self.config.clinic.country) or None
 
     def ask(self, step: Step, question: Question, before: str = "") -> list[Action]:
         """Say ``before`` then put the question, and wait for its answer."""

@@ -9,7 +9,7 @@ wall-clock arithmetic in Python, which would stretch or shrink an appointment ac
 
 from __future__ import annotations
 
-import re
+import phonenumbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,10 +31,21 @@ class Rejection:
     detail: str = ""
 
 
-def normalise_phone(raw: str) -> str:
-    """Digits with a leading +: '(555) 123-4567' -> '+5551234567'; '' when there are none."""
-    digits = re.sub(r"\D", "", raw)
-    return f"+{digits}" if digits else ""
+def normalise_phone(raw: str, region: str) -> str:
+    """E.164 ('+15551234567'), reading a national number in ``region`` (the clinic's
+    country, "US"); '' when ``raw`` cannot be a phone number.
+
+    One form for every number, so a number keyed as "5551234567" finds the booking made
+    under Twilio's caller ID "+15551234567". The maintained ``phonenumbers`` library knows
+    each country's trunk prefixes and lengths ("07700 900123" in "GB" is +447700900123).
+    """
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_possible_number(number):
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def end_of(start: datetime, minutes: int) -> datetime:

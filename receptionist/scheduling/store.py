@@ -142,7 +142,7 @@ class AppointmentStore:
         blocked: Sequence[Span] = (),
     ) -> Appointment | Rejection:
         """Book ``start`` for ``service`` in one transaction: fully written, or not at all."""
-        name, phone, reason = name.strip(), normalise_phone(phone), reason.strip()
+        name, phone, reason = name.strip(), normalise_phone(phone, self._config.clinic.country), reason.strip()
         now = self._now()
         known = self._check_booking(service, start, name, phone, now)
         if isinstance(known, Rejection):
@@ -162,7 +162,7 @@ class AppointmentStore:
     def find_bookings(self, phone: str) -> tuple[Appointment, ...]:
         """Appointments under ``phone`` that are not over yet, earliest first."""
         with self._backend.transaction(write=False) as tx:
-            return tuple(tx.appointments(self._now(), normalise_phone(phone)))
+            return tuple(tx.appointments(self._now(), normalise_phone(phone, self._config.clinic.country)))
 
     def cancel(self, appointment_id: int, phone: str) -> Appointment | Rejection:
         """Cancel a caller's own appointment that has not started; the row is kept."""
@@ -252,7 +252,7 @@ class AppointmentStore:
     def _own_upcoming(
         self, tx: Transaction, appointment_id: int, phone: str, now: datetime
     ) -> Appointment | Rejection:
-        found = tx.own_active(appointment_id, normalise_phone(phone))
+        found = tx.own_active(appointment_id, normalise_phone(phone, self._config.clinic.country))
         if found is None:  # a wrong phone must not reveal that the appointment exists
             return Rejection(RejectReason.NOT_FOUND, f"no appointment {appointment_id}")
         if found.start <= now:
