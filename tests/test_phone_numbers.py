@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from typing import Any
+
+import pytest
 
 from receptionist.config import parse_config
 from receptionist.errors import ConfigError

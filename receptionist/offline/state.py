@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 from receptionist.config import Config
 from receptionist.messages import Expectation
-from receptionist.offline import spoken
 from receptionist.offline.questions import ANYTHING_ELSE_QUESTION, INTENT_QUESTION, Question
 from receptionist.scheduling.messages import Appointment, SchedulerReply, SchedulerRequest
 from receptionist.scheduling.slots import normalise_phone

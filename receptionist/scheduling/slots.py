@@ -9,10 +9,11 @@ wall-clock arithmetic in Python, which would stretch or shrink an appointment ac
 
 from __future__ import annotations
 
-import phonenumbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+
+import phonenumbers
 
 from receptionist.config import ClinicConfig, SchedulerConfig
 from receptionist.scheduling.messages import RejectReason
