@@ -87,8 +87,8 @@ def answer_request(store: AppointmentStore, request: SchedulerRequest) -> Schedu
     """
     rid = request.request_id
     match request:
-        case FindFreeSlots(service=service, day=day, earliest=earliest, limit=limit):
-            found = store.free_slots(service, day, earliest=earliest, limit=limit)
+        case FindFreeSlots(service=service, day=day, earliest=earliest, limit=limit, near=near):
+            found = store.free_slots(service, day, earliest=earliest, limit=limit, near=near)
             if isinstance(found, Rejection):
                 return _rejected(rid, found)
             return FreeSlots(rid, day, found, open_on_day=store.is_open_on(day))

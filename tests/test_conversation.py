@@ -186,7 +186,7 @@ def test_booking_happy_path() -> None:
 def test_booking_said_in_one_breath_goes_straight_to_the_free_times() -> None:
     call = Call()
     request = asked(call.says("can i book a flu shot next tuesday at ten"))
-    assert request == FindFreeSlots(1, "vaccination", TUESDAY, earliest=time(10))
+    assert request == FindFreeSlots(1, "vaccination", TUESDAY, near=time(10))
     answer = call.scheduler(FreeSlots(1, TUESDAY, (at(TUESDAY, 10), at(TUESDAY, 10, 15)), True))
     assert "What name should I put the appointment under?" in spoken(answer)
 
@@ -254,7 +254,7 @@ def test_a_time_not_offered_is_checked_and_the_nearest_offered() -> None:
     to_the_time_step(call)
     call.scheduler(FreeSlots(1, TUESDAY, (at(TUESDAY, 9), at(TUESDAY, 10)), True))
     assert asked(call.says("how about eleven")) == (
-        FindFreeSlots(2, "check-up", TUESDAY, earliest=time(11))
+        FindFreeSlots(2, "check-up", TUESDAY, near=time(11))
     )
     offer = call.scheduler(FreeSlots(2, TUESDAY, (at(TUESDAY, 11, 30),), True))
     assert spoken(offer) == (

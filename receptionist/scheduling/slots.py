@@ -140,6 +140,32 @@ def bookable_starts(
     ]
 
 
+PARTS_OF_THE_DAY = (time(12, 0), time(14, 0))
+"""Where morning ends and midday ends: offers are spread over morning, midday, afternoon."""
+
+
+def offered(free: Sequence[datetime], limit: int, near: time | None = None) -> list[datetime]:
+    """The ``limit`` free starts to offer, in order: the nearest to ``near``, or else spread
+    over the day, the earliest of each part of it first, so a caller who cannot come in the
+    morning still hears an afternoon time."""
+    if limit <= 0:
+        return []
+    if near is not None:
+        wanted = near.hour * 60 + near.minute
+        by_distance = sorted(free, key=lambda s: (abs(s.hour * 60 + s.minute - wanted), s))
+        return sorted(by_distance[:limit])
+    firsts = [
+        next(start for start in free if _part_of_day(start) == part)
+        for part in sorted({_part_of_day(start) for start in free})
+    ]
+    rest = [start for start in free if start not in firsts]
+    return sorted([*firsts, *rest][:limit])
+
+
+def _part_of_day(start: datetime) -> int:
+    return sum(start.time() >= boundary for boundary in PARTS_OF_THE_DAY)
+
+
 def check_start(
     start: datetime, minutes: int, now: datetime, clinic: ClinicConfig, scheduler: SchedulerConfig
 ) -> Rejection | None:

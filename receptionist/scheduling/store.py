@@ -37,6 +37,7 @@ from receptionist.scheduling.slots import (
     end_of,
     free_starts,
     normalise_phone,
+    offered,
     overlaps,
 )
 
@@ -111,10 +112,12 @@ class AppointmentStore:
         *,
         earliest: time | None = None,
         limit: int = 3,
+        near: time | None = None,
         blocked: Sequence[Span] = (),
     ) -> tuple[datetime, ...] | Rejection:
-        """Up to ``limit`` free starts for ``service`` on ``day``, earliest first, avoiding
-        bookings and the ``blocked`` spans (aware datetimes)."""
+        """Up to ``limit`` free starts for ``service`` on ``day`` (from ``earliest``), in
+        order, avoiding bookings and the ``blocked`` spans (aware datetimes): those nearest
+        ``near`` when the caller asked for a time, else spread over the day (``offered``)."""
         known = self._config.service(service)
         if known is None:
             return Rejection(RejectReason.UNKNOWN_SERVICE, service)
@@ -129,7 +132,7 @@ class AppointmentStore:
         with self._backend.transaction(write=False) as tx:
             busy = tx.busy_spans(starts[0], end_of(starts[-1], known.minutes))
         free = free_starts(starts, known.minutes, [*busy, *blocked])
-        return tuple(free[: max(limit, 0)])
+        return tuple(offered(free, limit, near))
 
     def book(
         self,
