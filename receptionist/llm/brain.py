@@ -35,6 +35,8 @@ from receptionist.turns.turn_events import CutOff
 log = structlog.get_logger()
 
 GIVE_UP = f"{NOTHING_HEARD} Goodbye!"
+KEYED_PREFIX = "(keyed on the phone keypad)"
+"""Marks keypad digits in the caller's turn, so the model tells them from spoken words."""
 
 
 class LlmBrain:
@@ -58,6 +60,8 @@ class LlmBrain:
         self._idle.set()
         self._reprompts = Reprompts(config.dialogue.max_reprompts)
         self._speculation: Speculation | None = None
+        self._keyed = ""
+        """Keypad digits so far, until "#" or a silence."""
 
     def _new_agent(self, caller: str | None) -> LlmAgent:
         return LlmAgent(
@@ -137,9 +141,24 @@ class LlmBrain:
             idle.set()
 
     async def caller_keyed(self, digit: str) -> None:
-        log.info("dialogue.key_ignored", digit=digit)  # the model is given words only
+        """Keys are gathered until "#" ("*" starts again), then given to the model as the
+        caller's turn; a single key ("press 1 for yes") goes when the caller falls silent."""
+        self._reprompts.caller_answered()
+        if digit == "*":
+            self._keyed = ""
+        elif digit != "#":
+            self._keyed += digit
+        elif self._keyed:
+            await self._keys_done()
+
+    async def _keys_done(self) -> None:
+        keyed, self._keyed = self._keyed, ""
+        await self.caller_said(f"{KEYED_PREFIX} {keyed}")
 
     async def caller_silent(self) -> None:
+        if self._keyed:
+            await self._keys_done()
+            return
         if self._reprompts.may_reprompt():
             await self._say_fixed(STILL_THERE)
             return
