@@ -28,6 +28,7 @@ from receptionist.engines.utterances import UtteranceAssembler
 from receptionist.engines.vad import SpeechSegmenter, load_vad, new_segmenter
 from receptionist.llm import LlmEngine, build_llm
 from receptionist.messages import Expectation
+from receptionist.offline import spoken_time
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.server import new_stream_secret
 from stages.listener import ListenerEngines, Recognizer
@@ -76,6 +77,7 @@ def _build(
         outcomes=CallOutcomes(),
     )
     llm = build_llm(config) if config.engines.dialogue == "openai" else None
+    spoken_time.warm_up(services.now())
     return services, listeners, llm
 
 

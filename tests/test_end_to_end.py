@@ -31,6 +31,7 @@ from receptionist.server import serve_app
 from stages.listener import ListenerEngines
 
 from .conftest import PROJECT_ROOT
+from .loop_budget import no_step_longer_than
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 
@@ -67,8 +68,10 @@ def utterances(fixture: str) -> list[bytes]:
 
 
 async def call(server: str, fixture: str, **caller: object) -> CallerReport:
+    """One whole call; it fails if any task step (the server's included) held the loop."""
     twilio = TwilioCaller(server, paced=False, reply_quiet_s=0.5, **caller)  # type: ignore[arg-type]
-    return await twilio.run(utterances(fixture))
+    with no_step_longer_than():
+        return await twilio.run(utterances(fixture))
 
 
 async def test_a_whole_booking_call_books_the_appointment(server, e2e_config):

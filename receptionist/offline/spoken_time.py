@@ -249,6 +249,13 @@ def spoken_date(text: str, now: datetime) -> date | None:
     return None
 
 
+def warm_up(now: datetime) -> None:
+    """Parse one date now (blocking, at start-up): dateparser loads its language data on the
+    first call, about 300 ms of CPU that would otherwise hold the event loop in the first
+    call's Dialogue. Warm, a caller's answer takes a few milliseconds: parsed on the loop."""
+    spoken_date("next tuesday at 2", now)  # no day of the month: that is read by hand
+
+
 def _month_and_day(said: re.Match[str], today: date) -> date | None:
     """ "the 1st of December", "December 1st": this year's, even when it is today or has
     passed (the caller is then told so), unless it is long past: then next year's."""
