@@ -217,7 +217,7 @@ class _Dialogue:
             case CallerTurn(text=text, last=last):
                 log.info("dialogue.heard", text=text, confidence=last.confidence)
                 self.floor.heard = replace(last, text=text)
-                await self.brain.caller_said(text)
+                await self.brain.caller_said(text, last.confidence)
             case Resume(cut=cut, said=said):
                 log.info("dialogue.resume", turn_id=cut.turn_id, said=said)
                 await self.brain.resume(cut, said)

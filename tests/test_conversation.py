@@ -423,12 +423,12 @@ def test_not_understood_rephrases_then_lists_choices_then_offers_a_person() -> N
     assert "What's the appointment for?" in spoken(call.says("book an appointment"))
 
 
-def test_not_understood_without_a_person_to_offer_ends_politely() -> None:
+def test_not_understood_without_a_person_to_offer_takes_a_message() -> None:
     call = Call()
     call.says("purple")
     call.says("monkey")
-    goodbye = said_goodbye(call.says("dishwasher"), "not_understood")
-    assert goodbye.startswith("I'm sorry, I'm having trouble understanding.")
+    taking = spoken(call.says("dishwasher"))
+    assert taking.startswith("I'm sorry, I'm having trouble understanding. I'll take a message")
 
 
 def test_silence_reprompts_then_says_goodbye() -> None:

@@ -72,7 +72,7 @@ class LlmBrain:
         self._agent = self._new_agent(caller)
         await self._say_fixed(self._config.clinic.greeting)
 
-    async def caller_said(self, text: str) -> None:
+    async def caller_said(self, text: str, confidence: float | None = None) -> None:
         speculation, self._speculation = self._speculation, None
         if self._port.ending:
             if speculation is not None:

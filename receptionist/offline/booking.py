@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from receptionist.messages import Expectation
-from receptionist.offline import name_and_number, phrasing, spoken
+from receptionist.offline import mishearing, name_and_number, phrasing, spoken
 from receptionist.offline.questions import (
     ANOTHER_DAY_QUESTION,
     DAY_QUESTION,
@@ -175,7 +175,9 @@ def on_time(call: CallState, text: str) -> list[Action] | None:
     if choice is not None:
         return take(call, offered[choice])
     if spoken.mentions_day(text):
-        return on_day(call, text)
+        # A day where a time was asked for may be a mishearing ("yes please" heard as "the
+        # eighth please"): it is checked before any time is offered on it.
+        return on_day(call, text) if call.sure else mishearing.check_heard(call, text)
     wanted = spoken.time_of_day(text)
     if wanted:
         chosen = next((slot for slot in offered if _same_time(slot, wanted)), None)
