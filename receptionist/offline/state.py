@@ -191,7 +191,7 @@ class CallState:
 
     def ask(self, step: Step, question: Question, before: str = "") -> list[Action]:
         """Say ``before`` then put the question, and wait for its answer."""
-        self.step, self.question = step, question
+        self.step, self.question, self.keyed = step, question, ""  # keys answer one question
         return [Speak(join(before, question.text), question.expect)]
 
     def confirm(self, text: str, check: str) -> list[Action]:
