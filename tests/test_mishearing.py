@@ -18,6 +18,7 @@ from receptionist.scheduling.messages import BookSlot, FindFreeSlots, FreeSlots
 
 from .test_conversation import (
     CALLER,
+    CONFIG,
     NOW,
     TUESDAY,
     WITH_TRANSFER,
@@ -28,6 +29,7 @@ from .test_conversation import (
 )
 
 FAINT = 0.03
+CHECKING = replace(CONFIG, dialogue=replace(CONFIG.dialogue, min_confidence=0.1))
 TUESDAY_THE_8TH = date(2026, 12, 8)
 
 
@@ -49,7 +51,7 @@ def to_the_read_back(call: Call) -> None:
 
 
 def test_a_day_the_caller_did_not_say_is_never_offered() -> None:
-    call = Call()
+    call = Call(CHECKING)
     to_one_offered_time(call)
     check = spoken(faintly(call, "the eighth please"))
     assert check == "Just to check, did you say Tuesday the 8th of December?"
@@ -66,14 +68,14 @@ def test_an_off_script_day_is_checked_then_acted_on_when_confirmed() -> None:
 
 
 def test_a_faint_yes_is_confirmed_before_booking() -> None:
-    call = Call()
+    call = Call(CHECKING)
     to_the_read_back(call)
     assert spoken(faintly(call, "yes")) == "Sorry, was that a yes?"
     assert isinstance(asked(call.says("yes")), BookSlot)
 
 
 def test_a_faint_answer_that_says_nothing_is_re_asked() -> None:
-    call = Call()
+    call = Call(CHECKING)
     to_the_read_back(call)
     assert spoken(faintly(call, "purple")).startswith("Sorry, I didn't catch that.")
 
