@@ -31,6 +31,7 @@ from receptionist.engines.vad import SileroModel, SpeechSegmenter, load_vad, new
 from receptionist.engines.vad_batch import SileroBatcher
 from receptionist.llm import LlmEngine, build_llm
 from receptionist.messages import Expectation
+from receptionist.offline import spoken_time
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.telephony.stream_tokens import StreamTokens
 from stages.listener import ListenerEngines, Recognizer
@@ -81,6 +82,7 @@ def _build(
         stream_tokens=StreamTokens.from_configured(config.secrets.stream_secret),
     )
     llm = build_llm(config) if config.engines.dialogue == "openai" else None
+    spoken_time.warm_up(services.now())
     return services, listeners, llm
 
 

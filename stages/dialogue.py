@@ -227,7 +227,7 @@ class _Dialogue:
                         return  # "Bye!" over the goodbye: the line closes after their silence
                     self.floor.reopen()
                 self.floor.caller_turn_ended(last, text)
-                await self.brain.caller_said(text)
+                await self.brain.caller_said(text, last.confidence)
             case Resume(cut=cut, said=said):
                 log.info("dialogue.resume", turn_id=cut.turn_id, said=said)
                 await self.brain.resume(cut, said)

@@ -99,8 +99,10 @@ def answer_request(
     """
     rid = request.request_id
     match request:
-        case FindFreeSlots(service=service, day=day, earliest=earliest, limit=limit):
-            found = store.free_slots(service, day, earliest=earliest, limit=limit, blocked=blocked)
+        case FindFreeSlots(service=service, day=day, earliest=earliest, limit=limit, near=near):
+            found = store.free_slots(
+                service, day, earliest=earliest, limit=limit, near=near, blocked=blocked
+            )
             if isinstance(found, Rejection):
                 return _rejected(rid, found)
             return FreeSlots(rid, day, found, open_on_day=store.is_open_on(day))

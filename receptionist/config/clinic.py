@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from pydantic import AfterValidator, BeforeValidator, model_validator
 from pydantic.dataclasses import dataclass
 
@@ -83,12 +84,20 @@ def _known_timezone(name: str) -> str:
     return name
 
 
+def _known_region(code: str) -> str:
+    if code.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown country {code!r} (a two-letter ISO 3166 code: 'US', 'GB')")
+    return code.upper()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True, config=SECTION)
 class ClinicConfig:
     name: NonBlank = "the clinic"
     timezone: Annotated[Text, AfterValidator(_known_timezone)] = "UTC"
     greeting: NonBlank = "Hello, how can I help you?"
     transfer_number: Text = ""
+    country: Annotated[Text, AfterValidator(_known_region)] = "US"
+    """Where a phone number without a country code is from (ISO 3166 code: "US", "GB")."""
     hours: WeeklyHours
 
     @property

@@ -123,3 +123,6 @@ class LlmConfig:
     first_token_timeout_s: PositiveFloat = 4.0
     stall_timeout_s: PositiveFloat = 4.0
     max_tool_rounds: Count = 4
+    history_max_tokens: PositiveInt = 4000
+    """The call's history sent with each request stays under this (estimated) many tokens:
+    the oldest turns are left out, the system prompt and the booking state kept."""

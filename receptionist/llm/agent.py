@@ -141,7 +141,10 @@ class LlmAgent:
         self._settled = settled
         self._call_tool, self._now = call_tool, now
         self._config, self._caller = config, caller
-        self.history = History(system_prompt(config, now(), caller_known=bool(caller)))
+        self.history = History(
+            system_prompt(config, now(), caller_known=bool(caller)),
+            max_tokens=config.llm.history_max_tokens,
+        )
         self._tools = tool_schemas(config)
         self._request_ids = itertools.count(1)
         self.first_token_at: float | None = None

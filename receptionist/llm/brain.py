@@ -39,6 +39,8 @@ PREVIOUS_TURN_TIMEOUT_S = 2 * TOOL_TIMEOUT_S
 within its one shielded Scheduler round trip (``TOOL_TIMEOUT_S``); past twice that,
 something is stuck, and answering the caller matters more than the history's order."""
 GIVE_UP = f"{NOTHING_HEARD} Goodbye!"
+KEYED_PREFIX = "(keyed on the phone keypad)"
+"""Marks keypad digits in the caller's turn, so the model tells them from spoken words."""
 
 
 class LlmBrain:
@@ -62,6 +64,8 @@ class LlmBrain:
         self._idle.set()
         self._reprompts = Reprompts(config.dialogue.max_reprompts)
         self._speculation: Speculation | None = None
+        self._keyed = ""
+        """Keypad digits so far, until "#" or a silence."""
 
     def _new_agent(self, caller: str | None) -> LlmAgent:
         return LlmAgent(
@@ -73,7 +77,7 @@ class LlmBrain:
         self._agent = self._new_agent(caller)
         await self._say_fixed(self._config.clinic.greeting)
 
-    async def caller_said(self, text: str) -> None:
+    async def caller_said(self, text: str, confidence: float | None = None) -> None:
         speculation, self._speculation = self._speculation, None
         if self._port.ending:
             if speculation is not None:
@@ -151,9 +155,24 @@ class LlmBrain:
             idle.set()
 
     async def caller_keyed(self, digit: str) -> None:
-        log.info("dialogue.key_ignored", digit=digit)  # the model is given words only
+        """Keys are gathered until "#" ("*" starts again), then given to the model as the
+        caller's turn; a single key ("press 1 for yes") goes when the caller falls silent."""
+        self._reprompts.caller_answered()
+        if digit == "*":
+            self._keyed = ""
+        elif digit != "#":
+            self._keyed += digit
+        elif self._keyed:
+            await self._keys_done()
+
+    async def _keys_done(self) -> None:
+        keyed, self._keyed = self._keyed, ""
+        await self.caller_said(f"{KEYED_PREFIX} {keyed}")
 
     async def caller_silent(self) -> None:
+        if self._keyed:
+            await self._keys_done()
+            return
         if self._reprompts.may_reprompt():
             await self._say_fixed(STILL_THERE)
             return

@@ -208,12 +208,12 @@ def _book(arguments: dict[str, Any], context: ToolContext) -> Book:
 
 
 def _cancel(arguments: dict[str, Any], context: ToolContext) -> Cancel:
-    if not context.caller or not normalise_phone(context.caller):
+    phone = normalise_phone(context.caller or "", context.config.clinic.country)
+    if not phone:
         raise _Rejected(
             "the caller's number is unknown, so their appointments cannot be "
             "found; offer to put them through to the clinic instead"
         )
-    phone = normalise_phone(context.caller)
     appointment_id = arguments.get("appointment_id")
     if isinstance(appointment_id, int) and not isinstance(appointment_id, bool):
         return Cancel(phone, appointment_id, None)
@@ -284,7 +284,9 @@ def _text(arguments: dict[str, Any], key: str, limit: int, *, required: bool) ->
 
 
 def _phone(arguments: dict[str, Any], context: ToolContext) -> str:
-    phone = normalise_phone(str(arguments.get("phone") or context.caller or ""))
+    phone = normalise_phone(
+        str(arguments.get("phone") or context.caller or ""), context.config.clinic.country
+    )
     if len(phone) - 1 not in _PHONE_DIGITS:
         raise _Rejected("a phone number is needed: ask the caller for theirs")
     return phone

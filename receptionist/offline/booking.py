@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from receptionist.messages import Expectation
-from receptionist.offline import name_and_number, phrasing, spoken
+from receptionist.offline import mishearing, name_and_number, phrasing, spoken
 from receptionist.offline.questions import (
     ANOTHER_DAY_QUESTION,
     DAY_QUESTION,
@@ -101,12 +101,12 @@ def on_day(call: CallState, text: str) -> list[Action] | None:
 def look_for_slots(
     call: CallState, day: date, wanted: time | None = None, note: str = ""
 ) -> list[Action]:
-    """Ask the Scheduler for free times on ``day``, from ``wanted`` when the caller said one."""
+    """Ask the Scheduler for free times on ``day``, near ``wanted`` when the caller said one."""
     draft = call.draft
     draft.day, draft.wanted, draft.note, draft.days_searched = day, wanted, note, 0
     draft.refused = None
     return call.request(
-        lambda request_id: FindFreeSlots(request_id, draft.service, day, earliest=wanted)
+        lambda request_id: FindFreeSlots(request_id, draft.service, day, near=wanted)
     )
 
 
@@ -129,13 +129,14 @@ def on_free_slots(call: CallState, reply: FreeSlots) -> list[Action]:
         reply = replace(reply, slots=_nearest(reply.slots, draft.refused))
     draft.refused = None
     wanted = draft.wanted if reply.day == draft.day else None
-    if reply.slots and wanted and _same_time(reply.slots[0], wanted):
-        return take(call, reply.slots[0])
+    exactly = next((slot for slot in reply.slots if wanted and _same_time(slot, wanted)), None)
+    if exactly is not None:
+        return take(call, exactly)
     if reply.slots:
         return _offer(call, reply, wanted)
     if reply.day == draft.day:
         closed = not reply.open_on_day
-        draft.note = join(draft.note, _nothing_free(reply.day, wanted, closed))
+        draft.note = join(draft.note, _nothing_free(reply.day, closed))
     return _search_next_open_day(call, reply.day)
 
 
@@ -168,11 +169,10 @@ def _offer(call: CallState, reply: FreeSlots, wanted: time | None) -> list[Actio
     return call.ask(Step.TIME, question, note)
 
 
-def _nothing_free(day: date, wanted: time | None, closed: bool) -> str:
+def _nothing_free(day: date, closed: bool) -> str:
     if closed:
         return f"Sorry, we're closed on {phrasing.day(day)}."
-    after = f" from {phrasing.clock(wanted)}" if wanted else ""
-    return f"Sorry, there's nothing free on {phrasing.day(day)}{after}."
+    return f"Sorry, there's nothing free on {phrasing.day(day)}."
 
 
 def _search_next_open_day(call: CallState, after: date) -> list[Action]:
@@ -203,7 +203,9 @@ def on_time(call: CallState, text: str) -> list[Action] | None:
     if choice is not None:
         return take(call, offered[choice])
     if spoken.mentions_day(text):
-        return on_day(call, text)
+        # A day where a time was asked for may be a mishearing ("yes please" heard as "the
+        # eighth please"): it is checked before any time is offered on it.
+        return on_day(call, text) if call.sure else mishearing.check_heard(call, text)
     wanted = spoken.time_of_day(text)
     if wanted:
         chosen = next((slot for slot in offered if _same_time(slot, wanted)), None)

@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+import structlog
+
 from receptionist.messages import EndCall, EndReason, Expectation
 from receptionist.offline import conversation as offline
 from receptionist.scheduling.messages import SchedulerReply
 from receptionist.turns.brain import DialoguePort
 from receptionist.turns.turn_events import CutOff
+
+log = structlog.get_logger()
 
 
 class OfflineBrain:
@@ -26,8 +30,8 @@ class OfflineBrain:
     async def call_began(self, caller: str | None) -> None:
         await self._handle(offline.CallBegan(caller, self._now()))
 
-    async def caller_said(self, text: str) -> None:
-        await self._handle(offline.CallerSaid(text, self._now()))
+    async def caller_said(self, text: str, confidence: float | None = None) -> None:
+        await self._handle(offline.CallerSaid(text, self._now(), confidence))
 
     async def caller_keyed(self, digit: str) -> None:
         await self._handle(offline.CallerKeyed(digit, self._now()))
@@ -65,6 +69,9 @@ class OfflineBrain:
                     await self._port.ask_scheduler(request)
                 case offline.Hangup():
                     await self._port.end_after_turn(EndCall(EndReason.COMPLETED))
+                case offline.TakeMessage(name=name, phone=phone, about=about):
+                    # The record, until messages are delivered to the staff (issue 10).
+                    log.info("call.message_taken", name=name, phone=phone, about=about)
                 case offline.TransferCall(number=number):
                     end = EndCall(EndReason.TRANSFER, transfer_to=number)
                     await self._port.end_after_turn(end)

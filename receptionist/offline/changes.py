@@ -39,9 +39,9 @@ def start_lookup(call: CallState, task: Task) -> list[Action]:
 def on_found(call: CallState, reply: BookingsFound) -> list[Action]:
     found = reply.appointments
     if not found:
-        ending = phrasing.number_ending(call.draft.phone)
+        number = phrasing.phone_number(call.draft.phone, call.config.clinic.country)
         return call.anything_else(
-            f"I'm sorry, I can't find any upcoming appointments under the number ending {ending}."
+            f"I'm sorry, I can't find any upcoming appointments under {number}."
         )
     if len(found) == 1:
         return _chosen(call, found[0], f"I can see {phrasing.appointment(found[0])}.")

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from receptionist.config import Config
 from receptionist.messages import Expectation
-from receptionist.offline import booking, changes, name_and_number, phrasing, spoken
+from receptionist.offline import booking, changes, mishearing, name_and_number, phrasing, spoken
 from receptionist.offline.questions import DAY_QUESTION, INTENT_QUESTION, OFFER_HUMAN_QUESTION
 from receptionist.offline.state import (
     Action,
@@ -34,6 +34,7 @@ from receptionist.offline.state import (
     SchedulerAnswered,
     Speak,
     Step,
+    TakeMessage,
     Task,
     TransferCall,
     join,
@@ -48,6 +49,7 @@ from receptionist.scheduling.messages import (
     RejectReason,
     SchedulerReply,
 )
+from receptionist.scheduling.slots import opening_span
 from receptionist.turns.reprompts import NOTHING_HEARD, STILL_THERE
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "Receptionist",
     "SchedulerAnswered",
     "Speak",
+    "TakeMessage",
     "TransferCall",
 ]
 
@@ -100,10 +103,10 @@ class Receptionist:
                 call.caller, call.now = caller, now.astimezone(call.tz)
                 call.question = INTENT_QUESTION
                 return [Speak(call.config.clinic.greeting, Expectation.OPEN)]
-            case CallerSaid(text=text, now=now):
+            case CallerSaid(text=text, now=now, confidence=confidence):
                 call.now = now.astimezone(call.tz)
                 call.reprompts.caller_answered()
-                return _caller_said(call, text.strip().lower())
+                return _caller_said(call, text.strip().lower(), confidence)
             case CallerKeyed(digit=digit, now=now):
                 call.now = now.astimezone(call.tz)
                 call.reprompts.caller_answered()
@@ -116,7 +119,7 @@ class Receptionist:
         return []
 
 
-def _caller_said(call: CallState, text: str) -> list[Action]:
+def _caller_said(call: CallState, text: str, confidence: float | None = None) -> list[Action]:
     if not text:
         return []
     if call.step is Step.ENDED:
@@ -124,6 +127,9 @@ def _caller_said(call: CallState, text: str) -> list[Action]:
     if call.step is Step.WAITING:
         # The answer is on its way; the caller's words would be answered out of turn.
         return [Speak(HOLD_ON)]
+    if mishearing.unsure(call, confidence):
+        checking = call.step is not Step.CONFIRM_HEARD
+        return (checking and mishearing.check_heard(call, text)) or _not_understood(call)
     if call.step is not Step.OFFER_HUMAN and spoken.intent(text) is spoken.Intent.PERSON:
         return _put_through(call)
     actions = STEP_HANDLERS[call.step](call, text)
@@ -134,9 +140,21 @@ def _caller_said(call: CallState, text: str) -> list[Action]:
 
 
 def _caller_keyed(call: CallState, digit: str) -> list[Action]:
-    if call.step in (Step.PHONE_KEYPAD, Step.PHONE_OK):
+    if call.step in mishearing.KEYPAD_STEPS:
         return name_and_number.on_key(call, digit)
-    return []
+    if call.step in (Step.WAITING, Step.ENDED):
+        return []
+    words = mishearing.keyed_answer(call, digit)
+    return _answer_surely(call, words) if words else []
+
+
+def _answer_surely(call: CallState, text: str) -> list[Action]:
+    """Words the caller confirmed, or keyed: acted on without checking them again."""
+    call.sure = True
+    try:
+        return _caller_said(call, text)
+    finally:
+        call.sure = False
 
 
 def _caller_silent(call: CallState) -> list[Action]:
@@ -219,8 +237,22 @@ def _on_offer_human(call: CallState, text: str) -> list[Action] | None:
     return _put_through(call)
 
 
+def _on_confirm_heard(call: CallState, text: str) -> list[Action] | None:
+    """Yes: act on the unsure answer after all. No: put its question again."""
+    answer = spoken.yes_or_no(text)
+    if answer is None or call.heard is None:
+        return None
+    step, question, heard = call.heard
+    call.heard, call.failures = None, 0
+    if not answer:
+        return call.ask(step, question, "Sorry about that.")
+    call.step, call.question = step, question
+    return _answer_surely(call, heard)
+
+
 def _not_understood(call: CallState) -> list[Action]:
-    """Re-ask in other words, then spell out the choices, then offer a person."""
+    """Re-ask in other words, then spell out the choices (and the keypad), then offer a
+    person when someone is there, or else take a message: never hang up on the caller."""
     call.failures += 1
     question = call.question
     if call.failures == 1:
@@ -228,12 +260,19 @@ def _not_understood(call: CallState) -> list[Action]:
         return [Speak(f"Sorry, I didn't catch that. {again}", question.expect)]
     if call.failures == 2:
         again = question.choices or question.rephrased or question.text
-        return [Speak(f"Sorry, I still didn't get that. {again}", question.expect)]
+        keys = mishearing.keypad_hint(call)
+        return [Speak(join("Sorry, I still didn't get that.", again, keys), question.expect)]
     trouble = "I'm sorry, I'm having trouble understanding."
-    if not call.config.clinic.transfer_number:
-        return _goodbye(call, "not_understood", trouble, "Please call back to speak to our team.")
-    call.failures, call.resume = 0, (call.step, question)
+    call.failures = 0
+    if not (call.config.clinic.transfer_number and _open_now(call)):
+        return mishearing.take_message(call, trouble)
+    call.resume = (call.step, question)
     return call.ask(Step.OFFER_HUMAN, OFFER_HUMAN_QUESTION, trouble)
+
+
+def _open_now(call: CallState) -> bool:
+    span = opening_span(call.config.clinic, call.now.date())
+    return span is not None and span[0] <= call.now < span[1]
 
 
 def _rejected(call: CallState, reply: BookingRejected) -> list[Action]:
@@ -256,9 +295,7 @@ def _rejected(call: CallState, reply: BookingRejected) -> list[Action]:
 
 
 def _goodbye(call: CallState, reason: str, *before: str) -> list[Action]:
-    call.step = Step.ENDED
-    farewell = f"Thank you for calling {call.config.clinic.name}. Goodbye!"
-    return [Speak(join(*before, farewell), end_of_call=True), Hangup(reason)]
+    return call.goodbye(reason, *before)
 
 
 STEP_HANDLERS: dict[Step, StepHandler] = {
@@ -276,4 +313,7 @@ STEP_HANDLERS: dict[Step, StepHandler] = {
     Step.WHICH_APPOINTMENT: changes.on_which,
     Step.CONFIRM_CANCEL: changes.on_confirm_cancel,
     Step.CONFIRM_MOVE: changes.on_confirm_move,
+    Step.CONFIRM_HEARD: _on_confirm_heard,
+    Step.MESSAGE_NAME: mishearing.on_message_name,
+    Step.MESSAGE_ABOUT: mishearing.on_message_about,
 }

@@ -8,7 +8,7 @@ None when the words did not answer the question.
 from __future__ import annotations
 
 from receptionist.messages import Expectation
-from receptionist.offline import phrasing, spoken
+from receptionist.offline import mishearing, phrasing, spoken
 from receptionist.offline.questions import (
     CHANGE_QUESTION,
     KEYPAD_QUESTION,
@@ -17,6 +17,7 @@ from receptionist.offline.questions import (
 )
 from receptionist.offline.state import Action, CallState, Step, Task
 from receptionist.scheduling.messages import BookingConfirmed, BookSlot, FindBookings
+from receptionist.scheduling.slots import normalise_phone
 
 
 def next_missing(call: CallState, before: str = "") -> list[Action]:
@@ -74,18 +75,28 @@ def on_key(call: CallState, digit: str) -> list[Action]:
     if digit != "#":
         call.keyed = "" if digit == "*" else call.keyed + digit
         return []
-    number, call.keyed = spoken.keyed_phone_number(call.keyed), ""
-    if number is None:
-        return call.ask(call.step, call.question, "Sorry, that doesn't look like a full number.")
-    return got_number(call, number)
+    keyed, call.keyed = spoken.keyed_phone_number(call.keyed), ""
+    return got_number(call, keyed or "")
 
 
-def got_number(call: CallState, number: str, *, confirm: bool = True) -> list[Action]:
-    """Book with this number, or look up the caller's appointments under it."""
+NOT_A_NUMBER = "Sorry, that doesn't look like a full number."
+
+
+def got_number(call: CallState, said: str, *, confirm: bool = True) -> list[Action]:
+    """Book with this number, or look up the caller's appointments under it.
+
+    The number is kept in E.164, as the store keeps it and as Twilio gives the caller ID.
+    """
+    region = call.config.clinic.country
+    number = normalise_phone(said, region)
+    if not number:
+        return call.ask(call.step, call.question, NOT_A_NUMBER)
     call.draft.phone = number
+    if call.task is Task.MESSAGE:
+        return mishearing.message_taken(call, number)
     if call.task is not Task.BOOK:
         return call.request(lambda request_id: FindBookings(request_id, number))
-    heard = f"Thanks, I've got a number ending {phrasing.number_ending(number)}." if confirm else ""
+    heard = f"Thanks, I've got {phrasing.phone_number(number, region)}." if confirm else ""
     return next_missing(call, heard)
 
 

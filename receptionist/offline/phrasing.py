@@ -6,8 +6,11 @@ Times read "10 AM" and "2:30 PM"; days read "Tuesday the 1st of December".
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, time
+
+import phonenumbers
 
 from receptionist.config import OpeningHours
 from receptionist.offline.spoken import last_digits, ordinal
@@ -56,6 +59,24 @@ def appointment(booked: Appointment) -> str:
 def number_ending(number: str) -> str:
     """Digits spaced out, so TTS reads "4 5 6 7" and not "four thousand five hundred..."."""
     return " ".join(last_digits(number))
+
+
+def phone_number(number: str, region: str) -> str:
+    """Every digit, grouped as the country writes the number: "5 5 5, 1 2 3, 4 5 6 7".
+
+    ``number`` is E.164; a number from ``region`` is read in its national form, without the
+    country code, as the caller would say it.
+    """
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return " ".join(char for char in number if char.isdigit())
+    if parsed.country_code == phonenumbers.country_code_for_region(region):
+        written = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    else:
+        written = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    groups = re.findall(r"\d+", written)
+    return ", ".join(" ".join(group) for group in groups)
 
 
 def opening_hours(hours: Sequence[OpeningHours | None]) -> str:

@@ -217,6 +217,15 @@ _WEEKDAY = whole_words(*_WEEKDAYS, "today", "tomorrow")
 _MONTH = whole_words(*_MONTHS)
 _IN_SOME_DAYS = re.compile(r"\bin \d+ (?:days?|weeks?)\b")
 _DAY_OF_MONTH = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\b(?! (?:1|one|option|time|slot)\b)")
+_ORDINAL_SUFFIX = r"(?:st|nd|rd|th)?"
+_MONTH_NAMES = "|".join(_MONTHS)
+_MONTH_AND_DAY = re.compile(
+    rf"\b(?:(?P<day>\d{{1,2}}){_ORDINAL_SUFFIX} (?:of )?(?P<month>{_MONTH_NAMES})"
+    rf"|(?P<month_first>{_MONTH_NAMES}) (?:the )?(?P<day_after>\d{{1,2}}){_ORDINAL_SUFFIX})\b"
+)
+RECENTLY_PAST_DAYS = 60
+"""A month and day this many days back or fewer is that (past) day, to be re-asked; further
+back it is next year's ("the 5th of January" said in December)."""
 
 
 def spoken_date(text: str, now: datetime) -> date | None:
@@ -225,14 +234,40 @@ def spoken_date(text: str, now: datetime) -> date | None:
     Dates are never in the past: "friday" on a Saturday is the coming Friday.
     """
     words = _without_times(numbers_to_digits(text))
+    if said := _MONTH_AND_DAY.search(words):
+        found = _month_and_day(said, now.date())
+        return found if found and _weekday_agrees(words, found) else None
     if not _MONTH.search(words) and (day := _DAY_OF_MONTH.search(words)):
-        return _next_day_of_month(int(day[1]), now.date())
+        found = _next_day_of_month(int(day[1]), now.date())
+        return found if found and _weekday_agrees(words, found) else None
     # A "one" left after numbers_to_digits is a pronoun ("the tuesday one"), which dateparser
     # would read as January.
     words = re.sub(r"\bone\b", " ", words)
     for said, found in search_dates(words, languages=["en"], settings=_settings(now)) or ():
         if _names_a_day(said) and _weekday_agrees(said, found.date()):
             return found.date()
+    return None
+
+
+def warm_up(now: datetime) -> None:
+    """Parse one date now (blocking, at start-up): dateparser loads its language data on the
+    first call, about 300 ms of CPU that would otherwise hold the event loop in the first
+    call's Dialogue. Warm, a caller's answer takes a few milliseconds: parsed on the loop."""
+    spoken_date("next tuesday at 2", now)  # no day of the month: that is read by hand
+
+
+def _month_and_day(said: re.Match[str], today: date) -> date | None:
+    """ "the 1st of December", "December 1st": this year's, even when it is today or has
+    passed (the caller is then told so), unless it is long past: then next year's."""
+    month = _MONTHS.index(said["month"] or said["month_first"]) + 1
+    day = int(said["day"] or said["day_after"])
+    for year in (today.year, today.year + 1):
+        try:
+            found = date(year, month, day)
+        except ValueError:
+            return None
+        if (today - found).days <= RECENTLY_PAST_DAYS:
+            return found
     return None
 
 
@@ -245,7 +280,8 @@ def _weekday_agrees(said: str, found: date) -> bool:
 def _settings(now: datetime) -> dict[str, object]:
     return {
         "PREFER_DATES_FROM": "future",
-        "RELATIVE_BASE": now.replace(tzinfo=None),
+        # Midnight, not now: "future" must not push today's date to next year.
+        "RELATIVE_BASE": now.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None),
         "TIMEZONE": getattr(now.tzinfo, "key", "UTC"),
         "RETURN_AS_TIMEZONE_AWARE": False,
     }

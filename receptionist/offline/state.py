@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 from receptionist.config import Config
 from receptionist.messages import Expectation
-from receptionist.offline import spoken
 from receptionist.offline.questions import ANYTHING_ELSE_QUESTION, INTENT_QUESTION, Question
 from receptionist.scheduling.messages import Appointment, SchedulerReply, SchedulerRequest
+from receptionist.scheduling.slots import normalise_phone
 from receptionist.turns.reprompts import Reprompts
 
 # --- Events: what happened on the call ------------------------------------------------------
@@ -33,6 +33,8 @@ class CallBegan:
 class CallerSaid:
     text: str
     now: datetime
+    confidence: float | None = None
+    """The recogniser's, when it gives one: a low one is confirmed or re-asked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,16 @@ class TransferCall:
     number: str
 
 
-Action = Speak | AskScheduler | Hangup | TransferCall
+@dataclass(frozen=True, slots=True)
+class TakeMessage:
+    """A message for the clinic's team: who, the number to call back, what about."""
+
+    name: str
+    phone: str
+    about: str
+
+
+Action = Speak | AskScheduler | Hangup | TransferCall | TakeMessage
 
 
 # --- State -----------------------------------------------------------------------------------
@@ -107,6 +118,10 @@ class Step(enum.Enum):
     WHICH_APPOINTMENT = enum.auto()
     CONFIRM_CANCEL = enum.auto()
     CONFIRM_MOVE = enum.auto()
+    CONFIRM_HEARD = enum.auto()
+    """Whether the receptionist heard an unsure answer right."""
+    MESSAGE_NAME = enum.auto()
+    MESSAGE_ABOUT = enum.auto()
     WAITING = enum.auto()
     """For the Scheduler's reply, not for the caller."""
     ENDED = enum.auto()
@@ -116,6 +131,7 @@ class Task(enum.Enum):
     BOOK = "book"
     CANCEL = "cancel"
     MOVE = "move"
+    MESSAGE = "message"
 
 
 @dataclass
@@ -158,6 +174,10 @@ class CallState:
     """Where to go back to when the caller declines a human."""
     last_request_id: int = 0
     pending: int | None = None
+    heard: tuple[Step, Question, str] | None = None
+    """An unsure answer being confirmed: the question it answered, and the words."""
+    sure: bool = False
+    """The words being handled were confirmed (or keyed): act on them without asking."""
 
     def __post_init__(self) -> None:
         self.reprompts = Reprompts(self.config.dialogue.max_reprompts)
@@ -168,15 +188,24 @@ class CallState:
 
     @property
     def caller_number(self) -> str | None:
-        """The caller ID when it is a number we could call back."""
-        if self.caller and spoken.keyed_phone_number(self.caller):
-            return self.caller
-        return None
+        """The caller ID (E.164) when it is a number we could call back."""
+        return normalise_phone(self.caller or "", self.config.clinic.country) or None
 
     def ask(self, step: Step, question: Question, before: str = "") -> list[Action]:
         """Say ``before`` then put the question, and wait for its answer."""
-        self.step, self.question = step, question
+        self.step, self.question, self.keyed = step, question, ""  # keys answer one question
         return [Speak(join(before, question.text), question.expect)]
+
+    def confirm(self, text: str, check: str) -> list[Action]:
+        """Ask ``check`` ("did you say Tuesday the 8th?") before acting on ``text``."""
+        self.heard = (self.step, self.question, text)
+        question = Question(check, Expectation.YES_NO, rephrased=f"{check} Please say yes or no.")
+        return self.ask(Step.CONFIRM_HEARD, question)
+
+    def goodbye(self, reason: str, *before: str) -> list[Action]:
+        self.step = Step.ENDED
+        farewell = f"Thank you for calling {self.config.clinic.name}. Goodbye!"
+        return [Speak(join(*before, farewell), end_of_call=True), Hangup(reason)]
 
     def anything_else(self, before: str = "") -> list[Action]:
         self.task, self.draft = Task.BOOK, Draft()

@@ -27,6 +27,8 @@ class FindFreeSlots:
     day: date
     earliest: time | None = None
     limit: int = 3
+    near: time | None = None
+    """The time the caller asked for: offer the free times nearest to it."""
 
 
 @dataclass(frozen=True, slots=True)

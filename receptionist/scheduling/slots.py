@@ -9,10 +9,11 @@ wall-clock arithmetic in Python, which would stretch or shrink an appointment ac
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+
+import phonenumbers
 
 from receptionist.config import ClinicConfig, SchedulerConfig
 from receptionist.scheduling.messages import RejectReason
@@ -31,10 +32,21 @@ class Rejection:
     detail: str = ""
 
 
-def normalise_phone(raw: str) -> str:
-    """Digits with a leading +: '(555) 123-4567' -> '+5551234567'; '' when there are none."""
-    digits = re.sub(r"\D", "", raw)
-    return f"+{digits}" if digits else ""
+def normalise_phone(raw: str, region: str) -> str:
+    """E.164 ('+15551234567'), reading a national number in ``region`` (the clinic's
+    country, "US"); '' when ``raw`` cannot be a phone number.
+
+    One form for every number, so a number keyed as "5551234567" finds the booking made
+    under Twilio's caller ID "+15551234567". The maintained ``phonenumbers`` library knows
+    each country's trunk prefixes and lengths ("07700 900123" in "GB" is +447700900123).
+    """
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_possible_number(number):
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def end_of(start: datetime, minutes: int) -> datetime:
@@ -126,6 +138,32 @@ def bookable_starts(
         for start in grid_starts(opening, minutes, scheduler.slot_minutes)
         if start >= not_before and (earliest is None or start.time() >= earliest)
     ]
+
+
+PARTS_OF_THE_DAY = (time(12, 0), time(14, 0))
+"""Where morning ends and midday ends: offers are spread over morning, midday, afternoon."""
+
+
+def offered(free: Sequence[datetime], limit: int, near: time | None = None) -> list[datetime]:
+    """The ``limit`` free starts to offer, in order: the nearest to ``near``, or else spread
+    over the day, the earliest of each part of it first, so a caller who cannot come in the
+    morning still hears an afternoon time."""
+    if limit <= 0:
+        return []
+    if near is not None:
+        wanted = near.hour * 60 + near.minute
+        by_distance = sorted(free, key=lambda s: (abs(s.hour * 60 + s.minute - wanted), s))
+        return sorted(by_distance[:limit])
+    firsts = [
+        next(start for start in free if _part_of_day(start) == part)
+        for part in sorted({_part_of_day(start) for start in free})
+    ]
+    rest = [start for start in free if start not in firsts]
+    return sorted([*firsts, *rest][:limit])
+
+
+def _part_of_day(start: datetime) -> int:
+    return sum(start.time() >= boundary for boundary in PARTS_OF_THE_DAY)
 
 
 def check_start(

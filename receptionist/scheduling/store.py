@@ -38,6 +38,7 @@ from receptionist.scheduling.slots import (
     end_of,
     free_starts,
     normalise_phone,
+    offered,
     overlaps,
 )
 
@@ -129,10 +130,12 @@ class AppointmentStore:
         *,
         earliest: time | None = None,
         limit: int = 3,
+        near: time | None = None,
         blocked: Sequence[Span] = (),
     ) -> tuple[datetime, ...] | Rejection:
-        """Up to ``limit`` free starts for ``service`` on ``day``, earliest first, avoiding
-        bookings and the ``blocked`` spans (aware datetimes)."""
+        """Up to ``limit`` free starts for ``service`` on ``day`` (from ``earliest``), in
+        order, avoiding bookings and the ``blocked`` spans (aware datetimes): those nearest
+        ``near`` when the caller asked for a time, else spread over the day (``offered``)."""
         known = self._config.service(service)
         if known is None:
             return Rejection(RejectReason.UNKNOWN_SERVICE, service)
@@ -147,7 +150,7 @@ class AppointmentStore:
         with self._backend.transaction(write=False) as tx:
             busy = tx.busy_spans(starts[0], end_of(starts[-1], known.minutes))
         free = free_starts(starts, known.minutes, [*busy, *blocked])
-        return tuple(free[: max(limit, 0)])
+        return tuple(offered(free, limit, near))
 
     def book(
         self,
@@ -160,7 +163,7 @@ class AppointmentStore:
         blocked: Sequence[Span] = (),
     ) -> Appointment | Rejection:
         """Book ``start`` for ``service`` in one transaction: fully written, or not at all."""
-        name, phone, reason = name.strip(), normalise_phone(phone), reason.strip()
+        name, phone, reason = name.strip(), self._phone(phone), reason.strip()
         now = self._now()
         known = self._check_booking(service, start, name, phone, now)
         if isinstance(known, Rejection):
@@ -180,7 +183,7 @@ class AppointmentStore:
     def find_bookings(self, phone: str) -> tuple[Appointment, ...]:
         """Appointments under ``phone`` that are not over yet, earliest first."""
         with self._backend.transaction(write=False) as tx:
-            return tuple(tx.appointments(self._now(), normalise_phone(phone)))
+            return tuple(tx.appointments(self._now(), self._phone(phone)))
 
     def cancel(self, appointment_id: int, phone: str) -> Appointment | Rejection:
         """Cancel a caller's own appointment that has not started; the row is kept."""
@@ -278,13 +281,16 @@ class AppointmentStore:
             return Rejection(RejectReason.INVALID, "a name and a phone number are needed")
         return self._check_start(start, known.minutes, now) or known
 
+    def _phone(self, raw: str) -> str:
+        return normalise_phone(raw, self._config.clinic.country)
+
     def _check_start(self, start: datetime, minutes: int, now: datetime) -> Rejection | None:
         return check_start(start, minutes, now, self._config.clinic, self._config.scheduler)
 
     def _own_upcoming(
         self, tx: Transaction, appointment_id: int, phone: str, now: datetime
     ) -> Appointment | Rejection:
-        found = tx.own_active(appointment_id, normalise_phone(phone))
+        found = tx.own_active(appointment_id, self._phone(phone))
         if found is None:  # a wrong phone must not reveal that the appointment exists
             return Rejection(RejectReason.NOT_FOUND, f"no appointment {appointment_id}")
         if found.start <= now:

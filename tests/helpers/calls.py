@@ -9,6 +9,7 @@ from structlog.testing import capture_logs as _capture_logs
 
 from receptionist.devtools.replay import load_caller_audio, split_utterances
 from receptionist.devtools.twilio_caller import CallerReport, TwilioCaller
+from tests.helpers.loop_budget import no_step_longer_than
 from tests.helpers.paths import PROJECT_ROOT
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
@@ -29,5 +30,12 @@ def utterances(fixture: str) -> list[bytes]:
 
 
 async def call(server: str, fixture: str, **caller: object) -> CallerReport:
+    """One whole call; it fails if any task step (the server's included) held the loop."""
+    audio = utterances(fixture)  # the caller's own work, before the clock starts
+    with no_step_longer_than():
+        return await unchecked_call(server, audio, **caller)
+
+
+async def unchecked_call(server: str, audio: list[bytes], **caller: object) -> CallerReport:
     twilio = TwilioCaller(server, paced=False, reply_quiet_s=0.5, **caller)  # type: ignore[arg-type]
-    return await twilio.run(utterances(fixture))
+    return await twilio.run(audio)

@@ -111,7 +111,7 @@ def test_book_appointment_becomes_book_slot_with_the_caller_number() -> None:
 def test_a_phone_number_given_wins_over_the_caller_id() -> None:
     valid = check("book_appointment", {**BOOKING, "phone": "555 987 6543"})
     assert isinstance(valid, Book)
-    assert valid.phone == "+5559876543"
+    assert valid.phone == "+15559876543"
 
 
 @pytest.mark.parametrize(

@@ -31,11 +31,19 @@ def hhmm(starts: list[datetime]) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("raw", "normal"),
-    [("+1 (555) 123-4567", "+15551234567"), ("555.123.4567", "+5551234567"), ("n/a", "")],
+    ("raw", "region", "normal"),
+    [
+        ("+1 (555) 123-4567", "US", "+15551234567"),
+        ("555.123.4567", "US", "+15551234567"),
+        ("5551234567", "US", "+15551234567"),
+        ("07700 900123", "GB", "+447700900123"),
+        ("+1 555 123 4567", "GB", "+15551234567"),
+        ("n/a", "US", ""),
+        ("12", "US", ""),
+    ],
 )
-def test_normalise_phone(raw: str, normal: str) -> None:
-    assert normalise_phone(raw) == normal
+def test_normalise_phone_to_e164(raw: str, region: str, normal: str) -> None:
+    assert normalise_phone(raw, region) == normal
 
 
 def test_touching_spans_do_not_overlap() -> None:

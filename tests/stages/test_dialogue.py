@@ -206,7 +206,7 @@ async def test_keypad_digits_reach_the_conversation(autojump_clock: trio.abc.Clo
         for digit in "5559876543#":
             await call.events.send(DtmfPressed(digit, trio.current_time()))
         request = await call.scheduler.receive()
-        assert request.phone == "5559876543"  # type: ignore[union-attr]
+        assert request.phone == "+15559876543"  # type: ignore[union-attr]
 
 
 async def test_call_stopped_ends_the_actor_and_closes_its_channels(

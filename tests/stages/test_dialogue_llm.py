@@ -12,10 +12,11 @@ import trio.testing
 
 from receptionist.devtools.fakes.openai import Scripted, ToolCallScript
 from receptionist.llm import FALLBACK, LlmEngine
-from receptionist.llm.brain import GIVE_UP
+from receptionist.llm.brain import GIVE_UP, KEYED_PREFIX
 from receptionist.messages import (
     CallStopped,
     ClearAudio,
+    DtmfPressed,
     EndCall,
     EndReason,
     ListenFor,
@@ -180,3 +181,21 @@ async def test_silence_gets_reprompts_then_a_goodbye(autojump_clock: trio.abc.Cl
                 await call.played(turn)
             assert await call.to_twilio.receive() == EndCall(EndReason.COMPLETED)
             await events_send.send(CallStopped(trio.current_time()))
+
+
+async def test_keypad_digits_reach_the_model_as_the_callers_turn() -> None:
+    replies = (Scripted(text="Thanks, I have 555 987 6543."), Scripted(text="Yes, booked."))
+    quick = replace(CONFIG, dialogue=replace(CONFIG.dialogue, reprompt_after_s=0.2))
+    async with llm_dialogue(*replies, config=quick) as (call, fake):
+        await greeted(call)
+        for digit in "5559876543#":
+            await call.events.send(DtmfPressed(digit, trio.current_time()))
+        await call.played(await call.turn())
+        assert fake.requests[0].body["messages"][-1] == {
+            "role": "user",
+            "content": f"{KEYED_PREFIX} 5559876543",
+        }
+        # One key and no "#": it goes when the caller falls silent, not a reprompt.
+        await call.events.send(DtmfPressed("1", trio.current_time()))
+        await call.played(await call.turn())
+        assert fake.requests[1].body["messages"][-1]["content"] == f"{KEYED_PREFIX} 1"
