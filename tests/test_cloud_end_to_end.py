@@ -26,6 +26,11 @@ from receptionist.scheduling.store import AppointmentStore
 from receptionist.server import serve_app
 from tests.helpers.calls import NOW, capture_logs, unchecked_call, utterances
 
+# Whole calls on the real clock against three fakes: a loaded machine can make one late.
+# Known to fail about one full run in two on the 2-core machine, never alone; to be fixed
+# (issue 10 note). Rerun rather than hide it.
+pytestmark = pytest.mark.flaky(reruns=2)
+
 TEST_LIMIT_S = 60
 TUESDAY = NOW.date().replace(day=1, month=12)
 """NOW is Tuesday 24 November; "next Tuesday" is the 1st of December."""
