@@ -19,7 +19,7 @@ from tests.helpers.llm import openai_server
 LONG = " ".join(f"Word {n}." for n in range(200))
 
 
-@pytest.mark.flaky(reruns=2)  # failed once in a full run (garbage from earlier tests?); cause to find
+@pytest.mark.flaky(reruns=2)  # failed once in a full run (earlier garbage?); cause to find
 @pytest.mark.parametrize("stop_after", [None, 1], ids=["to_done", "stopped_early"])
 async def test_a_stream_leaves_no_generator_to_the_garbage_collector(stop_after):
     with warnings.catch_warnings(record=True) as caught:
