@@ -59,7 +59,7 @@ def test_a_token_expires_shortly_after_issue():
 
 def test_another_process_on_the_same_secret_accepts_it_once_too():
     clock = Clock()
-    here, there = StreamTokens(b"shared", clock=clock), StreamTokens(b"shared", clock=clock)
+    here, there = StreamTokens(b"one secret", clock=clock), StreamTokens(b"one secret", clock=clock)
     stream = issued(here)
     assert there.redeem("CA1", stream)
     assert not there.redeem("CA1", stream)
