@@ -23,6 +23,7 @@ import structlog
 import trio
 
 from receptionist.calendar.busy import BusyTimes
+from receptionist.call_outcomes import fallback_outcome, save_outcome
 from receptionist.config import Config
 from receptionist.drain import GOING_AWAY, say_goodbye
 from receptionist.engines.fallback import FallbackSpeechEngine
@@ -30,12 +31,12 @@ from receptionist.engines.tts import SpeechEngine
 from receptionist.errors import (
     CallDisconnected,
     ProtocolError,
-    StoreUnavailable,
     StreamRejected,
     TwilioProtocolError,
 )
 from receptionist.frame_costs import FrameCosts, counting
 from receptionist.llm.client import LlmClient
+from receptionist.logs import mask_phone
 from receptionist.messages import (
     DialogueEvent,
     EndCall,
@@ -64,8 +65,6 @@ log = structlog.get_logger()
 START_TIMEOUT_S = 10.0
 """Twilio sends ``connected`` and ``start`` right after the upgrade; a silent peer is not it."""
 CLOSE_TIMEOUT_S = 1.0
-SAVE_OUTCOME_TIMEOUT_S = 2.0
-"""Twilio asks /call-ended right after the stream closes; an outcome saved later is moot."""
 POLICY_VIOLATION = 1008
 HUNG_UP = "hung_up"
 """``call.end``'s outcome when the caller (or the network) ended the call."""
@@ -130,7 +129,7 @@ async def refuse_while_draining(connection: MediaConnection, services: CallServi
         await _close(connection, POLICY_VIOLATION)
         return
     log.warning("call.refused_draining", call_sid=stream.call_sid)
-    await save_outcome(services, stream.call_sid, EndCall(EndReason.RETRY))
+    await save_outcome(services.store, stream.call_sid, EndCall(EndReason.RETRY))
     await _close(connection, GOING_AWAY)
 
 
@@ -169,7 +168,7 @@ async def _supervise(
     async def ended(end: EndCall) -> None:
         nonlocal outcome
         outcome = end.reason.value
-        await save_outcome(services, stream.call_sid, end)
+        await save_outcome(services.store, stream.call_sid, end)
 
     try:
         with counting(costs), ending:  # counting before the actors start: they inherit it
@@ -183,7 +182,7 @@ async def _supervise(
         # can, and let every other call carry on.
         log.error("call.crashed", exc_info=group)
         outcome = EndReason.ERROR.value
-        await save_outcome(services, stream.call_sid, _fallback_outcome(services.config))
+        await save_outcome(services.store, stream.call_sid, fallback_outcome(services.config))
         await _close(connection, 1011)
     finally:
         log.info("call.frame_costs", **asdict(costs))
@@ -197,39 +196,12 @@ async def _end_politely(
     connection: MediaConnection, stream: tp.StreamStart, services: CallServices
 ) -> None:
     """The server is going down: say so, and hang up (drain.py)."""
-    await save_outcome(services, stream.call_sid, EndCall(EndReason.COMPLETED))
+    await save_outcome(services.store, stream.call_sid, EndCall(EndReason.COMPLETED))
     try:
         await say_goodbye(connection, stream.stream_sid, services.speech)
     except CallDisconnected:
         return
     await _close(connection, 1000)
-
-
-async def save_outcome(services: CallServices, call_sid: str, outcome: EndCall) -> None:
-    """Keep how the call ended in the database, for /call-ended on whichever process Twilio
-    reaches. Shielded and time-boxed: it runs as the call ends, also when cancelled."""
-    row = (outcome.reason.value, outcome.transfer_to)
-    with trio.move_on_after(SAVE_OUTCOME_TIMEOUT_S, shield=True) as scope:
-        try:
-            await trio.to_thread.run_sync(services.store.save_outcome, call_sid, row)
-        except StoreUnavailable as exc:
-            log.error("call.outcome_not_saved", error=str(exc))
-    if scope.cancelled_caught:
-        log.error("call.outcome_not_saved", error="timed out")
-
-
-async def take_outcome(services: CallServices, call_sid: str) -> EndCall | None:
-    """The outcome ``save_outcome`` kept, once; None when unknown or the database fails."""
-    try:
-        row = await trio.to_thread.run_sync(services.store.take_outcome, call_sid)
-    except StoreUnavailable as exc:
-        log.error("call.outcome_unreadable", error=str(exc))
-        return None
-    return None if row is None else EndCall(EndReason(row[0]), transfer_to=row[1])
-
-
-def _fallback_outcome(config: Config) -> EndCall:
-    return EndCall(EndReason.ERROR, transfer_to=config.clinic.transfer_number or None)
 
 
 async def run_call(
@@ -247,7 +219,7 @@ async def run_call(
     is saved for /call-ended).
     """
     if on_end is None:
-        on_end = partial(save_outcome, services, stream.call_sid)
+        on_end = partial(save_outcome, services.store, stream.call_sid)
     config, buffers = services.config, services.config.buffers
     turns = TurnCancellation()
     audio_send, audio_recv = trio.open_memory_channel[InboundAudio](buffers.inbound_audio_frames)
@@ -340,10 +312,3 @@ async def _close(connection: MediaConnection, code: int) -> None:
             await connection.close(code)
         except Exception as exc:  # the socket may already be gone; nothing more to do
             log.debug("call.close_failed", error=repr(exc))
-
-
-def mask_phone(number: str | None) -> str | None:
-    """Keep only the last four digits of a phone number for the logs."""
-    if not number:
-        return number
-    return "*" * max(len(number) - 4, 0) + number[-4:]

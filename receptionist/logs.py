@@ -87,3 +87,10 @@ def capture_to_file(path: Path) -> Iterator[list[dict[str, Any]]]:
             yield events
         finally:
             structlog.configure(**previous)
+
+
+def mask_phone(number: str | None) -> str | None:
+    """Keep only the last four digits of a phone number for the logs."""
+    if not number:
+        return number
+    return "*" * max(len(number) - 4, 0) + number[-4:]

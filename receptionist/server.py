@@ -24,7 +24,8 @@ from quart import Response, request, websocket
 from quart_trio import QuartTrio
 from quart_trio.asgi import TrioASGIWebsocketConnection
 
-from receptionist.call import CallServices, refuse_while_draining, serve_call, take_outcome
+from receptionist.call import CallServices, refuse_while_draining, serve_call
+from receptionist.call_outcomes import take_outcome
 from receptionist.drain import (
     REDIRECTS_PARAMETER,
     Drain,
@@ -154,7 +155,7 @@ def create_app(
             return checked
         base, params = checked
         call_sid = dict(params).get("CallSid", "")
-        outcome = await take_outcome(services, call_sid)
+        outcome = await take_outcome(services.store, call_sid)
         if outcome and outcome.reason is EndReason.RETRY:
             return _elsewhere(base + "/incoming-call", {}, call_sid)
         transfer_to = outcome.transfer_to if outcome else None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from receptionist.call import mask_phone
 from receptionist.config import Config
+from receptionist.logs import mask_phone
 from receptionist.records.store import CallSummary, RecordStore
 from receptionist.scheduling.backend import open_backend
 

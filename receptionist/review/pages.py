@@ -24,7 +24,8 @@ from markupsafe import Markup
 from quart import Blueprint, Response, redirect, render_template, request, send_file
 from quart_trio import QuartTrio
 
-from receptionist.call import CallServices, mask_phone
+from receptionist.call import CallServices
+from receptionist.logs import mask_phone
 from receptionist.records.store import CallSummary, RecordStore, recordings_folder
 from receptionist.review.auth import (
     LOGIN_CSRF_COOKIE,
