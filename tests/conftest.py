@@ -21,7 +21,7 @@ from receptionist.devtools.postgres_cluster import (
 )
 from receptionist.scheduling.store import AppointmentStore
 from tests.helpers.calendar_helpers import calendar_settings
-from tests.helpers.calendar_outbox import TestOutbox
+from tests.helpers.calendar_outbox import StoreOutbox
 from tests.helpers.clinic import TUESDAY, Clock, StoreFactory, at, clinic_config
 from tests.helpers.paths import PROJECT_ROOT
 from tests.helpers.radicale_server import RadicaleServer
@@ -137,5 +137,8 @@ def settings(radicale: RadicaleServer) -> CalendarConfig:
 
 
 @pytest.fixture
-def outbox(tmp_path: Path) -> TestOutbox:
-    return TestOutbox(tmp_path / "outbox.sqlite3")
+def outbox(tmp_path: Path) -> Iterator[StoreOutbox]:
+    """The real store's outbox on a fresh SQLite file."""
+    store_outbox = StoreOutbox(tmp_path / "outbox.sqlite3")
+    yield store_outbox
+    store_outbox.close()

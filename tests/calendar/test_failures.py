@@ -1,7 +1,7 @@
 """The calendar failing: stopped, refusing the credentials, shared by two pushers, misnamed.
 
-Real Radicale on 127.0.0.1, real clock (see test_calendar.py). Bookings go through the test
-outbox (tests/calendar_outbox.py) until the store has its own.
+Real Radicale on 127.0.0.1, real clock (see test_sync.py). Changes go through the real
+store's outbox (tests/helpers/calendar_outbox.py).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from tests.helpers.calendar_helpers import (
     pushing,
     wait_until,
 )
-from tests.helpers.calendar_outbox import TestOutbox
+from tests.helpers.calendar_outbox import StoreOutbox
 from tests.helpers.clinic import TUESDAY, TZ, at
 from tests.helpers.radicale_server import PASSWORD, USER, RadicaleServer
 
@@ -50,12 +50,12 @@ def own_radicale(tmp_path: Path) -> Any:
     server.stop()
 
 
-def attempts(outbox: TestOutbox) -> int:
+def attempts(outbox: StoreOutbox) -> int:
     return max((row["attempts"] for row in outbox.unfinished()), default=0)
 
 
 async def test_a_booking_made_while_the_calendar_is_down_appears_once_when_it_is_back(
-    own_radicale: RadicaleServer, outbox: TestOutbox
+    own_radicale: RadicaleServer, outbox: StoreOutbox
 ) -> None:
     settings = calendar_settings(own_radicale.new_calendar())
     with capture_logs() as logs:
@@ -86,7 +86,7 @@ async def test_wrong_credentials_are_a_clear_failure_at_check(settings: Calendar
 
 
 async def test_wrong_credentials_at_start_up_are_logged_and_bookings_wait_for_them(
-    settings: CalendarConfig, outbox: TestOutbox
+    settings: CalendarConfig, outbox: StoreOutbox
 ) -> None:
     with capture_logs() as logs:
         async with open_calendar(settings, outbox, TZ, days_ahead=7, now=CLOCK, secrets=WRONG):
@@ -147,7 +147,7 @@ async def test_check_says_when_the_server_cannot_be_reached(tmp_path: Path) -> N
 async def test_two_pushers_sharing_one_outbox_write_each_booking_once(
     settings: CalendarConfig, tmp_path: Path
 ) -> None:
-    first, second = (TestOutbox(tmp_path / "shared.sqlite3") for _ in range(2))
+    first, second = (StoreOutbox(tmp_path / "shared.sqlite3") for _ in range(2))  # two processes
     bookings = [appointment(100 + n, f"{9 + n // 4:02}:{n % 4 * 15:02}", 15) for n in range(12)]
     for booking in bookings:
         first.add("upsert", booking)
@@ -162,7 +162,7 @@ async def test_two_pushers_sharing_one_outbox_write_each_booking_once(
 
 
 async def test_our_event_is_found_by_uid_under_another_name(
-    settings: CalendarConfig, outbox: TestOutbox
+    settings: CalendarConfig, outbox: StoreOutbox
 ) -> None:
     """An event with our UID that another client stored under its own resource name."""
     uid = event_uid(PREFIX, 60)
@@ -198,7 +198,7 @@ async def test_the_right_password_is_what_radicale_takes(radicale: RadicaleServe
 
 
 async def test_an_item_that_cannot_be_written_is_retried_and_holds_up_no_other(
-    settings: CalendarConfig, outbox: TestOutbox
+    settings: CalendarConfig, outbox: StoreOutbox
 ) -> None:
     outbox.add("reschedule", appointment(70))  # an action no pusher knows: a bug, kept
     outbox.add("upsert", appointment(71))

@@ -1,7 +1,7 @@
 """The calendar with the real appointments store: its outbox and its blocked spans.
 
-The same behaviour is covered through the test outbox in test_calendar.py and
-test_calendar_failures.py; these run it on the real store's outbox and blocked spans.
+test_sync.py and test_failures.py hand the pusher changes written straight into the store's
+outbox; these book, move and cancel through the store itself and use its blocked spans.
 """
 
 from __future__ import annotations

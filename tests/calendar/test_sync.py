@@ -2,9 +2,8 @@
 
 These run on the real clock: Radicale is another process, and a mock clock would jump past
 its answers into the client's timeouts. Backoffs and polls are set to tens of milliseconds.
-Until the appointments store has its outbox, bookings reach the pusher through the test
-outbox (tests/calendar_outbox.py), written as the store will write them; the cases marked
-``needs_store_outbox`` run the real store and start running once it has one.
+Changes reach the pusher through the real store's outbox (tests/helpers/calendar_outbox.py
+writes its rows as a booking's transaction does); test_store.py books through the store.
 """
 
 from __future__ import annotations
@@ -32,14 +31,14 @@ from tests.helpers.calendar_helpers import (
     pushing,
     put_staff_event,
 )
-from tests.helpers.calendar_outbox import TestOutbox
+from tests.helpers.calendar_outbox import StoreOutbox
 from tests.helpers.clinic import PHONE, TUESDAY, TZ, at, clinic_config
 
 # --- both ways -----------------------------------------------------------------------------
 
 
 async def test_a_booking_becomes_an_event_at_the_right_time_and_zone(
-    settings: CalendarConfig, outbox: TestOutbox
+    settings: CalendarConfig, outbox: StoreOutbox
 ) -> None:
     outbox.add("upsert", appointment(41))
     async with pushing(outbox, settings):
@@ -53,7 +52,7 @@ async def test_a_booking_becomes_an_event_at_the_right_time_and_zone(
 
 
 async def test_a_move_updates_the_event_and_a_cancellation_deletes_it(
-    settings: CalendarConfig, outbox: TestOutbox
+    settings: CalendarConfig, outbox: StoreOutbox
 ) -> None:
     uid = event_uid(PREFIX, 42)
     async with pushing(outbox, settings):
@@ -70,7 +69,7 @@ async def test_a_move_updates_the_event_and_a_cancellation_deletes_it(
 
 
 async def test_a_cancellation_of_an_event_already_gone_is_done(
-    settings: CalendarConfig, outbox: TestOutbox
+    settings: CalendarConfig, outbox: StoreOutbox
 ) -> None:
     outbox.add("delete", appointment(43))
     with capture_logs() as logs:
@@ -101,7 +100,7 @@ async def test_a_staff_event_blocks_a_slot_that_would_be_offered(
 
 
 async def test_the_receptionists_own_events_never_block(
-    settings: CalendarConfig, outbox: TestOutbox
+    settings: CalendarConfig, outbox: StoreOutbox
 ) -> None:
     outbox.add("upsert", appointment(44))
     async with pushing(outbox, settings):
@@ -146,7 +145,7 @@ async def test_a_booking_rechecks_and_sees_a_staff_event_added_since_the_offer(
     assert busy.cached(TUESDAY) == blocked  # and the next offer knows it too
 
 
-async def test_without_a_calendar_nothing_runs_and_nothing_is_blocked(outbox: TestOutbox) -> None:
+async def test_without_a_calendar_nothing_runs_and_nothing_is_blocked(outbox: StoreOutbox) -> None:
     none = CalendarConfig()
     async with open_calendar(none, outbox, TZ, days_ahead=7, now=CLOCK, secrets={}) as busy:
         assert busy is None

@@ -20,7 +20,7 @@ from receptionist.calendar.caldav import CalDavClient
 from receptionist.calendar.pusher import CalendarOutbox, serve_calendar_sync
 from receptionist.config.calendar import CalendarConfig
 from receptionist.scheduling.messages import Appointment
-from tests.helpers.calendar_outbox import TestOutbox
+from tests.helpers.calendar_outbox import StoreOutbox
 from tests.helpers.clinic import PHONE, TUESDAY, TZ, Clock, at
 from tests.helpers.radicale_server import PASSWORD, USER
 
@@ -81,7 +81,7 @@ async def wait_until(condition: Callable[[], Awaitable[bool]]) -> None:
             await trio.sleep(POLL_S)
 
 
-async def drained(outbox: TestOutbox) -> None:
+async def drained(outbox: StoreOutbox) -> None:
     async def empty() -> bool:
         return not await trio.to_thread.run_sync(outbox.unfinished)
 
