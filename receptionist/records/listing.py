@@ -7,7 +7,7 @@ from datetime import date, datetime
 from receptionist.config import Config
 from receptionist.logs import mask_phone
 from receptionist.records.store import CallSummary, RecordStore
-from receptionist.scheduling.backend import open_backend
+from receptionist.scheduling.database import open_backend
 
 
 def format_call(summary: CallSummary, config: Config) -> str:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from receptionist.config import Config
-from receptionist.scheduling.backend import Backend, open_backend
+from receptionist.scheduling.backend import Backend
+from receptionist.scheduling.database import open_backend
 
 _SUMMARY = "call_sid, stream_sid, caller, started_at, ended_at, outcome, bookings, recording"
 

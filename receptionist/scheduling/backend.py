@@ -1,4 +1,5 @@
-"""What the appointments store asks of a database backend, and which backend a config names.
+"""What the appointments store asks of a database backend (database.py opens the one a
+config names).
 
 The store (store.py) keeps the rules; a backend keeps the rows, one transaction at a time,
 and owns the one guarantee that needs the database: two overlapping active appointments are
@@ -12,7 +13,6 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from receptionist.config import Config
 from receptionist.scheduling.messages import Appointment
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.slots import Span
@@ -82,20 +82,3 @@ class Backend(Protocol):
     def connection(self) -> AbstractContextManager[Any]:
         """A raw DB-API connection, schema checked, for the call records (records/store.py):
         they share the database and its migrations but not the appointments' rules."""
-
-
-def open_backend(
-    database: str, config: Config, environ: Mapping[str, str] | None = None
-) -> Backend:
-    """The backend for ``[scheduler] database``: a ``postgresql://`` URL or a file path.
-
-    Raises:
-        ConfigError: a PostgreSQL URL that is malformed or holds a password.
-    """
-    if database.startswith(("postgresql://", "postgres://")):
-        from receptionist.scheduling.postgres_store import PostgresBackend
-
-        return PostgresBackend(database, config, environ)
-    from receptionist.scheduling.sqlite_store import SqliteBackend
-
-    return SqliteBackend(database, config.clinic.tz)

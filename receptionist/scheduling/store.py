@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 from receptionist.config import Config, Service
 from receptionist.errors import SlotTaken
 from receptionist.scheduling import outbox
-from receptionist.scheduling.backend import CallOutcome, Transaction, open_backend
+from receptionist.scheduling.backend import CallOutcome, Transaction
+from receptionist.scheduling.database import open_backend
 from receptionist.scheduling.messages import Appointment, RejectReason
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.slots import (

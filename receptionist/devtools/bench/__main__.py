@@ -62,20 +62,19 @@ from receptionist.devtools.bench.figures import (
     voice_to_voice_ms,
 )
 from receptionist.devtools.bench.floor import floor_phase, floor_table
+from receptionist.devtools.bench.level import Level, run_level
 from receptionist.devtools.bench.process import ROOT, ServerProcess, pin_self
 from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
 from receptionist.devtools.fakes.deepgram import ScriptedUtterance, load_script
 from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs
 from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted
 from receptionist.devtools.replay import load_caller_audio, split_utterances
-from receptionist.devtools.twilio_caller import CallerReport, TwilioCaller
+from receptionist.devtools.twilio_caller import CallerReport
 
 SPARSE_INTERIMS_S = 1.0
 """The interim cadence of the last cloud round (Deepgram's docs example: one a second)."""
 CLOUD_UTTERANCES = 4
 """The first four of booking_call's utterances: enough replies per call, short calls."""
-CALL_LIMIT_S = 90.0
-SAMPLE_S = 0.25
 UNLIMITED_CALLS = 10_000
 
 
@@ -92,57 +91,6 @@ class Settings:
     floor_only: bool
     levels: list[int]
     cloud_levels: list[int]
-
-
-@dataclass
-class Level:
-    reports: list[CallerReport]
-    call_s: float
-    wall_s: float
-    cpu_s: float
-    server_cpu_s: float
-    """Without the recogniser's worker processes."""
-    rss_before_mb: float
-    rss_peak_mb: float
-    failed: int
-
-
-async def run_level(
-    server: ServerProcess, calls: int, utterances: list[bytes], cut: dict[int, float], tag: str
-) -> Level:
-    """``calls`` concurrent calls, started over two seconds; CPU and RSS sampled meanwhile."""
-    reports: list[CallerReport] = []
-    durations: list[float] = []
-    failed = 0
-    rss_before, cpu_before, started = server.rss_mb(), server.cpu_s(), trio.current_time()
-    server_cpu_before = server.cpu_s(workers=False)
-    peak = rss_before
-
-    async def place(index: int) -> None:
-        nonlocal failed
-        await trio.sleep(index * 2.0 / calls)
-        sid = f"CA{tag}{index:0{32 - len(tag)}d}"
-        began = trio.current_time()
-        with trio.move_on_after(CALL_LIMIT_S) as scope:
-            report = await TwilioCaller(server.url, call_sid=sid).run(
-                utterances, barge_in_after_s=cut
-            )
-        if scope.cancelled_caught or any(ms is None for ms in report.reply_latencies_ms):
-            failed += 1
-        if not scope.cancelled_caught:
-            reports.append(report)
-            durations.append(trio.current_time() - began)
-
-    async with trio.open_nursery() as nursery:
-        for index in range(calls):
-            nursery.start_soon(place, index)
-        while len(reports) + failed < calls:
-            peak = max(peak, server.rss_mb())
-            await trio.sleep(SAMPLE_S)
-    wall = trio.current_time() - started
-    return Level(reports, sum(durations), wall, server.cpu_s() - cpu_before,
-                 server.cpu_s(workers=False) - server_cpu_before, rss_before, peak,
-                 failed)  # fmt: skip
 
 
 async def cloud_phase(s: Settings, utterances: list[bytes]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import trio
 
 from receptionist.config import load_config
 from receptionist.devtools.bench.figures import LATE_LIMIT_MS, lateness_ms, percentiles
+from receptionist.devtools.bench.level import run_level
 from receptionist.devtools.bench.process import ROOT, ServerProcess, pin_self
 from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
 from receptionist.devtools.fakes.deepgram import FakeDeepgram, load_script
@@ -113,7 +114,6 @@ async def cloud_capacity_phase(
     *, stt_ms: float = 150.0, llm_ms: float = 300.0, tts_ms: float = 100.0,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """The ramp; ``database``: the scheduler overrides (a fresh SQLite file, no call limit)."""
-    from receptionist.devtools.bench.__main__ import run_level  # the one way to place calls
 
     send_ahead = load_config(ROOT / "config.toml").twilio.send_ahead_ms / 1000
     fakes = cloud_fakes(stt_ms, llm_ms, tts_ms)
