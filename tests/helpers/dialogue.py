@@ -13,6 +13,7 @@ import trio
 import trio.testing
 
 from receptionist.config import Config, parse_config
+from receptionist.llm.client import LlmClient
 from receptionist.messages import (
     CallStarted,
     CallStopped,
@@ -95,11 +96,14 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def dialogue(config: Config = CONFIG) -> AsyncIterator[Harness]:
+async def dialogue(
+    config: Config = CONFIG, *, llm: LlmClient | None = None, hints: int = 4
+) -> AsyncIterator[Harness]:
+    """The Dialogue actor alone, on the offline brain or, given ``llm``, the LLM brain."""
     events_send, events_recv = trio.open_memory_channel[DialogueEvent](16)
     sentences_send, sentences_recv = trio.open_memory_channel[Sentence](16)
     twilio_send, twilio_recv = trio.open_memory_channel[ClearAudio | EndCall](4)
-    hints_send, hints_recv = trio.open_memory_channel[ListenFor](4)
+    hints_send, hints_recv = trio.open_memory_channel[ListenFor](hints)
     scheduler_send, scheduler_recv = trio.open_memory_channel[SchedulerRequest](4)
     turns = TurnCancellation()
     with trio.fail_after(TEST_TIMEOUT_S):
@@ -115,6 +119,7 @@ async def dialogue(config: Config = CONFIG) -> AsyncIterator[Harness]:
                     config=config,
                     turns=turns,
                     now=lambda: NOW,
+                    llm=llm,
                 )
             )
             yield Harness(
