@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from functools import partial
 
 import trio
 import trio.testing
@@ -14,14 +13,11 @@ from receptionist.devtools.fakes.openai import Scripted, ToolCallScript
 from receptionist.llm import FALLBACK, LlmEngine
 from receptionist.llm.brain import GIVE_UP, KEYED_PREFIX
 from receptionist.messages import (
-    CallStopped,
     ClearAudio,
     DtmfPressed,
     EndCall,
     EndReason,
-    ListenFor,
     MarkPlayed,
-    Sentence,
     SpeechStarted,
     SpeechStopped,
     Transcript,
@@ -29,11 +25,8 @@ from receptionist.messages import (
 from receptionist.scheduling.messages import (
     BookingConfirmed,
     BookSlot,
-    SchedulerRequest,
 )
-from receptionist.turns.cancellation import TurnCancellation
-from stages.dialogue import DialogueEvent, run_dialogue
-from tests.helpers.dialogue import NOW, Harness
+from tests.helpers.dialogue import dialogue
 from tests.helpers.dialogue_llm import (
     CONFIG,
     GRACE_S,
@@ -144,43 +137,14 @@ async def test_a_failing_model_gets_the_fallback_line_and_the_call_goes_on() -> 
 
 async def test_silence_gets_reprompts_then_a_goodbye(autojump_clock: trio.abc.Clock) -> None:
     """No socket here (the model is never asked), so the mock clock can jump."""
-    events_send, events_recv = trio.open_memory_channel[DialogueEvent](16)
-    sentences_send, sentences_recv = trio.open_memory_channel[Sentence](16)
-    twilio_send, twilio_recv = trio.open_memory_channel[ClearAudio | EndCall](4)
-    hints_send, hints_recv = trio.open_memory_channel[ListenFor](16)
-    scheduler_send, scheduler_recv = trio.open_memory_channel[SchedulerRequest](4)
     unreachable = LlmEngine(replace(CONFIG.llm, base_url="http://127.0.0.1:9/v1"), "sk-x")
-    with trio.fail_after(60):
-        async with unreachable.open_client() as client, trio.open_nursery() as nursery:
-            await nursery.start(
-                partial(
-                    run_dialogue,
-                    events_recv,
-                    sentences_send,
-                    twilio_send,
-                    hints_send,
-                    scheduler_send,
-                    config=CONFIG,
-                    turns=TurnCancellation(),
-                    now=lambda: NOW,
-                    llm=client,
-                )
-            )
-            call = Harness(
-                events_send,
-                sentences_recv,
-                twilio_recv,
-                hints_recv,
-                scheduler_recv,
-                TurnCancellation(),
-            )
-            await greeted(call)
-            for expected in ["Are you still there?", "Are you still there?", GIVE_UP]:
-                turn = await call.turn()
-                assert " ".join(s.text for s in turn) == expected
-                await call.played(turn)
-            assert await call.to_twilio.receive() == EndCall(EndReason.COMPLETED)
-            await events_send.send(CallStopped(trio.current_time()))
+    async with unreachable.open_client() as client, dialogue(CONFIG, llm=client, hints=16) as call:
+        await greeted(call)
+        for expected in ["Are you still there?", "Are you still there?", GIVE_UP]:
+            turn = await call.turn()
+            assert " ".join(s.text for s in turn) == expected
+            await call.played(turn)
+        assert await call.to_twilio.receive() == EndCall(EndReason.COMPLETED)
 
 
 async def test_keypad_digits_reach_the_model_as_the_callers_turn() -> None:

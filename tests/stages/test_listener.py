@@ -21,6 +21,7 @@ import trio
 import trio.testing
 
 from receptionist.config import Config, VadConfig
+from receptionist.devtools.bench.stt import word_errors
 from receptionist.engines.audio import pcm16_to_ulaw, ulaw_to_pcm16
 from receptionist.engines.decoding import WorkerDecoding, open_decoder_workers
 from receptionist.engines.sphinx import Recognition, SphinxModel
@@ -289,19 +290,9 @@ async def test_the_booking_call_fixture_is_heard(
     assert "next tuesday" in [t.text for t in transcripts]
     stops = [e.at for e in events if isinstance(e, SpeechStopped)]
     assert [t.speech_ended_at for t in transcripts] == stops
-    errors = sum(_word_errors(ref, t.text) for ref, t in zip(lines, transcripts, strict=True))
+    errors = sum(word_errors(ref, t.text) for ref, t in zip(lines, transcripts, strict=True))
     # Measured 8/22: "ten a m" is heard as "can i a m", "John Smith" as "on may".
     assert errors / sum(len(line.split()) for line in lines) <= 0.45
-
-
-def _word_errors(reference: str, hypothesis: str) -> int:
-    ref, hyp = reference.split(), hypothesis.split()
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        diagonal, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (r != h))
-    return row[-1]
 
 
 def test_energy_vad_tells_the_test_frames_apart() -> None:
