@@ -12,6 +12,7 @@ session (pages redirect to the login, files answer 401).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
@@ -132,7 +133,7 @@ def review_blueprint(services: CallServices) -> Blueprint:
         agent_turns = detail.get("turns", [])
         return await render_template(
             "call.html", call=_row(summary, tz), detail=detail,
-            lines=detail.get("lines", []), turns=agent_turns,
+            lines=detail.get("lines", []), turns=agent_turns, tool_calls=_tool_calls(detail),
             waterfall=Markup(waterfall_svg(agent_turns)),
             legend=[(LABELS[s], COLOURS[s]) for s in LABELS],
             call_stats=p50_p95(reply_totals([detail])),
@@ -195,6 +196,24 @@ def _row(summary: CallSummary, tz: Any) -> dict[str, Any]:
         "outcome": summary.outcome, "bookings": summary.bookings,
         "recording": bool(summary.recording),
     }  # fmt: skip
+
+
+def _tool_calls(detail: dict[str, Any]) -> list[dict[str, Any]]:
+    """The LLM's tool calls, what each asked and what it was answered, as compact JSON text
+    (escaped by the template like every other text)."""
+    return [
+        {"at_s": event.get("at_s"), "tool": event.get("tool", ""),
+         "outcome": event.get("outcome", ""), "arguments": _compact(event.get("arguments")),
+         "result": _compact(event.get("result"))}
+        for event in detail.get("events", [])
+        if event.get("event") == "llm.tool_call"
+    ]  # fmt: skip
+
+
+def _compact(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _day(text: str) -> date | None:

@@ -31,7 +31,11 @@ async def _serve(config: Config, nursery: trio.Nursery) -> str:
                           "d/x.wav")  # fmt: skip
     store.save(summary, {"lines": [{"who": "caller", "text": "secret <b>", "start_s": 0,
                                     "end_s": 1, "heard": True, "cut_off": False}],
-                         "turns": [], "bookings": []})  # fmt: skip
+                         "turns": [], "bookings": [],
+                         "events": [{"event": "llm.tool_call", "at_s": 3.5,
+                                     "tool": "book_appointment", "outcome": "Book",
+                                     "arguments": {"name": "<script>x</script>"},
+                                     "result": {"booked": {"appointment_id": 9}}}]})  # fmt: skip
     services = await trio.to_thread.run_sync(lambda: build_services(config, now=NOW))
     return (await nursery.start(serve_app, services, "127.0.0.1", 0))[0]
 
@@ -70,6 +74,10 @@ async def test_a_session_opens_every_route_and_escapes_what_callers_said(server)
             assert response.headers["cache-control"] == "no-store"
         page = await client.get(server + ROUTES[1])
         assert "secret &lt;b&gt;" in page.text
+        # A tool call: what the model asked (escaped: a caller's words) and was answered.
+        assert "&lt;script&gt;x&lt;/script&gt;" in page.text
+        assert "<script>x" not in page.text
+        assert "{&#34;booked&#34;: {&#34;appointment_id&#34;: 9}}" in page.text
         assert "*******6543" in page.text
 
 
