@@ -10,9 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
+from structlog.testing import capture_logs
 
 from receptionist.config import Config
 from receptionist.records.store import CallSummary, RecordStore, recordings_folder
+from receptionist.review.lockout import FIRST_LOCK_S, PER_ADDRESS_TRIES
 from receptionist.runtime import build_services
 from receptionist.server import serve_app
 from tests.helpers.review import NOW, PASSWORD, log_in, records_config
@@ -117,3 +119,18 @@ async def test_without_a_password_the_pages_do_not_exist(
         posted = await client.post(f"{server}/calls/login", data={"password": ""})
         assert posted.status_code == 404
     nursery.cancel_scope.cancel()
+
+
+async def test_wrong_passwords_lock_the_login_out_even_for_the_right_one(server):
+    async with httpx.AsyncClient(follow_redirects=False) as client:
+        with capture_logs() as logs:
+            for _ in range(PER_ADDRESS_TRIES):
+                assert (await log_in(client, server, password="guess")).status_code == 403
+            locked = await log_in(client, server)
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) == FIRST_LOCK_S
+    assert "try again in" in locked.text
+    assert "receptionist_session" not in locked.headers.get("set-cookie", "")
+    failures = [e for e in logs if e["event"] == "review.login_failed"]
+    assert [e["lock_s"] for e in failures] == [0] * (PER_ADDRESS_TRIES - 1) + [FIRST_LOCK_S]
+    assert [e["event"] for e in logs][-1] == "review.login_locked"
