@@ -84,6 +84,15 @@ def _parser() -> argparse.ArgumentParser:
         help="create the schema, or migrate it to this release's version (idempotent)",
     )  # fmt: skip
     upgrade.set_defaults(handler=_db_upgrade)
+    import_sqlite = database_commands.add_parser(
+        "import-sqlite", parents=[settings],
+        help="copy a SQLite file's bookings, outbox and call records into the PostgreSQL store",
+    )  # fmt: skip
+    import_sqlite.add_argument("path", type=Path, help="the SQLite file (at this release's schema)")
+    import_sqlite.add_argument(
+        "--dry-run", action="store_true", help="check and count, write nothing"
+    )
+    import_sqlite.set_defaults(handler=_db_import_sqlite, engines="offline")
     calendar = commands.add_parser("calendar", help="the clinic's CalDAV calendar")
     calendar_commands = calendar.add_subparsers(required=True, metavar="ACTION")
     check = calendar_commands.add_parser(
@@ -171,6 +180,17 @@ def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
         print(f"{store.location}: schema already at version {after}")
     else:
         print(f"{store.location}: schema upgraded from version {before} to {after}")
+    return 0
+
+
+def _db_import_sqlite(args: argparse.Namespace, config: Config) -> int:
+    from receptionist.scheduling.sqlite_import import import_sqlite
+
+    report = import_sqlite(args.path, config, dry_run=args.dry_run)
+    for line in report.lines():
+        print(line)
+    print(f"dry run: nothing written to {config.scheduler.database}" if args.dry_run
+          else f"imported {args.path} into {config.scheduler.database}")  # fmt: skip
     return 0
 
 

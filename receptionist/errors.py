@@ -14,6 +14,7 @@
     │   └── LlmError              the LLM API failed, or streamed something unusable
     ├── SchedulerError         the appointments store failed
     │   ├── StoreUnavailable      the database could not be opened or written
+    │   ├── ImportConflict        db import-sqlite: the target holds other rows under the same ids
     │   └── SlotTaken             a booking clashed (never leaves the store: a Rejection)
     └── CalendarError          the clinic's CalDAV calendar failed (a booking never waits on it)
         ├── CalendarUnavailable   unreachable, timed out, or a server error: try again later
@@ -72,6 +73,10 @@ class SchedulerError(ReceptionistError):
 
 class StoreUnavailable(SchedulerError):
     """The database could not be opened, read or written."""
+
+
+class ImportConflict(SchedulerError):
+    """``db import-sqlite``: the target database holds rows that differ from the file's."""
 
 
 class SlotTaken(SchedulerError):

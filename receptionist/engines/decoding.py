@@ -16,14 +16,20 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 import trio
 import trio_parallel
 
 from receptionist.engines.sphinx import DecoderSpec, Recognition, SphinxRecognizer
 from receptionist.messages import Expectation
 
-WORKER_EXIT_GRACE_S = 2.0
-"""At shutdown, idle workers exit at once; one still decoding is killed after this."""
+log = structlog.get_logger()
+
+WORKER_EXIT_GRACE_S = 10.0
+"""At shutdown, after the calls (and so their decodes) are over, the workers' time to exit.
+Idle workers exit at once on a quiet machine; a loaded one (or a worker still starting,
+importing for a second or more) can take seconds, and one killed makes the pool's close
+fail."""
 
 
 class ThreadDecoding:
@@ -57,10 +63,19 @@ def decoder_worker_count() -> int:
 async def open_decoder_workers() -> AsyncIterator[trio_parallel.WorkerContext]:
     """A pool of worker processes (up to one per core), closed on exit."""
     # Workers live as long as the server: a new one pays about a second of imports.
-    async with trio_parallel.open_worker_context(
-        idle_timeout=math.inf, grace_period=WORKER_EXIT_GRACE_S
-    ) as workers:
-        yield workers
+    body_failed = True
+    try:
+        async with trio_parallel.open_worker_context(
+            idle_timeout=math.inf, grace_period=WORKER_EXIT_GRACE_S
+        ) as workers:
+            yield workers
+            body_failed = False
+    except trio_parallel.BrokenWorkerError as exc:
+        if body_failed:
+            raise
+        # Every decode has ended: a worker that exited badly or too slowly (and was killed)
+        # lost nothing, and must not turn a clean drain into a failed exit.
+        log.warning("decoder.workers_exit_unclean", error=str(exc))
 
 
 _decoders: dict[DecoderSpec, SphinxRecognizer] = {}

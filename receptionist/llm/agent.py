@@ -49,11 +49,13 @@ from receptionist.llm.tools import (
     Invalid,
     ToolContext,
     Transfer,
+    ValidCall,
     to_request,
     tool_schemas,
     validate,
 )
 from receptionist.messages import EndCall, EndReason
+from receptionist.records.collector import tool_call_detail
 from receptionist.scheduling.messages import (
     BookingsFound,
     CancelBooking,
@@ -255,8 +257,17 @@ class LlmAgent:
             # Only from a whole turn: if the caller goes on meanwhile, the turn is cut here
             # (its scope cancelled) and the tool never runs. Overlaps the model's latency.
             await self._settled()
-        log.info("llm.tool_call", tool=call.name, outcome=type(valid).__name__,
-                 turn_id=self._turn)  # fmt: skip
+        result = results.INTERRUPTED
+        try:
+            result = await self._run_tool(valid, speech)
+            return result
+        finally:
+            # What was asked and answered (a name, a phone number) goes to the call's record
+            # only, never to a log line (RECORD_ONLY, records/collector.py).
+            log.info("llm.tool_call", tool=call.name, outcome=type(valid).__name__,
+                     turn_id=self._turn, **tool_call_detail(call.arguments, result))  # fmt: skip
+
+    async def _run_tool(self, valid: ValidCall | Invalid, speech: _Speech) -> dict[str, Any]:
         match valid:
             case Invalid(detail=detail):
                 return results.invalid(detail)

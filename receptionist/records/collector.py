@@ -13,6 +13,7 @@ yet played (past the caller's track).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping, MutableMapping
 from contextvars import ContextVar
@@ -53,7 +54,12 @@ LOGGED_EVENTS = frozenset({
     "listener.recognition_failed", "dialogue.barge_in", "call.crashed",
 })  # fmt: skip
 """Log events a record keeps (``logs.record_call_events``): what no message carries."""
+RECORD_ONLY = "record_only"
+"""An event's field for the call's record alone: taken off the event before it is rendered,
+so what the caller said to a tool (a name, a phone number) is in no log line."""
 MAX_EVENTS = 500
+MAX_DETAIL_CHARS = 4000
+"""A tool call's arguments or result kept in a record (a day's slots fit easily)."""
 current_recording: ContextVar[CallRecording | None] = ContextVar("recording", default=None)
 """The call's record, set by the supervisor for the call's tasks (``record_call_events``)."""
 
@@ -61,12 +67,27 @@ current_recording: ContextVar[CallRecording | None] = ContextVar("recording", de
 def record_call_events(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: the log events a call's record keeps go to it too."""
+    """structlog processor: the log events a call's record keeps go to it too, with their
+    RECORD_ONLY field, which leaves the event here."""
+    only = event_dict.pop(RECORD_ONLY, None)
     if event_dict.get("event") in LOGGED_EVENTS:
         recording = current_recording.get()
         if recording is not None:
-            recording.log_event(event_dict)
+            recording.log_event({**event_dict, **(only or {})})
     return event_dict
+
+
+def tool_call_detail(arguments: str, result: Mapping[str, Any]) -> dict[str, Any]:
+    """The RECORD_ONLY field of an ``llm.tool_call`` event: the model's arguments (JSON text,
+    parsed when it parses) and the result it was given."""
+    try:
+        asked: Any = json.loads(arguments) if len(arguments) <= MAX_DETAIL_CHARS else arguments
+    except ValueError:
+        asked = arguments
+    answered = json.dumps(result, ensure_ascii=False, default=str)
+    if len(answered) > MAX_DETAIL_CHARS:
+        return {RECORD_ONLY: {"arguments": asked, "result": answered[:MAX_DETAIL_CHARS] + "…"}}
+    return {RECORD_ONLY: {"arguments": asked, "result": dict(result)}}
 
 
 @dataclass(frozen=True, slots=True)

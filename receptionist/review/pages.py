@@ -7,11 +7,14 @@
     GET/POST /calls/login, POST /calls/logout
 
 Off (404) unless RECEPTIONIST_ADMIN_PASSWORD is set; every route but the login checks the
-session (pages redirect to the login, files answer 401).
+session (pages redirect to the login, files answer 401). Wrong passwords lock the login out
+for a growing time (lockout.py): 429 with Retry-After.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
@@ -19,6 +22,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
+import structlog
 import trio
 from markupsafe import Markup
 from quart import Blueprint, Response, redirect, render_template, request, send_file
@@ -35,11 +39,13 @@ from receptionist.review.auth import (
     new_csrf_token,
     same_origin,
 )
+from receptionist.review.lockout import LoginLockout
 from receptionist.review.stats import p50_p95, reply_totals
 from receptionist.review.waterfall import COLOURS, LABELS, waterfall_svg
 
 PAGE_SIZE = 50
 OUTCOMES = ("completed", "transfer", "hung up", "error")
+log = structlog.get_logger()
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
 
 
@@ -55,6 +61,8 @@ def review_blueprint(services: CallServices) -> Blueprint:
     store = RecordStore(services.config)
     folder = recordings_folder(services.config)
     tz = services.config.clinic.tz
+
+    lockout = LoginLockout()
 
     def guarded(*, page: bool) -> Callable[[Handler], Handler]:
         def decorate(handler: Handler) -> Handler:
@@ -74,22 +82,25 @@ def review_blueprint(services: CallServices) -> Blueprint:
     async def login() -> Any:
         if not access.enabled:
             return Response("not found", status=404)
-        failed = False
+        failed, address, now = False, request.remote_addr or "", trio.current_time()
         if request.method == "POST":
+            if wait_s := lockout.wait_s(address, now):
+                log.warning("review.login_locked", address=address, wait_s=round(wait_s))
+                return await _login_page(429, retry_after_s=math.ceil(wait_s))
             form = await request.form
             token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
             fair = token and form.get("csrf") == token and _same_origin()
             if fair and access.password_matches(form.get("password", "")):
+                lockout.succeeded(address)
                 response = redirect("/calls")
                 _set_cookie(response, SESSION_COOKIE, access.new_session(time.time()))
                 response.delete_cookie(LOGIN_CSRF_COOKIE, path="/calls")
                 return response
+            if fair:  # a guess; a request without the form's token guesses nothing
+                lock_s = lockout.failed(address, now)
+                log.warning("review.login_failed", address=address, lock_s=lock_s)
             failed = True
-        token = new_csrf_token()
-        html = await render_template("login.html", csrf=token, failed=failed)
-        page = Response(html, status=403 if failed else 200, mimetype="text/html")
-        _set_cookie(page, LOGIN_CSRF_COOKIE, token)
-        return page
+        return await _login_page(403 if failed else 200)
 
     @pages.post("/calls/logout")
     @guarded(page=True)
@@ -132,7 +143,7 @@ def review_blueprint(services: CallServices) -> Blueprint:
         agent_turns = detail.get("turns", [])
         return await render_template(
             "call.html", call=_row(summary, tz), detail=detail,
-            lines=detail.get("lines", []), turns=agent_turns,
+            lines=detail.get("lines", []), turns=agent_turns, tool_calls=_tool_calls(detail),
             waterfall=Markup(waterfall_svg(agent_turns)),
             legend=[(LABELS[s], COLOURS[s]) for s in LABELS],
             call_stats=p50_p95(reply_totals([detail])),
@@ -168,6 +179,18 @@ def review_blueprint(services: CallServices) -> Blueprint:
     return pages
 
 
+async def _login_page(status: int, *, retry_after_s: int = 0) -> Response:
+    token = new_csrf_token()
+    html = await render_template(
+        "login.html", csrf=token, failed=status == 403, retry_after_s=retry_after_s
+    )
+    page = Response(html, status=status, mimetype="text/html")
+    if retry_after_s:
+        page.headers["Retry-After"] = str(retry_after_s)
+    _set_cookie(page, LOGIN_CSRF_COOKIE, token)
+    return page
+
+
 def _same_origin() -> bool:
     return same_origin(request.headers.get("Origin"), request.host)
 
@@ -195,6 +218,24 @@ def _row(summary: CallSummary, tz: Any) -> dict[str, Any]:
         "outcome": summary.outcome, "bookings": summary.bookings,
         "recording": bool(summary.recording),
     }  # fmt: skip
+
+
+def _tool_calls(detail: dict[str, Any]) -> list[dict[str, Any]]:
+    """The LLM's tool calls, what each asked and what it was answered, as compact JSON text
+    (escaped by the template like every other text)."""
+    return [
+        {"at_s": event.get("at_s"), "tool": event.get("tool", ""),
+         "outcome": event.get("outcome", ""), "arguments": _compact(event.get("arguments")),
+         "result": _compact(event.get("result"))}
+        for event in detail.get("events", [])
+        if event.get("event") == "llm.tool_call"
+    ]  # fmt: skip
+
+
+def _compact(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _day(text: str) -> date | None:

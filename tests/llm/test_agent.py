@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 import trio
+from structlog.testing import capture_logs
 
 from receptionist.devtools.fakes.openai import Scripted, ToolCallScript
 from receptionist.errors import ConfigError
@@ -194,10 +195,14 @@ async def test_a_booking_under_way_completes_and_is_recorded_despite_barge_in() 
 
         agent = LlmAgent(client, CONFIG, call_tool=slow_scheduler, now=lambda: NOW, caller=PHONE)
         async with trio.open_nursery() as nursery:
-            with trio.CancelScope() as turn:
+            with trio.CancelScope() as turn, capture_logs() as logs:
                 nursery.start_soon(cancel_when, sent, turn, release)
                 await agent.reply("yes, book it", call.say)
     assert turn.cancelled_caught
+    # What the model asked and what the Scheduler answered, for the call's record.
+    (logged,) = [e["record_only"] for e in logs if e["event"] == "llm.tool_call"]
+    assert logged["arguments"]["date"] == "2026-12-01"
+    assert logged["result"]["booked"]["appointment_id"] == 9
     assert [type(request) for request in call.asked] == [BookSlot]
     assert len(fake.requests) == 1  # cancelled: no follow-up round
     tool_result = json.loads(agent.history.messages[-1]["content"])

@@ -39,6 +39,7 @@ from receptionist.records.collector import (
     RecorderMessage,
     current_recording,
     record_call_events,
+    tool_call_detail,
 )
 from receptionist.records.listing import list_call_lines
 from receptionist.records.recorder import Recorder, RecordWriter
@@ -260,6 +261,29 @@ async def test_logged_tool_calls_fallbacks_and_guesses_reach_the_calls_record():
     assert isinstance(finished, CallFinished)
     events = [(e["event"], e.get("tool"), e.get("kept")) for e in finished.record["events"]]
     assert events == [("llm.tool_call", "book_slot", None), ("dialogue.preemptive", None, False)]
+
+
+async def test_a_tool_calls_arguments_and_result_reach_the_record_but_no_log_line():
+    sent: list[object] = []
+    recording = CallRecording(lambda m: sent.append(m) or True, record_audio=False,
+                              max_samples=SAMPLE_RATE)  # fmt: skip
+    recording.observe(CallStarted("CA1", "MZ1", None, at=trio.current_time()))
+    detail = tool_call_detail('{"name": "Jo", "phone": "+15551234567"}', {"booked": {"id": 9}})
+    token = current_recording.set(recording)
+    try:
+        with capture_logs(processors=[merge_contextvars, record_call_events]) as lines:
+            structlog.get_logger().info("llm.tool_call", tool="book_appointment", **detail)
+    finally:
+        current_recording.reset(token)
+    recording.finish(crashed=False)
+    assert "record_only" not in lines[0]
+    assert "+15551234567" not in json.dumps(lines)
+    (finished,) = sent
+    assert isinstance(finished, CallFinished)
+    (event,) = finished.record["events"]
+    assert event["arguments"] == {"name": "Jo", "phone": "+15551234567"}
+    assert event["result"] == {"booked": {"id": 9}}
+    assert tool_call_detail("{not json", {})["record_only"]["arguments"] == "{not json"
 
 
 async def test_a_barge_in_through_the_real_supervisor_is_in_the_record(

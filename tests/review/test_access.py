@@ -10,9 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
+from structlog.testing import capture_logs
 
 from receptionist.config import Config
 from receptionist.records.store import CallSummary, RecordStore, recordings_folder
+from receptionist.review.lockout import FIRST_LOCK_S, PER_ADDRESS_TRIES
 from receptionist.runtime import build_services
 from receptionist.server import serve_app
 from tests.helpers.review import NOW, PASSWORD, log_in, records_config
@@ -31,7 +33,11 @@ async def _serve(config: Config, nursery: trio.Nursery) -> str:
                           "d/x.wav")  # fmt: skip
     store.save(summary, {"lines": [{"who": "caller", "text": "secret <b>", "start_s": 0,
                                     "end_s": 1, "heard": True, "cut_off": False}],
-                         "turns": [], "bookings": []})  # fmt: skip
+                         "turns": [], "bookings": [],
+                         "events": [{"event": "llm.tool_call", "at_s": 3.5,
+                                     "tool": "book_appointment", "outcome": "Book",
+                                     "arguments": {"name": "<script>x</script>"},
+                                     "result": {"booked": {"appointment_id": 9}}}]})  # fmt: skip
     services = await trio.to_thread.run_sync(lambda: build_services(config, now=NOW))
     return (await nursery.start(serve_app, services, "127.0.0.1", 0))[0]
 
@@ -70,6 +76,10 @@ async def test_a_session_opens_every_route_and_escapes_what_callers_said(server)
             assert response.headers["cache-control"] == "no-store"
         page = await client.get(server + ROUTES[1])
         assert "secret &lt;b&gt;" in page.text
+        # A tool call: what the model asked (escaped: a caller's words) and was answered.
+        assert "&lt;script&gt;x&lt;/script&gt;" in page.text
+        assert "<script>x" not in page.text
+        assert "{&#34;booked&#34;: {&#34;appointment_id&#34;: 9}}" in page.text
         assert "*******6543" in page.text
 
 
@@ -109,3 +119,18 @@ async def test_without_a_password_the_pages_do_not_exist(
         posted = await client.post(f"{server}/calls/login", data={"password": ""})
         assert posted.status_code == 404
     nursery.cancel_scope.cancel()
+
+
+async def test_wrong_passwords_lock_the_login_out_even_for_the_right_one(server):
+    async with httpx.AsyncClient(follow_redirects=False) as client:
+        with capture_logs() as logs:
+            for _ in range(PER_ADDRESS_TRIES):
+                assert (await log_in(client, server, password="guess")).status_code == 403
+            locked = await log_in(client, server)
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) == FIRST_LOCK_S
+    assert "try again in" in locked.text
+    assert "receptionist_session" not in locked.headers.get("set-cookie", "")
+    failures = [e for e in logs if e["event"] == "review.login_failed"]
+    assert [e["lock_s"] for e in failures] == [0] * (PER_ADDRESS_TRIES - 1) + [FIRST_LOCK_S]
+    assert [e["event"] for e in logs][-1] == "review.login_locked"
