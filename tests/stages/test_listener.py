@@ -55,6 +55,7 @@ from stages.listener import ListenerEngines, run_listener
 from tests.helpers.paths import PROJECT_ROOT
 
 TEST_LIMIT_S = 10
+FIXTURE_LIMIT_S = 120
 AUDIO_BUFFER = 4
 """Small on purpose: a reader that stops reading blocks the test's sends at once."""
 SPEECH = pcm16_to_ulaw(
@@ -265,10 +266,12 @@ async def test_the_booking_call_fixture_is_heard(
     start_listener: StartListener, sphinx: SphinxModel, project_config: Config
 ) -> None:
     """Decoded in worker processes, as the server does."""
+    # A bound against a hang, not a speed test: on a loaded 2-core machine one utterance
+    # took 2 s to decode, and seven of them outran a 10 s bound.
     lines = (
         (PROJECT_ROOT / "tests" / "fixtures" / "booking_call.txt").read_text().lower().splitlines()
     )
-    with trio.fail_after(TEST_LIMIT_S):
+    with trio.fail_after(FIXTURE_LIMIT_S):
         async with open_decoder_workers() as workers:
             decoder = WorkerDecoding(workers, sphinx.spec)
             await decoder.recognize(bytes(3200), Expectation.OPEN)  # warm, as the server's
