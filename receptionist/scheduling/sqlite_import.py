@@ -31,7 +31,7 @@ from psycopg.types.json import Jsonb
 from receptionist.config import Config
 from receptionist.errors import ImportConflict, StoreUnavailable
 from receptionist.scheduling import migrations
-from receptionist.scheduling.backend import open_backend
+from receptionist.scheduling.database import open_backend
 
 MAX_CONFLICTS_SHOWN = 20
 """A file that conflicts everywhere (imported into the wrong database) names this many."""
