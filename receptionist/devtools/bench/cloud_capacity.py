@@ -5,7 +5,10 @@ Run alone: ``python -m receptionist.devtools.bench.cloud_capacity [--levels 8 16
 and ElevenLabs all on the fakes (callers and fakes on the other core), at 8, 16, 32, 64, 100
 and 128 concurrent calls, up to the first level past 20 ms of p99 outbound frame lateness or
 with inbound frames dropped. Per level: p99 lateness, CPU per call-second from the server's
-own utime+stime, inbound frames dropped, and the per-frame cost breakdown the calls logged
+own utime+stime, how long the server and this process waited for a core (run-queue wait
+from /proc schedstat, as a share of the level's wall time: a frame late while its process
+waited for the CPU is the machine's lateness, not the server's), inbound frames dropped,
+and the per-frame cost breakdown the calls logged
 (``call.frame_costs``: VAD, inbound parse, outbound encode in µs per frame; frames per
 Deepgram message).
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 from collections import deque
 from dataclasses import replace
@@ -28,7 +32,7 @@ import trio
 
 from receptionist.config import load_config
 from receptionist.devtools.bench.figures import LATE_LIMIT_MS, lateness_ms, percentiles
-from receptionist.devtools.bench.process import ROOT, ServerProcess, pin_self
+from receptionist.devtools.bench.process import ROOT, ServerProcess, pin_self, runqueue_wait_s
 from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
 from receptionist.devtools.fakes.deepgram import FakeDeepgram, load_script
 from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs
@@ -124,13 +128,18 @@ async def cloud_capacity_phase(
         with ServerProcess([*database, *cloud_overrides(urls)], log, env=KEYS) as server:
             for calls in levels:
                 own_before = _own_cpu_s()
+                waits_before = server.runqueue_wait_s(), runqueue_wait_s(os.getpid())
                 level = await run_level(server, calls, utterances, {}, f"k{calls}")
+                server_wait = server.runqueue_wait_s() - waits_before[0]
+                bench_wait = runqueue_wait_s(os.getpid()) - waits_before[1]
                 late = [ms for r in level.reports for ms in lateness_ms(r, send_ahead)]
                 rows.append({
                     "calls": calls, "failed": level.failed, "lateness_ms": percentiles(late),
                     "cpu_s": level.cpu_s,
                     "cpu_share_of_core": round(level.cpu_s / level.wall_s, 3),
                     "bench_share_of_core": round((_own_cpu_s() - own_before) / level.wall_s, 3),
+                    "server_runqueue_wait_share": round(server_wait / level.wall_s, 3),
+                    "bench_runqueue_wait_share": round(bench_wait / level.wall_s, 3),
                 })  # fmt: skip
                 print(f"  cloud, {calls} concurrent: p99 lateness {rows[-1]['lateness_ms']['p99']}"
                       f" ms", flush=True)  # fmt: skip
@@ -165,7 +174,7 @@ def capacity_table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "cloud engines on the fakes, one server process on one core:",
         f"{'calls':>5}{'failed':>7}{'late p50':>10}{'p99':>8}{'CPU ms/call-s':>15}{'core':>7}"
-        f"{'bench core':>11}{'dropped in':>12}   µs/frame: "
+        f"{'bench core':>11}{'waits srv':>10}{'bench':>7}{'dropped in':>12}   µs/frame: "
         + " ".join(COST_STAGES)
         + "; frames per Deepgram message",
     ]
@@ -174,7 +183,8 @@ def capacity_table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"{r['calls']:>5}{r['failed']:>7}{late['p50']!s:>10}{late['p99']!s:>8}"
             f"{r['cpu_ms_per_call_s']:>15}{r['cpu_share_of_core']:>7.0%}"
-            f"{r['bench_share_of_core']:>11.0%}{r['inbound_frames_dropped']:>12}   "
+            f"{r['bench_share_of_core']:>11.0%}{r['server_runqueue_wait_share']:>10.0%}"
+            f"{r['bench_runqueue_wait_share']:>7.0%}{r['inbound_frames_dropped']:>12}   "
             + " ".join(f"{costs[s]}" for s in COST_STAGES)
             + f"; {costs['frames_per_deepgram_message']}"
         )
