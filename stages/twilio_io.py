@@ -62,6 +62,12 @@ class TwilioStats:
     frames_discarded: int = 0
     marks_out: int = 0
     clears: int = 0
+    wakes: int = 0
+    """The writer's timer wakes to pace audio (one per few frames)."""
+    wakes_late: int = 0
+    """Wakes more than a frame after their time: the event loop, or the process waiting for
+    a core, held the audio back (a starved Synthesizer shows as frames_late alone)."""
+    wake_late_max_ms: float = 0.0
 
 
 async def _ignore_end(_end: EndCall) -> None:

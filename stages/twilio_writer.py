@@ -140,6 +140,7 @@ class TwilioWriter:
         now = trio.current_time()
         if (send_at := self._clock.next_send_time(now)) > now:
             await trio.sleep_until(send_at)
+            self._woke(trio.current_time() - send_at)
             # Barge-in may have happened while we waited for the frame's slot.
             if self._turns.is_cancelled(frame.turn_id):
                 self._stats.frames_discarded += 1
@@ -159,6 +160,11 @@ class TwilioWriter:
             self._turn_started.add(frame.turn_id)
             self._turns.audible(frame.turn_id)
             log.info("turn", turn_id=frame.turn_id, **stage_latencies_ms(frame.timings, now))
+
+    def _woke(self, late: float) -> None:
+        self._stats.wakes += 1
+        self._stats.wakes_late += late > FRAME_SECONDS
+        self._stats.wake_late_max_ms = max(self._stats.wake_late_max_ms, round(late * 1000, 1))
 
     async def _clear(self, clear: ClearAudio) -> None:
         # The clear must go out even if the turn's own scope is being torn down around us.
