@@ -39,6 +39,7 @@ from receptionist.records.recorder import run_recorder
 from receptionist.review.pages import register_review
 from receptionist.telephony import webhooks
 from receptionist.telephony.stream_tokens import CALL_SID_PARAMETER, TOKEN_PARAMETER
+from receptionist.websocket_handshake import refuse_websocket_extensions
 
 log = structlog.get_logger()
 
@@ -216,6 +217,7 @@ def hypercorn_config(host: str, port: int) -> HypercornConfig:
     hc.accesslog = None
     hc.websocket_max_message_size = MAX_WEBSOCKET_MESSAGE_BYTES
     hc.graceful_timeout = 5.0
+    refuse_websocket_extensions()  # no permessage-deflate on audio
     return hc
 
 

@@ -19,7 +19,7 @@ from receptionist.messages import (
     TurnTimings,
 )
 from receptionist.telephony import media_streams as tp
-from stages.twilio_io import PlaybackClock
+from stages.twilio_writer import PlaybackClock
 from tests.helpers.twilio import Call, frame, media
 
 
@@ -112,8 +112,12 @@ async def test_writer_paces_frames_just_ahead_of_playback(autojump_clock):
                 sent_at.append(trio.current_time() - start)
             call.connection.twilio_hangs_up()
             call.outbound.close()
-    # Frame k goes out when playback reaches k * 20 ms minus the 100 ms send-ahead.
-    assert sent_at == pytest.approx([max(0.0, k * 0.02 - 0.1) for k in range(20)], abs=1e-9)
+    # Eight frames at once (100 ms of send-ahead and three frames of refill), then three at
+    # a time whenever playback is down to the 100 ms margin: one wake per three frames, and
+    # no frame later than its slot (k * 20 ms less the margin).
+    expected = [0.0] * 8 + [0.06 * ((k - 8) // 3 + 1) for k in range(8, 20)]
+    assert sent_at == pytest.approx(expected, abs=1e-9)
+    assert all(at <= max(0.0, k * 0.02 - 0.1) + 1e-9 for k, at in enumerate(sent_at))
 
 
 async def test_barge_in_clears_and_not_one_frame_of_the_turn_follows(autojump_clock):
@@ -184,7 +188,7 @@ async def test_end_call_closes_the_socket_after_what_was_queued():
 
 
 def test_playback_clock_sends_ahead_by_the_margin_only():
-    clock = PlaybackClock(send_ahead=0.06)
+    clock = PlaybackClock(send_ahead=0.06, wake_every_frames=1)
     for _ in range(3):
         assert clock.next_send_time(now=1.0) == 1.0
         clock.sent_frame(1.0)
@@ -193,6 +197,18 @@ def test_playback_clock_sends_ahead_by_the_margin_only():
     assert clock.next_send_time(now=1.0) == pytest.approx(1.02)
     clock.cleared()
     assert clock.next_send_time(now=1.0) == 1.0
+
+
+def test_playback_clock_refills_several_frames_per_wake():
+    clock = PlaybackClock(send_ahead=0.06, wake_every_frames=3)
+    for _ in range(6):  # the margin (three frames) and a refill of two more, at once
+        assert clock.next_send_time(now=1.0) == 1.0
+        clock.sent_frame(1.0)
+    assert clock.next_send_time(now=1.0) == pytest.approx(1.06)  # down to the margin
+    for _ in range(3):
+        assert clock.next_send_time(now=1.06) == 1.06
+        clock.sent_frame(1.06)
+    assert clock.next_send_time(now=1.06) == pytest.approx(1.12)
 
 
 def test_media_message_round_trips():

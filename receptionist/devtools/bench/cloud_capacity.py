@@ -5,7 +5,12 @@ Run alone: ``python -m receptionist.devtools.bench.cloud_capacity [--levels 8 16
 and ElevenLabs all on the fakes (callers and fakes on the other core), at 8, 16, 32, 64, 100
 and 128 concurrent calls, up to the first level past 20 ms of p99 outbound frame lateness or
 with inbound frames dropped. Per level: p99 lateness, CPU per call-second from the server's
-own utime+stime, inbound frames dropped, and the per-frame cost breakdown the calls logged
+own utime+stime, how long the server and this process waited for a core (run-queue wait
+from /proc schedstat, as a share of the level's wall time: a frame late while its process
+waited for the CPU is the machine's lateness, not the server's), inbound frames dropped,
+outbound frames the server itself sent after a gap and its pacing wakes more than a frame
+late (``twilio.stats``: late frames with on-time wakes are audio that was not ready), and
+the per-frame cost breakdown the calls logged
 (``call.frame_costs``: VAD, inbound parse, outbound encode in µs per frame; frames per
 Deepgram message).
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 from collections import deque
 from dataclasses import replace
@@ -29,7 +35,7 @@ import trio
 from receptionist.config import load_config
 from receptionist.devtools.bench.figures import LATE_LIMIT_MS, lateness_ms, percentiles
 from receptionist.devtools.bench.level import run_level
-from receptionist.devtools.bench.process import ROOT, ServerProcess, pin_self
+from receptionist.devtools.bench.process import ROOT, ServerProcess, pin_self, runqueue_wait_s
 from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
 from receptionist.devtools.fakes.deepgram import FakeDeepgram, load_script
 from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs
@@ -124,13 +130,18 @@ async def cloud_capacity_phase(
         with ServerProcess([*database, *cloud_overrides(urls)], log, env=KEYS) as server:
             for calls in levels:
                 own_before = _own_cpu_s()
+                waits_before = server.runqueue_wait_s(), runqueue_wait_s(os.getpid())
                 level = await run_level(server, calls, utterances, {}, f"k{calls}")
+                server_wait = server.runqueue_wait_s() - waits_before[0]
+                bench_wait = runqueue_wait_s(os.getpid()) - waits_before[1]
                 late = [ms for r in level.reports for ms in lateness_ms(r, send_ahead)]
                 rows.append({
                     "calls": calls, "failed": level.failed, "lateness_ms": percentiles(late),
                     "cpu_s": level.cpu_s,
                     "cpu_share_of_core": round(level.cpu_s / level.wall_s, 3),
                     "bench_share_of_core": round((_own_cpu_s() - own_before) / level.wall_s, 3),
+                    "server_runqueue_wait_share": round(server_wait / level.wall_s, 3),
+                    "bench_runqueue_wait_share": round(bench_wait / level.wall_s, 3),
                 })  # fmt: skip
                 print(f"  cloud, {calls} concurrent: p99 lateness {rows[-1]['lateness_ms']['p99']}"
                       f" ms", flush=True)  # fmt: skip
@@ -140,7 +151,10 @@ async def cloud_capacity_phase(
             await trio.sleep(SETTLE_S)
         nursery.cancel_scope.cancel()
     for row in rows:
-        frames_in, row["inbound_frames_dropped"] = _inbound(log, f"k{row['calls']}")
+        stats = _twilio_stats(log, f"k{row['calls']}")
+        frames_in, row["inbound_frames_dropped"] = stats["frames_in"], stats["frames_dropped"]
+        row["outbound"] = {name: stats[name] for name in ("frames_out", "frames_late", "wakes",
+                                                          "wakes_late")}  # fmt: skip
         # Call-seconds counted from the frames Twilio sent (50 a second), so a call that
         # ran past the level's time limit still counts what it cost.
         call_s = frames_in / FRAMES_PER_SECOND
@@ -149,32 +163,39 @@ async def cloud_capacity_phase(
     return rows
 
 
-def _inbound(log: Path, tag: str) -> tuple[int, int]:
-    """Inbound frames received and dropped by the level's calls (``twilio.stats``)."""
-    received = dropped = 0
+def _twilio_stats(log: Path, tag: str) -> dict[str, int]:
+    """The level's calls' TwilioIO counters summed (``twilio.stats``): inbound frames
+    received and dropped, outbound frames sent and sent after a gap, and the writer's
+    pacing wakes, in all and more than a frame late."""
+    names = ("frames_in", "frames_dropped", "frames_out", "frames_late", "wakes", "wakes_late")
+    sums = dict.fromkeys(names, 0)
     for line in log.read_text(encoding="utf-8").splitlines():
         if '"twilio.stats"' in line:
             event = json.loads(line)
             if event["call_sid"][2:].startswith(tag + "0"):
-                received += event["frames_in"]
-                dropped += event["frames_dropped"]
-    return received, dropped
+                for name in names:
+                    sums[name] += event.get(name, 0)
+    return sums
 
 
 def capacity_table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "cloud engines on the fakes, one server process on one core:",
         f"{'calls':>5}{'failed':>7}{'late p50':>10}{'p99':>8}{'CPU ms/call-s':>15}{'core':>7}"
-        f"{'bench core':>11}{'dropped in':>12}   µs/frame: "
+        f"{'bench core':>11}{'waits srv':>10}{'bench':>7}{'dropped in':>12}{'late out':>10}"
+        f"{'late wakes':>12}   µs/frame: "
         + " ".join(COST_STAGES)
         + "; frames per Deepgram message",
     ]
     for r in rows:
-        late, costs = r["lateness_ms"], r["frame_costs_us"]
+        late, costs, out = r["lateness_ms"], r["frame_costs_us"], r["outbound"]
         lines.append(
             f"{r['calls']:>5}{r['failed']:>7}{late['p50']!s:>10}{late['p99']!s:>8}"
             f"{r['cpu_ms_per_call_s']:>15}{r['cpu_share_of_core']:>7.0%}"
-            f"{r['bench_share_of_core']:>11.0%}{r['inbound_frames_dropped']:>12}   "
+            f"{r['bench_share_of_core']:>11.0%}{r['server_runqueue_wait_share']:>10.0%}"
+            f"{r['bench_runqueue_wait_share']:>7.0%}{r['inbound_frames_dropped']:>12}"
+            f"{out['frames_late']:>5}/{out['frames_out']:<5}"
+            f"{out['wakes_late']:>6}/{out['wakes']:<5}  "
             + " ".join(f"{costs[s]}" for s in COST_STAGES)
             + f"; {costs['frames_per_deepgram_message']}"
         )

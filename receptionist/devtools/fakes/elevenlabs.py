@@ -22,7 +22,7 @@ import json
 import math
 from array import array
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -101,10 +101,7 @@ class FakeElevenLabs:
 
     def audio_for(self, text: str) -> bytes:
         """The mu-law this server speaks for ``text``: a tone, ``ms_per_char`` per char."""
-        samples = SAMPLE_RATE * self.ms_per_char * len(text) // 1000
-        step = 2 * math.pi * TONE_HZ / SAMPLE_RATE
-        pcm = array("h", (int(8000 * math.sin(step * n)) for n in range(samples)))
-        return pcm16_to_ulaw(pcm.tobytes())
+        return _tone(SAMPLE_RATE * self.ms_per_char * len(text) // 1000)
 
     async def _connection(self, stream: trio.SocketStream) -> None:
         self.connections += 1
@@ -250,3 +247,12 @@ async def _wait_for_close(stream: trio.SocketStream) -> None:
             pass  # a well-behaved client sends nothing here; ignore it if one does
     except trio.BrokenResourceError:
         pass  # a reset: the client closed with our audio still unread in its buffer
+
+
+@cache
+def _tone(samples: int) -> bytes:
+    """Built once per length: in pure Python a greeting's tone takes ~50 ms of CPU, which
+    would stall every caller and fake sharing the benchmark's event loop on each reply."""
+    step = 2 * math.pi * TONE_HZ / SAMPLE_RATE
+    pcm = array("h", (int(8000 * math.sin(step * n)) for n in range(samples)))
+    return pcm16_to_ulaw(pcm.tobytes())

@@ -1,0 +1,90 @@
+"""The CPU of TwilioIO's outbound pacing alone: the writer, per frame and per call-second.
+
+Run: ``.venv/bin/python -m receptionist.devtools.bench.pacing [--streams 50] [--seconds 10]``.
+Each stream's writer is fed a turn's audio faster than real time (as the Synthesizer
+does) and paces it out in real time to a connection whose send is one checkpoint (as a
+socket send that does not block), so the figure is the writer's own: timer wakes, channel,
+cancellation checks, encoding and counters, without the WebSocket and socket costs.
+Process CPU time, not wall-clock: it holds on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import trio
+
+from receptionist.logs import configure_logging
+from receptionist.messages import FRAME_BYTES, ULAW_SILENCE, EndCall, OutboundAudio, TurnTimings
+from receptionist.turns.cancellation import TurnCancellation
+from stages.twilio_io import TwilioStats
+from stages.twilio_writer import TwilioWriter
+
+SEND_AHEAD_S = 0.1
+OUTBOUND_BUFFER = 100
+
+
+class CheckpointConnection:
+    """A MediaConnection that counts what it is sent."""
+
+    sent = 0
+
+    async def receive(self) -> str | bytes:
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(self, data: str) -> None:
+        CheckpointConnection.sent += 1
+        await trio.lowlevel.checkpoint()
+
+    async def close(self, code: int) -> None:
+        pass
+
+
+async def _ignore_end(_end: EndCall) -> None:
+    pass
+
+
+async def _stream(index: int) -> None:
+    send, receive = trio.open_memory_channel[OutboundAudio](OUTBOUND_BUFFER)
+    writer = TwilioWriter(CheckpointConnection(), f"MZ{index}", TurnCancellation(),
+                          SEND_AHEAD_S, TwilioStats(), trio.CancelScope())  # fmt: skip
+    frame = OutboundAudio(turn_id=1, ulaw=ULAW_SILENCE * FRAME_BYTES, timings=TurnTimings())
+
+    async def feed() -> None:
+        async with send:
+            while True:
+                await send.send(frame)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(feed)
+        nursery.start_soon(writer.run, receive, trio.Event(), _ignore_end)
+
+
+async def _run(streams: int, seconds: float) -> None:
+    with trio.move_on_after(seconds):
+        async with trio.open_nursery() as nursery:
+            for index in range(streams):
+                nursery.start_soon(_stream, index)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--streams", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    configure_logging("warning")  # no "turn" line per stream in the figures
+    began = time.process_time()
+    trio.run(_run, args.streams, args.seconds)
+    cpu = time.process_time() - began
+    frames = CheckpointConnection.sent
+    per_call_s = cpu / (args.streams * args.seconds) * 1000
+    print(f"{args.streams} streams for {args.seconds} s: {frames} frames "
+          f"({frames / args.streams / args.seconds:.1f} a second each); writer CPU "
+          f"{cpu / frames * 1e6:.1f} µs per frame, {per_call_s:.2f} ms per call-second "
+          "of agent audio")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

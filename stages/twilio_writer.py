@@ -1,0 +1,199 @@
+"""TwilioIO's writer: outbound audio paced just ahead of Twilio's playback, marks, ``clear``
+on barge-in, and the close on hang-up (the TwilioIO actor in twilio_io.py runs it).
+
+Frames of a cancelled turn are dropped right before they would be sent, so nothing of a
+cancelled turn reaches the caller whatever was still buffered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from time import perf_counter_ns
+from typing import TYPE_CHECKING
+
+import structlog
+import trio
+
+from receptionist import frame_costs
+from receptionist.errors import CallDisconnected
+from receptionist.messages import (
+    FRAME_MS,
+    ClearAudio,
+    EndCall,
+    Outbound,
+    OutboundAudio,
+    OutboundMark,
+)
+from receptionist.telephony import media_streams as tp
+from receptionist.turns.cancellation import TurnCancellation
+from receptionist.turns.latency import stage_latencies_ms
+
+if TYPE_CHECKING:
+    from stages.twilio_io import MediaConnection, TwilioStats
+
+log = structlog.get_logger()
+
+FRAME_SECONDS = FRAME_MS / 1000
+CLEAR_TIMEOUT_S = 1.0
+"""A clear or close that cannot be sent in this long will not matter any more."""
+WAKE_EVERY_FRAMES = 3
+"""The writer wakes once per this many frames and sends them back to back: one timer wake
+per 60 ms of audio instead of one per 20 ms frame (each wake is a round of the event loop
+that does nothing else). Twilio then holds between ``send_ahead`` and ``send_ahead`` plus
+three frames: the margin against gaps is unchanged, and a barge-in's ``clear`` empties
+the rest."""
+
+ROUNDING_S = 1e-9
+
+
+class PlaybackClock:
+    """Where Twilio's playback of what we sent will be, so we send just ahead of it.
+
+    Sending faster than real time would fill Twilio's buffer with audio a barge-in must then
+    clear; sending exactly at real time risks gaps. ``send_ahead`` is the margin: a frame is
+    sent at once while Twilio holds less than the margin plus a refill of
+    ``wake_every_frames - 1`` frames, else once playback is down to the margin.
+    """
+
+    def __init__(self, send_ahead: float, wake_every_frames: int = WAKE_EVERY_FRAMES) -> None:
+        self._send_ahead = send_ahead
+        self._refill = (wake_every_frames - 1) * FRAME_SECONDS
+        self._played_until = 0.0
+
+    def next_send_time(self, now: float) -> float:
+        due = self._played_until - self._send_ahead
+        # The tolerance absorbs float error in sums of 20 ms steps.
+        return now if due - self._refill <= now + ROUNDING_S else due
+
+    def sent_frame(self, now: float) -> None:
+        self._played_until = max(self._played_until, now) + FRAME_SECONDS
+
+    def cleared(self) -> None:
+        self._played_until = 0.0
+
+    def ran_dry(self, now: float) -> bool:
+        """Twilio has played everything we sent (a gap, if more of the turn follows)."""
+        return now > self._played_until
+
+
+class TwilioWriter:
+    def __init__(
+        self,
+        connection: MediaConnection,
+        stream_sid: str,
+        turns: TurnCancellation,
+        send_ahead: float,
+        stats: TwilioStats,
+        reading: trio.CancelScope,
+    ) -> None:
+        self._reading = reading
+        self._connection = connection
+        self._stream_sid = stream_sid
+        self._turns = turns
+        self._clock = PlaybackClock(send_ahead)
+        self._stats = stats
+        self._turn_started: set[int] = set()
+        self._media = tp.MediaMessages(stream_sid)
+        self._costs = frame_costs.current()
+        self.observe: Callable[[object, float], None] = lambda _message, _at: None
+
+    async def run(
+        self,
+        outbound: trio.MemoryReceiveChannel[Outbound],
+        stream_ended: trio.Event,
+        on_end: Callable[[EndCall], Awaitable[None]],
+    ) -> None:
+        with outbound:
+            while (item := await _next(outbound)) is not None:
+                if stream_ended.is_set():
+                    self._stats.frames_discarded += isinstance(item, OutboundAudio)
+                    continue
+                try:
+                    await self._handle(item, stream_ended, on_end)
+                except CallDisconnected:
+                    stream_ended.set()
+
+    async def _handle(
+        self, item: Outbound, stream_ended: trio.Event, on_end: Callable[[EndCall], Awaitable[None]]
+    ) -> None:
+        match item:
+            case OutboundAudio():
+                await self._send_frame(item)
+            case OutboundMark(turn_id=turn_id, name=name):
+                if not self._turns.is_cancelled(turn_id):
+                    await self._connection.send(tp.mark_message(self._stream_sid, name))
+                    self._stats.marks_out += 1
+                    self.observe(item, trio.current_time())
+            case ClearAudio():
+                await self._clear(item)
+            case EndCall():
+                self.observe(item, trio.current_time())
+                await on_end(item)
+                stream_ended.set()
+                await self._close()
+                self._reading.cancel()
+
+    async def _send_frame(self, frame: OutboundAudio) -> None:
+        if self._turns.is_cancelled(frame.turn_id):
+            self._stats.frames_discarded += 1
+            return
+        now = trio.current_time()
+        if (send_at := self._clock.next_send_time(now)) > now:
+            await trio.sleep_until(send_at)
+            self._woke(trio.current_time() - send_at)
+            # Barge-in may have happened while we waited for the frame's slot.
+            if self._turns.is_cancelled(frame.turn_id):
+                self._stats.frames_discarded += 1
+                return
+        began = perf_counter_ns()
+        message = self._media.encode(frame.ulaw)
+        self._costs.outbound_encode_ns += perf_counter_ns() - began
+        self._costs.outbound_encode_frames += 1
+        await self._connection.send(message)
+        now = trio.current_time()
+        if frame.turn_id in self._turn_started and self._clock.ran_dry(now):
+            self._stats.frames_late += 1
+        self._clock.sent_frame(now)
+        self._stats.frames_out += 1
+        self.observe(frame, now)
+        if frame.turn_id not in self._turn_started:
+            self._turn_started.add(frame.turn_id)
+            self._turns.audible(frame.turn_id)
+            log.info("turn", turn_id=frame.turn_id, **stage_latencies_ms(frame.timings, now))
+
+    def _woke(self, late: float) -> None:
+        self._stats.wakes += 1
+        self._stats.wakes_late += late > FRAME_SECONDS
+        self._stats.wake_late_max_ms = max(self._stats.wake_late_max_ms, round(late * 1000, 1))
+
+    async def _clear(self, clear: ClearAudio) -> None:
+        # The clear must go out even if the turn's own scope is being torn down around us.
+        with trio.move_on_after(CLEAR_TIMEOUT_S, shield=True):
+            await self._connection.send(tp.clear_message(self._stream_sid))
+        self._clock.cleared()
+        self._stats.clears += 1
+        self.observe(clear, trio.current_time())
+        log.info("twilio.clear", turn_id=clear.turn_id, ms_since_barge_in=_ms_since(clear.at))
+
+    async def _close(self) -> None:
+        with trio.move_on_after(CLEAR_TIMEOUT_S, shield=True):
+            await self._connection.close(1000)
+
+
+async def _next(outbound: trio.MemoryReceiveChannel[Outbound]) -> Outbound | None:
+    """The next item, None once its senders have closed. What is already queued is taken
+    without a round of the event loop per frame (sending it awaits the socket anyway)."""
+    try:
+        return outbound.receive_nowait()
+    except trio.WouldBlock:
+        pass
+    except trio.EndOfChannel:
+        return None
+    try:
+        return await outbound.receive()
+    except trio.EndOfChannel:
+        return None
+
+
+def _ms_since(at: float) -> float:
+    return round((trio.current_time() - at) * 1000, 1)
