@@ -55,11 +55,22 @@ class Intent(enum.Enum):
     MOVE = "move"
     HOURS = "hours"
     PERSON = "person"
+    CALLBACK = "callback"
     GOODBYE = "goodbye"
 
 
 # Checked in this order: "cancel my appointment" is a cancellation, not a booking.
 _INTENT_PHRASES: tuple[tuple[Intent, re.Pattern[str]], ...] = (
+    (
+        Intent.CALLBACK,
+        whole_words(
+            r"call (?:me|us) back",
+            r"ring (?:me|us) back",
+            "callback",
+            "call back",
+            r"(?:leave|take) a message",
+        ),
+    ),
     (
         Intent.PERSON,
         whole_words(

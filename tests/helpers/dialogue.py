@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from functools import partial
 from zoneinfo import ZoneInfo
 
 import trio
 import trio.testing
 
-from receptionist.config import Config, parse_config
+from receptionist.config import Config, OpeningHours, parse_config
 from receptionist.messages import (
     CallStarted,
     CallStopped,
@@ -52,7 +52,11 @@ CONFIG = parse_config(
 )
 
 
-WITH_TRANSFER = replace(CONFIG, clinic=replace(CONFIG.clinic, transfer_number="+15550001111"))
+THURSDAYS = replace(CONFIG.clinic.hours, thursday=OpeningHours(time(9), time(17)))
+WITH_TRANSFER = replace(
+    CONFIG, clinic=replace(CONFIG.clinic, transfer_number="+15550001111", hours=THURSDAYS)
+)
+"""Open on Thursdays too: NOW (Thursday 3 PM) is in opening hours, when a person may answer."""
 
 
 @dataclass
