@@ -102,20 +102,20 @@ class Call:
         self, config: Config = CONFIG, caller: str | None = CALLER, *, resume: str = "",
         now: datetime = NOW,
     ) -> None:  # fmt: skip
-        self.receptionist = Receptionist(config)
+        self.receptionist, self.now = Receptionist(config), now
         self.greeting = self.receptionist.handle(CallBegan(caller, now, "CA1", resume))
 
     def says(self, text: str) -> list[Action]:
-        return self.receptionist.handle(CallerSaid(text, NOW))
+        return self.receptionist.handle(CallerSaid(text, self.now))
 
     def keys(self, digits: str) -> list[Action]:
         actions: list[Action] = []
         for digit in digits:
-            actions += self.receptionist.handle(CallerKeyed(digit, NOW))
+            actions += self.receptionist.handle(CallerKeyed(digit, self.now))
         return actions
 
     def silent(self) -> list[Action]:
-        return self.receptionist.handle(CallerSilent(NOW))
+        return self.receptionist.handle(CallerSilent(self.now))
 
     def scheduler(self, reply: SchedulerReply) -> list[Action]:
         return self.receptionist.handle(SchedulerAnswered(reply))
