@@ -82,11 +82,11 @@ class Harness:
         last = turn[-1]
         await self.events.send(MarkPlayed(f"turn{last.turn_id}-s{last.index}", trio.current_time()))
 
-    async def caller_says(self, text: str) -> Transcript:
+    async def caller_says(self, text: str, confidence: float | None = None) -> Transcript:
         now = trio.current_time()
         await self.events.send(SpeechStarted(now))
         await self.events.send(SpeechStopped(now + 0.5))
-        transcript = Transcript(text, True, speech_ended_at=now + 0.5, at=now + 0.8)
+        transcript = Transcript(text, True, now + 0.5, now + 0.8, confidence)
         await self.events.send(transcript)
         return transcript
 
