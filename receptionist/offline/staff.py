@@ -81,8 +81,8 @@ def not_understood(call: CallState) -> list[Action]:
     person when someone is there, or else take a message: never hang up on the caller."""
     question = call.question
     reason = call.frustration.handle(Misheard())
-    if reason is not None:
-        return escalate(call, reason)
+    if reason is not None and call.task is not Task.MESSAGE:
+        return escalate(call, reason)  # in a message, a fresh one would only start it again
     if call.frustration.misheard_in_a_row == 1:
         again = question.rephrased or question.text
         return [Speak(f"Sorry, I didn't catch that. {again}", question.expect)]

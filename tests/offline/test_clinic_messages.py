@@ -192,3 +192,13 @@ def test_words_in_a_message_are_not_read_for_frustration() -> None:
     confirm = spoken(call.says("a ridiculous bill, i want to speak to a person"))
     assert confirm.startswith("Thank you. Shall we call you back on")
     assert not [a for a in call.says("yes") if isinstance(a, Hangup)]
+
+
+def test_misheard_answers_in_a_message_do_not_start_it_again() -> None:
+    call = Call(WITH_TRANSFER, now=EVENING)
+    call.says("can someone call me back")
+    call.says("jane doe")
+    call.says("my test results")
+    for _ in range(3):
+        assert "5 5 5, 1 2 3, 4 5 6 7" in spoken(call.says("purple"))
+    assert isinstance(asked(call.says("yes")), LeaveMessage)
