@@ -200,5 +200,5 @@ def test_misheard_answers_in_a_message_do_not_start_it_again() -> None:
     call.says("jane doe")
     call.says("my test results")
     for _ in range(3):
-        assert "5 5 5, 1 2 3, 4 5 6 7" in spoken(call.says("purple"))
+        assert spoken(call.says("purple")).startswith("Sorry, I")  # asked again, nothing else
     assert isinstance(asked(call.says("yes")), LeaveMessage)
