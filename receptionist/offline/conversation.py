@@ -24,6 +24,7 @@ from receptionist.offline import (
     booking,
     changes,
     clinic_message,
+    intents,
     mishearing,
     name_and_number,
     phrasing,
@@ -210,26 +211,26 @@ def _scheduler_answered(call: CallState, reply: SchedulerReply) -> list[Action]:
 
 
 def _on_intent(call: CallState, text: str) -> list[Action] | None:
-    match spoken.intent(text, call.config.services):
-        case spoken.Intent.BOOK:
+    match intents.intent(text, call.config.services):
+        case intents.Intent.BOOK:
             return booking.start_booking(call, text)
-        case spoken.Intent.CANCEL:
+        case intents.Intent.CANCEL:
             return changes.start_lookup(call, Task.CANCEL)
-        case spoken.Intent.MOVE:
+        case intents.Intent.MOVE:
             return changes.start_lookup(call, Task.MOVE)
-        case spoken.Intent.HOURS:
+        case intents.Intent.HOURS:
             return call.anything_else(phrasing.opening_hours(call.config.clinic.hours))
-        case spoken.Intent.PERSON:
+        case intents.Intent.PERSON:
             return staff.put_through(call)
-        case spoken.Intent.CALLBACK:
+        case intents.Intent.CALLBACK:
             return clinic_message.take_message(call, MessageReason.ASKED, "Of course.")
-        case spoken.Intent.GOODBYE:
+        case intents.Intent.GOODBYE:
             return _goodbye(call, "caller_done")
     return None
 
 
 def _on_anything_else(call: CallState, text: str) -> list[Action] | None:
-    if spoken.intent(text, call.config.services) is not None:
+    if intents.intent(text, call.config.services) is not None:
         return _on_intent(call, text)
     match spoken.yes_or_no(text):
         case True:

@@ -8,7 +8,7 @@ frustration is that offer. Each escalation is an ``Escalated`` action, logged on
 
 from __future__ import annotations
 
-from receptionist.offline import clinic_message, mishearing, spoken
+from receptionist.offline import clinic_message, intents, mishearing, spoken
 from receptionist.offline.questions import OFFER_HUMAN_QUESTION
 from receptionist.offline.state import (
     Action,
@@ -69,7 +69,7 @@ def signs_in(call: CallState, text: str) -> list[Action] | None:
     """Escalate on what the caller said, when it shows frustration; None to go on."""
     if call.step in QUIET_STEPS or call.task is Task.MESSAGE or call.sure:
         return None  # call.sure: words already read once, now confirmed
-    asks = spoken.intent(text) is spoken.Intent.PERSON
+    asks = intents.intent(text) is intents.Intent.PERSON
     reason = call.frustration.handle(Heard(text, call.question.text, asks_for_person=asks))
     if reason is EscalationReason.ASKED_FOR_PERSON:
         return [Escalated(reason.value), *put_through(call)]
