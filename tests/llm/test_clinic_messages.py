@@ -4,6 +4,7 @@ written before the model may say it was passed on, and a failed write is told as
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from structlog.testing import capture_logs
@@ -104,3 +105,19 @@ async def test_escalate_is_logged_and_offers_a_message_when_nobody_can_answer() 
     tools = [t["function"]["name"] for t in fake.requests[0].body["tools"]]
     assert "take_message" in tools
     assert "transfer_to_human" not in tools
+
+
+async def test_after_hours_the_model_gets_no_transfer_tool_and_is_told_to_take_a_message() -> None:
+    staffed = replace(CONFIG, clinic=replace(CONFIG.clinic, transfer_number="+15550001111"))
+    async with openai_server(Scripted(text="We're closed. Shall I take a message?")) as (
+        fake,
+        client,
+    ):
+        call = Call()
+        agent = LlmAgent(client, staffed, call_tool=call.call_tool, now=lambda: NOW, caller=PHONE)
+        await agent.reply("can i speak to someone", call.say)  # 8 AM: the clinic opens at 9
+    body = fake.requests[0].body
+    assert "transfer_to_human" not in [t["function"]["name"] for t in body["tools"]]
+    system = body["messages"][0]["content"]
+    assert "The clinic is closed now, so nobody can take a transferred call" in system
+    assert "call transfer_to_human" not in system
