@@ -196,8 +196,8 @@ class _Dialogue:
 
     async def _on_message(self, message: DialogueEvent | Tick) -> None:
         match message:
-            case CallStarted(caller=caller):
-                await self.brain.call_began(caller)
+            case CallStarted():
+                await self.brain.call_began(message)
             case (
                 SpeechStarted() | SpeechPaused() | SpeechResumed() | SpeechStopped()
                 | Transcript() | MarkPlayed() | Tick()

@@ -1,5 +1,5 @@
 """The Scheduler actor: answers the Dialogue's appointment requests from the store, avoiding
-the clinic calendar's busy times when there is one."""
+the clinic calendar's busy times when there is one, and keeps the messages callers leave."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from receptionist.scheduling.messages import (
     FindBookings,
     FindFreeSlots,
     FreeSlots,
+    LeaveMessage,
+    MessageSaved,
     MoveBooking,
     RejectReason,
     SchedulerReply,
@@ -116,6 +118,11 @@ def answer_request(
         case MoveBooking(appointment_id=appointment_id, phone=phone, new_start=new_start):
             moved = store.move(appointment_id, phone, new_start, blocked=blocked)
             return _reply(rid, moved, BookingMoved)
+        case LeaveMessage():
+            saved = store.save_message(request)
+            if isinstance(saved, Rejection):
+                return _rejected(rid, saved)
+            return MessageSaved(rid, saved)
         case _:
             assert_never(request)
 

@@ -39,6 +39,7 @@ from receptionist.config.engines import (
     VadConfig,
 )
 from receptionist.config.environment import Secrets
+from receptionist.config.escalation import EscalationConfig
 from receptionist.config.loading import DEFAULT_CONFIG_PATH, load_config, parse_config
 from receptionist.config.model import Config
 from receptionist.config.records import RecordsConfig
@@ -55,6 +56,7 @@ __all__ = [
     "DialogueConfig",
     "ElevenLabsConfig",
     "EnginesConfig",
+    "EscalationConfig",
     "LlmConfig",
     "LoggingConfig",
     "OpeningHours",

@@ -115,6 +115,10 @@ _TEMPLATES = """
 2 can i talk to someone
 1 i'd like to speak to a real person
 1 can i leave a message
+2 can someone call me back
+1 please call me back
+1 i want to speak to a human
+1 this is ridiculous
 2 sorry could you repeat that
 1 pardon
 1 what did you say

@@ -41,12 +41,15 @@ from receptionist.llm.client import LlmClient
 from receptionist.llm.history import History
 from receptionist.llm.prompt import system_prompt
 from receptionist.llm.speculation import Speculation
+from receptionist.llm.speech import Say, Speech
 from receptionist.llm.stream import Finished, LlmEvent, TextDelta, ToolCall, ToolCallsReady
 from receptionist.llm.tools import (
     Book,
     Cancel,
+    Escalate,
     Hangup,
     Invalid,
+    Message,
     ToolContext,
     Transfer,
     ValidCall,
@@ -62,7 +65,8 @@ from receptionist.scheduling.messages import (
     SchedulerReply,
     SchedulerRequest,
 )
-from receptionist.turns.sentences import SentenceSplitter
+from receptionist.scheduling.slots import is_open_at
+from receptionist.turns.escalation import EscalationReason
 
 log = structlog.get_logger()
 
@@ -70,12 +74,10 @@ FALLBACK = "Sorry, I didn't catch that, could you say it again?"
 TOOL_TIMEOUT_S = 10.0
 """The time box of one Scheduler round trip: twice the store's 5 s busy timeout."""
 TERMINAL_TOOLS = frozenset({"end_call", "transfer_to_human"})
-SIDE_EFFECTS = (Book, Cancel, Hangup, Transfer)
+SIDE_EFFECTS = (Book, Cancel, Hangup, Transfer, Message)
 """Tools that change something: they wait for the caller's turn to settle. Checking
 availability changes nothing and may run at once."""
 
-Say = Callable[[str, bool], Awaitable[None]]
-"""Hand one sentence over for speech; True on the turn's last (which may be "")."""
 CallTool = Callable[[SchedulerRequest], Awaitable[SchedulerReply]]
 Settled = Callable[[], Awaitable[None]]
 """Returns once the caller's turn has stayed over (``AgentFloor.settled``)."""
@@ -95,37 +97,6 @@ class Reply:
     """The model failed and the caller heard ``FALLBACK``."""
 
 
-class _Speech:
-    """One turn's words: handed over sentence by sentence, and gathered for the history."""
-
-    def __init__(self, say: Say) -> None:
-        self._say = say
-        self.splitter = SentenceSplitter()
-        self.round_text: list[str] = []
-        self.pending = ""
-        """The end of the last stream: said before tools run, or as the turn's last words."""
-        self.end: EndCall | None = None
-
-    async def sentence(self, text: str) -> None:
-        self.round_text.append(text)
-        await self._say(text, False)
-
-    def end_of_stream(self) -> None:
-        self.pending = self.splitter.flush()
-        if self.pending:
-            self.round_text.append(self.pending)
-
-    async def say_pending(self, *, last: bool) -> None:
-        """Say the pending words; on the turn's last call even if there are none."""
-        text, self.pending = self.pending, ""
-        if text or last:
-            await self._say(text, last)
-
-    def take_round_text(self) -> list[str]:
-        sentences, self.round_text = self.round_text, []
-        return sentences
-
-
 class LlmAgent:
     """One call's model conversation. Not shared between calls."""
 
@@ -138,21 +109,37 @@ class LlmAgent:
         now: Callable[[], datetime],
         caller: str | None,
         settled: Settled = _already_settled,
+        call_sid: str = "",
+        resumed: bool = False,
     ) -> None:
         self._client, self._settings = client, config.llm
         self._settled = settled
         self._call_tool, self._now = call_tool, now
-        self._config, self._caller = config, caller
-        self.history = History(
-            system_prompt(config, now(), caller_known=bool(caller)),
-            max_tokens=config.llm.history_max_tokens,
-        )
-        self._tools = tool_schemas(config)
+        self._config, self._caller, self._call_sid = config, caller, call_sid
+        open_now = is_open_at(config.clinic, now())
+        self._can_transfer = bool(config.clinic.transfer_number) and open_now
+        prompt = system_prompt(
+            config, now(), caller_known=bool(caller), caller_number=caller or "",
+            open_now=open_now, resumed=resumed,
+        )  # fmt: skip
+        self.history = History(prompt, max_tokens=config.llm.history_max_tokens)
+        self._tools = tool_schemas(config, open_now=open_now)
+        self._noted_for_next = self._noted = False
+        """The caller's words escalated this turn (``escalated``): the model's own
+        ``escalate`` in it is not logged again."""
         self._request_ids = itertools.count(1)
         self.first_token_at: float | None = None
         """When the current turn's first token arrived, for its TurnTimings."""
         self._turn = 0
         """The agent turn being written, for the log."""
+
+    def escalated(self, reason: EscalationReason) -> str:
+        """Signs in the caller's words (``turns.escalation``) before the next ``reply``: log
+        them; the note for the model to add to the caller's words."""
+        log.info("call.escalated", reason=reason.value)
+        self._noted_for_next = True
+        advice = results.OFFER_PERSON if self._can_transfer else results.OFFER_MESSAGE
+        return f"[note: the caller seems frustrated ({reason.value}); {advice['detail']}]"
 
     def speculate(self, caller_text: str, buffer: int) -> Speculation:
         """A completion on ``caller_text`` as the next caller turn, for ``reply``'s
@@ -176,8 +163,9 @@ class LlmAgent:
             self.history.caller_said(caller_text)
         self.history.agent_turn(turn)
         self._turn = turn
+        self._noted, self._noted_for_next = self._noted_for_next, False
         self.first_token_at = head_start.first_token_at if head_start else None
-        speech = _Speech(say)
+        speech = Speech(say)
         try:
             for round_number in range(self._settings.max_tool_rounds + 1):
                 allow_tools = round_number < self._settings.max_tool_rounds
@@ -194,7 +182,7 @@ class LlmAgent:
         return Reply(speech.end)
 
     async def _round(
-        self, speech: _Speech, allow_tools: bool, head_start: Speculation | None
+        self, speech: Speech, allow_tools: bool, head_start: Speculation | None
     ) -> bool:
         """One completion and its tool calls; True when the model should speak again."""
         calls: tuple[ToolCall, ...] = ()
@@ -215,7 +203,7 @@ class LlmAgent:
         return bool(calls) and not (ended and said)
 
     async def _stream(
-        self, speech: _Speech, allow_tools: bool, head_start: Speculation | None
+        self, speech: Speech, allow_tools: bool, head_start: Speculation | None
     ) -> tuple[ToolCall, ...]:
         """Stream one completion, saying its sentences; its tool calls, once complete."""
         settings = self._settings
@@ -237,7 +225,7 @@ class LlmAgent:
         speech.end_of_stream()
         return calls if allow_tools else ()  # past the last round, words only
 
-    async def _on_event(self, event: LlmEvent, speech: _Speech) -> tuple[ToolCall, ...]:
+    async def _on_event(self, event: LlmEvent, speech: Speech) -> tuple[ToolCall, ...]:
         if self.first_token_at is None:
             self.first_token_at = trio.current_time()
         match event:
@@ -250,9 +238,10 @@ class LlmAgent:
                 log.info("llm.finished", reason=reason, usage=usage)
         return ()
 
-    async def _execute(self, call: ToolCall, speech: _Speech) -> dict[str, Any]:
+    async def _execute(self, call: ToolCall, speech: Speech) -> dict[str, Any]:
         """Run one validated tool call; its result for the model."""
-        valid = validate(call, ToolContext(self._config, self._now(), self._caller))
+        context = ToolContext(self._config, self._now(), self._caller, self._call_sid)
+        valid = validate(call, context)
         if isinstance(valid, SIDE_EFFECTS):
             # Only from a whole turn: if the caller goes on meanwhile, the turn is cut here
             # (its scope cancelled) and the tool never runs. Overlaps the model's latency.
@@ -277,6 +266,13 @@ class LlmAgent:
             case Transfer(number=number):
                 speech.end = EndCall(EndReason.TRANSFER, transfer_to=number)
                 return results.WILL_TRANSFER
+            case Escalate(reason=reason):
+                if not self._noted:
+                    log.info("call.escalated", reason=EscalationReason.MODEL.value, why=reason)
+                return results.OFFER_PERSON if self._can_transfer else results.OFFER_MESSAGE
+            case Message():
+                request = to_request(valid, next(self._request_ids))
+                return results.message_result(await self._ask(request))
             case Cancel(appointment_id=None, start=datetime() as start):
                 return await self._cancel_at(valid, start)
             case _:

@@ -26,9 +26,17 @@ from receptionist.llm.agent import TOOL_TIMEOUT_S, LlmAgent, Reply
 from receptionist.llm.client import LlmClient
 from receptionist.llm.pending_replies import PendingReplies
 from receptionist.llm.speculation import Speculation, same_words
-from receptionist.messages import EndCall, EndReason, Expectation
+from receptionist.messages import CallStarted, EndCall, EndReason, Expectation
 from receptionist.scheduling.messages import SchedulerReply
 from receptionist.turns.brain import DialoguePort
+from receptionist.turns.escalation import (
+    RESUME_AFTER_TRANSFER,
+    RESUMED_APOLOGY,
+    Frustration,
+    Heard,
+    Misheard,
+    Understood,
+)
 from receptionist.turns.reprompts import NOTHING_HEARD, STILL_THERE, Reprompts
 from receptionist.turns.turn_events import CutOff
 
@@ -39,6 +47,9 @@ PREVIOUS_TURN_TIMEOUT_S = 2 * TOOL_TIMEOUT_S
 within its one shielded Scheduler round trip (``TOOL_TIMEOUT_S``); past twice that,
 something is stuck, and answering the caller matters more than the history's order."""
 GIVE_UP = f"{NOTHING_HEARD} Goodbye!"
+MESSAGE_OFFER = (
+    "I'll take a message, and someone from our team will call you back. What's your name?"
+)
 KEYED_PREFIX = "(keyed on the phone keypad)"
 """Marks keypad digits in the caller's turn, so the model tells them from spoken words."""
 
@@ -58,7 +69,10 @@ class LlmBrain:
         self._port, self._client, self._config = port, client, config
         self._nursery, self._now = nursery, now
         self._replies = PendingReplies(port.ask_scheduler)
-        self._agent = self._new_agent(caller=None)
+        self._agent = self._new_agent(CallStarted("", "", None))
+        self._frustration = Frustration(config.escalation)
+        self._last_said = ""
+        """The agent's last sentence: the question a "no" answers."""
         self._idle = trio.Event()
         """Set once the latest reply task is over, history written: the next one waits."""
         self._idle.set()
@@ -67,15 +81,19 @@ class LlmBrain:
         self._keyed = ""
         """Keypad digits so far, until "#" or a silence."""
 
-    def _new_agent(self, caller: str | None) -> LlmAgent:
+    def _new_agent(self, started: CallStarted) -> LlmAgent:
         return LlmAgent(
             self._client, self._config, call_tool=self._replies.ask, now=self._now,
-            caller=caller, settled=self._port.settled,
+            caller=started.caller, settled=self._port.settled, call_sid=started.call_sid,
+            resumed=_resumed(started),
         )  # fmt: skip
 
-    async def call_began(self, caller: str | None) -> None:
-        self._agent = self._new_agent(caller)
-        await self._say_fixed(self._config.clinic.greeting)
+    async def call_began(self, started: CallStarted) -> None:
+        self._agent = self._new_agent(started)
+        if _resumed(started):
+            await self._say_fixed(f"{RESUMED_APOLOGY} {MESSAGE_OFFER}")
+        else:
+            await self._say_fixed(self._config.clinic.greeting)
 
     async def caller_said(self, text: str, confidence: float | None = None) -> None:
         speculation, self._speculation = self._speculation, None
@@ -85,7 +103,23 @@ class LlmBrain:
             return  # the goodbye is playing; the call ends after it
         self._reprompts.caller_answered()
         await self._port.interrupt()  # a reply still being written answers old words
+        note = self._signs_in(text, confidence)
+        if note:
+            if speculation is not None:
+                speculation.cancel()  # written without the note
+            self._start_reply(f"{text} {note}")
+            return
         self._start_reply(text, self._adoptable(speculation, text))
+
+    def _signs_in(self, text: str, confidence: float | None) -> str:
+        """A note for the model when the caller's words show frustration, else ""."""
+        frustration = self._frustration
+        faint = confidence is not None and confidence < self._config.dialogue.min_confidence
+        reason = frustration.handle(Misheard() if faint or not text.strip() else Understood())
+        reason = reason or frustration.handle(Heard(text, self._last_said))
+        if reason is None:
+            return ""
+        return self._agent.escalated(reason)
 
     def _adoptable(self, speculation: Speculation | None, text: str) -> Speculation | None:
         """``speculation`` if it was started on ``text`` and on the history as it is now."""
@@ -226,6 +260,8 @@ class LlmBrain:
             await self._port.say(turn_id, sentence, last, self._agent.first_token_at)
 
         reply = await self._agent.reply(text, say, turn=turn_id, head_start=head_start)
+        if said:
+            self._last_said = said[-1] or (said[-2] if len(said) > 1 else "")
         log.info(
             "dialogue.said",
             turn_id=turn_id,
@@ -235,3 +271,7 @@ class LlmBrain:
             end=reply.end.reason.value if reply.end else None,
         )
         return reply
+
+
+def _resumed(started: CallStarted) -> bool:
+    return started.parameters.get("resume") == RESUME_AFTER_TRANSFER

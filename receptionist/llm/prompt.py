@@ -22,6 +22,13 @@ only then call book_appointment.
 another time.
 - Callers can only cancel their own appointments, found by the number they call from.
 - {transfer}
+- To take a message for the clinic's team (the caller asks to be called back, or wants a \
+person nobody can be): ask their name, what it is about, and the number to call back (their \
+own unless they give another); read that number back digit by digit and get a yes; then call \
+take_message. Say the message was passed on only once take_message has saved it; if it \
+failed, say so honestly.
+- If the caller is frustrated or upset, or asks for a person, call escalate with a short \
+reason and do as its result says. Never argue.{resumed}
 - When the caller is done, say a short goodbye and call end_call.
 - A caller's turn starting "(keyed on the phone keypad)" holds digits they pressed: a phone \
 number, or 1 for yes and 2 for no when you offered that.
@@ -37,31 +44,53 @@ Services (appointment length):
 {services}"""
 
 
-def system_prompt(config: Config, now: datetime, *, caller_known: bool) -> str:
+def system_prompt(
+    config: Config, now: datetime, *, caller_known: bool, caller_number: str = "",
+    open_now: bool = True, resumed: bool = False,
+) -> str:  # fmt: skip
     """The instructions the model gets first in every request of one call.
 
     Args:
         now: the clinic's clock at the start of the call (converted to its timezone).
         caller_known: whether Twilio passed the caller's number (for bookings and cancels).
+        caller_number: that number, to read back when confirming a callback number.
+        open_now: whether the clinic is open: a person can take the call only then.
+        resumed: the caller is back after a transfer nobody answered.
     """
     clinic = config.clinic
     local = now.astimezone(clinic.tz)
-    transfer = (
-        "If the caller asks for a person, or you cannot help, call transfer_to_human."
-        if clinic.transfer_number
-        else "Nobody can take a transferred call: help the caller yourself, or suggest "
-        "they call back during opening hours."
-    )
+    if clinic.transfer_number and open_now:
+        transfer = "If the caller asks for a person, or you cannot help, call transfer_to_human."
+    elif clinic.transfer_number:
+        transfer = (
+            "The clinic is closed now, so nobody can take a transferred call: help the "
+            "caller yourself, or offer to take a message."
+        )
+    else:
+        transfer = (
+            "Nobody can take a transferred call: help the caller yourself, or offer to take "
+            "a message."
+        )
+    caller = "known" if caller_known else "unknown: ask for one when booking"
+    if caller_known and caller_number:
+        caller += f" ({caller_number})"
     return _RULES.format(
         clinic=clinic.name,
         transfer=transfer,
         today=f"{local:%A %Y-%m-%d}",
         now=f"{local:%H:%M}",
         timezone=clinic.timezone,
-        caller="known" if caller_known else "unknown: ask for one when booking",
+        caller=caller,
+        resumed=RESUMED if resumed else "",
         hours=_hours(config),
         services="\n".join(f"- {s.name}: {s.minutes} minutes" for s in config.services),
     )
+
+
+RESUMED = (
+    "\n- This caller was just put through to the clinic and nobody answered; you have "
+    "apologised. Take a message (reason transfer_unanswered)."
+)
 
 
 def _hours(config: Config) -> str:

@@ -19,6 +19,7 @@ from receptionist.scheduling.messages import (
     BookingRejected,
     BookingsFound,
     FreeSlots,
+    MessageSaved,
     RejectReason,
     SchedulerReply,
 )
@@ -42,6 +43,20 @@ TIMED_OUT = {
 INTERRUPTED = {"error": "interrupted", "detail": "the caller spoke before this ran; not done"}
 WILL_HANG_UP = {"ok": True, "detail": "the call ends once your reply has played"}
 WILL_TRANSFER = {"ok": True, "detail": "the caller is put through once your reply has played"}
+OFFER_PERSON = {
+    "ok": True,
+    "detail": "apologise briefly and offer to put the caller through to a person "
+    "(transfer_to_human once they agree); never argue",
+}
+OFFER_MESSAGE = {
+    "ok": True,
+    "detail": "nobody can take the call now: apologise briefly and offer to take a message "
+    "so someone calls them back (take_message); never argue",
+}
+MESSAGE_NOT_SAVED = (
+    "the message was NOT saved: tell the caller honestly that it could not be saved, and "
+    "offer a person if one can take the call, or else ask them to call back later"
+)
 
 
 def dumps(result: dict[str, Any]) -> str:
@@ -70,9 +85,20 @@ def reply_result(reply: SchedulerReply) -> dict[str, Any]:
             return {"moved": appointment_result(appointment)}
         case BookingsFound(appointments=appointments):
             return {"appointments": [appointment_result(a) for a in appointments]}
+        case MessageSaved(message_id=message_id):
+            return {"saved": True, "message_id": message_id,
+                    "detail": "the message is saved: tell the caller it was passed on"}  # fmt: skip
         case BookingRejected(reason=reason, detail=detail):
             return {"error": reason.value, "detail": detail or HINTS[reason]}
     raise AssertionError(f"not a Scheduler reply: {reply!r}")
+
+
+def message_result(reply: SchedulerReply | None) -> dict[str, Any]:
+    """A message's result: only a saved one may be promised to the caller."""
+    if isinstance(reply, MessageSaved):
+        return reply_result(reply)
+    error = reply.reason.value if isinstance(reply, BookingRejected) else "no_answer"
+    return {"error": error, "detail": MESSAGE_NOT_SAVED}
 
 
 def not_found_among(found: BookingsFound, start: datetime) -> dict[str, Any]:

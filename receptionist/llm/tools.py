@@ -11,8 +11,11 @@ for the model saying what was wrong, so it can ask the caller again; it never ra
     book_appointment    -> BookSlot          (phone: the caller's number unless given)
     cancel_appointment  -> CancelBooking     by appointment_id, or
                            FindBookings, then CancelBooking of the one at date + time
-    transfer_to_human   -> EndCall(TRANSFER) after the turn has played
+    transfer_to_human   -> EndCall(TRANSFER) after the turn has played (while the clinic is open)
     end_call            -> EndCall(COMPLETED) after the turn has played
+    take_message        -> LeaveMessage      (phone: the caller's number unless given; the
+                                              model must have read it back and had a yes)
+    escalate            -> nothing written: logged, and the model told what to offer
 """
 
 from __future__ import annotations
@@ -26,8 +29,16 @@ from typing import Any
 
 from receptionist.config import Config, Service
 from receptionist.llm.stream import ToolCall
-from receptionist.scheduling.messages import BookSlot, CancelBooking, FindBookings, FindFreeSlots
-from receptionist.scheduling.slots import check_day, check_start, normalise_phone
+from receptionist.llm.tool_schemas import tool_schemas
+from receptionist.scheduling.messages import (
+    BookSlot,
+    CancelBooking,
+    FindBookings,
+    FindFreeSlots,
+    LeaveMessage,
+    MessageReason,
+)
+from receptionist.scheduling.slots import check_day, check_start, is_open_at, normalise_phone
 
 MAX_NAME_CHARS = 80
 MAX_REASON_CHARS = 200
@@ -43,6 +54,7 @@ class ToolContext:
     """The clinic's wall clock (aware)."""
     caller: str | None
     """The caller ID, when Twilio passed one."""
+    call_sid: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,83 +92,33 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True)
+class Message:
+    call_sid: str
+    name: str
+    phone: str
+    about: str
+    reason: MessageReason
+
+
+@dataclass(frozen=True, slots=True)
+class Escalate:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Invalid:
     detail: str
     """For the model: what was wrong, so it can ask the caller and try again."""
 
 
-ValidCall = CheckAvailability | Book | Cancel | Transfer | Hangup
+ValidCall = CheckAvailability | Book | Cancel | Transfer | Hangup | Message | Escalate
+
+
+__all__ = ["Invalid", "ToolContext", "ValidCall", "to_request", "tool_schemas", "validate"]
 
 
 class _Rejected(Exception):
     """Internal only: one argument is wrong; ``validate`` turns it into ``Invalid``."""
-
-
-def tool_schemas(config: Config) -> list[dict[str, Any]]:
-    """The ``tools`` of every request. No transfer tool when there is nobody to transfer to."""
-    services = [service.name for service in config.services]
-    date_ = {"type": "string", "description": "YYYY-MM-DD"}
-    time_ = {"type": "string", "description": "HH:MM, 24-hour clock"}
-    tools = [
-        _tool(
-            "check_availability",
-            "Find free appointment times on one day.",
-            {
-                "service": {"type": "string", "enum": services},
-                "date": date_,
-                "earliest": {**time_, "description": "HH:MM, 24-hour; only times from then on"},
-            },
-            ["service", "date"],
-        ),
-        _tool(
-            "book_appointment",
-            "Book an appointment the caller has confirmed.",
-            {
-                "service": {"type": "string", "enum": services},
-                "date": date_,
-                "time": time_,
-                "name": {"type": "string", "description": "The patient's full name"},
-                "phone": {"type": "string", "description": "Omit to use the caller's own number"},
-                "reason": {"type": "string", "description": "A few words on why they come"},
-            },
-            ["service", "date", "time", "name", "reason"],
-        ),
-        _tool(
-            "cancel_appointment",
-            "Cancel one of the caller's appointments (found by their phone number), "
-            "named by appointment_id or by its date and time.",
-            {
-                "appointment_id": {"type": "integer"},
-                "date": date_,
-                "time": time_,
-            },
-            [],
-        ),
-        _tool("end_call", "Hang up after your reply; say goodbye in it.", {}, []),
-    ]
-    if config.clinic.transfer_number:
-        tools.append(
-            _tool(
-                "transfer_to_human",
-                "Put the caller through to a person at the clinic after your reply.",
-                {},
-                [],
-            )
-        )
-    return tools
-
-
-def _tool(name: str, description: str, properties: dict[str, Any], required: list[str]) -> Any:
-    parameters = {
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": False,
-    }
-    return {
-        "type": "function",
-        "function": {"name": name, "description": description, "parameters": parameters},
-    }
 
 
 def validate(call: ToolCall, context: ToolContext) -> ValidCall | Invalid:
@@ -176,10 +138,12 @@ def validate(call: ToolCall, context: ToolContext) -> ValidCall | Invalid:
 
 
 def to_request(
-    valid: CheckAvailability | Book | Cancel, request_id: int
-) -> FindFreeSlots | BookSlot | FindBookings | CancelBooking:
+    valid: CheckAvailability | Book | Cancel | Message, request_id: int
+) -> FindFreeSlots | BookSlot | FindBookings | CancelBooking | LeaveMessage:
     """The Scheduler request that carries out a validated call (its first one, for Cancel)."""
     match valid:
+        case Message(call_sid=call_sid, name=name, phone=phone, about=about, reason=reason):
+            return LeaveMessage(request_id, call_sid, name, phone, about, reason)
         case CheckAvailability(service=service, day=day, earliest=earliest):
             return FindFreeSlots(request_id, service, day, earliest)
         case Book(service=service, start=start, name=name, phone=phone, reason=reason):
@@ -228,6 +192,8 @@ def _cancel(arguments: dict[str, Any], context: ToolContext) -> Cancel:
 def _transfer(arguments: dict[str, Any], context: ToolContext) -> Transfer:
     if not context.config.clinic.transfer_number:
         raise _Rejected("nobody can take a transferred call; help the caller yourself")
+    if not is_open_at(context.config.clinic, context.now):
+        raise _Rejected("the clinic is closed: nobody can take the call; offer a message")
     return Transfer(context.config.clinic.transfer_number)
 
 
@@ -235,7 +201,26 @@ def _hangup(arguments: dict[str, Any], context: ToolContext) -> Hangup:
     return Hangup()
 
 
+def _take_message(arguments: dict[str, Any], context: ToolContext) -> Message:
+    if arguments.get("number_confirmed") is not True:
+        raise _Rejected("read the number back to the caller and get a yes first")
+    name = _text(arguments, "name", MAX_NAME_CHARS, required=True)
+    about = _text(arguments, "about", MAX_REASON_CHARS, required=True)
+    try:
+        reason = MessageReason(arguments.get("reason", MessageReason.ASKED.value))
+    except ValueError:
+        choices = ", ".join(reason.value for reason in MessageReason)
+        raise _Rejected(f"reason must be one of: {choices}") from None
+    return Message(context.call_sid, name, _phone(arguments, context), about, reason)
+
+
+def _escalate(arguments: dict[str, Any], context: ToolContext) -> Escalate:
+    return Escalate(_text(arguments, "reason", MAX_REASON_CHARS, required=True))
+
+
 _VALIDATORS: dict[str, Callable[[dict[str, Any], ToolContext], ValidCall]] = {
+    "take_message": _take_message,
+    "escalate": _escalate,
     "check_availability": _check_availability,
     "book_appointment": _book,
     "cancel_appointment": _cancel,

@@ -8,7 +8,8 @@ from datetime import datetime
 
 import structlog
 
-from receptionist.messages import EndCall, EndReason, Expectation
+from receptionist.logs import mask_phone
+from receptionist.messages import CallStarted, EndCall, EndReason, Expectation
 from receptionist.offline import conversation as offline
 from receptionist.scheduling.messages import SchedulerReply
 from receptionist.turns.brain import DialoguePort
@@ -27,8 +28,10 @@ class OfflineBrain:
         self._expect = Expectation.OPEN
         """What the last turn asked for: a resumed turn asks for it again."""
 
-    async def call_began(self, caller: str | None) -> None:
-        await self._handle(offline.CallBegan(caller, self._now()))
+    async def call_began(self, started: CallStarted) -> None:
+        resume = started.parameters.get("resume", "")
+        began = offline.CallBegan(started.caller, self._now(), started.call_sid, resume)
+        await self._handle(began)
 
     async def caller_said(self, text: str, confidence: float | None = None) -> None:
         await self._handle(offline.CallerSaid(text, self._now(), confidence))
@@ -70,8 +73,10 @@ class OfflineBrain:
                 case offline.Hangup():
                     await self._port.end_after_turn(EndCall(EndReason.COMPLETED))
                 case offline.TakeMessage(name=name, phone=phone, about=about):
-                    # The record, until messages are delivered to the staff (issue 10).
-                    log.info("call.message_taken", name=name, phone=phone, about=about)
+                    # Written already (clinic_messages and its outbox row): this is the log's.
+                    log.info("call.message_taken", name=name, phone=mask_phone(phone), about=about)
+                case offline.Escalated(reason=reason):
+                    log.info("call.escalated", reason=reason)
                 case offline.TransferCall(number=number):
                     end = EndCall(EndReason.TRANSFER, transfer_to=number)
                     await self._port.end_after_turn(end)

@@ -6,10 +6,11 @@ Scheduler, hang up, transfer). The Dialogue actor (``stages/dialogue.py``) feeds
 carries out its actions; the tests drive it synchronously, one scripted call at a time.
 
 The flows live next door: ``booking`` (book, and choose a day and time), ``name_and_number``
-(whose booking, and the booking itself) and ``changes`` (cancel or move an existing
-appointment). This module routes events to them and handles what applies everywhere: the
-opening question, opening hours, asking for a person, not being understood, silence (the
-reprompts of ``receptionist.turns.reprompts``) and goodbye.
+(whose booking, and the booking itself), ``changes`` (cancel or move an existing
+appointment), ``clinic_message`` (a message for the team) and ``staff`` (a person, not being
+understood, escalation). This module routes events to them and handles what applies
+everywhere: the opening question, opening hours, silence (the reprompts of
+``receptionist.turns.reprompts``) and goodbye.
 """
 
 from __future__ import annotations
@@ -19,8 +20,18 @@ from datetime import datetime
 
 from receptionist.config import Config
 from receptionist.messages import Expectation
-from receptionist.offline import booking, changes, mishearing, name_and_number, phrasing, spoken
-from receptionist.offline.questions import DAY_QUESTION, INTENT_QUESTION, OFFER_HUMAN_QUESTION
+from receptionist.offline import (
+    booking,
+    changes,
+    clinic_message,
+    intents,
+    mishearing,
+    name_and_number,
+    phrasing,
+    spoken,
+    staff,
+)
+from receptionist.offline.questions import DAY_QUESTION, INTENT_QUESTION
 from receptionist.offline.state import (
     Action,
     AskScheduler,
@@ -29,6 +40,7 @@ from receptionist.offline.state import (
     CallerSaid,
     CallerSilent,
     CallState,
+    Escalated,
     Event,
     Hangup,
     SchedulerAnswered,
@@ -46,10 +58,12 @@ from receptionist.scheduling.messages import (
     BookingRejected,
     BookingsFound,
     FreeSlots,
+    MessageReason,
+    MessageSaved,
     RejectReason,
     SchedulerReply,
 )
-from receptionist.scheduling.slots import opening_span
+from receptionist.turns.escalation import RESUME_AFTER_TRANSFER, Understood
 from receptionist.turns.reprompts import NOTHING_HEARD, STILL_THERE
 
 __all__ = [
@@ -59,6 +73,7 @@ __all__ = [
     "CallerKeyed",
     "CallerSaid",
     "CallerSilent",
+    "Escalated",
     "Event",
     "Hangup",
     "Receptionist",
@@ -99,9 +114,11 @@ class Receptionist:
     def handle(self, event: Event) -> list[Action]:
         call = self._call
         match event:
-            case CallBegan(caller_number=caller, now=now):
+            case CallBegan(caller_number=caller, now=now, call_sid=call_sid, resume=resume):
                 call.caller, call.now = caller, now.astimezone(call.tz)
-                call.question = INTENT_QUESTION
+                call.call_sid, call.question = call_sid, INTENT_QUESTION
+                if resume == RESUME_AFTER_TRANSFER:
+                    return staff.resumed_after_transfer(call)
                 return [Speak(call.config.clinic.greeting, Expectation.OPEN)]
             case CallerSaid(text=text, now=now, confidence=confidence):
                 call.now = now.astimezone(call.tz)
@@ -129,13 +146,14 @@ def _caller_said(call: CallState, text: str, confidence: float | None = None) ->
         return [Speak(HOLD_ON)]
     if mishearing.unsure(call, confidence):
         checking = call.step is not Step.CONFIRM_HEARD
-        return (checking and mishearing.check_heard(call, text)) or _not_understood(call)
-    if call.step is not Step.OFFER_HUMAN and spoken.intent(text) is spoken.Intent.PERSON:
-        return _put_through(call)
+        return (checking and mishearing.check_heard(call, text)) or staff.not_understood(call)
+    escalated = staff.signs_in(call, text)
+    if escalated is not None:
+        return escalated
     actions = STEP_HANDLERS[call.step](call, text)
     if actions is None:
-        return _not_understood(call)
-    call.failures = 0
+        return staff.not_understood(call)
+    call.frustration.handle(Understood())
     return actions
 
 
@@ -180,6 +198,10 @@ def _scheduler_answered(call: CallState, reply: SchedulerReply) -> list[Action]:
             return changes.on_cancelled(call, reply)
         case BookingMoved():
             return changes.on_moved(call, reply)
+        case MessageSaved():
+            return clinic_message.on_saved(call, reply)
+        case BookingRejected() if call.task is Task.MESSAGE:
+            return clinic_message.on_not_saved(call, staff.can_transfer(call))
         case BookingRejected():
             return _rejected(call, reply)
     return []
@@ -189,24 +211,26 @@ def _scheduler_answered(call: CallState, reply: SchedulerReply) -> list[Action]:
 
 
 def _on_intent(call: CallState, text: str) -> list[Action] | None:
-    match spoken.intent(text, call.config.services):
-        case spoken.Intent.BOOK:
+    match intents.intent(text, call.config.services):
+        case intents.Intent.BOOK:
             return booking.start_booking(call, text)
-        case spoken.Intent.CANCEL:
+        case intents.Intent.CANCEL:
             return changes.start_lookup(call, Task.CANCEL)
-        case spoken.Intent.MOVE:
+        case intents.Intent.MOVE:
             return changes.start_lookup(call, Task.MOVE)
-        case spoken.Intent.HOURS:
+        case intents.Intent.HOURS:
             return call.anything_else(phrasing.opening_hours(call.config.clinic.hours))
-        case spoken.Intent.PERSON:
-            return _put_through(call)
-        case spoken.Intent.GOODBYE:
+        case intents.Intent.PERSON:
+            return staff.put_through(call)
+        case intents.Intent.CALLBACK:
+            return clinic_message.take_message(call, MessageReason.ASKED, "Of course.")
+        case intents.Intent.GOODBYE:
             return _goodbye(call, "caller_done")
     return None
 
 
 def _on_anything_else(call: CallState, text: str) -> list[Action] | None:
-    if spoken.intent(text, call.config.services) is not None:
+    if intents.intent(text, call.config.services) is not None:
         return _on_intent(call, text)
     match spoken.yes_or_no(text):
         case True:
@@ -216,63 +240,18 @@ def _on_anything_else(call: CallState, text: str) -> list[Action] | None:
     return None
 
 
-def _put_through(call: CallState) -> list[Action]:
-    number = call.config.clinic.transfer_number
-    if not number:
-        return call.anything_else(
-            "I'm sorry, there's no one available to take your call right now. "
-            "I can book, move or cancel an appointment, or tell you our opening hours."
-        )
-    call.step = Step.ENDED
-    putting_through = "Of course. I'll put you through to a member of our team now."
-    return [Speak(putting_through, end_of_call=True), TransferCall(number)]
-
-
-def _on_offer_human(call: CallState, text: str) -> list[Action] | None:
-    """After the caller could not be understood: a human, unless they decline."""
-    if spoken.yes_or_no(text) is False and call.resume is not None:
-        step, question = call.resume
-        call.resume = None
-        return call.ask(step, question, "No problem, let's try again.")
-    return _put_through(call)
-
-
 def _on_confirm_heard(call: CallState, text: str) -> list[Action] | None:
     """Yes: act on the unsure answer after all. No: put its question again."""
     answer = spoken.yes_or_no(text)
     if answer is None or call.heard is None:
         return None
     step, question, heard = call.heard
-    call.heard, call.failures = None, 0
+    call.heard = None
+    call.frustration.handle(Understood())
     if not answer:
         return call.ask(step, question, "Sorry about that.")
     call.step, call.question = step, question
     return _answer_surely(call, heard)
-
-
-def _not_understood(call: CallState) -> list[Action]:
-    """Re-ask in other words, then spell out the choices (and the keypad), then offer a
-    person when someone is there, or else take a message: never hang up on the caller."""
-    call.failures += 1
-    question = call.question
-    if call.failures == 1:
-        again = question.rephrased or question.text
-        return [Speak(f"Sorry, I didn't catch that. {again}", question.expect)]
-    if call.failures == 2:
-        again = question.choices or question.rephrased or question.text
-        keys = mishearing.keypad_hint(call)
-        return [Speak(join("Sorry, I still didn't get that.", again, keys), question.expect)]
-    trouble = "I'm sorry, I'm having trouble understanding."
-    call.failures = 0
-    if not (call.config.clinic.transfer_number and _open_now(call)):
-        return mishearing.take_message(call, trouble)
-    call.resume = (call.step, question)
-    return call.ask(Step.OFFER_HUMAN, OFFER_HUMAN_QUESTION, trouble)
-
-
-def _open_now(call: CallState) -> bool:
-    span = opening_span(call.config.clinic, call.now.date())
-    return span is not None and span[0] <= call.now < span[1]
 
 
 def _rejected(call: CallState, reply: BookingRejected) -> list[Action]:
@@ -301,7 +280,7 @@ def _goodbye(call: CallState, reason: str, *before: str) -> list[Action]:
 STEP_HANDLERS: dict[Step, StepHandler] = {
     Step.INTENT: _on_intent,
     Step.ANYTHING_ELSE: _on_anything_else,
-    Step.OFFER_HUMAN: _on_offer_human,
+    Step.OFFER_HUMAN: staff.on_offer_human,
     Step.REASON: booking.on_reason,
     Step.DAY: booking.on_day,
     Step.TIME: booking.on_time,
@@ -314,6 +293,7 @@ STEP_HANDLERS: dict[Step, StepHandler] = {
     Step.CONFIRM_CANCEL: changes.on_confirm_cancel,
     Step.CONFIRM_MOVE: changes.on_confirm_move,
     Step.CONFIRM_HEARD: _on_confirm_heard,
-    Step.MESSAGE_NAME: mishearing.on_message_name,
-    Step.MESSAGE_ABOUT: mishearing.on_message_about,
+    Step.MESSAGE_NAME: clinic_message.on_message_name,
+    Step.MESSAGE_ABOUT: clinic_message.on_message_about,
+    Step.MESSAGE_PHONE_OK: clinic_message.on_message_phone_ok,
 }

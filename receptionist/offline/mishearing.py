@@ -6,15 +6,14 @@ answer heard with low confidence to a narrow question (yes or no, a day, a time,
 confirmed when it seems to say something ("did you say Tuesday the 8th?") and re-asked when
 not; after a second failed answer the keypad is offered where the answer is a yes or no, a
 day of the month or one of the times offered; and a caller who still cannot be understood
-leaves a message for the team (or is put through, when someone is there).
+is escalated (``staff``): put through when someone is there, or else leaves a message.
 """
 
 from __future__ import annotations
 
 from receptionist.messages import Expectation
 from receptionist.offline import phrasing, spoken
-from receptionist.offline.questions import KEYPAD_QUESTION, Question
-from receptionist.offline.state import Action, CallState, Step, TakeMessage, Task
+from receptionist.offline.state import Action, CallState, Step
 
 NARROW = frozenset({Expectation.YES_NO, Expectation.DAY, Expectation.TIME, Expectation.DIGITS})
 """Questions whose answers the recogniser's confidence is meaningful for: for open
@@ -23,12 +22,6 @@ YES_NO_KEYS = {"1": "yes", "2": "no"}
 MAX_DAY_OF_MONTH = 31
 KEYPAD_STEPS = frozenset({Step.PHONE_KEYPAD, Step.PHONE_OK})
 """Where keys are a phone number (``name_and_number.on_key``), not an answer."""
-
-MESSAGE_NAME_QUESTION = Question(
-    "I'll take a message, and someone from our team will call you back. What's your name, please?",
-    Expectation.NAME,
-)
-MESSAGE_ABOUT_QUESTION = Question("And what is it about?")
 
 
 def unsure(call: CallState, confidence: float | None) -> bool:
@@ -77,31 +70,3 @@ def keyed_answer(call: CallState, digit: str) -> str | None:
         if keyed.isdigit() and 0 < int(keyed) <= MAX_DAY_OF_MONTH:
             return f"the {spoken.ordinal(int(keyed))}"
     return None
-
-
-# --- Taking a message --------------------------------------------------------------------
-
-
-def take_message(call: CallState, before: str) -> list[Action]:
-    call.task, call.draft.name, call.draft.reason = Task.MESSAGE, "", ""
-    return call.ask(Step.MESSAGE_NAME, MESSAGE_NAME_QUESTION, before)
-
-
-def on_message_name(call: CallState, text: str) -> list[Action] | None:
-    """Any answer will do: the team reads the message, misheard or not."""
-    call.draft.name = spoken.person_name(text) or text
-    return call.ask(Step.MESSAGE_ABOUT, MESSAGE_ABOUT_QUESTION, "Thank you.")
-
-
-def on_message_about(call: CallState, text: str) -> list[Action] | None:
-    call.draft.reason = text
-    if call.caller_number is None:
-        return call.ask(Step.PHONE_KEYPAD, KEYPAD_QUESTION, "Thank you.")
-    return message_taken(call, call.caller_number)
-
-
-def message_taken(call: CallState, phone: str) -> list[Action]:
-    draft = call.draft
-    said_back = phrasing.phone_number(phone, call.config.clinic.country)
-    done = f"Thank you. I'll pass your message on, and we'll call you back on {said_back}."
-    return [TakeMessage(draft.name, phone, draft.reason), *call.goodbye("message_taken", done)]

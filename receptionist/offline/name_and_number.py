@@ -8,7 +8,7 @@ None when the words did not answer the question.
 from __future__ import annotations
 
 from receptionist.messages import Expectation
-from receptionist.offline import mishearing, phrasing, spoken
+from receptionist.offline import clinic_message, phrasing, spoken
 from receptionist.offline.questions import (
     CHANGE_QUESTION,
     KEYPAD_QUESTION,
@@ -93,7 +93,7 @@ def got_number(call: CallState, said: str, *, confirm: bool = True) -> list[Acti
         return call.ask(call.step, call.question, NOT_A_NUMBER)
     call.draft.phone = number
     if call.task is Task.MESSAGE:
-        return mishearing.message_taken(call, number)
+        return clinic_message.confirm_number(call, number, "Thanks.")
     if call.task is not Task.BOOK:
         return call.request(lambda request_id: FindBookings(request_id, number))
     heard = f"Thanks, I've got {phrasing.phone_number(number, region)}." if confirm else ""

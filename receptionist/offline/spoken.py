@@ -2,9 +2,9 @@
 
 Recognisers write lowercase words without punctuation and spell numbers out ("next tuesday",
 "half past two", "five five five one two three four"). These pure functions pull out what the
-conversation needs: the caller's intent, a yes or a no, a service, a date, a time of day, a
-name, a phone number. Each returns None when the words do not say it, so the conversation can
-ask again.
+conversation needs: a yes or a no, a service, a date, a time of day, a name, a phone number
+(the caller's intent is read in ``intents``). Each returns None when the words do not say
+it, so the conversation can ask again.
 
 Numbers, times and dates are read in ``spoken_time`` (dates by the ``dateparser`` library) and
 re-exported here, so callers need only this module.
@@ -12,7 +12,6 @@ re-exported here, so callers need only this module.
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Iterable, Sequence
 
@@ -27,12 +26,10 @@ from receptionist.offline.spoken_time import (
 )
 
 __all__ = [
-    "Intent",
     "any_of",
     "any_will_do",
     "choice_index",
     "chosen_option",
-    "intent",
     "keyed_phone_number",
     "last_digits",
     "mentions_day",
@@ -48,86 +45,6 @@ __all__ = [
     "yes_or_no",
 ]
 
-
-class Intent(enum.Enum):
-    BOOK = "book"
-    CANCEL = "cancel"
-    MOVE = "move"
-    HOURS = "hours"
-    PERSON = "person"
-    GOODBYE = "goodbye"
-
-
-# Checked in this order: "cancel my appointment" is a cancellation, not a booking.
-_INTENT_PHRASES: tuple[tuple[Intent, re.Pattern[str]], ...] = (
-    (
-        Intent.PERSON,
-        whole_words(
-            r"speak (?:to|with)",
-            r"talk (?:to|with)",
-            "real person",
-            "a person",
-            "human",
-            "operator",
-            "receptionist",
-            "representative",
-            "member of staff",
-            "someone real",
-        ),
-    ),
-    (Intent.CANCEL, whole_words("cancel", "cancellation", r"can(?:no|')t make", "call off")),
-    (
-        Intent.MOVE,
-        whole_words(
-            "move",
-            "re ?schedule",
-            "change",
-            "rearrange",
-            "postpone",
-            "push back",
-            "bring forward",
-            r"different (?:time|day|date)",
-        ),
-    ),
-    (
-        Intent.HOURS,
-        whole_words(
-            "hours",
-            "open",
-            "opening",
-            "close",
-            "closing",
-            "closed",
-            "what time do you",
-        ),
-    ),
-    (
-        Intent.BOOK,
-        whole_words(
-            "book",
-            "booking",
-            "appointment",
-            "schedule",
-            "make an",
-            r"see (?:a|the) doctor",
-            "come in",
-            "get in",
-        ),
-    ),
-    (
-        Intent.GOODBYE,
-        whole_words(
-            "bye",
-            "goodbye",
-            r"that'?s (?:all|it|everything)",
-            "nothing",
-            "no thanks",
-            "no thank you",
-            r"i'?m (?:good|fine|all set)",
-            "all good",
-        ),
-    ),
-)
 
 _NO = whole_words(
     "no",
@@ -168,17 +85,6 @@ _YES = whole_words(
     "that works",
     "that one",
 )
-
-
-def intent(text: str, services: Iterable[Service] = ()) -> Intent | None:
-    """What the caller wants to do, or None when they did not say.
-
-    Naming a service ("i need a flu shot") counts as wanting to book.
-    """
-    for found, pattern in _INTENT_PHRASES:
-        if pattern.search(text):
-            return found
-    return Intent.BOOK if service(text, services) else None
 
 
 def yes_or_no(text: str) -> bool | None:

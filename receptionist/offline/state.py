@@ -16,8 +16,14 @@ from zoneinfo import ZoneInfo
 from receptionist.config import Config
 from receptionist.messages import Expectation
 from receptionist.offline.questions import ANYTHING_ELSE_QUESTION, INTENT_QUESTION, Question
-from receptionist.scheduling.messages import Appointment, SchedulerReply, SchedulerRequest
+from receptionist.scheduling.messages import (
+    Appointment,
+    MessageReason,
+    SchedulerReply,
+    SchedulerRequest,
+)
 from receptionist.scheduling.slots import normalise_phone
+from receptionist.turns.escalation import Frustration
 from receptionist.turns.reprompts import Reprompts
 
 # --- Events: what happened on the call ------------------------------------------------------
@@ -27,6 +33,10 @@ from receptionist.turns.reprompts import Reprompts
 class CallBegan:
     caller_number: str | None
     now: datetime
+    call_sid: str = ""
+    resume: str = ""
+    """Twilio's ``resume`` parameter: "transfer-unanswered" when the caller is back after
+    a transfer nobody answered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +105,14 @@ class TakeMessage:
     about: str
 
 
-Action = Speak | AskScheduler | Hangup | TransferCall | TakeMessage
+@dataclass(frozen=True, slots=True)
+class Escalated:
+    """The caller seemed frustrated (``turns.escalation``): logged once, with its reason."""
+
+    reason: str
+
+
+Action = Speak | AskScheduler | Hangup | TransferCall | TakeMessage | Escalated
 
 
 # --- State -----------------------------------------------------------------------------------
@@ -122,6 +139,7 @@ class Step(enum.Enum):
     """Whether the receptionist heard an unsure answer right."""
     MESSAGE_NAME = enum.auto()
     MESSAGE_ABOUT = enum.auto()
+    MESSAGE_PHONE_OK = enum.auto()
     WAITING = enum.auto()
     """For the Scheduler's reply, not for the caller."""
     ENDED = enum.auto()
@@ -162,12 +180,14 @@ class CallState:
     config: Config
     now: datetime
     caller: str | None = None
+    call_sid: str = ""
     step: Step = Step.INTENT
     question: Question = INTENT_QUESTION
     task: Task = Task.BOOK
     draft: Draft = field(default_factory=Draft)
-    failures: int = 0
     reprompts: Reprompts = field(init=False)
+    frustration: Frustration = field(init=False)
+    message_reason: MessageReason = MessageReason.ASKED
     keyed: str = ""
     """DTMF digits so far, until "#"."""
     resume: tuple[Step, Question] | None = None
@@ -181,6 +201,7 @@ class CallState:
 
     def __post_init__(self) -> None:
         self.reprompts = Reprompts(self.config.dialogue.max_reprompts)
+        self.frustration = Frustration(self.config.escalation)
 
     @property
     def tz(self) -> ZoneInfo:

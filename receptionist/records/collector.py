@@ -51,7 +51,8 @@ and is padded with silence, which bounds what a call holds."""
 LOGGED_EVENTS = frozenset({
     "dialogue.preemptive", "llm.tool_call", "llm.fallback", "llm.retry", "llm.tool_timeout",
     "tts.fallback", "deepgram.reconnecting", "deepgram.error", "scheduler.store_unavailable",
-    "listener.recognition_failed", "dialogue.barge_in", "call.crashed",
+    "listener.recognition_failed", "dialogue.barge_in", "call.crashed", "call.escalated",
+    "call.message_taken",
 })  # fmt: skip
 """Log events a record keeps (``logs.record_call_events``): what no message carries."""
 RECORD_ONLY = "record_only"

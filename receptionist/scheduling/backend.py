@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from receptionist.scheduling.messages import Appointment
+from receptionist.scheduling.messages import Appointment, LeaveMessage
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.slots import Span
 
@@ -43,6 +43,9 @@ class Transaction(Protocol):
         """Raises SlotTaken."""
 
     def mark_cancelled(self, appointment_id: int, now: datetime) -> None: ...
+    def insert_message(self, message: LeaveMessage, now: datetime) -> int:
+        """Keep a message for the clinic (its request id is ignored); returns its id."""
+
     def add_outbox(
         self, topic: str, key: str, payload: Mapping[str, Any], now: datetime
     ) -> None: ...

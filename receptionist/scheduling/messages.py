@@ -65,7 +65,32 @@ class MoveBooking:
     new_start: datetime
 
 
-SchedulerRequest = FindFreeSlots | BookSlot | FindBookings | CancelBooking | MoveBooking
+class MessageReason(enum.Enum):
+    """Why the caller left a message rather than speak to a person."""
+
+    ASKED = "asked"
+    AFTER_HOURS = "after_hours"
+    TRANSFER_UNANSWERED = "transfer_unanswered"
+    ESCALATION = "escalation"
+    NOT_UNDERSTOOD = "not_understood"
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveMessage:
+    """A message for the clinic's team: written (with its outbox row) before it is promised."""
+
+    request_id: int
+    call_sid: str
+    name: str
+    phone: str
+    """The confirmed number to call back (E.164)."""
+    about: str
+    reason: MessageReason
+
+
+SchedulerRequest = (
+    FindFreeSlots | BookSlot | FindBookings | CancelBooking | MoveBooking | LeaveMessage
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +144,13 @@ class BookingRejected:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class MessageSaved:
+    request_id: int
+    message_id: int
+
+
 SchedulerReply = (
-    FreeSlots | BookingConfirmed | BookingsFound | BookingCancelled | BookingMoved | BookingRejected
-)
+    FreeSlots | BookingConfirmed | BookingsFound | BookingCancelled | BookingMoved
+    | BookingRejected | MessageSaved
+)  # fmt: skip

@@ -187,7 +187,50 @@ _CALL_RECORDS = Step(
 )
 
 
-STEPS = (_APPOINTMENTS, _OUTBOX, _CALL_OUTCOMES, _CALL_RECORDS)
+_RESERVED_5 = Step(
+    5,
+    "reserved for another branch of issue 13",
+    # Placeholder so this branch's step 6 applies in order; replaced by the real step 5 at merge.
+    sqlite=(),
+    postgres=(),
+)
+
+
+_CLINIC_MESSAGES = Step(
+    6,
+    "clinic messages",
+    # Messages callers leave for the clinic's team (who, the number to call back, what
+    # about, why a message rather than a person). Written with a "clinic_message" outbox
+    # row in one transaction, before the caller is told it was passed on.
+    sqlite=(
+        """CREATE TABLE IF NOT EXISTS clinic_messages (
+            id INTEGER PRIMARY KEY,
+            call_sid TEXT NOT NULL,
+            name TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            about TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS clinic_messages_call ON clinic_messages (call_sid)",
+    ),
+    postgres=(
+        """CREATE TABLE IF NOT EXISTS clinic_messages (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            clinic text NOT NULL,
+            call_sid text NOT NULL,
+            name text NOT NULL,
+            phone text NOT NULL,
+            about text NOT NULL,
+            reason text NOT NULL,
+            created_at timestamptz NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS clinic_messages_call ON clinic_messages (clinic, call_sid)",
+    ),
+)
+
+
+STEPS = (_APPOINTMENTS, _OUTBOX, _CALL_OUTCOMES, _CALL_RECORDS, _RESERVED_5, _CLINIC_MESSAGES)
 LATEST = STEPS[-1].version
 assert [step.version for step in STEPS] == list(range(1, LATEST + 1))
 

@@ -1,5 +1,6 @@
-"""The outbox: changes to appointments, for workers outside the call (calendar sync, staff
-notifications), written in the same transaction as the change itself.
+"""The outbox: changes to appointments, and messages callers leave for the clinic, for
+workers outside the call (calendar sync, staff notifications), written in the same
+transaction as the change (or the message) itself.
 
 A booking, move or cancellation adds one row per configured topic, so a change is in the
 outbox exactly when it is in the appointments table. Workers take rows with
@@ -14,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
-from receptionist.scheduling.messages import Appointment
+from receptionist.scheduling.messages import Appointment, LeaveMessage
 
 Action = Literal["upsert", "delete"]
 MAX_ERROR_CHARS = 2000
@@ -49,6 +51,31 @@ def appointment_payload(action: Action, appointment: Appointment) -> dict[str, A
             "name": appointment.name,
             "phone": appointment.phone,
             "reason": appointment.reason,
+        },
+    }
+
+
+CLINIC_MESSAGE_TOPIC = "clinic_message"
+"""Every message a caller leaves for the clinic adds one row of this topic (not configured:
+a message is always for someone to deliver)."""
+
+
+def clinic_message_key(message_id: int) -> str:
+    return f"clinic_message:{message_id}"
+
+
+def clinic_message_payload(
+    message_id: int, message: LeaveMessage, created_at: datetime
+) -> dict[str, Any]:
+    return {
+        "message": {
+            "id": message_id,
+            "call_sid": message.call_sid,
+            "name": message.name,
+            "phone": message.phone,
+            "about": message.about,
+            "reason": message.reason.value,
+            "created_at": created_at.isoformat(),
         },
     }
 

@@ -35,7 +35,7 @@ from receptionist.config import Config
 from receptionist.errors import ConfigError, SlotTaken, StoreUnavailable
 from receptionist.scheduling import migrations
 from receptionist.scheduling.backend import OUTCOME_TTL, CallOutcome
-from receptionist.scheduling.messages import Appointment
+from receptionist.scheduling.messages import Appointment, LeaveMessage
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.slots import Span
 
@@ -209,6 +209,16 @@ class PostgresTransaction:
         self._conn.execute(
             "UPDATE appointments SET cancelled_at = %s WHERE id = %s", (now, appointment_id)
         )
+
+    def insert_message(self, message: LeaveMessage, now: datetime) -> int:
+        row = self._conn.execute(
+            "INSERT INTO clinic_messages (clinic, call_sid, name, phone, about, reason,"
+            " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (self._clinic, message.call_sid, message.name, message.phone, message.about,
+             message.reason.value, now),
+        ).fetchone()  # fmt: skip
+        assert row is not None
+        return int(row[0])
 
     def add_outbox(self, topic: str, key: str, payload: Mapping[str, Any], now: datetime) -> None:
         self._conn.execute(

@@ -68,6 +68,13 @@ def opening_span(clinic: ClinicConfig, day: date) -> Span | None:
     return datetime.combine(day, hours.opens, tz), datetime.combine(day, hours.closes, tz)
 
 
+def is_open_at(clinic: ClinicConfig, moment: datetime) -> bool:
+    """Whether the clinic is open at ``moment`` (aware): someone may take a call."""
+    local = moment.astimezone(clinic.tz)
+    span = opening_span(clinic, local.date())
+    return span is not None and span[0] <= local < span[1]
+
+
 def is_on_grid(start: datetime, slot_minutes: int) -> bool:
     """Whether a (clinic-local) start falls on the grid of minutes past the hour."""
     return start.minute % slot_minutes == 0 and start.second == 0 and start.microsecond == 0

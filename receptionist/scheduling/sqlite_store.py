@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from receptionist.errors import SlotTaken, StoreUnavailable
 from receptionist.scheduling import migrations
 from receptionist.scheduling.backend import OUTCOME_TTL, CallOutcome
-from receptionist.scheduling.messages import Appointment
+from receptionist.scheduling.messages import Appointment, LeaveMessage
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.slots import Span
 
@@ -151,6 +151,16 @@ class SqliteTransaction:
         self._conn.execute(
             "UPDATE appointments SET cancelled_at = ? WHERE id = ?", (_ts(now), appointment_id)
         )
+
+    def insert_message(self, message: LeaveMessage, now: datetime) -> int:
+        cursor = self._conn.execute(
+            "INSERT INTO clinic_messages (call_sid, name, phone, about, reason, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (message.call_sid, message.name, message.phone, message.about,
+             message.reason.value, now.timestamp()),
+        )  # fmt: skip
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
 
     def add_outbox(self, topic: str, key: str, payload: Mapping[str, Any], now: datetime) -> None:
         self._conn.execute(

@@ -28,7 +28,7 @@ from receptionist.errors import SlotTaken
 from receptionist.scheduling import outbox
 from receptionist.scheduling.backend import CallOutcome, Transaction
 from receptionist.scheduling.database import open_backend
-from receptionist.scheduling.messages import Appointment, RejectReason
+from receptionist.scheduling.messages import Appointment, LeaveMessage, RejectReason
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.slots import (
     Rejection,
@@ -228,6 +228,21 @@ class AppointmentStore:
         """Every appointment not cancelled (and, unless ``include_past``, not over), by start."""
         with self._backend.transaction(write=False) as tx:
             return tuple(tx.appointments(None if include_past else self._now()))
+
+    def save_message(self, message: LeaveMessage) -> int | Rejection:
+        """Keep a caller's message and its outbox row, in one transaction; the message's id."""
+        phone = self._phone(message.phone)
+        if not phone:
+            return Rejection(RejectReason.INVALID, "a number to call back is needed")
+        message = replace(message, phone=phone, name=message.name.strip(),
+                          about=message.about.strip())  # fmt: skip
+        now = self._outbox_clock()
+        with self._backend.transaction(write=True) as tx:
+            message_id = tx.insert_message(message, now)
+            payload = outbox.clinic_message_payload(message_id, message, now)
+            key = outbox.clinic_message_key(message_id)
+            tx.add_outbox(outbox.CLINIC_MESSAGE_TOPIC, key, payload, now)
+        return message_id
 
     # --- the outbox (see outbox.py) --------------------------------------------------------
 

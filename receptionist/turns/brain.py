@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from receptionist.messages import EndCall, Expectation
+from receptionist.messages import CallStarted, EndCall, Expectation
 from receptionist.scheduling.messages import SchedulerReply, SchedulerRequest
 from receptionist.turns.cancellation import TurnCancellation
 from receptionist.turns.turn_events import CutOff
@@ -20,7 +20,10 @@ from receptionist.turns.turn_events import CutOff
 class Brain(Protocol):
     """What decides what to say: ``OfflineBrain`` or ``LlmBrain``."""
 
-    async def call_began(self, caller: str | None) -> None: ...
+    async def call_began(self, started: CallStarted) -> None:
+        """The stream started: greet the caller (or, back after an unanswered transfer,
+        ``started.parameters["resume"]``, apologise and take a message)."""
+
     async def caller_said(self, text: str, confidence: float | None = None) -> None:
         """The caller's turn, with the recogniser's confidence when it gives one."""
 

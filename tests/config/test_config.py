@@ -58,6 +58,8 @@ def test_config_toml_loads_as_the_rest_of_the_code_reads_it() -> None:
     config = load_config(CONFIG_TOML, environ={})
     assert config.clinic.tz.key == "America/New_York"
     assert config.clinic.hours[0] == OpeningHours(time(9), time(17))
+    assert config.escalation.failed_recognitions == 3
+    assert "ridiculous" in config.escalation.angry_words
     assert config.clinic.hours[3] == OpeningHours(time(9), time(19))
     assert config.clinic.hours[5] is None
     assert config.clinic.hours[6] is None
@@ -119,6 +121,9 @@ def test_a_missing_file_or_bad_toml_is_a_config_error(tmp_path: Path) -> None:
         ({"logging": {"level": "loud"}}, "logging.level: must be debug, info"),
         ({"clinic": {"timezone": "Mars/Olympus"}}, "clinic.timezone: unknown timezone"),
         ({"engines": {"stt": "whisper"}}, "engines.stt: must be 'offline' or 'deepgram'"),
+        ({"escalation": {"failed_recognitions": 0}}, "escalation.failed_recognitions: must be"),
+        ({"escalation": {"angry_words": ["rude", " "]}}, "escalation.angry_words: an angry"),
+        ({"escalation": {"repeated_noes": "2"}}, "escalation.repeated_noes: must be"),
     ],
 )
 def test_a_bad_value_names_its_key(tables: dict[str, Any], expected: str) -> None:

@@ -14,6 +14,7 @@ from receptionist.offline.conversation import (
     CallerKeyed,
     CallerSaid,
     CallerSilent,
+    Escalated,
     Hangup,
     Receptionist,
     SchedulerAnswered,
@@ -97,21 +98,24 @@ def appointment(id_: int, start: datetime, service: str = "check-up") -> Appoint
 class Call:
     """One scripted call: each method is something the caller (or the Scheduler) does."""
 
-    def __init__(self, config: Config = CONFIG, caller: str | None = CALLER) -> None:
-        self.receptionist = Receptionist(config)
-        self.greeting = self.receptionist.handle(CallBegan(caller, NOW))
+    def __init__(
+        self, config: Config = CONFIG, caller: str | None = CALLER, *, resume: str = "",
+        now: datetime = NOW,
+    ) -> None:  # fmt: skip
+        self.receptionist, self.now = Receptionist(config), now
+        self.greeting = self.receptionist.handle(CallBegan(caller, now, "CA1", resume))
 
     def says(self, text: str) -> list[Action]:
-        return self.receptionist.handle(CallerSaid(text, NOW))
+        return self.receptionist.handle(CallerSaid(text, self.now))
 
     def keys(self, digits: str) -> list[Action]:
         actions: list[Action] = []
         for digit in digits:
-            actions += self.receptionist.handle(CallerKeyed(digit, NOW))
+            actions += self.receptionist.handle(CallerKeyed(digit, self.now))
         return actions
 
     def silent(self) -> list[Action]:
-        return self.receptionist.handle(CallerSilent(NOW))
+        return self.receptionist.handle(CallerSilent(self.now))
 
     def scheduler(self, reply: SchedulerReply) -> list[Action]:
         return self.receptionist.handle(SchedulerAnswered(reply))
@@ -122,6 +126,15 @@ def spoken(actions: list[Action]) -> str:
     assert len(actions) == 1, actions
     assert isinstance(actions[0], Speak), actions
     return actions[0].text
+
+
+def escalation(actions: list[Action]) -> tuple[str, str]:
+    """An escalation's reason, and what was said with it (checking nothing else was done)."""
+    assert len(actions) == 2, actions
+    escalated, speak = actions
+    assert isinstance(escalated, Escalated), actions
+    assert isinstance(speak, Speak), actions
+    return escalated.reason, speak.text
 
 
 def asked(actions: list[Action]) -> SchedulerRequest:

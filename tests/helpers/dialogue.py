@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from functools import partial
 from zoneinfo import ZoneInfo
 
 import trio
 import trio.testing
 
-from receptionist.config import Config, parse_config
+from receptionist.config import Config, OpeningHours, parse_config
 from receptionist.llm.client import LlmClient
 from receptionist.messages import (
     CallStarted,
@@ -53,7 +53,11 @@ CONFIG = parse_config(
 )
 
 
-WITH_TRANSFER = replace(CONFIG, clinic=replace(CONFIG.clinic, transfer_number="+15550001111"))
+THURSDAYS = replace(CONFIG.clinic.hours, thursday=OpeningHours(time(9), time(17)))
+WITH_TRANSFER = replace(
+    CONFIG, clinic=replace(CONFIG.clinic, transfer_number="+15550001111", hours=THURSDAYS)
+)
+"""Open on Thursdays too: NOW (Thursday 3 PM) is in opening hours, when a person may answer."""
 
 
 @dataclass
@@ -79,11 +83,11 @@ class Harness:
         last = turn[-1]
         await self.events.send(MarkPlayed(f"turn{last.turn_id}-s{last.index}", trio.current_time()))
 
-    async def caller_says(self, text: str) -> Transcript:
+    async def caller_says(self, text: str, confidence: float | None = None) -> Transcript:
         now = trio.current_time()
         await self.events.send(SpeechStarted(now))
         await self.events.send(SpeechStopped(now + 0.5))
-        transcript = Transcript(text, True, speech_ended_at=now + 0.5, at=now + 0.8)
+        transcript = Transcript(text, True, now + 0.5, now + 0.8, confidence)
         await self.events.send(transcript)
         return transcript
 

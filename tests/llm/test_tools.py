@@ -172,8 +172,11 @@ def test_end_call_and_transfer() -> None:
     assert invalid("transfer_to_human", {}) == (
         "nobody can take a transferred call; help the caller yourself"
     )
-    assert check("transfer_to_human", {}, ToolContext(WITH_TRANSFER, NOW, None)) == (
-        Transfer("+15550001111")
+    during_hours = ToolContext(WITH_TRANSFER, at(TUESDAY, "10:00"), None)
+    assert check("transfer_to_human", {}, during_hours) == Transfer("+15550001111")
+    before_opening = ToolContext(WITH_TRANSFER, NOW, None)  # 8 AM; the clinic opens at 9
+    assert check("transfer_to_human", {}, before_opening) == Invalid(
+        "the clinic is closed: nobody can take the call; offer a message"
     )
 
 
@@ -198,8 +201,13 @@ def test_schemas_name_the_tools_and_the_clinic_services() -> None:
         "book_appointment",
         "cancel_appointment",
         "end_call",
+        "take_message",
+        "escalate",
     ]
     assert names(WITH_TRANSFER)[-1] == "transfer_to_human"
+    assert "transfer_to_human" not in [
+        tool["function"]["name"] for tool in tool_schemas(WITH_TRANSFER, open_now=False)
+    ]
     book = tool_schemas(CONFIG)[1]["function"]["parameters"]
     assert book["properties"]["service"]["enum"] == ["check-up", "consultation", "vaccination"]
     assert book["required"] == ["service", "date", "time", "name", "reason"]

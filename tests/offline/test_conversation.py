@@ -9,6 +9,7 @@ import pytest
 from receptionist.messages import Expectation
 from receptionist.offline.conversation import (
     AskScheduler,
+    Escalated,
     Speak,
     TransferCall,
 )
@@ -40,6 +41,7 @@ from tests.helpers.conversation import (
     appointment,
     asked,
     at,
+    escalation,
     said_goodbye,
     spoken,
     to_the_phone_question,
@@ -324,7 +326,8 @@ def test_opening_hours() -> None:
 
 def test_transfer_to_a_person() -> None:
     call = Call(WITH_TRANSFER)
-    putting_through, transfer = call.says("can i speak to a real person")
+    escalated, putting_through, transfer = call.says("can i speak to a real person")
+    assert escalated == Escalated("asked_for_person")
     assert putting_through == Speak(
         "Of course. I'll put you through to a member of our team now.", end_of_call=True
     )
@@ -336,10 +339,10 @@ def test_transfer_to_a_person() -> None:
 
 def test_no_one_to_transfer_to() -> None:
     call = Call()
-    assert spoken(call.says("i want to talk to a human")) == (
-        "I'm sorry, there's no one available to take your call right now. I can book, move or "
-        "cancel an appointment, or tell you our opening hours. "
-        "Is there anything else I can help with?"
+    assert escalation(call.says("i want to talk to a human")) == (
+        "asked_for_person",
+        "I'm sorry, there's no one available to take your call right now. I'll take a "
+        "message, and someone from our team will call you back. What's your name, please?",
     )
 
 
@@ -352,11 +355,12 @@ def test_not_understood_rephrases_then_lists_choices_then_offers_a_person() -> N
         "or tell you our opening hours. Which would you like?"
     )
     assert call.says("flibbertigibbet") == [
+        Escalated("not_understood"),
         Speak(
             "I'm sorry, I'm having trouble understanding. "
             "Would you like me to put you through to a member of our team?",
             Expectation.YES_NO,
-        )
+        ),
     ]
     assert spoken(call.says("no")) == "No problem, let's try again. How can I help?"
     assert "What's the appointment for?" in spoken(call.says("book an appointment"))
@@ -366,7 +370,8 @@ def test_not_understood_without_a_person_to_offer_takes_a_message() -> None:
     call = Call()
     call.says("purple")
     call.says("monkey")
-    taking = spoken(call.says("dishwasher"))
+    reason, taking = escalation(call.says("dishwasher"))
+    assert reason == "not_understood"
     assert taking.startswith("I'm sorry, I'm having trouble understanding. I'll take a message")
 
 

@@ -14,7 +14,14 @@ from receptionist.offline.conversation import (
     Speak,
     TakeMessage,
 )
-from receptionist.scheduling.messages import BookSlot, FindFreeSlots, FreeSlots
+from receptionist.scheduling.messages import (
+    BookSlot,
+    FindFreeSlots,
+    FreeSlots,
+    LeaveMessage,
+    MessageReason,
+    MessageSaved,
+)
 from tests.helpers.conversation import (
     CALLER,
     CONFIG,
@@ -24,6 +31,7 @@ from tests.helpers.conversation import (
     Call,
     asked,
     at,
+    escalation,
     spoken,
 )
 
@@ -114,13 +122,20 @@ def fail_three_times(call: Call) -> list:  # type: ignore[type-arg]
 
 def test_a_caller_who_cannot_be_understood_leaves_a_message() -> None:
     call = Call()
-    asking = spoken(fail_three_times(call))
+    reason, asking = escalation(fail_three_times(call))
+    assert reason == "not_understood"
     assert asking.endswith("What's your name, please?")
     assert spoken(call.says("jane doe")) == "Thank you. And what is it about?"
-    message, goodbye, hangup = call.says("my prescription")
+    confirm = spoken(call.says("my prescription"))
+    assert confirm == "Thank you. Shall we call you back on 5 5 5, 1 2 3, 4 5 6 7?"
+    request = asked(call.says("yes"))
+    assert request == LeaveMessage(
+        1, "CA1", "Jane Doe", CALLER, "my prescription", MessageReason.NOT_UNDERSTOOD
+    )
+    message, goodbye, hangup = call.scheduler(MessageSaved(1, 7))
     assert message == TakeMessage("Jane Doe", CALLER, "my prescription")
     assert isinstance(goodbye, Speak)
-    assert goodbye.text.startswith("Thank you. I'll pass your message on")
+    assert goodbye.text.startswith("Thank you. I've passed your message on")
     assert "5 5 5, 1 2 3, 4 5 6 7" in goodbye.text
     assert hangup == Hangup("message_taken")
 
@@ -130,13 +145,16 @@ def test_a_message_without_caller_id_asks_for_a_number() -> None:
     fail_three_times(call)
     call.says("jane doe")
     assert "key in" in spoken(call.says("my prescription"))
-    message, *_ = call.keys("5559876543#")
-    assert message == TakeMessage("Jane Doe", "+15559876543", "my prescription")
+    confirm = spoken(call.keys("5559876543#"))
+    assert confirm == "Thanks. Shall we call you back on 5 5 5, 9 8 7, 6 5 4 3?"
+    request = asked(call.says("yes"))
+    assert isinstance(request, LeaveMessage)
+    assert request.phone == "+15559876543"
 
 
 def test_a_person_is_offered_only_while_the_clinic_is_open() -> None:
     open_call = Call(WITH_TRANSFER)  # Thursday 3 PM: open
-    assert "put you through" in spoken(fail_three_times(open_call))
+    assert "put you through" in escalation(fail_three_times(open_call))[1]
     early_close = replace(WITH_TRANSFER.clinic.hours, thursday=OpeningHours(time(9), time(14)))
     closed = replace(WITH_TRANSFER, clinic=replace(WITH_TRANSFER.clinic, hours=early_close))
-    assert "take a message" in spoken(fail_three_times(Call(closed)))  # closed at 2 PM
+    assert "take a message" in escalation(fail_three_times(Call(closed)))[1]  # closed at 2 PM

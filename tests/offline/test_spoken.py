@@ -9,7 +9,7 @@ import pytest
 
 from receptionist.config import OpeningHours, Service
 from receptionist.offline import phrasing, spoken
-from receptionist.offline.spoken import Intent
+from receptionist.offline.intents import Intent, intent
 
 TZ = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=TZ)
@@ -45,7 +45,7 @@ SERVICES = (
     ],
 )
 def test_intent(words: str, expected: Intent | None) -> None:
-    assert spoken.intent(words, SERVICES) is expected
+    assert intent(words, SERVICES) is expected
 
 
 @pytest.mark.parametrize(

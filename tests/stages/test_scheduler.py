@@ -33,6 +33,9 @@ from receptionist.scheduling.messages import (
     FindBookings,
     FindFreeSlots,
     FreeSlots,
+    LeaveMessage,
+    MessageReason,
+    MessageSaved,
     MoveBooking,
     RejectReason,
     SchedulerReply,
@@ -185,6 +188,22 @@ async def test_a_store_that_cannot_open_still_starts_and_answers(tmp_path: Path)
         "open",
         "FindBookings",
     ]
+
+
+async def test_a_message_is_saved_or_its_failure_answered(
+    store: AppointmentStore, tmp_path: Path
+) -> None:
+    message = LeaveMessage(1, "CA1", "Jane Doe", PHONE, "my results", MessageReason.ASKED)
+    with trio.fail_after(DEADLINE_S):
+        async with running_scheduler(store) as scheduler:
+            saved = await scheduler.ask(message)
+            assert isinstance(saved, MessageSaved)
+        (tmp_path / "file").write_text("")
+        broken = AppointmentStore(clinic_config(tmp_path / "file" / "appointments.sqlite3"))
+        async with running_scheduler(broken) as scheduler:
+            failed = await scheduler.ask(message)
+    assert isinstance(failed, BookingRejected)
+    assert failed.reason is RejectReason.STORE_UNAVAILABLE
 
 
 async def test_closing_requests_ends_the_actor_and_closes_replies(store: AppointmentStore) -> None:
