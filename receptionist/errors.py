@@ -97,3 +97,8 @@ class CalendarAuthError(CalendarError):
 
 class CalendarRejected(CalendarError):
     """The calendar server refused one request, or answered something we cannot use."""
+
+
+class DeliveryFailed(ReceptionistError):
+    """A report, message or SMS the receiver did not take (down, slow, refused): the outbox
+    tries it again later (receptionist/staff/delivery.py)."""

@@ -33,6 +33,7 @@ from receptionist.llm import LlmEngine, build_llm
 from receptionist.messages import Expectation
 from receptionist.offline import spoken_time
 from receptionist.scheduling.store import AppointmentStore
+from receptionist.staff.webhook import serve_webhook, webhook_enabled
 from receptionist.telephony.stream_tokens import StreamTokens
 from stages.listener import ListenerEngines, Recognizer
 
@@ -159,8 +160,9 @@ async def open_services(
     config: Config, *, now: datetime | None = None
 ) -> AsyncIterator[CallServices]:
     """``build_services``, plus what every call shares that lives in trio: the LLM client,
-    the offline recogniser's worker processes and the VAD's batcher, and the clinic
-    calendar's busy times and pusher (``[calendar]``). All closed on exit.
+    the offline recogniser's worker processes and the VAD's batcher, the clinic
+    calendar's busy times and pusher (``[calendar]``), and the webhook's worker
+    (``[notify]``). All closed on exit.
 
     A calendar that is down or refuses the credentials does not stop the start: it is
     logged, and bookings are taken in the store and written to it once it accepts them.
@@ -185,12 +187,14 @@ async def open_services(
         services = replace(services, busy=busy)
         if workers is not None:
             await listeners.warm_decoders()
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        stack.callback(nursery.cancel_scope.cancel)  # runs first: its tasks never end
         batcher = listeners.new_vad_batcher()
         if batcher is not None:
-            nursery = await stack.enter_async_context(trio.open_nursery())
-            stack.callback(nursery.cancel_scope.cancel)  # runs first: the batcher never ends
             await nursery.start(batcher.run)
             listeners.vad_batcher = batcher
+        if webhook_enabled(config):
+            await nursery.start(serve_webhook, services.store, config)
         try:
             if llm is None:
                 yield services

@@ -41,6 +41,7 @@ from receptionist.config.engines import (
 from receptionist.config.environment import Secrets
 from receptionist.config.loading import DEFAULT_CONFIG_PATH, load_config, parse_config
 from receptionist.config.model import Config
+from receptionist.config.notify import NotifyConfig
 from receptionist.config.records import RecordsConfig
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "EnginesConfig",
     "LlmConfig",
     "LoggingConfig",
+    "NotifyConfig",
     "OpeningHours",
     "RecordsConfig",
     "SchedulerConfig",

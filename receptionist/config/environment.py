@@ -24,6 +24,8 @@ ADMIN_PASSWORD = "RECEPTIONIST_ADMIN_PASSWORD"
 """Set: the call review pages (/calls) are served to whoever logs in with it; unset: off."""
 METRICS_TOKEN = "RECEPTIONIST_METRICS_TOKEN"
 """Set: /metrics answers requests with ``Authorization: Bearer <it>``; unset: /metrics is off."""
+WEBHOOK_SECRET = "RECEPTIONIST_WEBHOOK_SECRET"
+"""Set (with [notify] webhook_url): the key that signs each report POSTed to the clinic."""
 DEFAULT_LLM_KEY = "OPENAI_API_KEY"
 """``llm.api_key_env`` when the file does not set it."""
 
@@ -41,6 +43,8 @@ class Secrets:
     admin_password: Text = field(default="", repr=False)
     metrics_token: Text = field(default="", repr=False)
     """/metrics answers only requests bearing it; unset, /metrics is off."""
+    webhook_secret: Text = field(default="", repr=False)
+    """Signs the [notify] webhook's requests; unset, the webhook is off."""
     calendar: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The calendar's password, token or OAuth secrets, by the variable ``[calendar]`` names."""
 
@@ -60,6 +64,7 @@ class Secrets:
             stream_secret=read(STREAM_SECRET),
             admin_password=read(ADMIN_PASSWORD),
             metrics_token=read(METRICS_TOKEN),
+            webhook_secret=read(WEBHOOK_SECRET),
             calendar={name: read(name) for name in calendar_variables if read(name)},
         )
 

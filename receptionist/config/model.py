@@ -27,6 +27,7 @@ from receptionist.config.engines import (
     VadConfig,
 )
 from receptionist.config.environment import Secrets, missing_keys
+from receptionist.config.notify import NotifyConfig
 from receptionist.config.records import RecordsConfig
 from receptionist.config.values import SECTION, Invalid
 
@@ -52,6 +53,7 @@ class Config:
     logging: LoggingConfig = LoggingConfig()
     calendar: CalendarConfig = CalendarConfig()
     records: RecordsConfig = RecordsConfig()
+    notify: NotifyConfig = NotifyConfig()
     secrets: Secrets = field(default=Secrets(), repr=False)
     """From the environment only (``load_config``'s ``environ``), never from the file."""
 
