@@ -1,0 +1,1 @@
+"""Staff in the loop: Twilio's REST API (twilio_rest.py) and the warm transfer (transfer.py)."""
