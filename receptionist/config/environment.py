@@ -17,7 +17,10 @@ from receptionist.config.values import SECTION, Text
 DEEPGRAM_KEY = "DEEPGRAM_API_KEY"
 ELEVENLABS_KEY = "ELEVENLABS_API_KEY"
 TWILIO_AUTH_TOKEN = "TWILIO_AUTH_TOKEN"
-"""Set: every webhook must carry a valid X-Twilio-Signature (server.py)."""
+"""Set: every webhook must carry a valid X-Twilio-Signature (server.py); with the SID, the
+REST API's password (staff/twilio_rest.py)."""
+TWILIO_ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
+"""The REST API's user: warm transfers and SMS need it (with the auth token)."""
 STREAM_SECRET = "RECEPTIONIST_STREAM_SECRET"
 """Set: the key that signs media-stream tokens, shared by processes serving one number."""
 ADMIN_PASSWORD = "RECEPTIONIST_ADMIN_PASSWORD"
@@ -39,6 +42,7 @@ class Secrets:
     llm_api_key: Text = field(default="", repr=False)
     elevenlabs_api_key: Text = field(default="", repr=False)
     twilio_auth_token: Text = field(default="", repr=False)
+    twilio_account_sid: Text = field(default="", repr=False)
     stream_secret: Text = field(default="", repr=False)
     admin_password: Text = field(default="", repr=False)
     metrics_token: Text = field(default="", repr=False)
@@ -61,6 +65,7 @@ class Secrets:
             llm_api_key=read(llm_api_key_env),
             elevenlabs_api_key=read(ELEVENLABS_KEY),
             twilio_auth_token=read(TWILIO_AUTH_TOKEN),
+            twilio_account_sid=read(TWILIO_ACCOUNT_SID),
             stream_secret=read(STREAM_SECRET),
             admin_password=read(ADMIN_PASSWORD),
             metrics_token=read(METRICS_TOKEN),
