@@ -22,7 +22,7 @@
     ├── TwilioError            Twilio's REST API failed (code, status, retryable)
     │   ├── TwilioUnavailable     unreachable, a 5xx or 429, an unusable answer: may be retried
     │   └── TwilioRejected        Twilio refused the request (4xx: 20404 not found, 21211 bad To)
-    └── DeliveryFailed         the clinic's webhook did not take a report: the outbox retries
+    └── DeliveryFailed         a report or text was not taken: the outbox retries (retryable)
 """
 
 
@@ -128,4 +128,8 @@ class TwilioRejected(TwilioError):
 
 class DeliveryFailed(ReceptionistError):
     """A report, message or SMS the receiver did not take (down, slow, refused): the outbox
-    tries it again later (receptionist/staff/delivery.py)."""
+    tries it again later (receptionist/staff/delivery.py) unless it is not ``retryable``."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -4,8 +4,9 @@ Modeled on the calendar pusher (calendar/pusher.py): items are claimed with a le
 process sharing the store leaves them alone; a process that dies mid-delivery lets them come
 back when the lease runs out), delivered, and marked done; a failure is retried after a capped
 exponential backoff that the store keeps, so it survives a restart. Unlike calendar writes, a
-report or a text is not worth retrying for ever: after ``max_attempts`` it is given up, logged
-at error level, and left in the outbox with its last error (done, so no longer tried).
+report or a text is not worth retrying for ever: after ``max_attempts`` (or at once when the
+receiver refused it for good, an invalid number) it is given up, logged at error level, and
+left in the outbox with its last error (done, so no longer tried).
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ async def _deliver_one(
 async def _failed(outbox: Outbox, settings: NotifyConfig, item: OutboxItem, exc: Exception) -> None:
     attempts = item.attempts + 1
     error = str(exc) or type(exc).__name__
-    given_up = attempts >= settings.max_attempts
+    retryable = not isinstance(exc, DeliveryFailed) or exc.retryable
+    given_up = attempts >= settings.max_attempts or not retryable
     delay = 0.0 if given_up else retry_delay(settings, item.attempts)
     await trio.to_thread.run_sync(partial(outbox.outbox_retry, item.id, delay_s=delay, error=error))
     if given_up:  # kept with its last error for a person to look at, no longer tried
