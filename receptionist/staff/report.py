@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 OUTCOMES = ("message taken", "booked", "moved", "cancelled", "transferred", "answered", "abandoned")
 SUMMARY_FROM_LLM = "llm"
 SUMMARY_FROM_FACTS = "facts"
+MESSAGE_TAKEN = "call.message_taken"
+"""The log event of a message taken for the clinic (the record keeps it, collector.py)."""
 
 
 def compose_report(
@@ -40,7 +42,7 @@ def compose_report(
         "duration_s": round(max(ended - started, 0.0), 1),
         "outcome": call_outcome(record),
         "bookings": [_booking(booking) for booking in record.get("bookings", ())],
-        "message": record.get("message") or None,
+        "message": taken_message(record),
         "summary": summary or composed_summary(record),
         "summary_from": SUMMARY_FROM_LLM if summary else SUMMARY_FROM_FACTS,
         "transcript": transcript(record),
@@ -48,7 +50,7 @@ def compose_report(
 
 
 def call_outcome(record: Mapping[str, Any]) -> str:
-    if record.get("message"):
+    if taken_message(record):
         return "message taken"
     bookings = record.get("bookings") or ()
     if bookings:
@@ -85,8 +87,20 @@ def spoken_date(start: datetime) -> str:
     return f"{start:%A} {start.day} {start:%B} at {start:%H:%M}"
 
 
+def taken_message(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The message the caller left, as the brain logged it (``call.message_taken``, kept in
+    the record's events; its phone is masked: the message's own webhook delivery, topic
+    ``clinic_message``, carries the number to call back)."""
+    if record.get("message"):
+        return dict(record["message"])
+    for event in record.get("events", ()):
+        if event.get("event") == MESSAGE_TAKEN:
+            return {key: event.get(key, "") for key in ("name", "phone", "about")}
+    return None
+
+
 def _what_was_done(record: Mapping[str, Any]) -> str:
-    message = record.get("message")
+    message = taken_message(record)
     if message:
         who = message.get("name") or "The caller"
         about = message.get("about") or message.get("reason") or "a call back"

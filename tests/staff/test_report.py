@@ -3,7 +3,6 @@ call's own messages: what was done, the outcome, the composed summary, the trans
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -36,7 +35,7 @@ def appointment(hhmm: str = "10:00", day: date = TUESDAY) -> Appointment:
                        "Maria Garcia", PHONE, "a chipped tooth")  # fmt: skip
 
 
-def record_of(*messages: object, seconds: float = 95.0) -> Mapping[str, Any]:
+def record_of(*messages: object, seconds: float = 95.0) -> dict[str, Any]:
     """The record the collector hands the recorder after these messages, one a second."""
     sent: list[RecorderMessage] = []
     wall = iter([STARTED, STARTED + seconds])
@@ -50,7 +49,7 @@ def record_of(*messages: object, seconds: float = 95.0) -> Mapping[str, Any]:
     recording.finish(crashed=False)
     (finished,) = sent
     assert isinstance(finished, CallFinished)
-    return finished.record
+    return dict(finished.record)
 
 
 def said(text: str, at_s: float) -> list[object]:
@@ -126,8 +125,9 @@ def test_questions_answered_a_transfer_and_a_silent_call() -> None:
 
 
 def test_a_message_taken_is_the_outcome_and_in_the_report() -> None:
-    message = {"name": "Maria Garcia", "phone": PHONE, "about": "her insurance claim."}
-    record = {**record_of(heard("can someone call me back", 2.0)), "message": message}
+    message = {"name": "Maria Garcia", "phone": "*******4567", "about": "her insurance claim."}
+    record = record_of(heard("can someone call me back", 2.0))
+    record["events"].append({"event": "call.message_taken", "at_s": 9.0, **message})
     report = compose_report(record, TZ)
     assert report["outcome"] == "message taken"
     assert report["message"] == message
