@@ -34,6 +34,8 @@ MAX_TRANSCRIPT_LINES = 60
 
 async def llm_summary(client: LlmClient, record: Mapping[str, Any], timeout_s: float) -> str:
     """The model's summary of the call, or "" if it fails or takes longer than ``timeout_s``."""
+    if not any(line["who"] == "caller" for line in transcript(record)):
+        return ""  # nothing was said: the facts say it all, and the model is not asked
     words: list[str] = []
     request = summary_request(record)
     with trio.move_on_after(timeout_s) as timer:
