@@ -1,8 +1,9 @@
 """The LLM brain's summary of a finished call: one short completion, time-boxed.
 
-Any failure (the model down, too slow, an empty answer) gives "" and the report keeps the
-summary composed from the facts (report.py): a report is never held up or lost for want of
-a summary.
+Any failure (the model down, too slow, an empty answer, the client already closed as the
+process stops) gives "" and the report keeps the summary composed from the facts
+(report.py): a report is never held up or lost for want of a summary. ``Cancelled`` is not
+caught (it is no ``Exception``): the recorder then writes the record with the facts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import structlog
 import trio
 
 from receptionist.config import Config
-from receptionist.errors import LlmError
 from receptionist.llm.client import LlmClient
 from receptionist.llm.stream import TextDelta
 from receptionist.staff.report import call_outcome, composed_summary, transcript
@@ -44,8 +44,8 @@ async def llm_summary(client: LlmClient, record: Mapping[str, Any], timeout_s: f
                 async for event in events:
                     if isinstance(event, TextDelta):
                         words.append(event.text)
-        except LlmError as exc:
-            log.warning("report.summary_failed", error=str(exc))
+        except Exception as exc:  # any failure (LlmError, a client closed at shutdown): the facts
+            log.warning("report.summary_failed", error=str(exc) or repr(exc))
             return ""
     if timer.cancelled_caught:
         log.warning("report.summary_failed", error=f"no summary within {timeout_s} s")
