@@ -16,10 +16,14 @@
     │   ├── StoreUnavailable      the database could not be opened or written
     │   ├── ImportConflict        db import-sqlite: the target holds other rows under the same ids
     │   └── SlotTaken             a booking clashed (never leaves the store: a Rejection)
-    └── CalendarError          the clinic's CalDAV calendar failed (a booking never waits on it)
-        ├── CalendarUnavailable   unreachable, timed out, or a server error: try again later
-        ├── CalendarAuthError     the credentials were refused (HTTP 401 or 403)
-        └── CalendarRejected      the server refused one request (another 4xx, an unusable answer)
+    ├── CalendarError          the clinic's CalDAV calendar failed (a booking never waits on it)
+    │   ├── CalendarUnavailable   unreachable, timed out, or a server error: try again later
+    │   ├── CalendarAuthError     the credentials were refused (HTTP 401 or 403)
+    │   └── CalendarRejected      the server refused one request (another 4xx, an unusable answer)
+    ├── TwilioError            Twilio's REST API failed (code, status, retryable)
+    │   ├── TwilioUnavailable     unreachable, a 5xx or 429, an unusable answer: may be retried
+    │   └── TwilioRejected        Twilio refused the request (4xx: 20404 not found, 21211 bad To)
+    └── DeliveryFailed         a report or text was not taken: the outbox retries (retryable)
 """
 
 
@@ -102,3 +106,35 @@ class CalendarAuthError(CalendarError):
 
 class CalendarRejected(CalendarError):
     """The calendar server refused one request, or answered something we cannot use."""
+
+
+class TwilioError(ReceptionistError):
+    """Twilio's REST API failed: ``code`` is Twilio's error code (20404, 21211...) when it
+    sent one, ``status`` the HTTP status; ``retryable`` when trying again may help."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, code: int | None = None, status: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class TwilioUnavailable(TwilioError):
+    """Twilio could not be reached, failed (5xx), throttled us (429), or answered something
+    we cannot read."""
+
+    retryable = True
+
+
+class TwilioRejected(TwilioError):
+    """Twilio refused the request: bad credentials, an unknown call, an invalid number."""
+
+
+class DeliveryFailed(ReceptionistError):
+    """A report, message or SMS the receiver did not take (down, slow, refused): the outbox
+    tries it again later (receptionist/staff/delivery.py) unless it is not ``retryable``."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -33,6 +33,8 @@ from receptionist.llm import LlmEngine, build_llm
 from receptionist.messages import Expectation
 from receptionist.offline import spoken_time
 from receptionist.scheduling.store import AppointmentStore
+from receptionist.staff.sms import SMS_TOPIC, serve_sms, sms_configured, sms_enabled
+from receptionist.staff.webhook import serve_webhook, webhook_enabled
 from receptionist.telephony.stream_tokens import StreamTokens
 from stages.listener import ListenerEngines, Recognizer
 
@@ -68,7 +70,8 @@ def _build(
     decoder_workers: trio_parallel.WorkerContext | None,
 ) -> tuple[CallServices, ListenerFactory, LlmEngine | None]:  # fmt: skip
     # With a calendar, each booking's calendar write goes into the outbox in its transaction.
-    topics = (CALENDAR_TOPIC,) if config.calendar.kind == "caldav" else ()
+    topics: tuple[str, ...] = (CALENDAR_TOPIC,) if config.calendar.kind == "caldav" else ()
+    topics += (SMS_TOPIC,) if sms_configured(config) else ()  # the caller's confirmation text
     store = AppointmentStore(config, now=_clock(config, now), outbox_topics=topics)
     store.open()
     offline_voice = EspeakEngine(config.tts.voice, config.tts.words_per_minute)
@@ -159,8 +162,9 @@ async def open_services(
     config: Config, *, now: datetime | None = None
 ) -> AsyncIterator[CallServices]:
     """``build_services``, plus what every call shares that lives in trio: the LLM client,
-    the offline recogniser's worker processes and the VAD's batcher, and the clinic
-    calendar's busy times and pusher (``[calendar]``). All closed on exit.
+    the offline recogniser's worker processes and the VAD's batcher, the clinic
+    calendar's busy times and pusher (``[calendar]``), and the webhook's and the
+    confirmation texts' workers (``[notify]``). All closed on exit.
 
     A calendar that is down or refuses the credentials does not stop the start: it is
     logged, and bookings are taken in the store and written to it once it accepts them.
@@ -185,12 +189,16 @@ async def open_services(
         services = replace(services, busy=busy)
         if workers is not None:
             await listeners.warm_decoders()
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        stack.callback(nursery.cancel_scope.cancel)  # runs first: its tasks never end
         batcher = listeners.new_vad_batcher()
         if batcher is not None:
-            nursery = await stack.enter_async_context(trio.open_nursery())
-            stack.callback(nursery.cancel_scope.cancel)  # runs first: the batcher never ends
             await nursery.start(batcher.run)
             listeners.vad_batcher = batcher
+        if webhook_enabled(config):
+            await nursery.start(serve_webhook, services.store, config)
+        if sms_enabled(config):
+            await nursery.start(serve_sms, services.store, config)
         try:
             if llm is None:
                 yield services

@@ -37,6 +37,7 @@ from receptionist.health import add_health_routes
 from receptionist.messages import EndReason
 from receptionist.records.recorder import run_recorder
 from receptionist.review.pages import register_review
+from receptionist.staff.summary import report_summariser
 from receptionist.telephony import webhooks
 from receptionist.telephony.stream_tokens import CALL_SID_PARAMETER, TOKEN_PARAMETER
 from receptionist.websocket_handshake import refuse_websocket_extensions
@@ -242,7 +243,9 @@ async def serve_app(
     drained = trio.Event()
     async with trio.open_nursery() as nursery:
         if services.config.records.enabled and services.records is None:
-            services = replace(services, records=await nursery.start(run_recorder, services.config))
+            summarise = report_summariser(services.config, services.llm)
+            recorder = await nursery.start(run_recorder, services.config, summarise)
+            services = replace(services, records=recorder)
         app = create_app(services, twilio_auth_token=auth_token, drain=drain)
         timeout_s = services.config.server.drain_timeout_s
         await nursery.start(drain_on_sigterm, drain, timeout_s, drained)

@@ -42,6 +42,7 @@ from receptionist.config.environment import Secrets
 from receptionist.config.escalation import EscalationConfig
 from receptionist.config.loading import DEFAULT_CONFIG_PATH, load_config, parse_config
 from receptionist.config.model import Config
+from receptionist.config.notify import NotifyConfig
 from receptionist.config.records import RecordsConfig
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "EscalationConfig",
     "LlmConfig",
     "LoggingConfig",
+    "NotifyConfig",
     "OpeningHours",
     "RecordsConfig",
     "SchedulerConfig",

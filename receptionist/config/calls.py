@@ -4,6 +4,7 @@ buffer sizes, Twilio pacing and logging."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -22,9 +23,17 @@ from receptionist.config.values import (
     url,
 )
 
+E164 = re.compile(r"\+[1-9]\d{6,14}")
+
 
 def _empty_or_url(value: str) -> str:
     return url("https", "http")(value) if value else value
+
+
+def _empty_or_e164(value: str) -> str:
+    if value and not E164.fullmatch(value):
+        raise ValueError(f"must be an E.164 number like '+15551234567', got {value!r}")
+    return value
 
 
 @dataclass(frozen=True, slots=True, config=SECTION)
@@ -88,6 +97,12 @@ class BufferConfig:
 @dataclass(frozen=True, slots=True, config=SECTION)
 class TwilioConfig:
     send_ahead_ms: Count = 100
+    api_base_url: Annotated[NonBlank, AfterValidator(url("https", "http"))] = (
+        "https://api.twilio.com"
+    )
+    """Twilio's REST API (staff/twilio_rest.py); tests point it at the fake."""
+    phone_number: Annotated[Text, AfterValidator(_empty_or_e164)] = ""
+    """The clinic's Twilio number (E.164): the From of staff calls and SMS."""
 
 
 def _log_level(name: str) -> str:

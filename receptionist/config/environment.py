@@ -17,13 +17,18 @@ from receptionist.config.values import SECTION, Text
 DEEPGRAM_KEY = "DEEPGRAM_API_KEY"
 ELEVENLABS_KEY = "ELEVENLABS_API_KEY"
 TWILIO_AUTH_TOKEN = "TWILIO_AUTH_TOKEN"
-"""Set: every webhook must carry a valid X-Twilio-Signature (server.py)."""
+"""Set: every webhook must carry a valid X-Twilio-Signature (server.py); with the SID, the
+REST API's password (staff/twilio_rest.py)."""
+TWILIO_ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
+"""The REST API's user: warm transfers and SMS need it (with the auth token)."""
 STREAM_SECRET = "RECEPTIONIST_STREAM_SECRET"
 """Set: the key that signs media-stream tokens, shared by processes serving one number."""
 ADMIN_PASSWORD = "RECEPTIONIST_ADMIN_PASSWORD"
 """Set: the call review pages (/calls) are served to whoever logs in with it; unset: off."""
 METRICS_TOKEN = "RECEPTIONIST_METRICS_TOKEN"
 """Set: /metrics answers requests with ``Authorization: Bearer <it>``; unset: /metrics is off."""
+WEBHOOK_SECRET = "RECEPTIONIST_WEBHOOK_SECRET"
+"""Set (with [notify] webhook_url): the key that signs each report POSTed to the clinic."""
 DEFAULT_LLM_KEY = "OPENAI_API_KEY"
 """``llm.api_key_env`` when the file does not set it."""
 
@@ -37,10 +42,13 @@ class Secrets:
     llm_api_key: Text = field(default="", repr=False)
     elevenlabs_api_key: Text = field(default="", repr=False)
     twilio_auth_token: Text = field(default="", repr=False)
+    twilio_account_sid: Text = field(default="", repr=False)
     stream_secret: Text = field(default="", repr=False)
     admin_password: Text = field(default="", repr=False)
     metrics_token: Text = field(default="", repr=False)
     """/metrics answers only requests bearing it; unset, /metrics is off."""
+    webhook_secret: Text = field(default="", repr=False)
+    """Signs the [notify] webhook's requests; unset, the webhook is off."""
     calendar: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The calendar's password, token or OAuth secrets, by the variable ``[calendar]`` names."""
 
@@ -57,9 +65,11 @@ class Secrets:
             llm_api_key=read(llm_api_key_env),
             elevenlabs_api_key=read(ELEVENLABS_KEY),
             twilio_auth_token=read(TWILIO_AUTH_TOKEN),
+            twilio_account_sid=read(TWILIO_ACCOUNT_SID),
             stream_secret=read(STREAM_SECRET),
             admin_password=read(ADMIN_PASSWORD),
             metrics_token=read(METRICS_TOKEN),
+            webhook_secret=read(WEBHOOK_SECRET),
             calendar={name: read(name) for name in calendar_variables if read(name)},
         )
 

@@ -28,6 +28,7 @@ from receptionist.config.engines import (
 )
 from receptionist.config.environment import Secrets, missing_keys
 from receptionist.config.escalation import EscalationConfig
+from receptionist.config.notify import NotifyConfig
 from receptionist.config.records import RecordsConfig
 from receptionist.config.values import SECTION, Invalid
 
@@ -54,6 +55,7 @@ class Config:
     calendar: CalendarConfig = CalendarConfig()
     records: RecordsConfig = RecordsConfig()
     escalation: EscalationConfig = EscalationConfig()
+    notify: NotifyConfig = NotifyConfig()
     secrets: Secrets = field(default=Secrets(), repr=False)
     """From the environment only (``load_config``'s ``environ``), never from the file."""
 

@@ -256,7 +256,7 @@ class LlmAgent:
             log.info("llm.tool_call", tool=call.name, outcome=type(valid).__name__,
                      turn_id=self._turn, **tool_call_detail(call.arguments, result))  # fmt: skip
 
-    async def _run_tool(self, valid: ValidCall | Invalid, speech: _Speech) -> dict[str, Any]:
+    async def _run_tool(self, valid: ValidCall | Invalid, speech: Speech) -> dict[str, Any]:
         match valid:
             case Invalid(detail=detail):
                 return results.invalid(detail)

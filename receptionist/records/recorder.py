@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import time
 import wave
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import structlog
 import trio
@@ -25,13 +27,20 @@ from receptionist.records.collector import (
     CallRecording,
     RecorderMessage,
 )
-from receptionist.records.store import CallSummary, RecordStore, recordings_folder
+from receptionist.records.store import CallSummary, Notice, RecordStore, recordings_folder
 from receptionist.records.wav import open_recording, stereo_pcm
+from receptionist.staff.report import compose_report
+from receptionist.staff.webhook import REPORT_TOPIC, report_key, webhook_configured
 
 log = structlog.get_logger()
 
 SWEEP_EVERY_S = timedelta(days=1).total_seconds()
 DRAIN_TIMEOUT_S = 5.0
+SUMMARIES_AT_ONCE = 8
+"""Calls whose summaries are asked for at once; more wait (their records wait with them)."""
+LLM_SUMMARY = "llm_summary"
+"""The model's summary, handed to the writer in the record (it goes into the report)."""
+Summarise = Callable[[Mapping[str, Any]], Awaitable[str]]
 
 
 class Recorder:
@@ -60,29 +69,66 @@ class Recorder:
 
 async def run_recorder(
     config: Config,
+    summarise: Summarise | None = None,
     *,
     task_status: trio.TaskStatus[Recorder] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Write records until cancelled; reports the Recorder calls use."""
+    """Write records until cancelled; reports the Recorder calls use.
+
+    ``summarise``: the LLM brain's summary of a finished call (staff/summary.py), asked
+    for in a task of its own (at most ``SUMMARIES_AT_ONCE``) while other calls' audio is
+    written; the record is written once it answers (or gives up, or the recorder stops).
+    """
     store = RecordStore(config)
     try:
         await trio.to_thread.run_sync(store.open)
     except StoreUnavailable as exc:  # calls go on; each write tries again and logs
         log.error("records.unavailable", error=str(exc))
-    writer = RecordWriter(store, recordings_folder(config))
+    writer = RecordWriter(
+        store, recordings_folder(config),
+        report_topic=REPORT_TOPIC if webhook_configured(config) else None,
+    )  # fmt: skip
+    one_writer = trio.Lock()  # the writer is used by one thread at a time
+
+    async def write(message: RecorderMessage) -> None:
+        async with one_writer:
+            await trio.to_thread.run_sync(writer.write, message)
+
     send, receive = trio.open_memory_channel[RecorderMessage](config.records.queue)
     try:
         async with trio.open_nursery() as nursery:
             if config.records.keep_days:
                 nursery.start_soon(_sweep_daily, writer, config.records.keep_days)
             task_status.started(Recorder(config, send))
+            summaries = trio.CapacityLimiter(SUMMARIES_AT_ONCE)
             async for message in receive:
-                await trio.to_thread.run_sync(writer.write, message)
+                if summarise is not None and isinstance(message, CallFinished):
+                    nursery.start_soon(_summarised, message, summarise, summaries, write)
+                else:
+                    await write(message)
     finally:
         # Calls ending as the server stops hand in their records as it is cancelled.
         with trio.move_on_after(DRAIN_TIMEOUT_S, shield=True):
             await trio.to_thread.run_sync(writer.drain, _queued(receive))
         receive.close()
+
+
+async def _summarised(
+    finished: CallFinished,
+    summarise: Summarise,
+    summaries: trio.CapacityLimiter,
+    write: Callable[[RecorderMessage], Awaitable[None]],
+) -> None:
+    """Write a finished call's record with the model's summary, or without it: the record
+    is written even when the recorder is stopped meanwhile."""
+    summary = ""
+    try:
+        async with summaries:
+            summary = await summarise(finished.record)
+    finally:
+        record = {**finished.record, LLM_SUMMARY: summary} if summary else finished.record
+        with trio.move_on_after(DRAIN_TIMEOUT_S, shield=True):
+            await write(CallFinished(finished.call_sid, record))
 
 
 def _queued(receive: trio.MemoryReceiveChannel[RecorderMessage]) -> list[RecorderMessage]:
@@ -104,9 +150,13 @@ async def _sweep_daily(writer: RecordWriter, keep_days: int) -> None:
 class RecordWriter:
     """Blocking: one thread at a time. Every failure is logged and survived."""
 
-    def __init__(self, store: RecordStore, folder: Path) -> None:
+    def __init__(
+        self, store: RecordStore, folder: Path, *, report_topic: str | None = None
+    ) -> None:
+        """``report_topic``: each call's report also goes to this outbox topic (the webhook)."""
         self._store = store
         self._folder = folder
+        self._report_topic = report_topic
         self._open: dict[str, tuple[str, wave.Wave_write]] = {}
 
     def write(self, message: RecorderMessage) -> None:
@@ -162,7 +212,11 @@ class RecordWriter:
             bookings=len(record["bookings"]),
             recording=name,
         )
-        self._store.save(summary, {**record, "recording": name})
+        report = compose_report(record, self._store.tz, llm_summary=record.pop(LLM_SUMMARY, ""))
+        notices = []
+        if self._report_topic is not None:
+            notices.append(Notice(self._report_topic, report_key(finished.call_sid), report))
+        self._store.save(summary, {**record, "recording": name, "report": report}, notices)
         log.info("records.saved", call_sid=finished.call_sid, recording=bool(name))
 
 

@@ -8,14 +8,17 @@ times are epoch seconds.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from receptionist.config import Config
-from receptionist.scheduling.backend import Backend
+from receptionist.scheduling.backend import Backend, Transaction
 from receptionist.scheduling.database import open_backend
+from receptionist.scheduling.sqlite_store import SqliteTransaction
 
 _SUMMARY = "call_sid, stream_sid, caller, started_at, ended_at, outcome, bookings, recording"
 
@@ -37,6 +40,15 @@ class CallSummary:
         return round(self.ended_at - self.started_at, 1)
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """An outbox row written with a call's record (its report, for the webhook)."""
+
+    topic: str
+    key: str
+    payload: Mapping[str, Any]
+
+
 class RecordStore:
     def __init__(self, config: Config, backend: Backend | None = None) -> None:
         self._backend = backend or open_backend(config.scheduler.database, config)
@@ -44,20 +56,44 @@ class RecordStore:
         self._tz = config.clinic.tz
         self._postgres = self._backend.location.startswith("postgres")
 
+    @property
+    def tz(self) -> ZoneInfo:
+        """The clinic's timezone (of a report's times)."""
+        return self._tz
+
     def open(self) -> None:
         self._backend.open()
 
     def close(self) -> None:
         self._backend.close()
 
-    def save(self, summary: CallSummary, detail: dict[str, Any]) -> None:
-        self._run(
+    def save(
+        self, summary: CallSummary, detail: dict[str, Any], notices: Sequence[Notice] = ()
+    ) -> None:
+        """Keep the call's record and add ``notices`` to the outbox, in one transaction: a
+        report is in the outbox exactly when its record is kept (and only the first time)."""
+        sql = (
             f"INSERT INTO calls (clinic, {_SUMMARY}, detail) VALUES (?,?,?,?,?,?,?,?,?,?)"
-            " ON CONFLICT (call_sid) DO NOTHING",
-            (self._clinic, summary.call_sid, summary.stream_sid, summary.caller,
-             summary.started_at, summary.ended_at, summary.outcome, summary.bookings,
-             summary.recording, json.dumps(detail)),
-        )  # fmt: skip
+            " ON CONFLICT (call_sid) DO NOTHING"
+        )
+        params = (self._clinic, summary.call_sid, summary.stream_sid, summary.caller,
+                  summary.started_at, summary.ended_at, summary.outcome, summary.bookings,
+                  summary.recording, json.dumps(detail))  # fmt: skip
+        with self._backend.connection() as conn:
+            if not self._postgres:  # autocommit until told otherwise (sqlite_store.py)
+                conn.execute("BEGIN IMMEDIATE")
+            try:
+                added = conn.execute(sql.replace("?", "%s") if self._postgres else sql, params)
+                if added.rowcount and notices:
+                    outbox, now = self._outbox(conn), datetime.now(UTC)
+                    for notice in notices:
+                        outbox.add_outbox(notice.topic, notice.key, notice.payload, now)
+            except BaseException:
+                if not self._postgres and conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            if not self._postgres:
+                conn.execute("COMMIT")
 
     def calls(
         self, *, day: date | None = None, outcome: str = "", limit: int = 50, offset: int = 0
@@ -92,6 +128,14 @@ class RecordStore:
             (self._clinic, cutoff),
         )
         return [row[0] for row in rows if row[0]]
+
+    def _outbox(self, conn: Any) -> Transaction:
+        """The backend's own outbox insert, on this connection (one transaction)."""
+        if self._postgres:
+            from receptionist.scheduling.postgres_store import PostgresTransaction
+
+            return PostgresTransaction(conn, self._clinic, self._tz)
+        return SqliteTransaction(conn, self._tz)
 
     def local_day(self, epoch: float) -> date:
         return datetime.fromtimestamp(epoch, self._tz).date()

@@ -28,6 +28,8 @@ KEYS = {
 }
 """Dummy keys: each fake accepts only its own, as the real services check theirs."""
 SETTINGS = ("deepgram.base_url", "llm.base_url", "elevenlabs.base_url")
+SUMMARY_REPLY = Scripted(text="The caller booked a check-up. Nothing else was asked.")
+"""The model's summary of each call for its report (records on, the LLM brain)."""
 """The config settings that point each engine at its fake, in ``serve``'s port order."""
 
 
@@ -72,7 +74,7 @@ class CloudFakes:
             FakeDeepgram(api_key=KEYS["DEEPGRAM_API_KEY"], script=script, follow_speech=True,
                          every_call=every_call),
             FakeOpenAI(script=deque(replies), every_call=replies if every_call else (),
-                       same_point_same_reply=True),
+                       same_point_same_reply=True, untooled_reply=SUMMARY_REPLY),
             FakeElevenLabs(api_key=KEYS["ELEVENLABS_API_KEY"]),
         )  # fmt: skip
 

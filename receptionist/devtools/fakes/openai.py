@@ -97,7 +97,11 @@ class FakeOpenAI:
     ``script`` from these: one fake serves any number of calls
     (``python -m receptionist.devtools.fakes``)."""
     same_point_same_reply: bool = False
+    untooled_reply: Scripted | None = None
+    """When set, a request without tools (a call's summary for its report, staff/summary.py)
+    gets this reply, outside the script, and is kept in ``untooled``, not ``requests``."""
     requests: list[Received] = field(default_factory=list)
+    untooled: list[Received] = field(default_factory=list)
     sent: list[tuple[float, dict[str, Any] | str]] = field(default_factory=list)
     """(time handed to the socket, chunk or "[DONE]") for every event, for latency tests."""
     _ids: itertools.count[int] = field(default_factory=itertools.count)
@@ -149,6 +153,9 @@ class FakeOpenAI:
         if target != "/v1/chat/completions" or not received.body.get("stream"):
             await _send_json(conn, stream, 404, {"error": {"message": f"not faked: {target}"}})
             return True
+        if self.untooled_reply is not None and "tools" not in received.body:
+            self.untooled.append(received)
+            return await self._stream(conn, stream, self.untooled_reply, received.body)
         self.requests.append(received)
         self._noted()
         if self.every_call and _opens_conversation(received.body):
