@@ -122,7 +122,7 @@ def answer_request(
             saved = store.save_message(request)
             if isinstance(saved, Rejection):
                 return _rejected(rid, saved)
-            return MessageSaved(rid, saved)
+            return MessageSaved(rid, saved, request)
         case _:
             assert_never(request)
 

@@ -37,7 +37,12 @@ from receptionist.messages import (
     SpeechStarted,
     Transcript,
 )
-from receptionist.scheduling.messages import BookingCancelled, BookingConfirmed, BookingMoved
+from receptionist.scheduling.messages import (
+    BookingCancelled,
+    BookingConfirmed,
+    BookingMoved,
+    MessageSaved,
+)
 from receptionist.turns.latency import stage_latencies_ms
 
 log = structlog.get_logger()
@@ -167,6 +172,11 @@ class CallRecording:
                 self._record["outcome"] = self._record["outcome"] or "hung up"
             case BookingConfirmed() | BookingMoved() | BookingCancelled():
                 self._booking(message)
+            case MessageSaved(message_id=message_id, message=saved):
+                self._record["message"] = {
+                    "id": message_id, "name": saved.name, "phone": saved.phone,
+                    "about": saved.about, "reason": saved.reason.value,
+                }  # fmt: skip
 
     def log_event(self, event: Mapping[str, Any]) -> None:
         """A logged event no message carries (tool calls, fallbacks, provider errors)."""

@@ -148,6 +148,8 @@ class BookingRejected:
 class MessageSaved:
     request_id: int
     message_id: int
+    message: LeaveMessage
+    """What was written, for the call's record and report."""
 
 
 SchedulerReply = (

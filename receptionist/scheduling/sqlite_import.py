@@ -168,13 +168,14 @@ def _advance_identities(conn: psycopg.Connection[Any]) -> None:
 
 def _tables(clinic: str) -> tuple[_Table, ...]:
     def same_clinic_and(*positions: int) -> Callable[[tuple[Any, ...], tuple[Any, ...]], bool]:
-        return lambda new, old: old[0] == clinic and all(
-            new[p] == old[1 + i] for i, p in enumerate(positions)
+        return lambda new, old: (
+            old[0] == clinic and all(new[p] == old[1 + i] for i, p in enumerate(positions))
         )
 
     return (
         _Table(
-            "appointments", "id",
+            "appointments",
+            "id",
             "SELECT id, start_ts, end_ts, service, name, phone, reason, created_at, cancelled_at"
             " FROM appointments ORDER BY id",
             "INSERT INTO appointments (id, clinic, start_at, end_at, service, name, phone, reason,"
@@ -186,7 +187,8 @@ def _tables(clinic: str) -> tuple[_Table, ...]:
             same_clinic_and(2, 3, 4, 6),
         ),
         _Table(
-            "outbox", "id",
+            "outbox",
+            "id",
             "SELECT id, topic, key, payload, attempts, next_attempt_at, done_at, last_error,"
             " created_at FROM outbox ORDER BY id",
             # A lease taken on the old store means nothing here: every row comes unclaimed.
@@ -198,7 +200,8 @@ def _tables(clinic: str) -> tuple[_Table, ...]:
             same_clinic_and(0, 1, 7),
         ),
         _Table(
-            "call_outcomes", "call_sid",
+            "call_outcomes",
+            "call_sid",
             "SELECT call_sid, reason, transfer_to, recorded_at FROM call_outcomes",
             # No clinic column: a call SID is unique across Twilio.
             "INSERT INTO call_outcomes (call_sid, reason, transfer_to, recorded_at)"
@@ -209,7 +212,8 @@ def _tables(clinic: str) -> tuple[_Table, ...]:
             has_clinic=False,
         ),
         _Table(
-            "calls", "call_sid",
+            "calls",
+            "call_sid",
             "SELECT call_sid, stream_sid, caller, started_at, ended_at, outcome, bookings,"
             " recording, detail FROM calls WHERE clinic = ?",
             "INSERT INTO calls (call_sid, clinic, stream_sid, caller, started_at, ended_at,"

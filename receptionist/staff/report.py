@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 OUTCOMES = ("message taken", "booked", "moved", "cancelled", "transferred", "answered", "abandoned")
 SUMMARY_FROM_LLM = "llm"
 SUMMARY_FROM_FACTS = "facts"
-MESSAGE_TAKEN = "call.message_taken"
 """The log event of a message taken for the clinic (the record keeps it, collector.py)."""
 
 
@@ -88,15 +87,9 @@ def spoken_date(start: datetime) -> str:
 
 
 def taken_message(record: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The message the caller left, as the brain logged it (``call.message_taken``, kept in
-    the record's events; its phone is masked: the message's own webhook delivery, topic
-    ``clinic_message``, carries the number to call back)."""
-    if record.get("message"):
-        return dict(record["message"])
-    for event in record.get("events", ()):
-        if event.get("event") == MESSAGE_TAKEN:
-            return {key: event.get(key, "") for key in ("name", "phone", "about")}
-    return None
+    """The message the caller left, as the Scheduler wrote it (the record keeps its reply)."""
+    message = record.get("message")
+    return dict(message) if message else None
 
 
 def _what_was_done(record: Mapping[str, Any]) -> str:

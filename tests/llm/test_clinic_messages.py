@@ -52,7 +52,8 @@ async def test_take_message_writes_the_message_before_it_is_promised() -> None:
     first = Scripted(text="Thank you.", tool_calls=(TAKE_MESSAGE,))
     then = Scripted(text="I've passed your message on. Goodbye!")
     async with openai_server(first, then) as (fake, client):
-        call = Call({LeaveMessage: MessageSaved(0, 7)})
+        written = LeaveMessage(1, "CA1", "Jane Doe", PHONE, "her test results", MessageReason.ASKED)
+        call = Call({LeaveMessage: MessageSaved(0, 7, written)})
         await agent_for(call, client).reply("yes, that's my number", call.say)
     assert call.asked == [
         LeaveMessage(1, "CA1", "Jane Doe", PHONE, "her test results", MessageReason.ASKED)

@@ -50,7 +50,7 @@ def test_can_someone_call_me_back_leaves_a_message_with_the_confirmed_number() -
     assert request == LeaveMessage(
         1, "CA1", "Jane Doe", CALLER, "my test results", MessageReason.ASKED
     )
-    taken, *goodbye = call.scheduler(MessageSaved(1, 42))
+    taken, *goodbye = call.scheduler(MessageSaved(1, 42, request))
     assert taken == TakeMessage("Jane Doe", CALLER, "my test results")
     done = said_goodbye(goodbye, "message_taken")
     assert done.startswith("Thank you. I've passed your message on, and we'll call you back on")

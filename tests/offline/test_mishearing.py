@@ -132,7 +132,7 @@ def test_a_caller_who_cannot_be_understood_leaves_a_message() -> None:
     assert request == LeaveMessage(
         1, "CA1", "Jane Doe", CALLER, "my prescription", MessageReason.NOT_UNDERSTOOD
     )
-    message, goodbye, hangup = call.scheduler(MessageSaved(1, 7))
+    message, goodbye, hangup = call.scheduler(MessageSaved(1, 7, request))
     assert message == TakeMessage("Jane Doe", CALLER, "my prescription")
     assert isinstance(goodbye, Speak)
     assert goodbye.text.startswith("Thank you. I've passed your message on")

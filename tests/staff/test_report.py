@@ -21,6 +21,9 @@ from receptionist.scheduling.messages import (
     BookingCancelled,
     BookingConfirmed,
     BookingMoved,
+    LeaveMessage,
+    MessageReason,
+    MessageSaved,
 )
 from receptionist.staff.report import OUTCOMES, compose_report
 from tests.helpers.clinic import PHONE, TUESDAY, TZ, WEDNESDAY, at
@@ -125,12 +128,19 @@ def test_questions_answered_a_transfer_and_a_silent_call() -> None:
 
 
 def test_a_message_taken_is_the_outcome_and_in_the_report() -> None:
-    message = {"name": "Maria Garcia", "phone": "*******4567", "about": "her insurance claim."}
-    record = record_of(heard("can someone call me back", 2.0))
-    record["events"].append({"event": "call.message_taken", "at_s": 9.0, **message})
+    left = LeaveMessage(
+        4, "CA1", "Maria Garcia", "+15551234567", "her insurance claim.", MessageReason.ASKED
+    )
+    record = record_of(heard("can someone call me back", 2.0), MessageSaved(4, 12, left))
     report = compose_report(record, TZ)
     assert report["outcome"] == "message taken"
-    assert report["message"] == message
+    assert report["message"] == {
+        "id": 12,
+        "name": "Maria Garcia",
+        "phone": "+15551234567",
+        "about": "her insurance claim.",
+        "reason": "asked",
+    }  # fmt: skip: the whole number, for the clinic to call back
     assert report["summary"].startswith(
         "Maria Garcia left a message for the clinic about her insurance claim."
     )

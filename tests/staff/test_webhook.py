@@ -24,7 +24,7 @@ from receptionist.config import Config
 from receptionist.records.collector import CallFinished
 from receptionist.records.recorder import RecordWriter
 from receptionist.records.store import RecordStore
-from receptionist.scheduling.backend import open_backend
+from receptionist.scheduling.database import open_backend
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.staff.webhook import MESSAGE_TOPIC, REPORT_TOPIC, serve_webhook
 from tests.helpers.clinic import PHONE, TUESDAY, at, clinic_config
