@@ -151,6 +151,7 @@ class TwilioCaller:
             speech_spans=tuple(self.speech_spans),
             reply_arrivals=tuple(tuple(times) for times in self.reply_arrivals),
             clear_times=tuple(self.clear_times),
+            heard_at=tuple(self.playback.heard_at),
             closed_while_saying=self._closed_while_saying,
             media_after_clear=self.media_after_clear,
         )

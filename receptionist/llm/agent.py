@@ -256,7 +256,7 @@ class LlmAgent:
             # (its scope cancelled) and the tool never runs. Overlaps the model's latency.
             await self._settled()
         log.info("llm.tool_call", tool=call.name, outcome=type(valid).__name__,
-                 turn_id=self._turn)  # fmt: skip
+                 turn_id=self._turn, call_id=call.id)  # fmt: skip
         match valid:
             case Invalid(detail=detail):
                 return results.invalid(detail)
