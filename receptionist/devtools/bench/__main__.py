@@ -72,6 +72,8 @@ SPARSE_INTERIMS_S = 1.0
 CLOUD_UTTERANCES = 4
 """The first four of booking_call's utterances: enough replies per call, short calls."""
 CALL_LIMIT_S = 90.0
+FLOOR_CALL_LIMIT_S = 300.0
+"""The floor phase's calls are longer, and a call cut by the limit reports nothing."""
 SAMPLE_S = 0.25
 UNLIMITED_CALLS = 10_000
 
@@ -107,8 +109,9 @@ class Level:
 
 
 async def run_level(
-    server: ServerProcess, calls: int, utterances: list[bytes], cut: dict[int, float], tag: str
-) -> Level:
+    server: ServerProcess, calls: int, utterances: list[bytes], cut: dict[int, float], tag: str,
+    limit_s: float = CALL_LIMIT_S,
+) -> Level:  # fmt: skip
     """``calls`` concurrent calls, started over two seconds; CPU and RSS sampled meanwhile."""
     reports: list[CallerReport] = []
     durations: list[float] = []
@@ -122,7 +125,7 @@ async def run_level(
         await trio.sleep(index * 2.0 / calls)
         sid = f"CA{tag}{index:0{32 - len(tag)}d}"
         began = trio.current_time()
-        with trio.move_on_after(CALL_LIMIT_S) as scope:
+        with trio.move_on_after(limit_s) as scope:
             report = await TwilioCaller(server.url, call_sid=sid).run(
                 utterances, barge_in_after_s=cut
             )
@@ -248,7 +251,8 @@ async def floor_server(s: Settings, scripts: list[CallerScript]) -> dict[str, An
                 script: CallerScript, calls: int, tag: str
             ) -> tuple[list[CallerReport], int]:
                 fakes.deepgram.script = script.deepgram
-                level = await run_level(server, calls, script.audio, script.over_s, tag)
+                level = await run_level(server, calls, script.audio, script.over_s, tag,
+                                        FLOOR_CALL_LIMIT_S)  # fmt: skip
                 await trio.sleep(1.0)  # the server's last log lines of these calls
                 return level.reports, level.failed
 
