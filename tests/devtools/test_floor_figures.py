@@ -106,8 +106,11 @@ def test_tool_runs_count_side_effects_and_those_proposed_on_a_fragment() -> None
         log_line("llm.tool_call", "CAc0001", tool="end_call", outcome="Hangup",
                  call_id=f"{FRAGMENT_ID}7"),  # another phase's call
         log_line("llm.tool_call", "CAf1001", tool="end_call", outcome="Hangup"),  # no id logged
+        log_line("dialogue.barge_in", "CAf1001", turn_id=2, continued=True),
+        log_line("dialogue.barge_in", "CAf1001", turn_id=3, continued=False),
+        log_line("dialogue.barge_in", "CAf1001", turn_id=4),  # logged before continued was
     ]  # fmt: skip
-    assert tool_runs(log, "f") == {"side_effects": 3, "fragment": 1}
+    assert tool_runs(log, "f") == {"side_effects": 3, "fragment": 1, "withdrawn": 1}
 
 
 def test_floor_figures_per_call_and_in_all() -> None:
@@ -115,7 +118,7 @@ def test_floor_figures_per_call_and_in_all() -> None:
         FloorCall(report([(1.0, 2.0)], frames(1.5, 20), [[], frames(2.5, 5)]), ("turn",)),
         FloorCall(report([(1.0, 2.0)], [], [[], frames(2.8, 5)], closed_while_saying=1), ("turn",)),
     ]
-    figures = floor_figures(calls, {"side_effects": 2, "fragment": 1})
+    figures = floor_figures(calls, {"side_effects": 2, "fragment": 1, "withdrawn": 0})
     assert figures["talk_over_ms_total"] == 400.0
     assert figures["calls_with_talk_over"] == 1
     assert figures["talk_over_ms_per_call"]["p95"] == 400.0

@@ -13,6 +13,8 @@ calls ran):
 - hang-ups on a speaking caller: the server closed the line mid-line (must be 0);
 - fragment tool runs: a side-effecting tool the model proposed on a lone first word ("Yes,",
   "No,", "Great,") that the server ran (must be 0);
+- answers withdrawn: the server cut its answer because the caller went on before hearing
+  any of it (a model request wasted; the adaptive wait after a final is meant to lower it);
 - reply latency: a line's last voiced frame to the first agent frame after it, p50/p95
   (backchannels apart).
 """
@@ -87,10 +89,15 @@ def reply_ms(call: FloorCall) -> list[float]:
 
 def tool_runs(log_lines: Iterable[str], tag: str) -> dict[str, int]:
     """Side-effecting tools the server ran in the calls tagged ``tag``: in all, and those the
-    model proposed on a fragment (its call id says so, see ``floor_callers``)."""
-    runs = {"side_effects": 0, "fragment": 0}
+    model proposed on a fragment (its call id says so, see ``floor_callers``); and the
+    answers the server withdrew because the caller went on before hearing any of them."""
+    runs = {"side_effects": 0, "fragment": 0, "withdrawn": 0}
     for line in log_lines:
-        if '"llm.tool_call"' not in line or f'"CA{tag}' not in line:
+        if f'"CA{tag}' not in line:
+            continue
+        if '"dialogue.barge_in"' in line:
+            runs["withdrawn"] += bool(json.loads(line).get("continued"))
+        if '"llm.tool_call"' not in line:
             continue
         event = json.loads(line)
         if event["tool"] in SIDE_EFFECTS and event["outcome"] != "Invalid":
@@ -112,6 +119,7 @@ def floor_figures(calls: list[FloorCall], runs: dict[str, int]) -> dict[str, Any
         "hang_ups_on_a_speaking_caller": sum(c.report.closed_while_saying for c in calls),
         "fragment_tool_runs": runs["fragment"],
         "side_effecting_tool_runs": runs["side_effects"],
+        "answers_withdrawn": runs["withdrawn"],
         "reply_ms": percentiles([ms for call in calls for ms in reply_ms(call)]),
     }
 
@@ -128,6 +136,8 @@ def floor_table(figures: dict[str, Any]) -> str:
         f"  hang-ups on a speaking caller {figures['hang_ups_on_a_speaking_caller']}",
         f"  fragment tool runs            {figures['fragment_tool_runs']} "
         f"(of {figures['side_effecting_tool_runs']} side-effecting runs)",
+        f"  answers withdrawn, the caller went on before hearing them: "
+        f"{figures['answers_withdrawn']}",
         f"  reply latency                 p50 {reply['p50']}  p95 {reply['p95']} ms",
     ])  # fmt: skip
 
