@@ -8,6 +8,7 @@ from typing import Any
 from receptionist.devtools.bench.floor import (
     FloorCall,
     floor_figures,
+    overlap_by_line,
     overlap_ms,
     reply_ms,
     silencing_backchannels,
@@ -149,6 +150,17 @@ def test_the_model_proposes_side_effects_on_fragments_as_on_whole_sentences() ->
     assert [c.name for c in bye.tool_calls] == ["end_call"]
     assert not bye.tool_calls[0].id.startswith(FRAGMENT_ID)
     assert not model(request(user("Hello,"))).tool_calls
+
+
+def test_the_model_goes_on_after_a_backchannel() -> None:
+    model = FloorModel()
+    asked = model(request(user("I need to cancel my appointment."), user("mm-hm")))
+    assert asked.text == model(request(user("I need to cancel my appointment."))).text
+
+
+def test_overlap_by_line_sums_each_line_over_the_calls() -> None:
+    call = FloorCall(report([(1.0, 2.0), None], frames(1.5, 20), [[], [], []]), ("turn", "turn"))
+    assert overlap_by_line([call, call], 3) == [800.0, 0.0, 0.0]
 
 
 def test_the_model_speaks_after_its_tool_ran() -> None:

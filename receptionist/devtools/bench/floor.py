@@ -149,12 +149,25 @@ async def floor_phase(
     ``place`` runs them against the server logging to ``log``."""
     done: list[FloorCall] = []
     failed = 0
+    by_line: dict[str, list[float]] = {}
     for index, script in enumerate(scripts):
         share = max(1, calls // len(scripts))
         reports, lost = await place(script, share, f"f{index}")
-        done.extend(FloorCall(report, script.roles) for report in reports)
+        placed = [FloorCall(report, script.roles) for report in reports]
+        by_line[script.name] = overlap_by_line(placed, len(script.roles))
+        done.extend(placed)
         failed += lost
     logged = await trio.Path(log).read_text(encoding="utf-8")
     figures = floor_figures(done, tool_runs(logged.splitlines(), "f"))
     figures["failed_calls"] = failed
+    figures["overlap_ms_by_line"] = by_line
     return figures
+
+
+def overlap_by_line(calls: list[FloorCall], lines: int) -> list[float]:
+    """Agent audio heard over each line of one script, summed over its calls: where the
+    talk-over is."""
+    return [
+        round(sum(overlap_ms(c.report, i) for c in calls if i < len(c.report.speech_spans)), 1)
+        for i in range(lines)
+    ]

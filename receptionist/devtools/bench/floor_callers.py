@@ -9,9 +9,10 @@ caller voice (``phone_speech.first_takes``: the same every run); Deepgram's scri
 utterance per stretch of speech, so a breath's first word is finalised on its own, as
 Deepgram does at a pause, and the turn looks over.
 
-``FloorModel`` answers each request from the caller's last words: "Yes," (after "Shall I
-cancel it?") with ``cancel_appointment``, "No," and "Great," with a goodbye and ``end_call``,
-as a model does when it is handed the fragment; the whole sentence the same way. Its tool
+``FloorModel`` answers each request from the caller's last words (a backchannel is none):
+"Yes," (after "Shall I cancel it?") with ``cancel_appointment``, "No," and "Great," with a
+goodbye and ``end_call``, as a model does when it is handed the fragment; the whole sentence
+the same way. Its tool
 calls' ids say which: ``call_fragment<n>`` for an answer to a lone first word,
 ``call_whole<n>`` otherwise; the server logs the id of each tool call it runs.
 """
@@ -29,6 +30,7 @@ from receptionist.devtools.fakes.openai import Scripted, ToolCallScript
 from receptionist.devtools.phone_speech import first_takes
 from receptionist.engines.audio import pcm16_to_ulaw
 from receptionist.messages import FRAME_BYTES, SAMPLE_RATE, ULAW_SILENCE
+from receptionist.turns.lexicon import is_backchannel
 
 PAUSE_MS = (250, 450)
 """A breath after a leading word ("Hello,", "Yes,", "No,"), as callers take."""
@@ -158,8 +160,10 @@ class FloorModel:
         messages = body["messages"]
         if messages[-1]["role"] == "tool":
             return Scripted(text=_after_tool(messages))
-        said = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        words = re.findall(r"[a-z']+", str(said).lower())
+        # "mm-hm" over the agent is no request: it goes on with what it was answering.
+        turns = [str(m["content"]) for m in messages if m["role"] == "user"]
+        said = next((t for t in reversed(turns) if not is_backchannel(t)), "")
+        words = re.findall(r"[a-z']+", said.lower())
         fragment = len(words) == 1 and words[0] in FRAGMENT_WORDS
         if words in (["no"], ["great"]) or {"bye", "goodbye"} & set(words):
             return Scripted(text=GOODBYE, tool_calls=(self._tool("end_call", {}, fragment),))
