@@ -25,6 +25,8 @@ class Playback:
     pending_marks: list[tuple[float, str]] = field(default_factory=list)
     queued: list[tuple[float, bytes]] = field(default_factory=list)
     heard: bytearray = field(default_factory=bytearray)
+    heard_at: list[float] = field(default_factory=list)
+    """When each frame of ``heard`` began to play."""
     last_audio_at: float | None = None
 
     def media(self, ulaw: bytes, now: float) -> None:
@@ -48,7 +50,9 @@ class Playback:
     def played(self, now: float) -> list[str]:
         """Move what has played by ``now`` to ``heard``; the marks now due, in order."""
         while self.queued and self.queued[0][0] <= now:
-            self.heard += self.queued.pop(0)[1]
+            at, ulaw = self.queued.pop(0)
+            self.heard += ulaw
+            self.heard_at.append(at)
         due = [name for at, name in self.pending_marks if at <= now]
         self.pending_marks = [(at, name) for at, name in self.pending_marks if at > now]
         return due
@@ -75,6 +79,9 @@ class CallerReport:
     clear_times: tuple[float, ...] = ()
     closed_while_saying: int = 0
     """1 if the server hung up while the caller was saying an utterance (should be 0)."""
+    heard_at: tuple[float, ...] = ()
+    """When each agent frame the caller heard began to play (audio dropped by ``clear``
+    never played)."""
     media_after_clear: int = 0
     """Agent frames that arrived after a ``clear`` while the caller was still saying the
     utterance that interrupted: stale audio of the cancelled turn (should be 0)."""

@@ -254,7 +254,8 @@ class LlmAgent:
             # What was asked and answered (a name, a phone number) goes to the call's record
             # only, never to a log line (RECORD_ONLY, records/collector.py).
             log.info("llm.tool_call", tool=call.name, outcome=type(valid).__name__,
-                     turn_id=self._turn, **tool_call_detail(call.arguments, result))  # fmt: skip
+                     turn_id=self._turn, call_id=call.id,
+                     **tool_call_detail(call.arguments, result))  # fmt: skip
 
     async def _run_tool(self, valid: ValidCall | Invalid, speech: Speech) -> dict[str, Any]:
         match valid:

@@ -21,19 +21,17 @@ comes back: speech cuts a turn still being written too, so the agent never start
 over a caller who has taken the floor again (before any audio, the ``clear`` is harmless).
 
 End of turn: the recogniser finalises at every pause, so one caller turn can arrive as
-several final transcripts; they are joined. A turn that sounds complete ("yes", "Tuesday")
-ends when its final arrives: the recogniser's endpointing has already waited for silence,
-whatever the answer's length. One that sounds unfinished ("and", "my number is", "on the",
-digits half read out: ``lexicon.sounds_unfinished``) waits ``unfinished_wait_ms`` for more;
-speech or an interim transcript in that time holds it until the next final.
+several final transcripts; they are joined. How long a turn is waited on after a final is
+``end_of_turn.EndOfTurnWait``'s (none when it sounds complete, ``unfinished_wait_ms`` when
+not); speech or an interim transcript in that time holds it until the next final.
 
 The floor is the caller's whenever they speak: mid-utterance too (``SpeechResumed``, after as
 much voiced audio as a start takes), and on any interim with new words. A final that comes
 while the caller is speaking again does not end their turn. If the caller goes on before any
 of the agent's answer has reached them (``agent_audible``), their turn was not over: the cut
 carries ``continued`` (the answered words), and what follows is joined to them; if it brings
-no words, the same turn is answered again (``Resume``). Each such continuation lengthens, for
-this call and within bounds, the wait after a final that sounds complete.
+no words, the same turn is answered again (``Resume``). Each such continuation lengthens the
+wait after a final that sounds complete (``EndOfTurnWait.lengthen``).
 
 Preemptive generation: when the VAD hears the caller pause (``SpeechPaused``, shorter than
 the silence after which the Deepgram listener sends Finalize), ``Anticipate`` offers the
@@ -44,17 +42,13 @@ guess's reply if the ``CallerTurn`` says the same words, and starts again if not
 is only offered while nobody holds the floor, and never for words that sound unfinished or
 are only a backchannel.
 
-What was heard: Twilio echoes a sentence's mark (``turn{t}-s{i}``) once it has played. A
-turn cut off is reported as the sentences whose marks came back before the cut; marks
-Twilio echoes for audio dropped by ``clear`` come later and are ignored. A sentence cut
-midway counts as unheard.
+What was heard: ``heard.TurnPlayback``, from Twilio's mark echoes.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from receptionist.config import TurnTakingConfig
 from receptionist.messages import (
@@ -66,6 +60,8 @@ from receptionist.messages import (
     SpeechStopped,
     Transcript,
 )
+from receptionist.turns.end_of_turn import EndOfTurnWait
+from receptionist.turns.heard import TurnPlayback
 from receptionist.turns.lexicon import is_backchannel, sounds_unfinished
 from receptionist.turns.turn_events import (
     Action,
@@ -80,39 +76,6 @@ from receptionist.turns.turn_events import (
 )
 
 NO_DEADLINE = math.inf
-_MARK = re.compile(r"turn(\d+)-s(\d+)")
-
-
-# --- What was heard ---------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Playback:
-    """The sentences of the agent turn being played, and how many of them have played."""
-
-    turn_id: int
-    texts: list[str] = field(default_factory=list)
-    played: int = 0
-    last_index: int | None = None
-
-    def sent(self, sentence: Sentence) -> None:
-        self.texts.append(sentence.text)
-        if sentence.last:
-            self.last_index = sentence.index
-
-    def handle(self, mark: MarkPlayed) -> bool:
-        """Count a mark of this turn; True once the turn's last sentence has played."""
-        match = _MARK.fullmatch(mark.name)
-        if match is None or int(match[1]) != self.turn_id:
-            return False  # an earlier turn's, or one echoed after a clear
-        index = int(match[2])
-        self.played = max(self.played, index + 1)
-        return index == self.last_index
-
-    def cut(self) -> CutOff:
-        heard = tuple(t for t in self.texts[: self.played] if t)
-        unheard = tuple(t for t in self.texts[self.played :] if t)
-        return CutOff(self.turn_id, heard, unheard)
 
 
 # --- The state machine ------------------------------------------------------------------
@@ -122,13 +85,10 @@ class TurnTaking:
     """Who has the floor in one call. Not shared between calls."""
 
     def __init__(self, config: TurnTakingConfig) -> None:
-        self._unfinished_wait = config.unfinished_wait_ms / 1000
-        self._complete_wait = config.complete_wait_ms / 1000
-        self._complete_wait_step = config.complete_wait_step_ms / 1000
-        self._complete_wait_max = config.complete_wait_max_ms / 1000
+        self._waits = EndOfTurnWait(config)
         self._false_barge_in = config.false_barge_in_ms / 1000
         self._preemptive = config.preemptive_generation
-        self._agent: Playback | None = None
+        self._agent: TurnPlayback | None = None
         """The agent turn holding the floor, until its last mark is back or it is cut."""
         self._interruptible = False
         self._suspect: CutOff | None = None
@@ -165,7 +125,7 @@ class TurnTaking:
     # --- The agent's side, told by the Dialogue ------------------------------------------
 
     def agent_began(self, turn_id: int, *, interruptible: bool) -> None:
-        self._agent, self._interruptible = Playback(turn_id), interruptible
+        self._agent, self._interruptible = TurnPlayback(turn_id), interruptible
         self._suspect, self._suspect_deadline = None, NO_DEADLINE
 
     def agent_sent(self, sentence: Sentence) -> None:
@@ -196,14 +156,13 @@ class TurnTaking:
             return cut
         # The caller went on before hearing a word of the answer: their turn was not over.
         self._held = answered
-        self._complete_wait = min(self._complete_wait + self._complete_wait_step,
-                                  self._complete_wait_max)  # fmt: skip
+        self._waits.lengthen()
         return replace(cut, continued=" ".join(f.text.strip() for f in answered))
 
     @property
     def complete_wait(self) -> float:
         """The wait after a complete-sounding final, in seconds (lengthened per call)."""
-        return self._complete_wait
+        return self._waits.complete
 
     # --- Events ------------------------------------------------------------------------
 
@@ -244,7 +203,7 @@ class TurnTaking:
         if self._suspect is not None:
             self._suspect_deadline = now + self._false_barge_in
         if self._finals and self._turn_deadline == NO_DEADLINE:
-            self._turn_deadline = now + self._unfinished_wait  # for the final of these words
+            self._turn_deadline = now + self._waits.unfinished  # for the final of these words
         return self._anticipate()
 
     def _interim_heard(self, text: str) -> list[Action]:
@@ -291,7 +250,7 @@ class TurnTaking:
         actions: list[Action] = [cut] if cut is not None else []
         held, self._held = self._held, []
         self._finals = [*held, *self._finals, transcript]
-        wait = self._wait_after(self._joined())
+        wait = self._waits.after(self._joined())
         if self._caller_speaking or wait > 0:
             # Still talking (they went on before this final came), or a pause worth waiting
             # out: the turn ends at their stop, or after the wait.
@@ -301,9 +260,6 @@ class TurnTaking:
 
     def _joined(self) -> str:
         return " ".join(f.text.strip() for f in self._finals)
-
-    def _wait_after(self, joined: str) -> float:
-        return self._unfinished_wait if sounds_unfinished(joined) else self._complete_wait
 
     def _resume(self, suspect: CutOff, said: str) -> Resume:
         """The speech that cut the agent brought no words: the cut turn goes on."""

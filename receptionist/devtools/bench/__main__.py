@@ -32,9 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections import deque
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +42,6 @@ from receptionist.config import load_config
 from receptionist.devtools.bench.cloud_capacity import (
     CLOUD_LEVELS,
     FAKE_VOICE_MS_PER_CHAR,
-    REPLY,
     PerCallDeepgram,
     capacity_table,
     cloud_capacity_phase,
@@ -62,12 +59,12 @@ from receptionist.devtools.bench.figures import (
     voice_to_voice_ms,
 )
 from receptionist.devtools.bench.floor import floor_phase, floor_table
+from receptionist.devtools.bench.floor_callers import CallerScript, FloorModel, caller_scripts
 from receptionist.devtools.bench.level import Level, run_level
 from receptionist.devtools.bench.process import ROOT, ServerProcess, pin_self
 from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
-from receptionist.devtools.fakes.deepgram import ScriptedUtterance, load_script
 from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs
-from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted
+from receptionist.devtools.fakes.openai import FakeOpenAI
 from receptionist.devtools.replay import load_caller_audio, split_utterances
 from receptionist.devtools.twilio_caller import CallerReport
 
@@ -75,6 +72,8 @@ SPARSE_INTERIMS_S = 1.0
 """The interim cadence of the last cloud round (Deepgram's docs example: one a second)."""
 CLOUD_UTTERANCES = 4
 """The first four of booking_call's utterances: enough replies per call, short calls."""
+FLOOR_CALL_LIMIT_S = 300.0
+"""The floor phase's calls are longer, and a call cut by the limit reports nothing."""
 UNLIMITED_CALLS = 10_000
 
 
@@ -89,6 +88,8 @@ class Settings:
     cloud_calls: int
     cloud_rounds: int
     floor_only: bool
+    floor_settings: list[str]
+    """Config overrides for the floor phase's server (``--floor-set``), to try settings."""
     levels: list[int]
     cloud_levels: list[int]
 
@@ -174,28 +175,37 @@ async def capacity_phase(s: Settings, utterances: list[bytes]) -> list[dict[str,
     return rows
 
 
-async def breathing_callers(
-    s: Settings, script: list[ScriptedUtterance], utterances: list[bytes], calls: int, log: Path
-) -> tuple[list[CallerReport], int]:
-    """The cloud phase's fakes and server, for ``floor_phase``: Deepgram with ``script``."""
+async def floor_server(s: Settings, scripts: list[CallerScript]) -> dict[str, Any]:
+    """The floor phase against the cloud phase's fakes, with ``FloorModel`` for the model and
+    each script's Deepgram in turn, on one server."""
     fakes = CloudFakes(
-        PerCallDeepgram(api_key=KEYS["DEEPGRAM_API_KEY"], script=script, follow_speech=True,
+        PerCallDeepgram(api_key=KEYS["DEEPGRAM_API_KEY"], follow_speech=True,
                         latency_s=s.stt_ms / 1000, interim_every_s=0.0),
-        FakeOpenAI(script=deque([Scripted(text=REPLY)] * 10_000),
-                   first_token_delay_s=s.llm_ms / 1000),
+        FakeOpenAI(answer=FloorModel(), first_token_delay_s=s.llm_ms / 1000),
         FakeElevenLabs(api_key=KEYS["ELEVENLABS_API_KEY"], time_to_first_byte_s=s.tts_ms / 1000,
                        ms_per_char=FAKE_VOICE_MS_PER_CHAR),
     )  # fmt: skip
+    log = s.out / "server-floor.log"
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(fakes.serve)
         overrides = [*database(s, "floor"), "engines.stt=deepgram", "engines.dialogue=openai",
                      "engines.tts=elevenlabs", "llm.api_key_env=OPENAI_API_KEY",
-                     *(f"{name}={url}" for name, url in urls.items())]  # fmt: skip
+                     *(f"{name}={url}" for name, url in urls.items()),
+                     *s.floor_settings]  # fmt: skip
         with ServerProcess(overrides, log, env=KEYS) as server:
-            level = await run_level(server, calls, utterances, {}, "f")
-            await trio.sleep(1.0)  # the server's last log lines
+
+            async def place(
+                script: CallerScript, calls: int, tag: str
+            ) -> tuple[list[CallerReport], int]:
+                fakes.deepgram.script = script.deepgram
+                level = await run_level(server, calls, script.audio, script.over_s, tag,
+                                        FLOOR_CALL_LIMIT_S)  # fmt: skip
+                await trio.sleep(1.0)  # the server's last log lines of these calls
+                return level.reports, level.failed
+
+            figures = await floor_phase(place, scripts, s.cloud_calls, log)
         nursery.cancel_scope.cancel()
-    return level.reports, level.failed
+    return figures
 
 
 def database(s: Settings, name: str) -> list[str]:
@@ -210,7 +220,7 @@ async def bench(s: Settings) -> dict[str, Any]:
     hours = split_utterances(load_caller_audio(ROOT / "tests" / "fixtures" / "hours_call.wav"))
     print("cloud engines against the fakes ...", flush=True)
     cloud = await cloud_phase(s, booking[:CLOUD_UTTERANCES])
-    floor = await floor_run(s, booking)
+    floor = await floor_run(s)
     print("offline engines, capacity ramp ...", flush=True)
     capacity = await capacity_phase(s, hours)
     print("cloud engines, capacity ramp ...", flush=True)
@@ -224,15 +234,13 @@ async def bench(s: Settings) -> dict[str, Any]:
 
 
 async def bench_floor_only(s: Settings) -> dict[str, Any]:
-    booking = split_utterances(load_caller_audio(ROOT / "tests" / "fixtures" / "booking_call.wav"))
-    return {"floor": await floor_run(s, booking)}
+    return {"floor": await floor_run(s)}
 
 
-async def floor_run(s: Settings, booking: list[bytes]) -> dict[str, Any]:
-    print("callers who breathe mid-sentence (floor) ...", flush=True)
-    script = load_script(ROOT / "tests" / "fixtures" / "booking_call.json")
-    return await floor_phase(partial(breathing_callers, s), s.cloud_calls,
-                             booking[:CLOUD_UTTERANCES], script, s.out)  # fmt: skip
+async def floor_run(s: Settings) -> dict[str, Any]:
+    print("callers who breathe mid-sentence, say mm-hm, speak over the agent (floor) ...",
+          flush=True)  # fmt: skip
+    return await floor_server(s, caller_scripts())
 
 
 def settings(argv: list[str] | None = None) -> Settings:
@@ -244,12 +252,20 @@ def settings(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--tts-ms", type=float, default=100.0)
     parser.add_argument("--barge-in-ms", type=float, default=600.0)
     parser.add_argument("--floor-only", action="store_true", help="only the floor phase")
+    parser.add_argument(
+        "--floor-set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a config override for the floor phase's server (repeatable)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     return Settings(
         quick=quick, out=args.out.resolve(), stt_ms=args.stt_ms, llm_ms=args.llm_ms,
         tts_ms=args.tts_ms, barge_in_ms=args.barge_in_ms,
         cloud_calls=2 if quick else 10, cloud_rounds=1, floor_only=args.floor_only,
+        floor_settings=args.floor_set,
         levels=[2] if quick else [2, 4, 8, 16, 32],  # to fit in five minutes on 2 cores
         cloud_levels=[4] if quick else CLOUD_LEVELS,
     )  # fmt: skip

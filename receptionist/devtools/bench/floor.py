@@ -1,146 +1,173 @@
 """The bench's floor phase: callers who speak like people do, and whether the agent keeps off
-their words (issue 9).
+their words (issue 9). Its callers and model: ``bench.floor_callers``.
 
-Each caller utterance of the cloud phase is said as people say it: its first word, a pause of
-250 to 450 ms, then the rest ("I'd | like to book a check up please", "Yes, | please ...").
-Deepgram's fake finalises the first word on its own at the pause, so the turn looks over; the
-agent must not answer into the rest. Figures, per call, from what the caller received and the
-server logged:
+Figures, counted from what happened: the emulated caller's own timeline (when each of its
+lines was voiced, when each agent frame began to play for it) and the server log (which tool
+calls ran):
 
-- talk-over: agent audio that arrived while the caller was saying an utterance (from its first
-  voiced frame to its last), in ms: total and p95 per call;
-- hang-ups on a speaking caller: the server closed the line mid-utterance (must be 0);
-- fragment tool runs: a side-effecting tool that ran in an agent turn the caller then
-  continued (its answer cut before any of it was heard: must be 0);
-- reply latency: the caller's last voiced frame to the agent's first frame, p50/p95.
+- talk-over: agent audio the caller heard while saying a line of their own turn (from its
+  first voiced frame to its last, pauses included), in ms per call: p50, p95 and total;
+- yield: agent audio heard while the caller spoke over it, per time they did (the price of
+  a barge-in);
+- backchannels that silenced the agent: "mm-hm" said over it, and no more of its turn came;
+- hang-ups on a speaking caller: the server closed the line mid-line (must be 0);
+- fragment tool runs: a side-effecting tool the model proposed on a lone first word ("Yes,",
+  "No,", "Great,") that the server ran (must be 0);
+- answers withdrawn: the server cut its answer because the caller went on before hearing
+  any of it (a model request wasted; the adaptive wait after a final is meant to lower it);
+- reply latency: a line's last voiced frame to the first agent frame after it, p50/p95
+  (backchannels apart).
 """
 
 from __future__ import annotations
 
-import audioop
 import json
-import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from receptionist.devtools.bench.figures import FRAME_S, percentiles, voice_to_voice_ms
-from receptionist.devtools.fakes.deepgram import ScriptedUtterance, ScriptedWord
-from receptionist.devtools.playback import CallerReport
-from receptionist.engines.audio import ulaw_to_pcm16
-from receptionist.messages import FRAME_BYTES, ULAW_SILENCE
+import trio
 
-PAUSE_MS = (250, 450)
-"""A breath after a leading word ("Hello,", "Yes,", "No,"), as callers take."""
-SPEECH_RMS = 500
-CloudSetUp = Callable[
-    [list[ScriptedUtterance], list[bytes], int, Path],
-    Awaitable[tuple[list[CallerReport], int]],
-]
-"""Serve the fakes with this Deepgram script, run the server, place the calls: reports, failed."""
+from receptionist.devtools.bench.figures import FRAME_S, percentiles
+from receptionist.devtools.bench.floor_callers import FRAGMENT_ID, CallerScript
+from receptionist.devtools.playback import CallerReport
+
 SIDE_EFFECTS = frozenset(
     {"book_appointment", "cancel_appointment", "end_call", "transfer_to_human"}
 )
+PlaceCalls = Callable[[CallerScript, int, str], Awaitable[tuple[list[CallerReport], int]]]
+"""Place this many calls of one script, tagged: their reports and how many failed."""
 
 
-def breathe(
-    utterances: list[bytes], script: list[ScriptedUtterance], seed: int = 9
-) -> tuple[list[bytes], list[ScriptedUtterance]]:
-    """Each utterance said as its first word, a pause, then the rest; Deepgram's script split
-    to match (two utterances where there was one, so the first word is finalised alone)."""
-    rng = random.Random(seed)
-    said: list[bytes] = []
-    split: list[ScriptedUtterance] = []
-    for audio, entry in zip(utterances, script, strict=False):
-        first, *rest = entry.words
-        if not rest:
-            said.append(audio)
-            split.append(entry)
-            continue
-        cut = _voice_onset(audio) + round((first.end - first.start) / FRAME_S) * FRAME_BYTES
-        pause = ULAW_SILENCE * FRAME_BYTES * (rng.randint(*PAUSE_MS) // 20)
-        said.append(audio[:cut] + pause + audio[cut:])
-        split.append(_piece((first,)))
-        split.append(_piece(tuple(rest)))
-    return said, split
+@dataclass(frozen=True)
+class FloorCall:
+    """One call's report, with the role of each of its lines ("turn", "over", "backchannel")."""
+
+    report: CallerReport
+    roles: tuple[str, ...]
 
 
-def _piece(words: tuple[ScriptedWord, ...]) -> ScriptedUtterance:
-    text = " ".join(w.word for w in words)
-    return ScriptedUtterance(text, words[0].start, words[-1].end, words)
-
-
-def _voice_onset(ulaw: bytes) -> int:
-    """The byte offset of the first voiced frame."""
-    for offset in range(0, len(ulaw), FRAME_BYTES):
-        if audioop.rms(ulaw_to_pcm16(ulaw[offset : offset + FRAME_BYTES]), 2) >= SPEECH_RMS:
-            return offset
-    return 0
-
-
-def talk_over_ms(report: CallerReport) -> float:
-    """Agent audio that arrived while the caller was saying an utterance."""
-    arrivals = [t for times in report.reply_arrivals for t in times]
-    spans = [span for span in report.speech_spans if span is not None]
-    frames = sum(1 for t in arrivals for first, last in spans if first <= t <= last)
+def overlap_ms(report: CallerReport, index: int) -> float:
+    """Agent audio heard while line ``index`` was voiced."""
+    span = report.speech_spans[index] if index < len(report.speech_spans) else None
+    if span is None:
+        return 0.0
+    frames = sum(1 for at in report.heard_at if span[0] <= at <= span[1])
     return round(frames * FRAME_S * 1000, 1)
 
 
-def fragment_tool_runs(log: Path, tag: str) -> int:
-    """Side-effecting tools run in agent turns that the caller then continued."""
-    ran: set[tuple[str, int]] = set()
-    continued: set[tuple[str, int]] = set()
-    for line in log.read_text(encoding="utf-8").splitlines():
+def _lines(call: FloorCall, role: str) -> list[int]:
+    said = len(call.report.speech_spans)
+    return [i for i, r in enumerate(call.roles) if r == role and i < said]
+
+
+def talk_over_ms(call: FloorCall) -> float:
+    """Agent audio heard over the caller's own turns, in the call."""
+    return round(sum(overlap_ms(call.report, i) for i in _lines(call, "turn")), 1)
+
+
+def silencing_backchannels(call: FloorCall) -> int:
+    """Backchannels after which no agent audio came: the agent took "mm-hm" as its cue to
+    stop."""
+    arrivals = call.report.reply_arrivals
+    return sum(
+        1 for i in _lines(call, "backchannel") if i + 1 >= len(arrivals) or not arrivals[i + 1]
+    )
+
+
+def reply_ms(call: FloorCall) -> list[float]:
+    """Per line but backchannels: its last voiced frame to the first agent frame after it."""
+    report, result = call.report, []
+    for index in [*_lines(call, "turn"), *_lines(call, "over")]:
+        span = report.speech_spans[index]
+        later = [at for times in report.reply_arrivals[index + 1 :] for at in times]
+        if span is not None and later:
+            result.append(round((later[0] - span[1]) * 1000, 1))
+    return result
+
+
+def tool_runs(log_lines: Iterable[str], tag: str) -> dict[str, int]:
+    """Side-effecting tools the server ran in the calls tagged ``tag``: in all, and those the
+    model proposed on a fragment (its call id says so, see ``floor_callers``); and the
+    answers the server withdrew because the caller went on before hearing any of them."""
+    runs = {"side_effects": 0, "fragment": 0, "withdrawn": 0}
+    for line in log_lines:
         if f'"CA{tag}' not in line:
             continue
-        if '"llm.tool_call"' in line:
-            event = json.loads(line)
-            if event["tool"] in SIDE_EFFECTS and event["outcome"] != "Invalid":
-                ran.add((event["call_sid"], event["turn_id"]))
-        elif '"dialogue.barge_in"' in line:
-            event = json.loads(line)
-            if event.get("continued"):
-                continued.add((event["call_sid"], event["turn_id"]))
-    return len(ran & continued)
+        if '"dialogue.barge_in"' in line:
+            runs["withdrawn"] += bool(json.loads(line).get("continued"))
+        if '"llm.tool_call"' not in line:
+            continue
+        event = json.loads(line)
+        if event["tool"] in SIDE_EFFECTS and event["outcome"] != "Invalid":
+            runs["side_effects"] += 1
+            runs["fragment"] += str(event.get("call_id", "")).startswith(FRAGMENT_ID)
+    return runs
 
 
-def floor_figures(reports: list[CallerReport], log: Path, tag: str) -> dict[str, Any]:
-    per_call = [talk_over_ms(r) for r in reports]
+def floor_figures(calls: list[FloorCall], runs: dict[str, int]) -> dict[str, Any]:
+    per_call = [talk_over_ms(call) for call in calls]
+    yields = [overlap_ms(c.report, i) for c in calls for i in _lines(c, "over")]
     return {
-        "calls": len(reports),
+        "calls": len(calls),
         "talk_over_ms_per_call": percentiles(per_call),
         "talk_over_ms_total": round(sum(per_call), 1),
-        "hang_ups_on_a_speaking_caller": sum(r.closed_while_saying for r in reports),
-        "fragment_tool_runs": fragment_tool_runs(log, tag),
-        "reply_ms": percentiles([ms for r in reports for ms in voice_to_voice_ms(r)]),
+        "calls_with_talk_over": sum(ms > 0 for ms in per_call),
+        "yield_ms": percentiles(yields),
+        "silencing_backchannels": sum(silencing_backchannels(c) for c in calls),
+        "hang_ups_on_a_speaking_caller": sum(c.report.closed_while_saying for c in calls),
+        "fragment_tool_runs": runs["fragment"],
+        "side_effecting_tool_runs": runs["side_effects"],
+        "answers_withdrawn": runs["withdrawn"],
+        "reply_ms": percentiles([ms for call in calls for ms in reply_ms(call)]),
     }
 
 
 def floor_table(figures: dict[str, Any]) -> str:
-    talk = figures["talk_over_ms_per_call"]
-    reply = figures["reply_ms"]
+    talk, yields, reply = figures["talk_over_ms_per_call"], figures["yield_ms"], figures["reply_ms"]
     return "\n".join([
-        f"floor: {figures['calls']} calls of callers who breathe after their first word",
-        f"  talk-over per call          p50 {talk['p50']}  p95 {talk['p95']}  total "
-        f"{figures['talk_over_ms_total']} ms",
+        f"floor: {figures['calls']} calls ({figures['failed_calls']} with a line unanswered) of "
+        f"callers who breathe after their first word, say mm-hm and speak over the agent",
+        f"  talk-over per call            p50 {talk['p50']}  p95 {talk['p95']}  total "
+        f"{figures['talk_over_ms_total']} ms ({figures['calls_with_talk_over']} calls)",
+        f"  yield, caller speaking over   p50 {yields['p50']}  p95 {yields['p95']} ms",
+        f"  backchannels that silenced    {figures['silencing_backchannels']}",
         f"  hang-ups on a speaking caller {figures['hang_ups_on_a_speaking_caller']}",
-        f"  fragment tool runs            {figures['fragment_tool_runs']}",
-        f"  reply latency               p50 {reply['p50']}  p95 {reply['p95']} ms",
+        f"  fragment tool runs            {figures['fragment_tool_runs']} "
+        f"(of {figures['side_effecting_tool_runs']} side-effecting runs)",
+        f"  answers withdrawn, the caller went on before hearing them: "
+        f"{figures['answers_withdrawn']}",
+        f"  reply latency                 p50 {reply['p50']}  p95 {reply['p95']} ms",
     ])  # fmt: skip
 
 
 async def floor_phase(
-    cloud: CloudSetUp,
-    calls: int,
-    utterances: list[bytes],
-    script: list[ScriptedUtterance],
-    out: Path,
+    place: PlaceCalls, scripts: list[CallerScript], calls: int, log: Path
 ) -> dict[str, Any]:
-    """``calls`` breathing callers against the cloud engines' fakes (``cloud`` builds them
-    and runs a level, as the cloud phase does)."""
-    said, split = breathe(utterances, script)
-    log = out / "server-floor.log"
-    reports, failed = await cloud(split, said, calls, log)
-    figures = floor_figures(reports, log, "f")
+    """``calls`` calls, shared among ``scripts`` (one level of concurrent calls each);
+    ``place`` runs them against the server logging to ``log``."""
+    done: list[FloorCall] = []
+    failed = 0
+    by_line: dict[str, list[float]] = {}
+    for index, script in enumerate(scripts):
+        share = max(1, calls // len(scripts))
+        reports, lost = await place(script, share, f"f{index}")
+        placed = [FloorCall(report, script.roles) for report in reports]
+        by_line[script.name] = overlap_by_line(placed, len(script.roles))
+        done.extend(placed)
+        failed += lost
+    logged = await trio.Path(log).read_text(encoding="utf-8")
+    figures = floor_figures(done, tool_runs(logged.splitlines(), "f"))
     figures["failed_calls"] = failed
+    figures["overlap_ms_by_line"] = by_line
     return figures
+
+
+def overlap_by_line(calls: list[FloorCall], lines: int) -> list[float]:
+    """Agent audio heard over each line of one script, summed over its calls: where the
+    talk-over is."""
+    return [
+        round(sum(overlap_ms(c.report, i) for c in calls if i < len(c.report.speech_spans)), 1)
+        for i in range(lines)
+    ]

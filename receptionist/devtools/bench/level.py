@@ -28,8 +28,9 @@ class Level:
 
 
 async def run_level(
-    server: ServerProcess, calls: int, utterances: list[bytes], cut: dict[int, float], tag: str
-) -> Level:
+    server: ServerProcess, calls: int, utterances: list[bytes], cut: dict[int, float], tag: str,
+    limit_s: float = CALL_LIMIT_S,
+) -> Level:  # fmt: skip
     """``calls`` concurrent calls, started over two seconds; CPU and RSS sampled meanwhile."""
     reports: list[CallerReport] = []
     durations: list[float] = []
@@ -43,7 +44,7 @@ async def run_level(
         await trio.sleep(index * 2.0 / calls)
         sid = f"CA{tag}{index:0{32 - len(tag)}d}"
         began = trio.current_time()
-        with trio.move_on_after(CALL_LIMIT_S) as scope:
+        with trio.move_on_after(limit_s) as scope:
             report = await TwilioCaller(server.url, call_sid=sid).run(
                 utterances, barge_in_after_s=cut
             )

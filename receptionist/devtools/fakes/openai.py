@@ -11,6 +11,7 @@ With ``same_point_same_reply``, a request that asks again at a point of the conv
 already answered, with other words from the caller (a preemptive guess restarted on the
 final transcript), gets that point's reply again rather than the next one, so a scripted
 conversation survives preemptive generation; a retry (the same words) takes the next.
+With ``answer``, each reply is worked out from the request instead.
 Every request body and its headers are recorded, so tests can assert on what was sent.
 A minimal h11 server rather than an ASGI app: it can drop a connection mid-body, and each
 event is written to the socket the moment it is made, with no framework buffering between.
@@ -100,6 +101,9 @@ class FakeOpenAI:
     untooled_reply: Scripted | None = None
     """When set, a request without tools (a call's summary for its report, staff/summary.py)
     gets this reply, outside the script, and is kept in ``untooled``, not ``requests``."""
+    answer: Callable[[dict[str, Any]], Scripted] | None = None
+    """When set, every request is answered by this function of its body, as a model answers
+    what it reads, and ``script`` is not used (the bench's floor phase)."""
     requests: list[Received] = field(default_factory=list)
     untooled: list[Received] = field(default_factory=list)
     sent: list[tuple[float, dict[str, Any] | str]] = field(default_factory=list)
@@ -168,6 +172,8 @@ class FakeOpenAI:
         return await self._stream(conn, stream, scripted, received.body)
 
     def _next_reply(self, body: dict[str, Any]) -> Scripted:
+        if self.answer is not None:
+            return self.answer(body)
         messages = body["messages"]
         point = words = None
         if self.same_point_same_reply and messages[-1]["role"] == "user":
