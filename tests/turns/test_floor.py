@@ -8,6 +8,7 @@ A caller who pauses mid-sentence ("Hello there. | I'd like...", "Yes, | please c
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -36,6 +37,7 @@ from receptionist.turns.lexicon import is_farewell
 from receptionist.turns.turn_events import Anticipate, CallerTurn, CutOff, Resume, Tick
 from receptionist.turns.turn_taking import TurnTaking
 from tests.helpers.dialogue import GRACE_S, TZ, dialogue
+from tests.helpers.dialogue_llm import CONFIG as LLM_CONFIG
 from tests.helpers.dialogue_llm import appointment_for, greeted, llm_dialogue
 from tests.helpers.pipeline import END_SILENCE_S, FRAME_S, HOURS, pipeline
 from tests.helpers.turns import CONFIG, final, interim, mark, speaking
@@ -43,6 +45,11 @@ from tests.helpers.turns import CONFIG, final, interim, mark, speaking
 REPLY = ("Hi!", "How can I help?")
 BREATH_S = 0.2
 """The caller's pause after "Yes,": the model has proposed its tool, the turn has not settled."""
+SETTLING = replace(
+    LLM_CONFIG, turn_taking=replace(LLM_CONFIG.turn_taking, settle_ms=2000)
+)  # fmt: skip
+"""These run on the real clock (the fake model is a socket): a settle window far longer than
+the breath, so a loaded machine that wakes the test late cannot let the fragment's tool run."""
 
 
 def answering(text: str) -> tuple[TurnTaking, Transcript]:
@@ -256,7 +263,7 @@ async def test_no_then_goodbye_in_one_breath_hangs_up_once_after_the_whole_turn(
         Scripted(tool_calls=(ToolCallScript("end_call", {}),), first_token_delay_s=0.05),
         Scripted(text="Thanks for calling. Goodbye!", tool_calls=(ToolCallScript("end_call", {}),)),
     )
-    async with llm_dialogue(*replies) as (call, fake):
+    async with llm_dialogue(*replies, config=SETTLING) as (call, fake):
         await greeted(call)
         await call.caller_says("No,")
         await trio.sleep(BREATH_S)
@@ -284,7 +291,7 @@ async def test_yes_then_please_cancel_it_cancels_once_from_the_whole_turn() -> N
         Scripted(tool_calls=(cancel,)),  # to "Yes, please cancel it."
         Scripted(text="Done, it's cancelled."),
     )
-    async with llm_dialogue(*replies) as (call, fake):
+    async with llm_dialogue(*replies, config=SETTLING) as (call, fake):
         await greeted(call)
         await call.caller_says("Yes,")
         await trio.sleep(BREATH_S)
