@@ -186,8 +186,44 @@ _CALL_RECORDS = Step(
     ),
 )
 
+# Steps 5 and 6 are other branches' (issue 13: messages, reports); these stand in until
+# they are merged, so this branch's databases number the transfer step 7 as released.
+_RESERVED_5 = Step(5, "reserved", sqlite=(), postgres=())
+_RESERVED_6 = Step(6, "reserved", sqlite=(), postgres=())
 
-STEPS = (_APPOINTMENTS, _OUTBOX, _CALL_OUTCOMES, _CALL_RECORDS)
+_TRANSFERS = Step(
+    7,
+    "warm transfers",
+    # A transfer's briefing is kept with the call's outcome (from the stream's end to
+    # /call-ended); the transfer's progress (dialling, answered, joined, returned, ended)
+    # from /call-ended to the staff leg's last status callback, which any process may get:
+    # each step is one conditional UPDATE, so one process alone acts on it.
+    sqlite=(
+        "ALTER TABLE call_outcomes ADD COLUMN brief TEXT",
+        """CREATE TABLE IF NOT EXISTS transfers (
+            call_sid TEXT PRIMARY KEY,
+            caller TEXT NOT NULL,
+            staff_call_sid TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL,
+            started_at REAL NOT NULL
+        )""",
+    ),
+    postgres=(
+        "ALTER TABLE call_outcomes ADD COLUMN IF NOT EXISTS brief text",
+        """CREATE TABLE IF NOT EXISTS transfers (
+            call_sid text PRIMARY KEY,
+            caller text NOT NULL,
+            staff_call_sid text NOT NULL DEFAULT '',
+            state text NOT NULL,
+            started_at timestamptz NOT NULL
+        )""",
+    ),
+)
+
+
+STEPS = (
+    _APPOINTMENTS, _OUTBOX, _CALL_OUTCOMES, _CALL_RECORDS, _RESERVED_5, _RESERVED_6, _TRANSFERS,
+)
 LATEST = STEPS[-1].version
 assert [step.version for step in STEPS] == list(range(1, LATEST + 1))
 
