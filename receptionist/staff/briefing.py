@@ -20,7 +20,11 @@ MIN_REASON_WORDS = 3
 """Shorter finals ("yes", "a person please") say too little to brief anyone with."""
 MAX_REASON_CHARS = 200
 """A briefing is heard standing at a phone: a sentence, not the transcript."""
-CHANGES = {BookingConfirmed: "booked", BookingMoved: "moved to", BookingCancelled: "cancelled"}
+CHANGES = {
+    BookingConfirmed: "a {service} booked for {when}",
+    BookingMoved: "a {service} moved to {when}",
+    BookingCancelled: "a {service} on {when} cancelled",
+}
 
 
 class CallFacts:
@@ -40,7 +44,8 @@ class CallFacts:
                 appointment = message.appointment
                 self._name = appointment.name or self._name
                 when = f"{appointment.start:%A %-d %B at %H:%M}"
-                self._done.append(f"a {appointment.service} {CHANGES[type(message)]} {when}")
+                change = CHANGES[type(message)]
+                self._done.append(change.format(service=appointment.service, when=when))
             case Transcript(is_final=True, text=text) if len(text.split()) >= MIN_REASON_WORDS:
                 self._words = text.strip()
 

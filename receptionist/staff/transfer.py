@@ -96,7 +96,7 @@ class WarmTransfers:
     async def on_status(self, call_sid: str, params: Mapping[str, str], base_url: str) -> None:
         """A status callback of ``call_sid``'s transfer (signature already checked)."""
         move = tt.on_status_callback(params, call_sid)
-        log.info("transfer.status", call_sid=call_sid, event=params.get("StatusCallbackEvent"),
+        log.info("transfer.status", call_sid=call_sid, callback=params.get("StatusCallbackEvent"),
                  status=params.get("CallStatus"), acts=move is not None)  # fmt: skip
         if move is not None:
             await self._apply(call_sid, move, base_url)
@@ -149,7 +149,7 @@ class WarmTransfers:
         if move.then in (tt.Then.BRING_BACK, tt.Then.BRING_BACK_AND_HANG_UP_STAFF):
             await self._bring_back(call_sid, caller, base_url)
         if move.then in (tt.Then.HANG_UP_STAFF, tt.Then.BRING_BACK_AND_HANG_UP_STAFF):
-            await self._hang_up_staff(staff_sid, _hang_up_statuses(move.from_states))
+            await self._hang_up_staff(staff_sid)
         return True
 
     async def _move(self, call_sid: str, move: tt.Move, staff_sid: str = "") -> TransferRow | None:
@@ -177,17 +177,22 @@ class WarmTransfers:
             return
         log.info("transfer.brought_back", call_sid=call_sid)
 
-    async def _hang_up_staff(self, staff_sid: str, statuses: tuple[str, ...]) -> None:
+    async def _hang_up_staff(self, staff_sid: str) -> None:
+        """Cancel the staff leg if it is still ringing, else complete it (the state we know
+        may lag behind a lost callback: Twilio's answer says which it was)."""
         assert self._rest is not None
         if not staff_sid:
             return
         with trio.move_on_after(HANG_UP_TIMEOUT_S):
-            for status in statuses:
+            for status in ("canceled", "completed"):
                 try:
-                    await retrying(partial(self._rest.update_call, staff_sid, status=status))
+                    call = await retrying(partial(self._rest.update_call, staff_sid, status=status))
                 except TwilioError as exc:  # an ended leg is 20404: nothing left to hang up
                     log.info("transfer.staff_not_hung_up", staff_call_sid=staff_sid,
                              status=status, error=str(exc))  # fmt: skip
+                    return
+                if call.status in tt.FINAL_STATUSES:
+                    return
 
     def _resume_twiml(self, call_sid: str, caller: str, base_url: str) -> str:
         parameters = {
@@ -209,13 +214,3 @@ class WarmTransfers:
         with trio.move_on_after(STORE_TIMEOUT_S):
             return await trio.to_thread.run_sync(partial(method, *args), abandon_on_cancel=True)
         raise StoreUnavailable("the store timed out")
-
-
-def _hang_up_statuses(from_states: tuple[str, ...]) -> tuple[str, ...]:
-    """Twilio cancels a ringing call and completes an answered one; each is a no-op (or
-    20404) for a call in the other state."""
-    if from_states == (tt.DIALLING,):
-        return ("canceled",)
-    if tt.DIALLING not in from_states:
-        return ("completed",)
-    return ("canceled", "completed")

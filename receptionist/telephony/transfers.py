@@ -34,8 +34,8 @@ RESUME_PARAMETER = "resume"
 TRANSFER_UNANSWERED = "transfer-unanswered"
 STAFF_EVENTS = ("answered", "completed")
 """The staff leg's call progress events we ask for."""
-UNANSWERED = frozenset({"busy", "no-answer", "failed", "canceled", "completed"})
-"""A staff leg's final status before it joined: nobody is coming."""
+FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+"""A call's status once it is over; for a staff leg that had not joined: nobody is coming."""
 
 DIALLING, ANSWERED, JOINED, RETURNED, ENDED = "dialling", "answered", "joined", "returned", "ended"
 WAITING = (DIALLING, ANSWERED)
@@ -79,7 +79,7 @@ def on_status_callback(params: Mapping[str, str], caller_call_sid: str) -> Move 
     status = params.get("CallStatus", "")
     if status == "in-progress":
         return Move((DIALLING,), ANSWERED)
-    if status in UNANSWERED:
+    if status in FINAL_STATUSES:
         return Move(WAITING, RETURNED, Then.BRING_BACK)
     return None
 

@@ -93,6 +93,8 @@ class FakeTwilioRest:
     phones: dict[str, Phone] = field(default_factory=dict)
     say_s: float = 3.0
     """How long a <Say> takes to play."""
+    lose_callbacks: bool = False
+    """Status callbacks are recorded but never reach their URL (a network fault)."""
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[RecordedRequest] = field(default_factory=list)
     calls: dict[str, FakeCall] = field(default_factory=dict)
@@ -228,8 +230,14 @@ class FakeTwilioRest:
             self._leave_conferences(call_sid)
             call.twiml.append(fields["Twiml"])
             self._spawn(self._execute, call, fields["Twiml"])
+        elif fields.get("Status") == "canceled" and call.answered.is_set():
+            pass  # as Twilio: canceling is for queued or ringing calls, a no-op once answered
         elif fields.get("Status") in ("canceled", "completed"):
-            self._spawn(self._end, call, fields["Status"])
+            # The answer already shows the call ended; its callback follows.
+            status = "completed" if call.answered.is_set() else "canceled"
+            self._leave_conferences(call_sid)
+            call.resource["status"] = status
+            self._spawn(self._progress, call, "completed", status)
         elif "Url" not in fields:
             return _error(400, 21218, "Invalid ApplicationSid")
         self._notify()
@@ -322,10 +330,10 @@ class FakeTwilioRest:
 
     async def _join(self, call: FakeCall, conference: ElementTree.Element) -> None:
         room = self._conference(conference.text or "")
-        if conference.get("statusCallback"):
+        if conference.get("statusCallback") and not room["callback"]:
+            # As Twilio: the first participant to set a statusCallback sets the conference's.
             room["callback"] = conference.get("statusCallback")
             room["events"] = (conference.get("statusCallbackEvent") or "").split()
-            room["ends_with"].discard(call.resource["sid"])
         if conference.get("endConferenceOnExit") == "true":
             room["ends_with"].add(call.resource["sid"])
         room["members"].append(call.resource["sid"])
@@ -381,6 +389,10 @@ class FakeTwilioRest:
     async def _callback(self, url: str, params: dict[str, str]) -> None:
         signature = twilio_signature(self.auth_token, url, params.items())
         status = 0
+        if self.lose_callbacks:
+            self.callbacks.append((url, params, status))
+            self._notify()
+            return
         with trio.move_on_after(CALLBACK_TIMEOUT_S):
             async with httpx.AsyncClient() as client:
                 try:
