@@ -54,6 +54,7 @@ from receptionist.scheduling.store import AppointmentStore
 from receptionist.staff.briefing import CallFacts
 from receptionist.telephony import media_streams as tp
 from receptionist.telephony.stream_tokens import StreamTokens
+from receptionist.telephony.transfers import RESUME_PARAMETER
 from receptionist.turns.cancellation import TurnCancellation
 from stages.dialogue import run_dialogue
 from stages.listener import ListenerEngines, run_listener
@@ -159,7 +160,8 @@ async def _supervise(
     ending: trio.CancelScope,
 ) -> None:  # fmt: skip
     started = trio.current_time()
-    log.info("call.start", caller=mask_phone(stream.parameters.get("caller")))
+    log.info("call.start", caller=mask_phone(stream.parameters.get("caller")),
+             resume=stream.parameters.get(RESUME_PARAMETER))  # fmt: skip
     costs = FrameCosts()
     recording = services.records.start_call() if services.records else None
     recorded = current_recording.set(recording)
