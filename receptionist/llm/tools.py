@@ -31,6 +31,7 @@ from receptionist.scheduling.slots import check_day, check_start, normalise_phon
 
 MAX_NAME_CHARS = 80
 MAX_REASON_CHARS = 200
+TRANSFER_REASON = "What the caller needs, in a few words, for the staff member who answers"
 _HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _PHONE_DIGITS = range(7, 16)
 """E.164 allows at most 15 digits; fewer than 7 is not a phone number."""
@@ -72,6 +73,8 @@ class Cancel:
 @dataclass(frozen=True, slots=True)
 class Transfer:
     number: str
+    reason: str = ""
+    """Why, in the model's words, for the staff's briefing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +142,7 @@ def tool_schemas(config: Config) -> list[dict[str, Any]]:
             _tool(
                 "transfer_to_human",
                 "Put the caller through to a person at the clinic after your reply.",
-                {},
+                {"reason": {"type": "string", "description": TRANSFER_REASON}},
                 [],
             )
         )
@@ -228,7 +231,9 @@ def _cancel(arguments: dict[str, Any], context: ToolContext) -> Cancel:
 def _transfer(arguments: dict[str, Any], context: ToolContext) -> Transfer:
     if not context.config.clinic.transfer_number:
         raise _Rejected("nobody can take a transferred call; help the caller yourself")
-    return Transfer(context.config.clinic.transfer_number)
+    # Only for the staff's briefing: a transfer never fails over it.
+    reason = str(arguments.get("reason") or "")[:MAX_REASON_CHARS].strip()
+    return Transfer(context.config.clinic.transfer_number, reason)
 
 
 def _hangup(arguments: dict[str, Any], context: ToolContext) -> Hangup:

@@ -175,6 +175,10 @@ def test_end_call_and_transfer() -> None:
     assert check("transfer_to_human", {}, ToolContext(WITH_TRANSFER, NOW, None)) == (
         Transfer("+15550001111")
     )
+    context = ToolContext(WITH_TRANSFER, NOW, None)
+    assert check("transfer_to_human", {"reason": "an insurance question"}, context) == (
+        Transfer("+15550001111", "an insurance question")
+    )
 
 
 @pytest.mark.parametrize(
