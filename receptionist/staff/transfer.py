@@ -86,7 +86,7 @@ class WarmTransfers:
         staff_sid = await self._dial_staff(call_sid, end.transfer_to, brief, base_url)
         if staff_sid is None:
             return webhooks.after_stream_twiml(end.transfer_to)  # cold: never lose the caller
-        self._nursery.start_soon(self._deadlines, call_sid, base_url)
+        self._nursery.start_soon(self._deadlines, call_sid, staff_sid, base_url)
         return tt.caller_waits_twiml(
             tt.conference_name(call_sid),
             status_callback=tt.status_callback_url(base_url, call_sid),
@@ -132,12 +132,21 @@ class WarmTransfers:
                  to=mask_phone(number), briefing=briefing)  # fmt: skip
         return staff.sid
 
-    async def _deadlines(self, call_sid: str, base_url: str) -> None:
+    async def _deadlines(self, call_sid: str, staff_sid: str, base_url: str) -> None:
         await trio.sleep(self._config.clinic.transfer_timeout_s + RING_SLACK_S)
-        if await self._apply(call_sid, tt.RING_DEADLINE, base_url):
+        if await self._deadline(call_sid, staff_sid, tt.RING_DEADLINE, base_url):
             return
         await trio.sleep(JOIN_GRACE_S)
-        await self._apply(call_sid, tt.JOIN_DEADLINE, base_url)
+        await self._deadline(call_sid, staff_sid, tt.JOIN_DEADLINE, base_url)
+
+    async def _deadline(self, call_sid: str, staff_sid: str, move: tt.Move, base_url: str) -> bool:
+        """``move`` if the transfer is still this one: a caller brought back may ask again,
+        and the new transfer (another staff leg) has deadlines of its own."""
+        (state,) = move.from_states
+        current = await self._move(call_sid, tt.Move((state,), state))  # unchanged: a look
+        if current is None or current[1] != staff_sid:
+            return False
+        return await self._apply(call_sid, move, base_url)
 
     async def _apply(self, call_sid: str, move: tt.Move, base_url: str) -> bool:
         """Take one step of the transfer, and act on it if this process took it."""

@@ -238,3 +238,19 @@ async def test_a_forged_status_callback_is_refused(server, fake, autojump_clock)
     assert response.status_code == 403
     await until(fake, lambda: members(fake) == [CALL_SID, staff_call_sid(fake)])
     assert not brought_back(fake)
+
+
+async def test_a_second_transfer_keeps_its_own_deadline(server, fake, autojump_clock) -> None:
+    """Brought back after a busy line, the caller asks again 10 s later: the first
+    transfer's deadline (25 s) must not cut the second short."""
+    url, services = server
+    fake.phones[STAFF] = Phone(outcome="busy")
+    await stream_ends_in_transfer(url, services, fake)
+    await until(fake, lambda: brought_back(fake))
+    await trio.sleep(10)
+    fake.phones[STAFF] = Phone(answers_after_s=18)  # answers just before its own timeout
+    fake.say_s = 6
+    await stream_ends_in_transfer(url, services, fake)
+    second = [sid for sid in fake.calls if fake.calls[sid].resource["to"] == STAFF][-1]
+    await until(fake, lambda: members(fake) == [CALL_SID, second])
+    assert len(fake.calls[CALL_SID].twiml) == 3, "not brought back a second time"
