@@ -86,6 +86,10 @@ class WarmTransfers:
         staff_sid = await self._dial_staff(call_sid, end.transfer_to, brief, base_url)
         if staff_sid is None:
             return webhooks.after_stream_twiml(end.transfer_to)  # cold: never lose the caller
+        if await self._move(call_sid, tt.Move((tt.DIALLING,), tt.DIALLING), staff_sid) is None:
+            # The staff leg ended before we knew its SID (busy at once): the caller has no
+            # conference to wait in, and this answer is what brings them back (``_apply``).
+            return self._resume_twiml(call_sid, brief.caller, base_url)
         self._nursery.start_soon(self._deadlines, call_sid, staff_sid, base_url)
         return tt.caller_waits_twiml(
             tt.conference_name(call_sid),
@@ -127,7 +131,6 @@ class WarmTransfers:
             log.warning("transfer.dial_failed", call_sid=call_sid, error=str(exc) or "timed out")
             await self._move(call_sid, tt.Move(tt.WAITING, tt.ENDED))
             return None
-        await self._move(call_sid, tt.Move((tt.DIALLING,), tt.DIALLING), staff.sid)
         log.info("transfer.dialled", call_sid=call_sid, staff_call_sid=staff.sid,
                  to=mask_phone(number), briefing=briefing)  # fmt: skip
         return staff.sid
@@ -155,6 +158,8 @@ class WarmTransfers:
             return False
         caller, staff_sid = moved
         log.info("transfer.moved", call_sid=call_sid, state=move.to_state, then=move.then.value)
+        if not staff_sid:
+            return True  # /call-ended has not answered yet: its answer brings the caller back
         if move.then in (tt.Then.BRING_BACK, tt.Then.BRING_BACK_AND_HANG_UP_STAFF):
             await self._bring_back(call_sid, caller, base_url)
         if move.then in (tt.Then.HANG_UP_STAFF, tt.Then.BRING_BACK_AND_HANG_UP_STAFF):

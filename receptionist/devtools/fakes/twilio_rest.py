@@ -61,6 +61,7 @@ class Phone:
     """How a dialled number behaves."""
 
     answers_after_s: float = 2.0
+    """Or, for busy and failed, how long until the network says so."""
     outcome: str = "answer"
     """"answer", or the final status it ends with unanswered: "no-answer", "busy", "failed"."""
 
@@ -282,11 +283,11 @@ class FakeTwilioRest:
         phone = self.phones.get(call.resource["to"], Phone())
         await self._progress(call, "initiated", "queued")
         await self._progress(call, "ringing", "ringing")
-        if phone.outcome == "busy":
-            await self._end(call, "busy")
-            return
-        if phone.outcome == "failed":
-            await self._end(call, "failed")
+        if phone.outcome in ("busy", "failed"):
+            with trio.move_on_after(min(phone.answers_after_s, call.timeout_s)):
+                await self._until_final(call)
+                return
+            await self._end(call, phone.outcome)
             return
         wait = call.timeout_s if phone.outcome == "no-answer" else phone.answers_after_s
         with trio.move_on_after(min(wait, call.timeout_s)):
