@@ -15,7 +15,7 @@ end of this one call: the server and every other call go on.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from functools import partial
 
@@ -51,8 +51,10 @@ from receptionist.records.recorder import Recorder
 from receptionist.records.tap import run_tap
 from receptionist.scheduling.messages import SchedulerRequest
 from receptionist.scheduling.store import AppointmentStore
+from receptionist.staff.briefing import CallFacts
 from receptionist.telephony import media_streams as tp
 from receptionist.telephony.stream_tokens import StreamTokens
+from receptionist.telephony.transfers import RESUME_PARAMETER
 from receptionist.turns.cancellation import TurnCancellation
 from stages.dialogue import run_dialogue
 from stages.listener import ListenerEngines, run_listener
@@ -158,21 +160,26 @@ async def _supervise(
     ending: trio.CancelScope,
 ) -> None:  # fmt: skip
     started = trio.current_time()
-    log.info("call.start", caller=mask_phone(stream.parameters.get("caller")))
+    log.info("call.start", caller=mask_phone(stream.parameters.get("caller")),
+             resume=stream.parameters.get(RESUME_PARAMETER))  # fmt: skip
     costs = FrameCosts()
     recording = services.records.start_call() if services.records else None
     recorded = current_recording.set(recording)
     crashed = False
     outcome = HUNG_UP  # unless the call ends it itself
+    facts = CallFacts(stream.parameters.get("caller", ""))
 
     async def ended(end: EndCall) -> None:
         nonlocal outcome
         outcome = end.reason.value
+        if end.reason is EndReason.TRANSFER:
+            end = replace(end, brief=facts.brief(end.why))
         await save_outcome(services.store, stream.call_sid, end)
 
     try:
         with counting(costs), ending:  # counting before the actors start: they inherit it
-            await run_call(connection, stream, services, recording=recording, on_end=ended)
+            await run_call(connection, stream, services, recording=recording, on_end=ended,
+                           observe=facts.observe)  # fmt: skip
         if ending.cancelled_caught:
             outcome = DRAINED
             await _end_politely(connection, stream, services)
@@ -211,10 +218,12 @@ async def run_call(
     *,
     recording: CallRecording | None = None,
     on_end: Callable[[EndCall], Awaitable[None]] | None = None,
+    observe: Callable[[object], None] | None = None,
 ) -> None:
     """Wire the five actors of one call and run them until the call ends.
 
     ``recording`` sees the Dialogue's inbox and what TwilioIO exchanges with Twilio;
+    ``observe`` sees the Dialogue's inbox too (a transfer's facts);
     ``on_end`` is told how the call ended when the Dialogue ends it (by default the outcome
     is saved for /call-ended).
     """
@@ -239,9 +248,10 @@ async def run_call(
             # The originals close once every actor holds its own clone.
             with events_send, outbound_send:
                 inbox = events_recv
-                if recording is not None:
+                observers = [o for o in (recording and recording.observe, observe) if o]
+                if observers:
                     tap_send, inbox = trio.open_memory_channel[DialogueEvent](0)
-                    await nursery.start(run_tap, events_recv, tap_send, recording.observe)
+                    await nursery.start(run_tap, events_recv, tap_send, partial(_show, observers))
                 await nursery.start(
                     partial(
                         run_scheduler,
@@ -299,6 +309,11 @@ async def run_call(
                 )
     finally:
         log.info("call.channels", **{n: _stats(c) for n, c in receivers.items()})
+
+
+def _show(observers: list[Callable[[object], None]], message: object) -> None:
+    for observe in observers:
+        observe(message)
 
 
 def _stats(channel: trio.MemoryReceiveChannel[object]) -> dict[str, int]:

@@ -199,11 +199,29 @@ class EndReason(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class TransferBrief:
+    """What staff hear before joining a warm transfer: the call's facts (staff/briefing.py)."""
+
+    caller: str = ""
+    """The caller's number (E.164), "" when withheld."""
+    name: str = ""
+    """The caller's name, when the call learnt it (a booking)."""
+    done: tuple[str, ...] = ()
+    """What the receptionist already did: "a cleaning booked for Tuesday 3 December, 10:00"."""
+    why: str = ""
+    """The brain's reason for the transfer, else the caller's last words."""
+
+
+@dataclass(frozen=True, slots=True)
 class EndCall:
     """Hang up (or hand over) once everything already queued has played."""
 
     reason: EndReason
     transfer_to: str | None = None
+    why: str = ""
+    """A transfer's reason, when the brain gave one (for the staff's briefing)."""
+    brief: TransferBrief | None = None
+    """A transfer's briefing, added by the supervisor from what the call saw."""
 
 
 # --- What each channel carries -----------------------------------------------------------

@@ -3,6 +3,7 @@
 Routes:
     POST /incoming-call  Twilio's voice webhook: answers <Connect><Stream> TwiML.
     POST /call-ended     <Connect action>: after our stream ends, dial a person or hang up.
+    POST /transfer-status  a warm transfer's status callbacks (staff/transfer.py).
     WS   /media-stream   one call's Media Stream, run by the call supervisor.
     GET  /healthz /readyz /metrics   for load balancers and Prometheus (health.py).
     GET  /calls...       the call review pages (receptionist/review), when a password is set.
@@ -13,6 +14,7 @@ On SIGTERM the server drains (drain.py) and then stops.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -38,8 +40,11 @@ from receptionist.messages import EndReason
 from receptionist.records.recorder import run_recorder
 from receptionist.review.pages import register_review
 from receptionist.staff.summary import report_summariser
+from receptionist.staff.transfer import WarmTransfers
+from receptionist.staff.twilio_rest import TwilioRest
 from receptionist.telephony import webhooks
 from receptionist.telephony.stream_tokens import CALL_SID_PARAMETER, TOKEN_PARAMETER
+from receptionist.telephony.transfers import CALL_QUERY, TRANSFER_STATUS_PATH
 from receptionist.websocket_handshake import refuse_websocket_extensions
 
 log = structlog.get_logger()
@@ -104,7 +109,11 @@ class QuartConnection:
 
 
 def create_app(
-    services: CallServices, *, twilio_auth_token: str = "", drain: Drain | None = None
+    services: CallServices,
+    *,
+    twilio_auth_token: str = "",
+    drain: Drain | None = None,
+    transfers: WarmTransfers | None = None,
 ) -> QuartTrio:
     app = QuartTrio("receptionist")
     app.asgi_websocket_class = _DisconnectReportingWebsocket
@@ -160,12 +169,27 @@ def create_app(
         outcome = await take_outcome(services.store, call_sid)
         if outcome and outcome.reason is EndReason.RETRY:
             return _elsewhere(base + "/incoming-call", {}, call_sid)
+        if outcome and outcome.reason is EndReason.TRANSFER and transfers:
+            log.info("webhook.call_ended", call_sid=call_sid, transfer=True)
+            twiml = await transfers.after_stream(call_sid, outcome, base)
+            return Response(twiml, mimetype=TWIML)
         transfer_to = outcome.transfer_to if outcome else None
         apology = (
             APOLOGY if outcome and outcome.reason is EndReason.ERROR and not transfer_to else None
         )
         log.info("webhook.call_ended", call_sid=call_sid, transfer=bool(transfer_to))
         return Response(webhooks.after_stream_twiml(transfer_to, apology), mimetype=TWIML)
+
+    @app.route(TRANSFER_STATUS_PATH, methods=["POST"])
+    async def transfer_status() -> Response:
+        checked = await twilio_params()
+        if isinstance(checked, Response):
+            return checked
+        base, params = checked
+        call_sid = request.args.get(CALL_QUERY, "")
+        if transfers and call_sid:
+            await transfers.on_status(call_sid, dict(params), base)
+        return Response("", status=204)
 
     def upgrade_is_signed() -> bool:
         """Twilio signs a media stream's upgrade over its wss:// URL, with no parameters."""
@@ -241,12 +265,22 @@ async def serve_app(
     if listen_fd is not None:
         hc.bind = [f"fd://{listen_fd}"]
     drained = trio.Event()
-    async with trio.open_nursery() as nursery:
+    rest = TwilioRest.from_config(services.config)
+    async with rest or nullcontext(), trio.open_nursery() as nursery:
         if services.config.records.enabled and services.records is None:
             summarise = report_summariser(services.config, services.llm)
             recorder = await nursery.start(run_recorder, services.config, summarise)
             services = replace(services, records=recorder)
-        app = create_app(services, twilio_auth_token=auth_token, drain=drain)
+        transfers = WarmTransfers(
+            services.config, services.store, services.stream_tokens, rest, nursery, services.now
+        )
+        clinic = services.config.clinic
+        if clinic.transfer_number and clinic.transfer_mode == "warm" and not transfers.warm:
+            log.warning("transfer.cold_only", hint="warm transfers need TWILIO_ACCOUNT_SID,"
+                        " TWILIO_AUTH_TOKEN and [twilio].phone_number")  # fmt: skip
+        app = create_app(
+            services, twilio_auth_token=auth_token, drain=drain, transfers=transfers
+        )
         timeout_s = services.config.server.drain_timeout_s
         await nursery.start(drain_on_sigterm, drain, timeout_s, drained)
         await serve(app, hc, shutdown_trigger=drained.wait, task_status=task_status)

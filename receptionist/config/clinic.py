@@ -5,14 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import time
 from pathlib import Path
-from typing import Annotated, overload
+from typing import Annotated, Literal, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import AfterValidator, BeforeValidator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic.dataclasses import dataclass
 
-from receptionist.config.values import SECTION, Count, Int, Invalid, NonBlank, PositiveInt, Text
+from receptionist.config.values import (
+    SECTION,
+    Count,
+    Int,
+    Invalid,
+    NonBlank,
+    PositiveInt,
+    Text,
+    url,
+)
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SPAN_FORMAT = "'09:00-17:00'"
@@ -84,6 +93,10 @@ def _known_timezone(name: str) -> str:
     return name
 
 
+def _empty_or_web_url(value: str) -> str:
+    return url("https", "http")(value) if value else value
+
+
 def _known_region(code: str) -> str:
     if code.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"unknown country {code!r} (a two-letter ISO 3166 code: 'US', 'GB')")
@@ -96,6 +109,14 @@ class ClinicConfig:
     timezone: Annotated[Text, AfterValidator(_known_timezone)] = "UTC"
     greeting: NonBlank = "Hello, how can I help you?"
     transfer_number: Text = ""
+    transfer_mode: Literal["warm", "cold"] = "warm"
+    """warm: the caller waits in a conference while staff hear a briefing, then join
+    (staff/transfer.py; needs TWILIO_ACCOUNT_SID and [twilio].phone_number, else cold);
+    cold: Twilio's <Dial> to transfer_number once the receptionist has hung up."""
+    transfer_timeout_s: Annotated[Int, Field(ge=5, le=600)] = 20
+    """How long the staff phone rings before the caller is brought back (Twilio's Timeout)."""
+    hold_music_url: Annotated[Text, AfterValidator(_empty_or_web_url)] = ""
+    """What the caller hears while waiting (the conference's waitUrl); "": Twilio's own."""
     country: Annotated[Text, AfterValidator(_known_region)] = "US"
     """Where a phone number without a country code is from (ISO 3166 code: "US", "GB")."""
     hours: WeeklyHours

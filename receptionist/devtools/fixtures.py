@@ -53,6 +53,8 @@ SCRIPTS: dict[str, list[str]] = {
     ],
     "cancel_call": ["I need to cancel my appointment", "yes", "no thank you goodbye"],
     "hours_call": ["what are your opening hours", "no thank you goodbye"],
+    # Asks for a person: a warm transfer (make replay shows its steps).
+    "transfer_call": ["can I talk to someone"],
 }
 SPOKEN_AS = {"ten a m": "ten A M"}
 """Where espeak needs other spelling to say the words: it reads a lone "a" as the article."""

@@ -32,6 +32,13 @@ with warnings.catch_warnings():
 
 from receptionist.calendar.pusher import TOPIC as CALENDAR_TOPIC
 from receptionist.config import Config
+from receptionist.devtools.fakes.twilio_rest import FakeTwilioRest
+from receptionist.devtools.replay_transfer import (
+    follow_transfer,
+    transfer_fake,
+    transfer_lines,
+    with_fake_twilio,
+)
 from receptionist.devtools.twilio_caller import CallerReport, TwilioCaller
 from receptionist.engines.audio import audioop, pcm16_to_ulaw, ulaw_to_pcm16
 from receptionist.engines.resampler import Resampler
@@ -187,26 +194,44 @@ async def replay_fixture(
 ) -> str:
     """Replay one fixture; returns the report text."""
     from receptionist.logs import capture_to_file
-    from receptionist.runtime import open_services
-    from receptionist.server import serve_app
 
     out_dir = out_root / fixture.stem
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "appointments.sqlite3").unlink(missing_ok=True)
     config = replay_config(config, out_dir, fast=fast)
     utterances = split_utterances(load_caller_audio(fixture))
+    twilio = transfer_fake()
     with capture_to_file(out_dir / "server.log") as events:
-        async with open_services(config, now=now) as services, trio.open_nursery() as nursery:
-            binds = await nursery.start(serve_app, services, "127.0.0.1", 0)
-            report = await TwilioCaller(binds[0], paced=not fast).run(utterances)
-            await trio.sleep(0.5)  # let the server finish logging the call's end
-            if services.busy is not None:
-                await _calendar_written(services.store, config.calendar.push_poll_s)
-            nursery.cancel_scope.cancel()
+        async with trio.open_nursery() as fakes:
+            await fakes.start(twilio.serve)
+            config = with_fake_twilio(config, twilio)
+            report = await _replay_call(config, now, utterances, twilio, fast=fast, events=events)
+            fakes.cancel_scope.cancel()
     write_wav(out_dir / "agent.wav", report.heard_ulaw)
     text = _report_text(fixture, utterances, events, report, config)
     (out_dir / "report.txt").write_text(text + "\n")
     return text
+
+
+async def _replay_call(
+    config: Config, now: datetime | None, utterances: list[bytes], twilio: FakeTwilioRest,
+    *, fast: bool, events: list[dict[str, Any]],
+) -> CallerReport:  # fmt: skip
+    """One call against a server in this process; Twilio's part in a transfer too."""
+    from receptionist.runtime import open_services
+    from receptionist.server import serve_app
+
+    async with open_services(config, now=now) as services, trio.open_nursery() as nursery:
+        binds = await nursery.start(serve_app, services, "127.0.0.1", 0)
+        caller = TwilioCaller(binds[0], paced=not fast, auth_token=twilio.auth_token)
+        report = await caller.run(utterances)
+        await trio.sleep(0.5)  # let the server finish logging the call's end
+        if any(e.get("outcome") == "transfer" for e in events if e["event"] == "call.end"):
+            await follow_transfer(binds[0], twilio, caller.call_sid, caller.caller)
+        if services.busy is not None:
+            await _calendar_written(services.store, config.calendar.push_poll_s)
+        nursery.cancel_scope.cancel()
+    return report
 
 
 async def _calendar_written(store: AppointmentStore, poll_s: float) -> None:
@@ -231,6 +256,8 @@ def _report_text(
     table = format_table(turn_rows(events), report)
     booked = "\n".join(f"  {line}" for line in bookings) or "  (none)"
     text = f"{title}\n{table}\nbookings:\n{booked}\n"
+    if any(e.get("event", "").startswith("transfer.") for e in events):
+        text += f"transfer:\n{transfer_lines(events)}\n"
     if config.calendar.kind != "none":
         text += f"calendar ({config.calendar.url}):\n{_calendar_lines(events, store)}\n"
     return text

@@ -104,7 +104,11 @@ class TwilioCaller:
         return response.text
 
     async def run(
-        self, utterances: list[bytes], *, barge_in_after_s: dict[int, float] | None = None
+        self,
+        utterances: list[bytes],
+        *,
+        barge_in_after_s: dict[int, float] | None = None,
+        stream: tuple[str, dict[str, str]] | None = None,
     ) -> CallerReport:
         """Call, wait for the greeting, say each utterance after the agent's reply, hang up.
 
@@ -112,9 +116,11 @@ class TwilioCaller:
             barge_in_after_s: utterance index to seconds: that utterance is said this long
                 after the agent's audio (the greeting or the reply before it) started to
                 arrive, over the agent, instead of after it has finished.
+            stream: the stream's URL and parameters when Twilio opens one without asking
+                /incoming-call (a call in progress given new TwiML over the REST API).
         """
         cut = barge_in_after_s or {}
-        stream_url, parameters = await self.answer_webhook()
+        stream_url, parameters = stream or await self.answer_webhook()
         # The TwiML names our public host; a local server is reached on its local address.
         local = urlsplit(self.base_url)
         path = urlsplit(stream_url).path

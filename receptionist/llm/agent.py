@@ -264,8 +264,8 @@ class LlmAgent:
             case Hangup():
                 speech.end = EndCall(EndReason.COMPLETED)
                 return results.WILL_HANG_UP
-            case Transfer(number=number):
-                speech.end = EndCall(EndReason.TRANSFER, transfer_to=number)
+            case Transfer(number=number, reason=reason):
+                speech.end = EndCall(EndReason.TRANSFER, transfer_to=number, why=reason)
                 return results.WILL_TRANSFER
             case Escalate(reason=reason):
                 if not self._noted:

@@ -9,6 +9,8 @@ from typing import Any
 from receptionist.config import Config
 from receptionist.scheduling.messages import MessageReason
 
+TRANSFER_REASON = "What the caller needs, in a few words, for the staff member who answers"
+
 
 def tool_schemas(config: Config, *, open_now: bool = True) -> list[dict[str, Any]]:
     """The ``tools`` of every request. No transfer tool when there is nobody to transfer to
@@ -59,7 +61,7 @@ def tool_schemas(config: Config, *, open_now: bool = True) -> list[dict[str, Any
             function_tool(
                 "transfer_to_human",
                 "Put the caller through to a person at the clinic after your reply.",
-                {},
+                {"reason": {"type": "string", "description": TRANSFER_REASON}},
                 [],
             )
         )

@@ -84,6 +84,8 @@ class Cancel:
 @dataclass(frozen=True, slots=True)
 class Transfer:
     number: str
+    reason: str = ""
+    """Why, in the model's words, for the staff's briefing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +196,9 @@ def _transfer(arguments: dict[str, Any], context: ToolContext) -> Transfer:
         raise _Rejected("nobody can take a transferred call; help the caller yourself")
     if not is_open_at(context.config.clinic, context.now):
         raise _Rejected("the clinic is closed: nobody can take the call; offer a message")
-    return Transfer(context.config.clinic.transfer_number)
+    # Only for the staff's briefing: a transfer never fails over it.
+    reason = str(arguments.get("reason") or "")[:MAX_REASON_CHARS].strip()
+    return Transfer(context.config.clinic.transfer_number, reason)
 
 
 def _hangup(arguments: dict[str, Any], context: ToolContext) -> Hangup:

@@ -21,8 +21,13 @@ OUTCOME_TTL = timedelta(hours=1)
 """An outcome waits only for Twilio's /call-ended request, seconds after the stream ends."""
 
 
-CallOutcome = tuple[str, str | None]
-"""How a call's stream ended: EndReason's value and the number to transfer to, if any."""
+CallOutcome = tuple[str, str | None, str | None]
+"""How a call's stream ended: EndReason's value, the number to transfer to, if any, and a
+transfer's briefing (JSON), if any."""
+TRANSFER_TTL = timedelta(days=1)
+"""A transfer's row outlives any call; older ones are deleted as new ones start."""
+TransferRow = tuple[str, str]
+"""A transfer's caller number and the staff leg's call SID ("" before it is dialled)."""
 
 
 class Transaction(Protocol):
@@ -62,6 +67,15 @@ class Transaction(Protocol):
 
     def take_outcome(self, call_sid: str) -> CallOutcome | None:
         """The call's outcome, deleted as it is read: one /call-ended request takes it."""
+
+    def start_transfer(self, call_sid: str, caller: str, state: str, now: datetime) -> None:
+        """Keep (or start again) a call's transfer; forget those older than TRANSFER_TTL."""
+
+    def move_transfer(
+        self, call_sid: str, from_states: tuple[str, ...], to_state: str, staff_call_sid: str
+    ) -> TransferRow | None:
+        """Set the state (and the staff leg's SID, unless "") if it is one of ``from_states``;
+        the row when it moved, None when another process (or event) moved it first."""
 
 
 class Backend(Protocol):

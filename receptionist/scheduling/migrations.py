@@ -186,18 +186,8 @@ _CALL_RECORDS = Step(
     ),
 )
 
-
-_RESERVED_5 = Step(
-    5,
-    "reserved for another branch of issue 13",
-    # Placeholder so this branch's step 6 applies in order; replaced by the real step 5 at merge.
-    sqlite=(),
-    postgres=(),
-)
-
-
 _CLINIC_MESSAGES = Step(
-    6,
+    5,
     "clinic messages",
     # Messages callers leave for the clinic's team (who, the number to call back, what
     # about, why a message rather than a person). Written with a "clinic_message" outbox
@@ -230,7 +220,37 @@ _CLINIC_MESSAGES = Step(
 )
 
 
-STEPS = (_APPOINTMENTS, _OUTBOX, _CALL_OUTCOMES, _CALL_RECORDS, _RESERVED_5, _CLINIC_MESSAGES)
+_TRANSFERS = Step(
+    6,
+    "warm transfers",
+    # A transfer's briefing is kept with the call's outcome (from the stream's end to
+    # /call-ended); the transfer's progress (dialling, answered, joined, returned, ended)
+    # from /call-ended to the staff leg's last status callback, which any process may get:
+    # each step is one conditional UPDATE, so one process alone acts on it.
+    sqlite=(
+        "ALTER TABLE call_outcomes ADD COLUMN brief TEXT",
+        """CREATE TABLE IF NOT EXISTS transfers (
+            call_sid TEXT PRIMARY KEY,
+            caller TEXT NOT NULL,
+            staff_call_sid TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL,
+            started_at REAL NOT NULL
+        )""",
+    ),
+    postgres=(
+        "ALTER TABLE call_outcomes ADD COLUMN IF NOT EXISTS brief text",
+        """CREATE TABLE IF NOT EXISTS transfers (
+            call_sid text PRIMARY KEY,
+            caller text NOT NULL,
+            staff_call_sid text NOT NULL DEFAULT '',
+            state text NOT NULL,
+            started_at timestamptz NOT NULL
+        )""",
+    ),
+)
+
+
+STEPS = (_APPOINTMENTS, _OUTBOX, _CALL_OUTCOMES, _CALL_RECORDS, _CLINIC_MESSAGES, _TRANSFERS)
 LATEST = STEPS[-1].version
 assert [step.version for step in STEPS] == list(range(1, LATEST + 1))
 

@@ -34,7 +34,7 @@ from psycopg_pool import ConnectionPool
 from receptionist.config import Config
 from receptionist.errors import ConfigError, SlotTaken, StoreUnavailable
 from receptionist.scheduling import migrations
-from receptionist.scheduling.backend import OUTCOME_TTL, CallOutcome
+from receptionist.scheduling.backend import OUTCOME_TTL, TRANSFER_TTL, CallOutcome, TransferRow
 from receptionist.scheduling.messages import Appointment, LeaveMessage
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.slots import Span
@@ -274,17 +274,38 @@ class PostgresTransaction:
     def save_outcome(self, call_sid: str, outcome: CallOutcome, now: datetime) -> None:
         self._conn.execute("DELETE FROM call_outcomes WHERE recorded_at < %s", (now - OUTCOME_TTL,))
         self._conn.execute(
-            "INSERT INTO call_outcomes (call_sid, reason, transfer_to, recorded_at)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT (call_sid) DO UPDATE"
+            "INSERT INTO call_outcomes (call_sid, reason, transfer_to, brief, recorded_at)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (call_sid) DO UPDATE"
             " SET reason = EXCLUDED.reason, transfer_to = EXCLUDED.transfer_to,"
-            " recorded_at = EXCLUDED.recorded_at",
+            " brief = EXCLUDED.brief, recorded_at = EXCLUDED.recorded_at",
             (call_sid, *outcome, now),
         )
 
     def take_outcome(self, call_sid: str) -> CallOutcome | None:
         row = self._conn.execute(
-            "DELETE FROM call_outcomes WHERE call_sid = %s RETURNING reason, transfer_to",
+            "DELETE FROM call_outcomes WHERE call_sid = %s RETURNING reason, transfer_to, brief",
             (call_sid,),
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def start_transfer(self, call_sid: str, caller: str, state: str, now: datetime) -> None:
+        self._conn.execute("DELETE FROM transfers WHERE started_at < %s", (now - TRANSFER_TTL,))
+        self._conn.execute(
+            "INSERT INTO transfers (call_sid, caller, state, started_at)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (call_sid) DO UPDATE"
+            " SET caller = EXCLUDED.caller, state = EXCLUDED.state, staff_call_sid = '',"
+            " started_at = EXCLUDED.started_at",
+            (call_sid, caller, state, now),
+        )
+
+    def move_transfer(
+        self, call_sid: str, from_states: tuple[str, ...], to_state: str, staff_call_sid: str
+    ) -> TransferRow | None:
+        row = self._conn.execute(
+            "UPDATE transfers SET state = %s,"
+            " staff_call_sid = CASE WHEN %s = '' THEN staff_call_sid ELSE %s END"
+            " WHERE call_sid = %s AND state = ANY(%s) RETURNING caller, staff_call_sid",
+            (to_state, staff_call_sid, staff_call_sid, call_sid, list(from_states)),
         ).fetchone()
         return None if row is None else (row[0], row[1])
 

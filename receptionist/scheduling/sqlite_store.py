@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from receptionist.errors import SlotTaken, StoreUnavailable
 from receptionist.scheduling import migrations
-from receptionist.scheduling.backend import OUTCOME_TTL, CallOutcome
+from receptionist.scheduling.backend import OUTCOME_TTL, TRANSFER_TTL, CallOutcome, TransferRow
 from receptionist.scheduling.messages import Appointment, LeaveMessage
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.slots import Span
@@ -209,17 +209,38 @@ class SqliteTransaction:
             "DELETE FROM call_outcomes WHERE recorded_at < ?", ((now - OUTCOME_TTL).timestamp(),)
         )
         self._conn.execute(
-            "INSERT OR REPLACE INTO call_outcomes (call_sid, reason, transfer_to, recorded_at)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO call_outcomes"
+            " (call_sid, reason, transfer_to, brief, recorded_at) VALUES (?, ?, ?, ?, ?)",
             (call_sid, *outcome, now.timestamp()),
         )
 
     def take_outcome(self, call_sid: str) -> CallOutcome | None:
         row = self._conn.execute(
-            "DELETE FROM call_outcomes WHERE call_sid = ? RETURNING reason, transfer_to",
+            "DELETE FROM call_outcomes WHERE call_sid = ? RETURNING reason, transfer_to, brief",
             (call_sid,),
         ).fetchone()
-        return None if row is None else (row["reason"], row["transfer_to"])
+        return None if row is None else (row["reason"], row["transfer_to"], row["brief"])
+
+    def start_transfer(self, call_sid: str, caller: str, state: str, now: datetime) -> None:
+        expired = (now - TRANSFER_TTL).timestamp()
+        self._conn.execute("DELETE FROM transfers WHERE started_at < ?", (expired,))
+        self._conn.execute(
+            "INSERT OR REPLACE INTO transfers (call_sid, caller, state, started_at)"
+            " VALUES (?, ?, ?, ?)",
+            (call_sid, caller, state, now.timestamp()),
+        )
+
+    def move_transfer(
+        self, call_sid: str, from_states: tuple[str, ...], to_state: str, staff_call_sid: str
+    ) -> TransferRow | None:
+        marks = ", ".join("?" * len(from_states))
+        row = self._conn.execute(
+            "UPDATE transfers SET state = ?,"
+            " staff_call_sid = CASE WHEN ? = '' THEN staff_call_sid ELSE ? END"
+            f" WHERE call_sid = ? AND state IN ({marks}) RETURNING caller, staff_call_sid",
+            (to_state, staff_call_sid, staff_call_sid, call_sid, *from_states),
+        ).fetchone()
+        return None if row is None else (row["caller"], row["staff_call_sid"])
 
     def _check_free(self, start: datetime, end: datetime, except_id: int) -> None:
         clash = self._conn.execute(

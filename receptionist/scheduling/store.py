@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from receptionist.config import Config, Service
 from receptionist.errors import SlotTaken
 from receptionist.scheduling import outbox
-from receptionist.scheduling.backend import CallOutcome, Transaction
+from receptionist.scheduling.backend import CallOutcome, Transaction, TransferRow
 from receptionist.scheduling.database import open_backend
 from receptionist.scheduling.messages import Appointment, LeaveMessage, RejectReason
 from receptionist.scheduling.outbox import OutboxItem
@@ -278,6 +278,19 @@ class AppointmentStore:
     def take_outcome(self, call_sid: str) -> CallOutcome | None:
         with self._backend.transaction(write=True) as tx:
             return tx.take_outcome(call_sid)
+
+    # --- warm transfers, whose status callbacks may reach any process (staff/transfer.py) -----
+
+    def start_transfer(self, call_sid: str, caller: str, state: str) -> None:
+        with self._backend.transaction(write=True) as tx:
+            tx.start_transfer(call_sid, caller, state, self._now())
+
+    def move_transfer(
+        self, call_sid: str, from_states: tuple[str, ...], to_state: str, staff_call_sid: str = ""
+    ) -> TransferRow | None:
+        """One process wins each step: see ``Transaction.move_transfer``."""
+        with self._backend.transaction(write=True) as tx:
+            return tx.move_transfer(call_sid, from_states, to_state, staff_call_sid)
 
     # --- internals ----------------------------------------------------------------------
 

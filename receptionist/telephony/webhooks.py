@@ -106,7 +106,7 @@ def connect_stream_twiml(base_url: str, parameters: Mapping[str, str]) -> str:
     stream = ElementTree.SubElement(connect, "Stream", url=websocket_url(base_url))
     for name, value in parameters.items():
         ElementTree.SubElement(stream, "Parameter", name=name, value=value)
-    return _document(response)
+    return document(response)
 
 
 def after_stream_twiml(transfer_to: str | None, apology: str | None = None) -> str:
@@ -122,10 +122,10 @@ def after_stream_twiml(transfer_to: str | None, apology: str | None = None) -> s
         ElementTree.SubElement(response, "Dial").text = transfer_to
     else:
         ElementTree.SubElement(response, "Hangup")
-    return _document(response)
+    return document(response)
 
 
-def _document(element: ElementTree.Element) -> str:
+def document(element: ElementTree.Element) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>' + ElementTree.tostring(
         element, encoding="unicode"
     )

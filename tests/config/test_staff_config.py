@@ -37,3 +37,21 @@ def test_the_account_sid_comes_from_the_environment() -> None:
     config = parse_config(RAW, environ=environ)
     assert (config.secrets.twilio_account_sid, config.secrets.twilio_auth_token) == ("AC123", "tok")
     assert "AC123" not in repr(config)
+
+
+def test_transfers_are_warm_with_a_twenty_second_ring_by_default() -> None:
+    clinic = parse_config(RAW).clinic
+    assert (clinic.transfer_mode, clinic.transfer_timeout_s, clinic.hold_music_url) == (
+        "warm", 20, ""
+    )
+
+
+def test_transfer_keys_are_checked() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(with_table(
+            "clinic", transfer_mode="lukewarm", transfer_timeout_s=1, hold_music_url="music.mp3"
+        ))  # fmt: skip
+    lines = str(raised.value).splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "clinic.transfer_mode", "clinic.transfer_timeout_s", "clinic.hold_music_url"
+    ]

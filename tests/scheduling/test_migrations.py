@@ -70,10 +70,7 @@ def test_upgrade_from_nothing_is_idempotent(empty: str) -> None:
     assert upgrade(empty) == (0, LATEST)
     assert upgrade(empty) == (LATEST, LATEST)
     rows = query(empty, "SELECT version, description FROM schema_version ORDER BY version")
-    assert rows == [
-        (1, "appointments"), (2, "outbox"), (3, "call outcomes"), (4, "call records"),
-        (5, "reserved for another branch of issue 13"), (6, "clinic messages"),
-    ]  # fmt: skip
+    assert rows == [(step.version, step.description) for step in STEPS]
     with AppointmentStore(clinic_config(empty), now=NOW) as store:
         assert isinstance(store.book("check-up", at(TUESDAY, "10:00"), "Jo", PHONE), Appointment)
 

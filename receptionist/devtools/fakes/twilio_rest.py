@@ -25,8 +25,6 @@ from __future__ import annotations
 import base64
 import enum
 import itertools
-import json
-import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,10 +39,10 @@ from hypercorn.trio import serve
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from receptionist.devtools.fakes import twilio_resources as resources
 from receptionist.telephony.webhooks import twilio_signature
 
 PREFIX = "/2010-04-01/Accounts/<account_sid>"
-E164 = re.compile(r"\+[1-9]\d{6,14}")
 CALLBACK_TIMEOUT_S = 5.0
 """Twilio gives up on a status callback URL after about this long."""
 FINAL = {"completed", "busy", "failed", "no-answer", "canceled"}
@@ -63,6 +61,7 @@ class Phone:
     """How a dialled number behaves."""
 
     answers_after_s: float = 2.0
+    """Or, for busy and failed, how long until the network says so."""
     outcome: str = "answer"
     """"answer", or the final status it ends with unanswered: "no-answer", "busy", "failed"."""
 
@@ -93,6 +92,8 @@ class FakeTwilioRest:
     phones: dict[str, Phone] = field(default_factory=dict)
     say_s: float = 3.0
     """How long a <Say> takes to play."""
+    lose_callbacks: bool = False
+    """Status callbacks are recorded but never reach their URL (a network fault)."""
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[RecordedRequest] = field(default_factory=list)
     calls: dict[str, FakeCall] = field(default_factory=dict)
@@ -127,7 +128,7 @@ class FakeTwilioRest:
 
     def add_inbound_call(self, call_sid: str, *, from_: str, to: str) -> None:
         """A caller's call to our number, in progress (our server answered its webhook)."""
-        resource = self._call_resource(call_sid, to, from_, "inbound")
+        resource = resources.call(self.account_sid, call_sid, to, from_, "inbound")
         resource["status"] = "in-progress"
         self.calls[call_sid] = FakeCall(resource)
         self.calls[call_sid].answered.set()
@@ -188,28 +189,28 @@ class FakeTwilioRest:
         self._notify()
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         if account_sid != self.account_sid or auth != f"Basic {expected}":
-            return _error(401, 20003, "Authenticate")
+            return resources.error(401, 20003, "Authenticate")
         fault = self.faults.popleft() if self.faults else None
         if fault is Fault.STALL:
             await trio.sleep_forever()
         if fault is Fault.SERVER_ERROR:
-            return _error(500, 20500, "Internal Server Error")
+            return resources.error(500, 20500, "Internal Server Error")
         if fault is Fault.RATE_LIMITED:
-            return _error(429, 20429, "Too Many Requests")
+            return resources.error(429, 20429, "Too Many Requests")
         if fault is Fault.MALFORMED:
             return Response("<html><body>Bad gateway</body></html>", 200, mimetype="text/html")
         return act(form)
 
     def _create_call(self, form: Form) -> Response:
         fields = dict(form)
-        problem = _check_numbers(fields)
+        problem = resources.check_numbers(fields)
         if problem:
             return problem
         if not fields.get("Twiml") and not fields.get("Url"):
-            return _error(400, 21205, "Url parameter is required.")
+            return resources.error(400, 21205, "Url parameter is required.")
         sid = self._sid("CA")
         call = FakeCall(
-            self._call_resource(sid, fields["To"], fields["From"], "outbound-api"),
+            resources.call(self.account_sid, sid, fields["To"], fields["From"], "outbound-api"),
             status_callback=fields.get("StatusCallback", ""),
             events=tuple(v for k, v in form if k == "StatusCallbackEvent") or ("completed",),
             timeout_s=float(fields.get("Timeout", "60")),
@@ -217,66 +218,64 @@ class FakeTwilioRest:
         )
         self.calls[sid] = call
         self._spawn(self._ring, call)
-        return _json(201, call.resource)
+        return resources.json_response(201, call.resource)
 
     def _update_call(self, call_sid: str, form: Form) -> Response:
         call = self.calls.get(call_sid)
         if call is None or call.resource["status"] in FINAL:
-            return _error(404, 20404, f"The requested resource {call_sid} was not found")
+            return resources.error(404, 20404, f"The requested resource {call_sid} was not found")
         fields = dict(form)
         if "Twiml" in fields:
             self._leave_conferences(call_sid)
             call.twiml.append(fields["Twiml"])
             self._spawn(self._execute, call, fields["Twiml"])
+        elif fields.get("Status") == "canceled" and call.answered.is_set():
+            pass  # as Twilio: canceling is for queued or ringing calls, a no-op once answered
         elif fields.get("Status") in ("canceled", "completed"):
-            self._spawn(self._end, call, fields["Status"])
+            # The answer already shows the call ended; its callback follows.
+            status = "completed" if call.answered.is_set() else "canceled"
+            self._leave_conferences(call_sid)
+            call.resource["status"] = status
+            self._spawn(self._progress, call, "completed", status)
         elif "Url" not in fields:
-            return _error(400, 21218, "Invalid ApplicationSid")
+            return resources.error(400, 21218, "Invalid ApplicationSid")
         self._notify()
-        return _json(200, call.resource)
+        return resources.json_response(200, call.resource)
 
     def _add_participant(self, conference: str, form: Form) -> Response:
         fields = dict(form)
-        problem = _check_numbers(fields)
+        problem = resources.check_numbers(fields)
         if problem:
             return problem
         twiml = f"<Response><Dial><Conference>{conference}</Conference></Dial></Response>"
         created = self._create_call([(k, v) for k, v in form if k != "Twiml"] + [("Twiml", twiml)])
         sid = next(reversed(self.calls))
         room = self._conference(conference)
-        return _json(created.status_code, self._participant_resource(room, sid, "queued"))
+        added = resources.participant(self.account_sid, room, sid, "queued")
+        return resources.json_response(created.status_code, added)
 
     def _change_participant(self, conference: str, call_sid: str, form: Form) -> Response:
         rooms = self.conferences.values()
         room = next((c for c in rooms if conference in (c["sid"], c["name"])), None)
         if room is None or call_sid not in room["members"]:
-            return _error(404, 20404, f"The requested resource {call_sid} was not found")
+            return resources.error(404, 20404, f"The requested resource {call_sid} was not found")
         if request.method == "DELETE":
             self._spawn(self._end, self.calls[call_sid], "completed")
             return Response("", 204)
-        return _json(200, self._participant_resource(room, call_sid, "connected"))
+        changed = resources.participant(self.account_sid, room, call_sid, "connected")
+        return resources.json_response(200, changed)
 
     def _send_message(self, form: Form) -> Response:
         fields = dict(form)
-        problem = _check_numbers(fields)
+        problem = resources.check_numbers(fields)
         if problem:
             return problem
         if not fields.get("Body"):
-            return _error(400, 21602, "Message body is required.")
-        now = formatdate(usegmt=True)
-        message: dict[str, Any] = {
-            "account_sid": self.account_sid, "api_version": "2010-04-01",
-            "body": fields["Body"], "date_created": now, "date_sent": None, "date_updated": now,
-            "direction": "outbound-api", "error_code": None, "error_message": None,
-            "from": fields["From"], "messaging_service_sid": None, "num_media": "0",
-            "num_segments": "1", "price": None, "price_unit": "USD", "sid": self._sid("SM"),
-            "status": "queued", "subresource_uris": {}, "to": fields["To"],
-            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/.json",
-        }  # fmt: skip
-        message["uri"] = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{message['sid']}.json"
+            return resources.error(400, 21602, "Message body is required.")
+        message = resources.message(self.account_sid, self._sid("SM"), fields)
         self.messages.append(message)
         self._notify()
-        return _json(201, message)
+        return resources.json_response(201, message)
 
     # --- The telephone network ------------------------------------------------------------
 
@@ -284,11 +283,11 @@ class FakeTwilioRest:
         phone = self.phones.get(call.resource["to"], Phone())
         await self._progress(call, "initiated", "queued")
         await self._progress(call, "ringing", "ringing")
-        if phone.outcome == "busy":
-            await self._end(call, "busy")
-            return
-        if phone.outcome == "failed":
-            await self._end(call, "failed")
+        if phone.outcome in ("busy", "failed"):
+            with trio.move_on_after(min(phone.answers_after_s, call.timeout_s)):
+                await self._until_final(call)
+                return
+            await self._end(call, phone.outcome)
             return
         wait = call.timeout_s if phone.outcome == "no-answer" else phone.answers_after_s
         with trio.move_on_after(min(wait, call.timeout_s)):
@@ -322,10 +321,10 @@ class FakeTwilioRest:
 
     async def _join(self, call: FakeCall, conference: ElementTree.Element) -> None:
         room = self._conference(conference.text or "")
-        if conference.get("statusCallback"):
+        if conference.get("statusCallback") and not room["callback"]:
+            # As Twilio: the first participant to set a statusCallback sets the conference's.
             room["callback"] = conference.get("statusCallback")
             room["events"] = (conference.get("statusCallbackEvent") or "").split()
-            room["ends_with"].discard(call.resource["sid"])
         if conference.get("endConferenceOnExit") == "true":
             room["ends_with"].add(call.resource["sid"])
         room["members"].append(call.resource["sid"])
@@ -355,32 +354,25 @@ class FakeTwilioRest:
         call.resource["date_updated"] = formatdate(usegmt=True)
         self._notify()
         if call.status_callback and event in call.events:
-            params = {
-                "AccountSid": self.account_sid, "ApiVersion": "2010-04-01",
-                "CallSid": call.resource["sid"], "CallStatus": status,
-                "Called": call.resource["to"], "Caller": call.resource["from"],
-                "Direction": call.resource["direction"], "From": call.resource["from"],
-                "To": call.resource["to"], "CallbackSource": "call-progress-events",
-                "SequenceNumber": str(len(self.callbacks)), "Timestamp": formatdate(usegmt=True),
-            }  # fmt: skip
+            params = resources.call_progress(self.account_sid, call.resource, len(self.callbacks))
             await self._callback(call.status_callback, params)
 
     async def _conference_event(self, room: dict[str, Any], event: str, call_sid: str) -> None:
         if not room["callback"] or event not in room["events"]:
             return
-        params = {
-            "AccountSid": self.account_sid, "ConferenceSid": room["sid"],
-            "FriendlyName": room["name"], "CallSid": call_sid,
-            "StatusCallbackEvent": f"participant-{event}", "Muted": "false", "Hold": "false",
-            "Coaching": "false", "EndConferenceOnExit": str(call_sid in room["ends_with"]).lower(),
-            "StartConferenceOnEnter": "true", "SequenceNumber": str(len(self.callbacks)),
-            "Timestamp": formatdate(usegmt=True),
-        }  # fmt: skip
+        ends = call_sid in room["ends_with"]
+        params = resources.participant_event(
+            self.account_sid, room, call_sid, event, ends, len(self.callbacks)
+        )
         await self._callback(room["callback"], params)
 
     async def _callback(self, url: str, params: dict[str, str]) -> None:
         signature = twilio_signature(self.auth_token, url, params.items())
         status = 0
+        if self.lose_callbacks:
+            self.callbacks.append((url, params, status))
+            self._notify()
+            return
         with trio.move_on_after(CALLBACK_TIMEOUT_S):
             async with httpx.AsyncClient() as client:
                 try:
@@ -403,36 +395,9 @@ class FakeTwilioRest:
             }  # fmt: skip
         return self.conferences[name]
 
-    def _call_resource(self, sid: str, to: str, from_: str, direction: str) -> dict[str, Any]:
-        now = formatdate(usegmt=True)
-        uri = f"/2010-04-01/Accounts/{self.account_sid}/Calls/{sid}.json"
-        return {
-            "account_sid": self.account_sid, "annotation": None, "answered_by": None,
-            "api_version": "2010-04-01", "caller_name": None, "date_created": now,
-            "date_updated": now, "direction": direction, "duration": None, "end_time": None,
-            "forwarded_from": None, "from": from_, "from_formatted": from_, "group_sid": None,
-            "parent_call_sid": None, "phone_number_sid": None, "price": None,
-            "price_unit": "USD", "queue_time": "0", "sid": sid, "start_time": None,
-            "status": "queued", "to": to, "to_formatted": to, "trunk_sid": None, "uri": uri,
-            "subresource_uris": {"notifications": uri.replace(".json", "/Notifications.json")},
-        }  # fmt: skip
-
-    def _participant_resource(
-        self, room: dict[str, Any], call_sid: str, status: str
-    ) -> dict[str, Any]:
-        now = formatdate(usegmt=True)
-        return {
-            "account_sid": self.account_sid, "call_sid": call_sid, "label": None,
-            "call_sid_to_coach": None, "coaching": False, "conference_sid": room["sid"],
-            "date_created": now, "date_updated": now, "end_conference_on_exit": False,
-            "muted": False, "hold": False, "start_conference_on_enter": True, "status": status,
-            "queue_time": None,
-            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Conferences/{room['sid']}"
-            f"/Participants/{call_sid}.json",
-        }  # fmt: skip
-
     def _sid(self, prefix: str) -> str:
-        return f"{prefix}{next(self._sids):032x}"
+        """Marked "fa4e" so they never clash with the SIDs tests give callers' calls."""
+        return f"{prefix}fa4e{next(self._sids):028x}"
 
     def _spawn(self, fn: Callable[..., Any], *args: Any) -> None:
         assert self._nursery is not None, "serve() first"
@@ -443,23 +408,3 @@ class FakeTwilioRest:
         self._changed = trio.Event()
 
 
-def _check_numbers(fields: dict[str, str]) -> Response | None:
-    if not fields.get("To"):
-        return _error(400, 21201, "No 'To' number is specified")
-    if not E164.fullmatch(fields["To"]):
-        return _error(400, 21211, f"The 'To' number {fields['To']} is not a valid phone number.")
-    if not fields.get("From"):
-        return _error(400, 21603, "A 'From' phone number is required.")
-    return None
-
-
-def _error(status: int, code: int, message: str) -> Response:
-    body = {
-        "code": code, "message": message, "status": status,
-        "more_info": f"https://www.twilio.com/docs/errors/{code}",
-    }  # fmt: skip
-    return _json(status, body)
-
-
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response(json.dumps(body), status, mimetype="application/json")
