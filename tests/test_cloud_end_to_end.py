@@ -8,6 +8,7 @@ fallback voice run in worker threads. Then the faults a call must survive.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,25 @@ async def test_deepgram_dropping_mid_call_reconnects(fakes, cloud_config):
     assert [e["event"] for e in logs if e["event"] == "deepgram.reconnecting"] == [
         "deepgram.reconnecting"
     ]
+
+
+async def test_deepgram_dying_mid_call_switches_to_the_offline_recogniser(fakes, cloud_config):
+    """Deepgram drops after "ten o'clock" and refuses every reconnect: the rest of the call
+    is heard offline (the caller's audio since Deepgram's last final included), and the
+    booking is made."""
+    fakes.deepgram.down_after_s = 8.0  # the script's clock: "ten o'clock" ends at 7.7 s
+    config = replace(cloud_config, deepgram=replace(cloud_config.deepgram, reconnect_attempts=2))
+    report, logs = await booking_call(fakes, config)
+
+    assert report.closed_by_server
+    assert_booked(config)
+    (connection,) = fakes.deepgram.connections
+    assert connection.closed == (1011, "NET-0000")
+    assert fakes.deepgram.refused == [503, 503]
+    (fallback,) = [e for e in logs if e["event"] == "stt.fallback"]
+    assert "2 reconnects failed" in fallback["error"]
+    assert [e for e in logs if e["event"] == "listener.transcript"], "heard offline"
+    assert not [e for e in logs if e["event"] == "call.crashed"]
 
 
 @pytest.mark.parametrize("fault", [Fault.UNAUTHORIZED, Fault.SERVER_ERROR])

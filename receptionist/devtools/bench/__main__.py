@@ -64,7 +64,7 @@ from receptionist.devtools.bench.figures import (
 from receptionist.devtools.bench.floor import floor_phase, floor_table
 from receptionist.devtools.bench.process import ROOT, ServerProcess, pin_self
 from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
-from receptionist.devtools.fakes.deepgram import ScriptedUtterance, load_script
+from receptionist.devtools.fakes.deepgram_script import ScriptedUtterance, load_script
 from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs
 from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted
 from receptionist.devtools.replay import load_caller_audio, split_utterances

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from receptionist.devtools.bench.figures import FRAME_S, percentiles, voice_to_voice_ms
-from receptionist.devtools.fakes.deepgram import ScriptedUtterance, ScriptedWord
+from receptionist.devtools.fakes.deepgram_script import ScriptedUtterance, ScriptedWord
 from receptionist.devtools.playback import CallerReport
 from receptionist.engines.audio import ulaw_to_pcm16
 from receptionist.messages import FRAME_BYTES, ULAW_SILENCE
