@@ -43,6 +43,10 @@ class Transaction(Protocol):
         """Raises SlotTaken."""
 
     def mark_cancelled(self, appointment_id: int, now: datetime) -> None: ...
+    def phones(self) -> list[tuple[int, str]]:
+        """(id, phone) of every appointment, cancelled ones too (phone_migration.py)."""
+
+    def set_phone(self, appointment_id: int, phone: str) -> None: ...
     def add_outbox(
         self, topic: str, key: str, payload: Mapping[str, Any], now: datetime
     ) -> None: ...
