@@ -25,7 +25,7 @@ from receptionist.llm import FALLBACK
 from receptionist.runtime import open_services
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.server import serve_app
-from tests.helpers.calls import NOW, capture_logs, unchecked_call, utterances
+from tests.helpers.calls import NOW, call, capture_logs
 
 # Whole calls on the real clock against three fakes: a loaded machine can make one late.
 # Known to fail about one full run in two on the 2-core machine, never alone; to be fixed
@@ -55,9 +55,7 @@ async def booking_call(fakes: CloudFakes, config: Config) -> tuple[CallerReport,
             config = fakes.configure(config)
             async with open_services(config, now=NOW) as services:
                 server = (await nursery.start(serve_app, services, "127.0.0.1", 0))[0]
-                # Not under the loop check yet: the openai SDK's first stream holds the loop
-                # about 70 ms (Speculation.run), to be taken off it separately.
-                report = await unchecked_call(server, utterances("booking_call.wav"))
+                report = await call(server, "booking_call.wav")
             nursery.cancel_scope.cancel()
     return report, logs
 
