@@ -23,7 +23,11 @@ from receptionist.engines.decoding import (
 )
 from receptionist.engines.deepgram import build_deepgram_settings
 from receptionist.engines.deepgram_stream import DeepgramRecognizer
-from receptionist.engines.elevenlabs import build_speech_engine, close_speech_engine
+from receptionist.engines.elevenlabs import (
+    build_speech_engine,
+    close_speech_engine,
+    keep_speech_engine_warm,
+)
 from receptionist.engines.espeak import EspeakEngine
 from receptionist.engines.recognizer_fallback import FallbackRecognizer
 from receptionist.engines.sphinx import SphinxModel
@@ -170,8 +174,9 @@ async def open_services(
     config: Config, *, now: datetime | None = None
 ) -> AsyncIterator[CallServices]:
     """``build_services``, plus what every call shares that lives in trio: the LLM client,
-    the offline recogniser's worker processes and the VAD's batcher, and the clinic
-    calendar's busy times and pusher (``[calendar]``). All closed on exit.
+    the offline recogniser's worker processes, the VAD's batcher, the cloud voice's spare
+    connections, and the clinic calendar's busy times and pusher (``[calendar]``). All
+    closed on exit.
 
     A calendar that is down or refuses the credentials does not stop the start: it is
     logged, and bookings are taken in the store and written to it once it accepts them.
@@ -196,12 +201,13 @@ async def open_services(
         services = replace(services, busy=busy)
         if workers is not None:
             await listeners.warm_decoders()
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        stack.callback(nursery.cancel_scope.cancel)  # runs first: these tasks never end
         batcher = listeners.new_vad_batcher()
         if batcher is not None:
-            nursery = await stack.enter_async_context(trio.open_nursery())
-            stack.callback(nursery.cancel_scope.cancel)  # runs first: the batcher never ends
             await nursery.start(batcher.run)
             listeners.vad_batcher = batcher
+        await nursery.start(keep_speech_engine_warm, services.speech)
         try:
             if llm is None:
                 yield services
