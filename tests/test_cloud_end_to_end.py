@@ -27,12 +27,20 @@ from receptionist.scheduling.store import AppointmentStore
 from receptionist.server import serve_app
 from tests.helpers.calls import NOW, call, capture_logs
 
-# Whole calls on the real clock against three fakes: a loaded machine can make one late.
-# Known to fail about one full run in two on the 2-core machine, never alone; to be fixed
-# (issue 10 note). Rerun rather than hide it.
+# Whole calls on the real clock against three fakes. One cause of their flakiness is found
+# and fixed (REPLY_QUIET_S); another is not: now and then the goodbye turn's log has no
+# total (6 turns of 7 counted), seen about one run in ten on the loaded 2-core machine,
+# cause not found (issue 10 note). Rerun rather than hide it.
 pytestmark = pytest.mark.flaky(reruns=2)
 
 TEST_LIMIT_S = 60
+REPLY_QUIET_S = 1.5
+"""How long the caller waits, after the agent's last audio, before taking its turn. The
+offline tests' 0.5 s is too short here: "Let me check." is followed by the tool, a second
+model request and its first sentence's synthesis, on the real clock; on a loaded machine
+that gap passed 0.5 s, the caller spoke into the reply (a barge-in) and the call's turns
+no longer matched the script (seen as 6 turns of 7). A 0.7 s delay on that reply
+reproduces it every time with 0.5 s; this wait leaves room for twice that."""
 TUESDAY = NOW.date().replace(day=1, month=12)
 """NOW is Tuesday 24 November; "next Tuesday" is the 1st of December."""
 
@@ -55,7 +63,7 @@ async def booking_call(fakes: CloudFakes, config: Config) -> tuple[CallerReport,
             config = fakes.configure(config)
             async with open_services(config, now=NOW) as services:
                 server = (await nursery.start(serve_app, services, "127.0.0.1", 0))[0]
-                report = await call(server, "booking_call.wav")
+                report = await call(server, "booking_call.wav", reply_quiet_s=REPLY_QUIET_S)
             nursery.cancel_scope.cancel()
     return report, logs
 
