@@ -12,13 +12,13 @@ The SDK runs on anyio, so it works under trio as is. Its client must be closed
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 import httpx2
 import openai
 import structlog
@@ -58,24 +58,24 @@ class LlmEngine:
             timeout=None,  # the agent's deadlines bound every request
         )
         async with sdk:
-            await _warm_up(sdk)
             yield LlmClient(sdk, self.settings, keyless=self.api_key is None)
-
-
-async def _warm_up(sdk: openai.AsyncOpenAI) -> None:
-    """What the SDK does on its first request, done at start-up: cold, the first stream held
-    the loop 75 ms in one step (200 ms of CPU in all): importing its chat resources (lazy),
-    then anyio's trio backend, which the SDK's first blocking call (``get_platform``, in a
-    worker thread) needs. No request is sent."""
-    await trio.to_thread.run_sync(lambda: sdk.chat.completions.with_streaming_response.create)
-    await anyio.to_thread.run_sync(lambda: None)  # imports the backend: before any call
 
 
 def build_llm(config: Config) -> LlmEngine:
     """The LLM engine of ``config.llm``, with the API key the config read from the
     environment variable named by ``llm.api_key_env`` (none when that is "")."""
     key = config.secrets.llm_api_key if config.llm.api_key_env else ""
+    _import_what_the_first_request_would()
     return LlmEngine(config.llm, api_key=key or None)
+
+
+def _import_what_the_first_request_would() -> None:
+    """Blocking, at start-up (``open_services`` builds in a thread). Cold, the SDK's first
+    stream held the loop 75 ms in one step (196 ms of CPU in all, 28 ms warm): it imports
+    its chat resources lazily, and anyio imports its trio backend (by this name) the first
+    time the SDK runs a blocking call in a worker thread (``get_platform``)."""
+    importlib.import_module("openai.resources.chat.chat")  # the package imports it lazily
+    importlib.import_module("anyio._backends._trio")
 
 
 class LlmClient:
