@@ -93,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="check and count, write nothing"
     )
     import_sqlite.set_defaults(handler=_db_import_sqlite, engines="offline")
+    phones = database_commands.add_parser(
+        "normalise-phones", parents=[settings],
+        help="rewrite stored phone numbers in E.164 with [clinic] country (db upgrade runs it)",
+    )  # fmt: skip
+    phones.set_defaults(handler=_db_normalise_phones, engines="offline")
     calendar = commands.add_parser("calendar", help="the clinic's CalDAV calendar")
     calendar_commands = calendar.add_subparsers(required=True, metavar="ACTION")
     check = calendar_commands.add_parser(
@@ -180,6 +185,19 @@ def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
         print(f"{store.location}: schema already at version {after}")
     else:
         print(f"{store.location}: schema upgraded from version {before} to {after}")
+    return _db_normalise_phones(args, config)
+
+
+def _db_normalise_phones(args: argparse.Namespace, config: Config) -> int:
+    from receptionist.scheduling.store import AppointmentStore
+
+    # Numbers stored before E.164 need the clinic's country: a schema step cannot know it.
+    with AppointmentStore(config) as store:
+        migration = store.normalise_phones()
+    country = config.clinic.country
+    print(f"{store.location}: {migration.changed} phone numbers rewritten in E.164 ({country})")
+    if migration.left:
+        print(f"{len(migration.left)} stored numbers are no phone number, left as they were")
     return 0
 
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 
 import trio
 import trio_parallel
@@ -22,15 +23,20 @@ from receptionist.engines.decoding import (
 )
 from receptionist.engines.deepgram import build_deepgram_settings
 from receptionist.engines.deepgram_stream import DeepgramRecognizer
-from receptionist.engines.elevenlabs import build_speech_engine, close_speech_engine
+from receptionist.engines.elevenlabs import (
+    build_speech_engine,
+    close_speech_engine,
+    keep_speech_engine_warm,
+)
 from receptionist.engines.espeak import EspeakEngine
+from receptionist.engines.recognizer_fallback import FallbackRecognizer
 from receptionist.engines.sphinx import SphinxModel
 from receptionist.engines.utterance_recognizer import Decoder, UtteranceRecognizer
 from receptionist.engines.utterances import UtteranceAssembler
 from receptionist.engines.vad import SileroModel, SpeechSegmenter, load_vad, new_segmenter
 from receptionist.engines.vad_batch import SileroBatcher
 from receptionist.llm import LlmEngine, build_llm
-from receptionist.messages import Expectation
+from receptionist.messages import FRAME_MS, Expectation
 from receptionist.offline import spoken_time
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.staff.sms import SMS_TOPIC, serve_sms, sms_configured, sms_enabled
@@ -91,7 +97,8 @@ def _build(
 
 class ListenerFactory:
     """What each call's Listener engines are made from, loaded once per process (blocking):
-    the VAD model, and Deepgram's settings or the offline recogniser's model.
+    the VAD model, Deepgram's settings, and the offline recogniser's model (with Deepgram,
+    for the calls whose Deepgram gives up: ``FallbackRecognizer``).
 
     Raises:
         ConfigError: Deepgram is chosen without its API key, or a bad ``[deepgram]`` value.
@@ -104,7 +111,7 @@ class ListenerFactory:
         self._config = config
         self._vad_model = load_vad(config.vad)
         self._deepgram = build_deepgram_settings(config)
-        self._sphinx = SphinxModel(config.services) if self._deepgram is None else None
+        self._sphinx = SphinxModel(config.services)  # about 0.1 s
         self._decoder_workers = decoder_workers
         self.vad_batcher: SileroBatcher | None = None
         """Set by ``open_services`` once its task runs; without it each call infers alone."""
@@ -142,8 +149,17 @@ class ListenerFactory:
                 nursery.start_soon(warm)
 
     async def _new_recognizer(self, segmenter: SpeechSegmenter) -> Recognizer:
-        if self._deepgram is not None:
-            return DeepgramRecognizer(self._deepgram)
+        if self._deepgram is None:
+            return await self._new_offline_recognizer(segmenter)
+        # What Deepgram may not have answered: an utterance, and the reconnects' backlog.
+        replay_s = self._config.vad.max_utterance_s + self._config.deepgram.resend_buffer_s
+        return FallbackRecognizer(
+            DeepgramRecognizer(self._deepgram),
+            partial(self._new_offline_recognizer, segmenter),
+            replay_frames=round(replay_s * 1000 / FRAME_MS),
+        )
+
+    async def _new_offline_recognizer(self, segmenter: SpeechSegmenter) -> UtteranceRecognizer:
         vad = self._config.vad
         assembler = UtteranceAssembler(
             segmenter, preroll_ms=vad.preroll_ms, max_utterance_s=vad.max_utterance_s
@@ -151,7 +167,6 @@ class ListenerFactory:
         return UtteranceRecognizer(await self._new_decoder(), assembler)
 
     async def _new_decoder(self) -> Decoder:
-        assert self._sphinx is not None, "the offline recogniser's model is loaded"
         if self._decoder_workers is not None:
             return WorkerDecoding(self._decoder_workers, self._sphinx.spec)
         return ThreadDecoding(await trio.to_thread.run_sync(self._sphinx.new_recognizer))
@@ -162,9 +177,9 @@ async def open_services(
     config: Config, *, now: datetime | None = None
 ) -> AsyncIterator[CallServices]:
     """``build_services``, plus what every call shares that lives in trio: the LLM client,
-    the offline recogniser's worker processes and the VAD's batcher, the clinic
-    calendar's busy times and pusher (``[calendar]``), and the webhook's and the
-    confirmation texts' workers (``[notify]``). All closed on exit.
+    the offline recogniser's worker processes, the VAD's batcher, the cloud voice's spare
+    connections, the clinic calendar's busy times and pusher (``[calendar]``), and the
+    webhook's and the confirmation texts' workers (``[notify]``). All closed on exit.
 
     A calendar that is down or refuses the credentials does not stop the start: it is
     logged, and bookings are taken in the store and written to it once it accepts them.
@@ -195,6 +210,7 @@ async def open_services(
         if batcher is not None:
             await nursery.start(batcher.run)
             listeners.vad_batcher = batcher
+        await nursery.start(keep_speech_engine_warm, services.speech)
         if webhook_enabled(config):
             await nursery.start(serve_webhook, services.store, config)
         if sms_enabled(config):

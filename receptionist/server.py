@@ -278,9 +278,7 @@ async def serve_app(
         if clinic.transfer_number and clinic.transfer_mode == "warm" and not transfers.warm:
             log.warning("transfer.cold_only", hint="warm transfers need TWILIO_ACCOUNT_SID,"
                         " TWILIO_AUTH_TOKEN and [twilio].phone_number")  # fmt: skip
-        app = create_app(
-            services, twilio_auth_token=auth_token, drain=drain, transfers=transfers
-        )
+        app = create_app(services, twilio_auth_token=auth_token, drain=drain, transfers=transfers)
         timeout_s = services.config.server.drain_timeout_s
         await nursery.start(drain_on_sigterm, drain, timeout_s, drained)
         await serve(app, hc, shutdown_trigger=drained.wait, task_status=task_status)

@@ -11,7 +11,9 @@ the Dialogue at once, and the audio to a recogniser, whose transcripts follow.
 
 The recogniser is one of two (``Recognizer``): ``UtteranceRecognizer`` (offline: each
 utterance the VAD cut, decoded whole in worker processes) or ``DeepgramRecognizer``
-(Deepgram's live stream, asked for a final as soon as the VAD hears the caller stop).
+(Deepgram's live stream, asked for a final as soon as the VAD hears the caller stop),
+behind ``FallbackRecognizer``, which hands the rest of the call to the offline one if
+Deepgram gives up.
 """
 
 from __future__ import annotations

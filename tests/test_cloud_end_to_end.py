@@ -8,6 +8,7 @@ fallback voice run in worker threads. Then the faults a call must survive.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,14 +25,22 @@ from receptionist.llm import FALLBACK
 from receptionist.runtime import open_services
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.server import serve_app
-from tests.helpers.calls import NOW, capture_logs, unchecked_call, utterances
+from tests.helpers.calls import NOW, call, capture_logs
 
-# Whole calls on the real clock against three fakes: a loaded machine can make one late.
-# Known to fail about one full run in two on the 2-core machine, never alone; to be fixed
-# (issue 10 note). Rerun rather than hide it.
+# Whole calls on the real clock against three fakes. One cause of their flakiness is found
+# and fixed (REPLY_QUIET_S); another is not: now and then the goodbye turn's log has no
+# total (6 turns of 7 counted), seen about one run in ten on the loaded 2-core machine,
+# cause not found (issue 10 note). Rerun rather than hide it.
 pytestmark = pytest.mark.flaky(reruns=2)
 
 TEST_LIMIT_S = 60
+REPLY_QUIET_S = 1.5
+"""How long the caller waits, after the agent's last audio, before taking its turn. The
+offline tests' 0.5 s is too short here: "Let me check." is followed by the tool, a second
+model request and its first sentence's synthesis, on the real clock; on a loaded machine
+that gap passed 0.5 s, the caller spoke into the reply (a barge-in) and the call's turns
+no longer matched the script (seen as 6 turns of 7). A 0.7 s delay on that reply
+reproduces it every time with 0.5 s; this wait leaves room for twice that."""
 TUESDAY = NOW.date().replace(day=1, month=12)
 """NOW is Tuesday 24 November; "next Tuesday" is the 1st of December."""
 
@@ -54,9 +63,7 @@ async def booking_call(fakes: CloudFakes, config: Config) -> tuple[CallerReport,
             config = fakes.configure(config)
             async with open_services(config, now=NOW) as services:
                 server = (await nursery.start(serve_app, services, "127.0.0.1", 0))[0]
-                # Not under the loop check yet: the openai SDK's first stream holds the loop
-                # about 70 ms (Speculation.run), to be taken off it separately.
-                report = await unchecked_call(server, utterances("booking_call.wav"))
+                report = await call(server, "booking_call.wav", reply_quiet_s=REPLY_QUIET_S)
             nursery.cancel_scope.cancel()
     return report, logs
 
@@ -120,6 +127,25 @@ async def test_deepgram_dropping_mid_call_reconnects(fakes, cloud_config):
     assert [e["event"] for e in logs if e["event"] == "deepgram.reconnecting"] == [
         "deepgram.reconnecting"
     ]
+
+
+async def test_deepgram_dying_mid_call_switches_to_the_offline_recogniser(fakes, cloud_config):
+    """Deepgram drops after "ten o'clock" and refuses every reconnect: the rest of the call
+    is heard offline (the caller's audio since Deepgram's last final included), and the
+    booking is made."""
+    fakes.deepgram.down_after_s = 8.0  # the script's clock: "ten o'clock" ends at 7.7 s
+    config = replace(cloud_config, deepgram=replace(cloud_config.deepgram, reconnect_attempts=2))
+    report, logs = await booking_call(fakes, config)
+
+    assert report.closed_by_server
+    assert_booked(config)
+    (connection,) = fakes.deepgram.connections
+    assert connection.closed == (1011, "NET-0000")
+    assert fakes.deepgram.refused == [503, 503]
+    (fallback,) = [e for e in logs if e["event"] == "stt.fallback"]
+    assert "2 reconnects failed" in fallback["error"]
+    assert [e for e in logs if e["event"] == "listener.transcript"], "heard offline"
+    assert not [e for e in logs if e["event"] == "call.crashed"]
 
 
 @pytest.mark.parametrize("fault", [Fault.UNAUTHORIZED, Fault.SERVER_ERROR])

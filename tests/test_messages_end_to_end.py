@@ -15,7 +15,8 @@ import trio
 
 from receptionist.config import Config
 from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
-from receptionist.devtools.fakes.deepgram import FakeDeepgram, load_script, utterance
+from receptionist.devtools.fakes.deepgram import FakeDeepgram
+from receptionist.devtools.fakes.deepgram_script import load_script, utterance
 from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs
 from receptionist.devtools.fakes.openai import FakeOpenAI
 from receptionist.devtools.replay import replay_config

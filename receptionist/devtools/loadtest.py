@@ -43,7 +43,7 @@ from receptionist.config import Config, load_config
 from receptionist.devtools.bench.cloud_capacity import PerCallDeepgram
 from receptionist.devtools.bench.process import ROOT
 from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
-from receptionist.devtools.fakes.deepgram import load_script
+from receptionist.devtools.fakes.deepgram_script import load_script
 from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs
 from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted, ToolCallScript
 from receptionist.devtools.loadtest_figures import (

@@ -99,4 +99,3 @@ def _step(event: dict[str, Any]) -> str:
             return "after hours: no transfer, back to the receptionist for a message"
         case other:
             return f"{other}: {event.get('error', '')}"
-

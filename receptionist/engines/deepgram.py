@@ -58,6 +58,11 @@ class DeepgramSettings:
     """How long a hang-up waits for Deepgram's last results and Metadata."""
     chunk_frames: int = 1
     """20 ms frames per audio message (``deepgram.chunk_ms``)."""
+    stall_timeout_s: float = 2.0
+    """A stream that sends nothing this long after a Finalize has stalled (Deepgram answers
+    one in a few hundred ms): it is closed and reconnected, like a drop."""
+    stalls_to_give_up: int = 2
+    """Stalled streams in a row after which the call stops waiting for Deepgram."""
 
     def backoff(self, attempt: int) -> float:
         """The pause before reconnect number ``attempt`` (1-based)."""

@@ -13,6 +13,7 @@ settings, the resend buffer and the transcript assembly (I/O-free) in ``deepgram
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
@@ -93,7 +94,9 @@ class DeepgramRecognizer:
         A drop, a refused (5xx, 429) or failed handshake is retried with exponential
         backoff, the audio meanwhile buffered and resent; a malformed message is logged and
         skipped. SpeechRecognitionError is raised, for the call's error boundary, when a
-        refusal is final (401, 400...) or ``reconnect_attempts`` reconnects in a row failed.
+        refusal is final (401, 400...), ``reconnect_attempts`` reconnects in a row failed,
+        or ``stalls_to_give_up`` streams in a row stalled (nothing for ``stall_timeout_s``
+        after a Finalize; the unanswered Finalize goes again on the next connection).
         A closed transcript channel propagates too, unless the caller has hung up.
     """
 
@@ -109,6 +112,10 @@ class DeepgramRecognizer:
         self._healthy = False
         """The current connection has delivered a message: it works, retries start over."""
         self._origin_pending = True
+        self._answer_due = math.inf
+        """When the stream has stalled unless a message comes (a Finalize is unanswered)."""
+        self._reading: trio.CancelScope | None = None
+        self._stalled = False
         self._done = trio.Event()
         self._costs = frame_costs.current()
 
@@ -153,14 +160,17 @@ class DeepgramRecognizer:
         Raises:
             SpeechRecognitionError: refused for good (bad key...), or every reconnect failed.
         """
-        failures = 0
+        failures = stalls = 0
         try:
             while not self._hung_up.is_set():
-                self._healthy = False
+                self._healthy = self._stalled = False
                 why = await self._connect_once(task_status)
                 if self._hung_up.is_set():
                     return
                 failures = 1 if self._healthy else failures + 1
+                stalls = stalls + 1 if self._stalled else 0
+                if stalls >= self._settings.stalls_to_give_up:
+                    raise SpeechRecognitionError(f"{why} ({stalls} streams in a row)")
                 if failures > self._settings.reconnect_attempts:
                     raise SpeechRecognitionError(f"{why} ({failures - 1} reconnects failed)")
                 delay = self._settings.backoff(failures)
@@ -182,6 +192,7 @@ class DeepgramRecognizer:
                 self.stats.connections += 1
                 log.info("deepgram.connected", connection=self.stats.connections)
                 self._origin_pending = True  # Deepgram's clock restarts on every connection
+                self._answer_due = math.inf
                 if not self._started:
                     self._started = True
                     task_status.started()
@@ -243,10 +254,18 @@ class DeepgramRecognizer:
             if isinstance(item, InboundAudio) or item == FINALIZE:
                 self.backlog.put_back(item)
 
+    def _expect_answer_by(self, due: float) -> None:
+        self._answer_due = due
+        if self._reading is not None:
+            self._reading.deadline = due
+
     def _sent(self, batch: list[Outgoing]) -> None:
         if not batch:
             self.stats.keepalives += 1
             return
+        if batch == [FINALIZE] and not self._hung_up.is_set():
+            due = trio.current_time() + self._settings.stall_timeout_s
+            self._expect_answer_by(min(self._answer_due, due))
         first = batch[0]
         if isinstance(first, InboundAudio):
             self.stats.frames_sent += len(batch)
@@ -259,13 +278,22 @@ class DeepgramRecognizer:
     async def _read(self, ws: WebSocketConnection) -> str:
         """The one task that receives, until the connection ends; returns why it did."""
         while True:
-            try:
-                data = await ws.get_message()
-            except ConnectionClosed as exc:
-                if exc.reason is None:
-                    return describe_close(None, None)
-                return describe_close(exc.reason.code, exc.reason.reason)
+            with trio.CancelScope(deadline=self._answer_due) as reading:
+                self._reading = reading  # a Finalize sent meanwhile sets its deadline
+                try:
+                    data = await ws.get_message()
+                except ConnectionClosed as exc:
+                    if exc.reason is None:
+                        return describe_close(None, None)
+                    return describe_close(exc.reason.code, exc.reason.reason)
+                finally:
+                    self._reading = None
+            if reading.cancelled_caught:
+                self._stalled = True
+                self.backlog.put_back(FINALIZE)  # ask the next connection
+                return f"Deepgram stalled: nothing for {self._settings.stall_timeout_s} s"
             self._healthy = True
+            self._answer_due = math.inf
             if await self._on_message(data):
                 return "closed after CloseStream"
 
@@ -306,6 +334,7 @@ class DeepgramRecognizer:
     async def _finish(self) -> None:
         """Hang-up: CloseStream after the audio still queued, then wait for the end."""
         self._hung_up.set()
+        self._expect_answer_by(math.inf)  # from here the close timeout governs
         self.backlog.put(CLOSE_STREAM)
         await self._done.wait()
 

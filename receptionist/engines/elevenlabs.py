@@ -6,13 +6,17 @@ by chunk as it arrives, untouched. The request shape follows the official OpenAP
 SDK (``tests/protocol_samples/elevenlabs/http_stream_request.txt``).
 
 One ``httpx.AsyncClient`` serves the whole process: a sentence on a kept-alive connection
-costs one request round trip, not a TCP and TLS handshake as well.
+costs one request round trip, not a TCP and TLS handshake as well. A barge-in that cuts a
+body mid-stream closes its HTTP/1.1 connection (an unfinished body cannot be reused), so
+the engine opens a spare one right after the cut, while the caller is still talking, with
+a small request of its own (``GET /v1/models``): the next sentence finds it in the pool.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import suppress
 from urllib.parse import quote
 
 import httpx
@@ -38,6 +42,13 @@ drop it between most turns of a call and pay a new TLS handshake on the next rep
 CLOSE_TIMEOUT_S = 1.0
 """Closing a response only closes or returns a socket; bounded all the same."""
 ERROR_BODY_LIMIT = 4096
+SPARES_PENDING = 1
+"""Spare connections asked for and not yet opened. One stands in for the connection a cut
+closed; cuts in quick succession need no more (a reply is one sentence at a time)."""
+SPARE_PATH = "/v1/models"
+"""A small, free, read-only request (the models list) whose answer leaves its connection
+open in the pool."""
+SPARE_TIMEOUT_S = CONNECT_TIMEOUT_S + 2.0
 """Bytes of an error response kept for the message: enough for ElevenLabs' JSON detail."""
 
 log = structlog.get_logger()
@@ -72,6 +83,9 @@ class ElevenLabsEngine:
             limits=httpx.Limits(keepalive_expiry=KEEPALIVE_S),
             transport=transport,
         )
+        self._spares_send, self._spares_recv = trio.open_memory_channel[None](SPARES_PENDING)
+        self._warming: trio.CancelScope | None = None
+        self.spares_opened = 0
 
     async def __aenter__(self) -> ElevenLabsEngine:
         return self
@@ -81,7 +95,29 @@ class ElevenLabsEngine:
 
     async def aclose(self) -> None:
         """Close the kept-alive connections. The engine cannot be used afterwards."""
+        if self._warming is not None:
+            self._warming.cancel()
         await self._client.aclose()
+
+    async def keep_connections_warm(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Open a spare connection after each cut (see the module), until ``aclose``.
+        Without it running, cuts cost the next sentence a new connection, as before."""
+        with trio.CancelScope() as self._warming, self._spares_recv:
+            task_status.started()
+            async for _cut in self._spares_recv:
+                await self._open_spare()
+
+    async def _open_spare(self) -> None:
+        with trio.move_on_after(SPARE_TIMEOUT_S):
+            try:
+                response = await self._client.get(SPARE_PATH, headers={"xi-api-key": self._api_key})
+            except httpx.HTTPError as exc:  # the next sentence will connect, or fail, itself
+                log.debug("elevenlabs.spare_failed", error=self._redact(str(exc)))
+                return
+            self.spares_opened += 1
+            log.debug("elevenlabs.spare_opened", status=response.status_code)
 
     async def stream_ulaw(self, text: str) -> AsyncGenerator[bytes, None]:
         """Speak ``text``: yield mu-law chunks as they arrive; see ``SpeechEngine``.
@@ -97,12 +133,16 @@ class ElevenLabsEngine:
             return  # ElevenLabs rejects empty text with a 422; there is nothing to say
         response = await self._send(text)
         chunks = response.aiter_bytes()
+        ended = False
         try:
             if not response.is_success:
                 raise await self._status_error(response, chunks)
             while (chunk := await self._next_chunk(chunks)) is not None:
                 yield chunk
+            ended = True
         finally:
+            if response.is_success and not ended:
+                self._ask_for_spare()
             # Closes the connection at once: an unfinished body cannot be reused, and
             # draining it would keep ElevenLabs generating. httpx's body iterators, nested
             # async generators, are left suspended when we stop mid-body; trio's asyncgen
@@ -110,6 +150,11 @@ class ElevenLabsEngine:
             # hold no resource once the connection is closed here.
             with trio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
                 await response.aclose()
+
+    def _ask_for_spare(self) -> None:
+        """The body was cut (a barge-in, a stall, a broken stream): its connection closes."""
+        with suppress(trio.WouldBlock):  # a spare is already on its way
+            self._spares_send.send_nowait(None)
 
     async def _send(self, text: str) -> httpx.Response:
         request = self._client.build_request(
@@ -215,3 +260,15 @@ async def close_speech_engine(engine: SpeechEngine) -> None:
         engine = engine.primary
     if isinstance(engine, ElevenLabsEngine):
         await engine.aclose()
+
+
+async def keep_speech_engine_warm(
+    engine: SpeechEngine, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Run what keeps ``build_speech_engine``'s connections warm (``open_services``)."""
+    if isinstance(engine, FallbackSpeechEngine):
+        engine = engine.primary
+    if isinstance(engine, ElevenLabsEngine):
+        await engine.keep_connections_warm(task_status=task_status)
+    else:
+        task_status.started()

@@ -51,6 +51,10 @@ class Transaction(Protocol):
     def insert_message(self, message: LeaveMessage, now: datetime) -> int:
         """Keep a message for the clinic (its request id is ignored); returns its id."""
 
+    def phones(self) -> list[tuple[int, str]]:
+        """(id, phone) of every appointment, cancelled ones too (phone_migration.py)."""
+
+    def set_phone(self, appointment_id: int, phone: str) -> None: ...
     def add_outbox(
         self, topic: str, key: str, payload: Mapping[str, Any], now: datetime
     ) -> None: ...

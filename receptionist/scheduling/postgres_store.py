@@ -220,6 +220,18 @@ class PostgresTransaction:
         assert row is not None
         return int(row[0])
 
+    def phones(self) -> list[tuple[int, str]]:
+        rows = self._conn.execute(
+            "SELECT id, phone FROM appointments WHERE clinic = %s ORDER BY id", (self._clinic,)
+        ).fetchall()
+        return [(int(row[0]), str(row[1])) for row in rows]
+
+    def set_phone(self, appointment_id: int, phone: str) -> None:
+        self._conn.execute(
+            "UPDATE appointments SET phone = %s WHERE clinic = %s AND id = %s",
+            (phone, self._clinic, appointment_id),
+        )
+
     def add_outbox(self, topic: str, key: str, payload: Mapping[str, Any], now: datetime) -> None:
         self._conn.execute(
             "INSERT INTO outbox (clinic, topic, key, payload, next_attempt_at, created_at)"

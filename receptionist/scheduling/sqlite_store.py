@@ -162,6 +162,15 @@ class SqliteTransaction:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
+    def phones(self) -> list[tuple[int, str]]:
+        rows = self._conn.execute("SELECT id, phone FROM appointments ORDER BY id").fetchall()
+        return [(row["id"], row["phone"]) for row in rows]
+
+    def set_phone(self, appointment_id: int, phone: str) -> None:
+        self._conn.execute(
+            "UPDATE appointments SET phone = ? WHERE id = ?", (phone, appointment_id)
+        )
+
     def add_outbox(self, topic: str, key: str, payload: Mapping[str, Any], now: datetime) -> None:
         self._conn.execute(
             "INSERT INTO outbox (topic, key, payload, next_attempt_at, created_at)"

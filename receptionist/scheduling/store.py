@@ -30,6 +30,7 @@ from receptionist.scheduling.backend import CallOutcome, Transaction, TransferRo
 from receptionist.scheduling.database import open_backend
 from receptionist.scheduling.messages import Appointment, LeaveMessage, RejectReason
 from receptionist.scheduling.outbox import OutboxItem
+from receptionist.scheduling.phone_migration import PhoneMigration, normalise_phones
 from receptionist.scheduling.slots import (
     Rejection,
     Span,
@@ -120,6 +121,11 @@ class AppointmentStore:
     def upgrade(self) -> tuple[int, int]:
         """Bring the schema to this release's version (``receptionist db upgrade``)."""
         return self._backend.upgrade()
+
+    def normalise_phones(self) -> PhoneMigration:
+        """Rewrite stored numbers in E.164 with the clinic's country (phone_migration.py)."""
+        with self._backend.transaction(write=True) as tx:
+            return normalise_phones(tx, self._config.clinic.country)
 
     def is_open_on(self, day: date) -> bool:
         return self._config.clinic.hours[day.weekday()] is not None

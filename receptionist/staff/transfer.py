@@ -71,9 +71,7 @@ class WarmTransfers:
         self._nursery = nursery
         self._now = now
         clinic = config.clinic
-        self.warm = bool(
-            clinic.transfer_mode == "warm" and rest and config.twilio.phone_number
-        )
+        self.warm = bool(clinic.transfer_mode == "warm" and rest and config.twilio.phone_number)
 
     async def after_stream(self, call_sid: str, end: EndCall, base_url: str) -> str:
         """The TwiML that hands the caller over (``end.reason`` is TRANSFER)."""

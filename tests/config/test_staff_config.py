@@ -42,7 +42,9 @@ def test_the_account_sid_comes_from_the_environment() -> None:
 def test_transfers_are_warm_with_a_twenty_second_ring_by_default() -> None:
     clinic = parse_config(RAW).clinic
     assert (clinic.transfer_mode, clinic.transfer_timeout_s, clinic.hold_music_url) == (
-        "warm", 20, ""
+        "warm",
+        20,
+        "",
     )
 
 
@@ -53,5 +55,7 @@ def test_transfer_keys_are_checked() -> None:
         ))  # fmt: skip
     lines = str(raised.value).splitlines()
     assert [line.split(":")[0] for line in lines] == [
-        "clinic.transfer_mode", "clinic.transfer_timeout_s", "clinic.hold_music_url"
+        "clinic.transfer_mode",
+        "clinic.transfer_timeout_s",
+        "clinic.hold_music_url",
     ]

@@ -5,9 +5,7 @@ Listener actor with the Deepgram recogniser against the fake Deepgram server on 
 from __future__ import annotations
 
 import json
-import math
 import statistics
-from array import array
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
@@ -20,15 +18,10 @@ import trio
 from structlog.testing import capture_logs
 
 from receptionist.config import Config, DeepgramConfig, VadConfig, parse_config
-from receptionist.devtools.fakes.deepgram import (
-    FakeDeepgram,
-    ScriptedUtterance,
-    load_script,
-    utterance,
-)
+from receptionist.devtools.fakes.deepgram import FakeDeepgram
+from receptionist.devtools.fakes.deepgram_script import load_script, utterance
 from receptionist.devtools.replay import load_caller_audio
 from receptionist.engines import deepgram_protocol as dp
-from receptionist.engines.audio import pcm16_to_ulaw
 from receptionist.engines.deepgram import (
     Backlog,
     DeepgramSettings,
@@ -41,7 +34,6 @@ from receptionist.engines.vad import FrameVad, load_vad, new_segmenter
 from receptionist.errors import ConfigError, SpeechRecognitionError
 from receptionist.messages import (
     FRAME_BYTES,
-    ULAW_SILENCE,
     Expectation,
     InboundAudio,
     ListenFor,
@@ -50,16 +42,12 @@ from receptionist.messages import (
     Transcript,
 )
 from stages.listener import ListenerEngines, run_listener
+from tests.helpers.listening import FRAME_S, SILENCE, LoudVad, frames_for
 from tests.helpers.paths import PROJECT_ROOT, SAMPLES
 
 DEADLINE_S = 60  # on the autojump clock: a minute of call time, milliseconds of real time
 KEY = "dg-test-0123456789abcdef"
 SAMPLE_DIR = SAMPLES / "deepgram"
-FRAME_S = 0.02
-SPEECH = pcm16_to_ulaw(
-    array("h", (int(8000 * math.sin(2 * math.pi * 300 * n / 8000)) for n in range(160))).tobytes()
-)
-SILENCE = ULAW_SILENCE * FRAME_BYTES
 TRANSCRIPTS = {
     "results_final_mulaw8k_empty.json": "",
     "results_final_mulaw8k_ensure_domestic_tranquility.json": "Ensure domestic tranquility.",
@@ -277,19 +265,6 @@ def test_speech_ended_at_prefers_the_local_vad() -> None:
 
 
 # --- The actor against the fake server ----------------------------------------------------
-
-
-def frames_for(script: list[ScriptedUtterance], seconds: float) -> list[bytes]:
-    """Tone where the script has speech (the local VAD hears it), silence elsewhere."""
-    times = (n * FRAME_S for n in range(round(seconds / FRAME_S)))
-    return [SPEECH if any(u.start <= t < u.end for u in script) else SILENCE for t in times]
-
-
-class LoudVad:
-    """Speech is anything louder than silence: the test audio is a tone or digital silence."""
-
-    async def probability(self, pcm16: bytes) -> float:
-        return 1.0 if max(array("h", pcm16)) > 1000 else 0.0
 
 
 async def listen(

@@ -37,5 +37,8 @@ async def call(server: str, fixture: str, **caller: object) -> CallerReport:
 
 
 async def unchecked_call(server: str, audio: list[bytes], **caller: object) -> CallerReport:
-    twilio = TwilioCaller(server, paced=False, reply_quiet_s=0.5, **caller)  # type: ignore[arg-type]
+    """``caller``: TwilioCaller's options; unpaced, and a reply is over after 0.5 s of quiet
+    unless ``reply_quiet_s`` says otherwise."""
+    options: dict[str, object] = {"paced": False, "reply_quiet_s": 0.5, **caller}
+    twilio = TwilioCaller(server, **options)  # type: ignore[arg-type]
     return await twilio.run(audio)

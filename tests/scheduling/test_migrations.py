@@ -138,7 +138,9 @@ def test_the_db_upgrade_command(empty: str, capsys: pytest.CaptureFixture[str]) 
     assert main(command) == 0
     assert capsys.readouterr().out.splitlines() == [
         f"{empty}: schema upgraded from version 0 to {LATEST}",
+        f"{empty}: 0 phone numbers rewritten in E.164 (US)",
         f"{empty}: schema already at version {LATEST}",
+        f"{empty}: 0 phone numbers rewritten in E.164 (US)",
     ]
 
 

@@ -69,7 +69,8 @@ def test_everything_is_copied_once(sqlite_file: Path, target: Config) -> None:
 
     with AppointmentStore(target, now=Clock(NOW), outbox_topics=TOPICS) as store:
         assert [(a.id, f"{a.start:%H:%M}") for a in store.appointments()] == [
-            (1, "10:00"), (2, "14:00")  # the moved one where it went; the cancelled gone
+            (1, "10:00"),
+            (2, "14:00"),  # the moved one where it went; the cancelled gone
         ]
         # Ids kept, and the next booking gets a new one: the calendar names events by id.
         assert book(store, at(TUESDAY, "15:00")).id == 4
@@ -131,9 +132,7 @@ def test_an_old_file_or_a_sqlite_target_is_refused(
         import_sqlite(sqlite_file, clinic_config(tmp_path / "other.sqlite3"))
 
 
-def test_the_command(
-    sqlite_file: Path, target: Config, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_command(sqlite_file: Path, target: Config, capsys: pytest.CaptureFixture[str]) -> None:
     url = target.scheduler.database
     command = ["--config", str(PROJECT_ROOT / "config.toml"), "db", "import-sqlite",
                str(sqlite_file), "--set", f"scheduler.database={url}"]  # fmt: skip

@@ -23,10 +23,12 @@ def test_each_step_is_taken_once(make_store) -> None:  # type: ignore[no-untyped
     first, second = make_store(), make_store()
     first.start_transfer(SID, "+15551234567", "dialling")
     assert first.move_transfer(SID, ("dialling",), "dialling", STAFF_SID) == (
-        "+15551234567", STAFF_SID
+        "+15551234567",
+        STAFF_SID,
     )
     assert second.move_transfer(SID, ("dialling", "answered"), "returned") == (
-        "+15551234567", STAFF_SID
+        "+15551234567",
+        STAFF_SID,
     )
     assert first.move_transfer(SID, ("dialling", "answered"), "returned") is None
     assert second.move_transfer(SID, ("returned",), "ended") == ("+15551234567", STAFF_SID)

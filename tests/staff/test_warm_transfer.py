@@ -77,15 +77,11 @@ def config(project_config: Config, tmp_path: Path, fake: FakeTwilioRest) -> Conf
 
 
 @pytest.fixture
-async def server(
-    nursery: trio.Nursery, config: Config
-) -> tuple[str, CallServices]:
+async def server(nursery: trio.Nursery, config: Config) -> tuple[str, CallServices]:
     return await start_server(nursery, config)
 
 
-async def stream_ends_in_transfer(
-    server: str, services: CallServices, fake: FakeTwilioRest
-) -> str:
+async def stream_ends_in_transfer(server: str, services: CallServices, fake: FakeTwilioRest) -> str:
     """The supervisor's save, then Twilio's /call-ended and what it does with our answer."""
     end = EndCall(EndReason.TRANSFER, transfer_to=STAFF, brief=BRIEF)
     await save_outcome(services.store, CALL_SID, end)
@@ -198,9 +194,7 @@ async def test_a_caller_who_hangs_up_while_waiting_stops_the_ringing(
     await stream_ends_in_transfer(url, services, fake)
     await trio.sleep(2)
     fake.hang_up(CALL_SID)
-    await until(fake,
-        lambda: fake.calls[staff_call_sid(fake)].resource["status"] == "canceled"
-    )
+    await until(fake, lambda: fake.calls[staff_call_sid(fake)].resource["status"] == "canceled")
     assert trio.current_time() < 15
 
 

@@ -37,7 +37,8 @@ from receptionist.devtools.bench.figures import LATE_LIMIT_MS, lateness_ms, perc
 from receptionist.devtools.bench.level import run_level
 from receptionist.devtools.bench.process import ROOT, ServerProcess, pin_self, runqueue_wait_s
 from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
-from receptionist.devtools.fakes.deepgram import FakeDeepgram, load_script
+from receptionist.devtools.fakes.deepgram import FakeDeepgram
+from receptionist.devtools.fakes.deepgram_script import load_script
 from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs
 from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted
 from receptionist.devtools.replay import load_caller_audio, split_utterances

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from receptionist.devtools.fakes.deepgram import ScriptedUtterance, utterance
+from receptionist.devtools.fakes.deepgram_script import ScriptedUtterance, utterance
 from receptionist.devtools.fakes.openai import Scripted, ToolCallScript
 from receptionist.devtools.phone_speech import first_takes
 from receptionist.engines.audio import pcm16_to_ulaw

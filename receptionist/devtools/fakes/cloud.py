@@ -16,7 +16,8 @@ from pathlib import Path
 import trio
 
 from receptionist.config import Config
-from receptionist.devtools.fakes.deepgram import FakeDeepgram, load_script
+from receptionist.devtools.fakes.deepgram import FakeDeepgram
+from receptionist.devtools.fakes.deepgram_script import load_script
 from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs
 from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted, ToolCallScript
 

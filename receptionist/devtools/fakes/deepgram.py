@@ -18,7 +18,10 @@ is deterministic whatever the clock:
 - ``CloseStream``: the remaining finals, ``Metadata``, then a normal close.
 - No message for ``idle_timeout_s`` (10 s, as Deepgram): close 1011 ``NET-0001``.
 - Faults: refuse ``reject_connections`` handshakes with ``reject_status``; close the first
-  ``drop_connections`` connections (1011) once each got ``drop_after_s`` of audio.
+  ``drop_connections`` connections (1011) once each got ``drop_after_s`` of audio. An
+  outage: once the script's clock passes ``down_after_s``, the open connection is closed
+  (1011) and every handshake refused (503). A stall: past ``stall_after_s``, every
+  connection stays open, reads on and sends nothing, not even an answer to CloseStream.
 - ``follow_speech``: for a caller who waits for the agent's replies (end-to-end tests,
   replays), whose silences are not the recording's. Once every utterance so far is
   finalised, silence stops the script's clock just before the next one, and the first
@@ -40,15 +43,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
+from receptionist.devtools.fakes.deepgram_script import (
+    Progress,
+    ScriptedUtterance,
+    ScriptedWord,
+    results_message,
+)
 from receptionist.engines.audio import audioop, ulaw_to_pcm16
 
 BYTES_PER_SECOND = 8000
@@ -57,56 +64,6 @@ REQUIRED_QUERY = {"encoding": "mulaw", "sample_rate": "8000", "channels": "1"}
 VOICED_RMS = 100
 """A frame louder than this is speech, for ``follow_speech`` (the fixtures' silences are 0)."""
 BEFORE_START_S = 0.001
-MODEL_INFO = {"name": "2-general-nova", "version": "2024-01-18.26916", "arch": "nova-3"}
-
-
-@dataclass(frozen=True)
-class ScriptedWord:
-    word: str
-    start: float
-    end: float
-
-
-@dataclass(frozen=True)
-class ScriptedUtterance:
-    text: str
-    start: float
-    end: float
-    words: tuple[ScriptedWord, ...]
-
-
-def load_script(path: Path) -> list[ScriptedUtterance]:
-    """A fixture's ``[{"text", "start", "end", "words": [{"word", "start", "end"}]}]``."""
-    return [utterance(**entry) for entry in json.loads(path.read_text(encoding="utf-8"))]
-
-
-def utterance(text: str, start: float, end: float, words: Any = None) -> ScriptedUtterance:
-    """An utterance; without ``words``, they share its time in proportion to their length."""
-    if words:
-        return ScriptedUtterance(text, start, end, tuple(ScriptedWord(**w) for w in words))
-    spoken, at, timed = text.split(), start, []
-    per_char = (end - start) / max(1, sum(len(w) for w in spoken))
-    for word in spoken:
-        timed.append(ScriptedWord(word, round(at, 3), round(at + len(word) * per_char, 3)))
-        at += len(word) * per_char
-    return ScriptedUtterance(text, start, end, tuple(timed))
-
-
-@dataclass
-class _Progress:
-    """How far the script has got with one utterance."""
-
-    started: bool = False
-    interim_words: int = 0
-    """Words in the last interim result."""
-    interim_at: float = -math.inf
-    """Script time of the last interim result."""
-    finalised: int = 0
-    """Words already sent in final results."""
-    ended: bool = False
-    shift: float = 0.0
-    """Script time minus audio time while it is heard (``follow_speech`` moves them apart);
-    results carry audio times, as Deepgram's do."""
 
 
 @dataclass
@@ -141,6 +98,8 @@ class FakeDeepgram:
     reject_connections: int = 0
     drop_after_s: float | None = None
     drop_connections: int = 0
+    down_after_s: float | None = None
+    stall_after_s: float | None = None
     follow_speech: bool = False
     every_call: bool = False
     script_s: float = 0.0
@@ -148,13 +107,13 @@ class FakeDeepgram:
     ``follow_speech`` has paused or moved it."""
     connections: list[FakeConnection] = field(default_factory=list)
     refused: list[int] = field(default_factory=list)
-    _progress: list[_Progress] = field(default_factory=list)
+    _progress: list[Progress] = field(default_factory=list)
 
     async def serve(
         self, *, port: int = 0, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Listen on 127.0.0.1, ``port`` (0: an ephemeral one); ``started`` with the base URL."""
-        self._progress = [_Progress() for _ in self.script]
+        self._progress = [Progress() for _ in self.script]
         async with trio.open_nursery() as nursery:
             server = await nursery.start(serve_websocket, self._handle, "127.0.0.1", port, None)
             task_status.started(f"ws://127.0.0.1:{server.port}")
@@ -163,9 +122,19 @@ class FakeDeepgram:
     def audio_s(self) -> float:
         return sum(len(c.audio) for c in self.connections) / BYTES_PER_SECOND
 
+    @property
+    def down(self) -> bool:
+        """Past ``down_after_s``: every connection is closed and refused."""
+        return self.down_after_s is not None and self.script_s >= self.down_after_s
+
+    @property
+    def stalled(self) -> bool:
+        """Past ``stall_after_s``: nothing more is sent on any connection."""
+        return self.stall_after_s is not None and self.script_s >= self.stall_after_s
+
     def rewind(self) -> None:
         """Start the script again, for the next call."""
-        self._progress = [_Progress() for _ in self.script]
+        self._progress = [Progress() for _ in self.script]
         self.script_s = 0.0
 
     def tick(self, data: bytes) -> None:
@@ -209,6 +178,8 @@ class FakeDeepgram:
     ) -> tuple[int, str, str]:
         if self.reject_status is not None and len(self.refused) < self.reject_connections:
             return self.reject_status, "FAKE_REFUSAL", "Refused, as the test asked."
+        if self.down:
+            return 503, "FAKE_OUTAGE", "Service unavailable, as the test asked."
         if headers.get("authorization") != f"Token {self.api_key}":
             return 401, "INVALID_AUTH", "Invalid credentials."
         wrong = [k for k, v in REQUIRED_QUERY.items() if query.get(k) != v]
@@ -265,7 +236,7 @@ class _Stream:
         fake = self.fake
         own = len(self.conn.audio) / BYTES_PER_SECOND
         dropping = fake.drop_after_s is not None and own >= fake.drop_after_s
-        return dropping and len(fake.connections) <= fake.drop_connections
+        return fake.down or (dropping and len(fake.connections) <= fake.drop_connections)
 
     def _advance(self, now: float) -> None:
         for utt, progress in zip(self.fake.script, self.fake._progress, strict=True):
@@ -291,7 +262,7 @@ class _Stream:
                 self._queue({"type": "UtteranceEnd", "channel": [0, 1],
                              "last_word_end": round(last_end, 3)})  # fmt: skip
 
-    def _final(self, words: tuple[ScriptedWord, ...], progress: _Progress) -> None:
+    def _final(self, words: tuple[ScriptedWord, ...], progress: Progress) -> None:
         progress.finalised += len(words)
         if self.fake.split_finals and len(words) > 1:
             half = len(words) // 2
@@ -315,23 +286,13 @@ class _Stream:
 
     def _results(self, words: list[ScriptedWord], is_final: bool, speech_final: bool,
                  from_finalize: bool = False, *, shift: float = 0.0) -> dict[str, Any]:  # fmt: skip
-        off = self.conn.offset + shift
-        start = words[0].start - off if words else max(0.0, self.fake.audio_s - self.conn.offset)
-        end = words[-1].end - off if words else start
-        return {
-            "type": "Results", "channel_index": [0, 1], "duration": round(end - start, 3),
-            "start": round(start, 3), "is_final": is_final, "speech_final": speech_final,
-            "from_finalize": from_finalize,
-            "channel": {"alternatives": [{
-                "transcript": " ".join(w.word for w in words), "confidence": 0.98,
-                "words": [{"word": w.word.lower(), "start": round(w.start - off, 3),
-                           "end": round(w.end - off, 3), "confidence": 0.98,
-                           "punctuated_word": w.word} for w in words],
-            }]},
-            "metadata": {"request_id": "fake", "model_info": MODEL_INFO, "model_uuid": "fake"},
-        }  # fmt: skip
+        return results_message(words, is_final, speech_final, from_finalize,
+                               offset=self.conn.offset + shift,
+                               empty_at=self.fake.audio_s - self.conn.offset)  # fmt: skip
 
     def _queue(self, message: dict[str, Any], delay: float | None = None) -> None:
+        if self.fake.stalled:
+            return
         due = trio.current_time() + (self.fake.latency_s if delay is None else delay)
         self.out_send.send_nowait((due, message))
 
@@ -347,6 +308,8 @@ class _Stream:
         self.drained.set()
 
     async def _close_stream(self) -> None:
+        if self.fake.stalled:
+            await trio.sleep_forever()  # until the client gives up and closes
         self._finalize(from_finalize=False)
         duration = round(len(self.conn.audio) / BYTES_PER_SECOND, 3)
         metadata = {"type": "Metadata", "transaction_key": "deprecated", "request_id": "fake",

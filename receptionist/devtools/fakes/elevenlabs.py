@@ -5,6 +5,9 @@ describe it (``protocol-samples/elevenlabs/http_stream_request.txt``): ``xi-api-
 header, JSON body with ``text`` and ``model_id``, ``output_format`` query. The answer is a
 chunked stream of 8 kHz mu-law: a tone as long as the text would take to say, in chunks,
 with scripted delays and faults. Errors carry ElevenLabs' JSON ``detail`` bodies.
+``GET /v1/models`` answers a short models list (the engine's spare-connection request).
+``new_connection_delay_s`` holds each new connection's first answer back: the TCP and TLS
+handshakes of a real network, which plain HTTP on 127.0.0.1 does not have.
 
 Built on h11 rather than an ASGI server so a test controls every byte and every pause:
 when the headers go out, each chunk, a hang, a connection cut mid-body.
@@ -33,6 +36,10 @@ import trio
 from receptionist.engines.audio import pcm16_to_ulaw
 
 PATH_PREFIX, PATH_SUFFIX = "/v1/text-to-speech/", "/stream"
+MODELS_PATH = "/v1/models"
+MODELS = [
+    {"model_id": "eleven_flash_v2_5", "name": "Eleven Flash v2.5", "can_do_text_to_speech": True}
+]
 SAMPLE_RATE = 8000
 TONE_HZ = 440
 MAX_REQUEST_BYTES = 65536
@@ -84,6 +91,7 @@ class FakeElevenLabs:
     ms_per_char: int = 60
     fault: Fault = Fault.NONE
     drop_after_chunks: int = 1
+    new_connection_delay_s: float = 0.0
     requests: list[RecordedRequest] = field(default_factory=list)
     connections: int = 0
     events: list[tuple[Any, ...]] = field(default_factory=list)
@@ -107,6 +115,7 @@ class FakeElevenLabs:
         self.connections += 1
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_BYTES)
         async with stream:
+            await trio.sleep(self.new_connection_delay_s)
             try:
                 while (request := await _read_request(conn, stream)) is not None:
                     self.requests.append(request)
@@ -124,6 +133,11 @@ class FakeElevenLabs:
     async def _answer(
         self, conn: h11.Connection, stream: trio.SocketStream, req: RecordedRequest
     ) -> None:
+        if req.method == "GET" and req.path == MODELS_PATH:
+            authorised = req.headers.get("xi-api-key") == self.api_key
+            await _send_json(conn, stream, 200 if authorised else 401,
+                             MODELS if authorised else ERRORS[401])  # fmt: skip
+            return
         status = self._status_for(req)
         if status != 200:
             await _send_json(conn, stream, status, ERRORS.get(status) or _validation(req))

@@ -406,5 +406,3 @@ class FakeTwilioRest:
     def _notify(self) -> None:
         self._changed.set()
         self._changed = trio.Event()
-
-
