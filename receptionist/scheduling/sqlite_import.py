@@ -1,10 +1,10 @@
 """``receptionist db import-sqlite PATH``: a clinic's SQLite file into the PostgreSQL store.
 
 For the move from one server to several (issue 14): the appointments, the outbox, the call
-outcomes and the call records of the SQLite file are copied into the database of ``[scheduler]
+outcomes, the messages callers left and the call records of the SQLite file are copied into the database of ``[scheduler]
 database``, at this release's schema on both sides, in one transaction: all of it or nothing.
 
-Appointment and outbox ids are kept (the calendar's event of a booking is named after its id,
+Appointment, outbox and message ids are kept (the calendar's event of a booking is named after its id,
 so a new id would leave the old event behind) and the identity sequences moved past them.
 A row already in PostgreSQL with the same id and the same identity (a second run) is not
 copied again; a row with the same id but another identity (another clinic's, or a booking
@@ -47,7 +47,7 @@ class ImportReport:
         return [
             f"{table}: {self.copied.get(table, 0)} copied,"
             f" {self.already.get(table, 0)} already there"
-            for table in ("appointments", "outbox", "call_outcomes", "calls")
+            for table in ("appointments", "outbox", "call_outcomes", "clinic_messages", "calls")
         ]
 
 
@@ -159,7 +159,7 @@ def _copy(
 
 def _advance_identities(conn: psycopg.Connection[Any]) -> None:
     """Kept ids were written past the sequences: the next booking must not reuse one."""
-    for name in ("appointments", "outbox"):
+    for name in ("appointments", "outbox", "clinic_messages"):
         conn.execute(
             f"SELECT setval(pg_get_serial_sequence('{name}', 'id'),"
             f" greatest((SELECT max(id) FROM {name}), 1))"
@@ -202,14 +202,26 @@ def _tables(clinic: str) -> tuple[_Table, ...]:
         _Table(
             "call_outcomes",
             "call_sid",
-            "SELECT call_sid, reason, transfer_to, recorded_at FROM call_outcomes",
+            "SELECT call_sid, reason, transfer_to, brief, recorded_at FROM call_outcomes",
             # No clinic column: a call SID is unique across Twilio.
-            "INSERT INTO call_outcomes (call_sid, reason, transfer_to, recorded_at)"
-            " VALUES (%s, %s, %s, %s)",
+            "INSERT INTO call_outcomes (call_sid, reason, transfer_to, brief, recorded_at)"
+            " VALUES (%s, %s, %s, %s, %s)",
             "reason, transfer_to",
-            lambda r: (r[0], r[1], _at(r[2])),
+            lambda r: (r[0], r[1], r[2], _at(r[3])),
             lambda new, old: (new[0], new[1]) == old,
             has_clinic=False,
+        ),
+        _Table(
+            "clinic_messages",
+            "id",
+            "SELECT id, call_sid, name, phone, about, reason, created_at"
+            " FROM clinic_messages ORDER BY id",
+            # Ids kept: the message's outbox row names it.
+            "INSERT INTO clinic_messages (id, clinic, call_sid, name, phone, about, reason,"
+            " created_at) OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            "clinic, call_sid, created_at",
+            lambda r: (*r[:5], _at(r[5])),
+            same_clinic_and(0, 5),
         ),
         _Table(
             "calls",

@@ -178,8 +178,7 @@ def test_end_call_and_transfer() -> None:
     assert check("transfer_to_human", {}, before_opening) == Invalid(
         "the clinic is closed: nobody can take the call; offer a message"
     )
-    context = ToolContext(WITH_TRANSFER, NOW, None)
-    assert check("transfer_to_human", {"reason": "an insurance question"}, context) == (
+    assert check("transfer_to_human", {"reason": "an insurance question"}, during_hours) == (
         Transfer("+15550001111", "an insurance question")
     )
 

@@ -11,7 +11,12 @@ from receptionist.cli import main
 from receptionist.config import Config
 from receptionist.errors import ImportConflict, StoreUnavailable
 from receptionist.records.store import CallSummary, RecordStore
-from receptionist.scheduling.messages import Appointment
+from receptionist.scheduling.messages import (
+    Appointment,
+    LeaveMessage,
+    MessageReason,
+)
+from receptionist.scheduling.slots import Rejection
 from receptionist.scheduling.sqlite_import import import_sqlite
 from receptionist.scheduling.store import AppointmentStore
 from tests.helpers.clinic import OTHER_PHONE, PHONE, TUESDAY, Clock, at, book, clinic_config, query
@@ -34,7 +39,9 @@ def sqlite_file(tmp_path: Path) -> Path:
         assert isinstance(store.move(moved.id, OTHER_PHONE, at(TUESDAY, "14:00")), Appointment)
         assert isinstance(store.cancel(cancelled.id, PHONE), Appointment)
         store.outbox_done(1)
-        store.save_outcome("CAoutcome", ("transfer", "+15550009999"))
+        store.save_outcome("CAoutcome", ("transfer", "+15550009999", None))
+        left = LeaveMessage(1, "CAmessage", "Jane Doe", PHONE, "her results", MessageReason.ASKED)
+        assert not isinstance(store.save_message(left), Rejection)
         assert kept.id == 1
     records = RecordStore(config)
     started = NOW.timestamp()
@@ -61,7 +68,9 @@ def rows(config: Config, sql: str) -> list[tuple[object, ...]]:
 
 def test_everything_is_copied_once(sqlite_file: Path, target: Config) -> None:
     report = import_sqlite(sqlite_file, target)
-    assert report.copied == {"appointments": 3, "outbox": 5, "call_outcomes": 1, "calls": 1}
+    assert report.copied == {
+        "appointments": 3, "outbox": 6, "call_outcomes": 1, "clinic_messages": 1, "calls": 1
+    }  # fmt: skip
 
     again = import_sqlite(sqlite_file, target)  # a second run copies nothing twice
     assert sum(again.copied.values()) == 0
@@ -74,7 +83,7 @@ def test_everything_is_copied_once(sqlite_file: Path, target: Config) -> None:
         ]
         # Ids kept, and the next booking gets a new one: the calendar names events by id.
         assert book(store, at(TUESDAY, "15:00")).id == 4
-        assert store.take_outcome("CAoutcome") == ("transfer", "+15550009999")
+        assert store.take_outcome("CAoutcome") == ("transfer", "+15550009999", None)
         claimed = store.outbox_claim("calendar", limit=10, lease_s=30)
     assert [item.key for item in claimed] == ["appointment:2", "appointment:3", "appointment:4"]
     assert claimed[0].payload["appointment"]["id"] == 2  # the oldest undone of appointment 2
@@ -125,7 +134,10 @@ def test_conflicting_rows_are_refused_and_nothing_is_written(
 def test_an_old_file_or_a_sqlite_target_is_refused(
     sqlite_file: Path, target: Config, tmp_path: Path
 ) -> None:
-    query(str(sqlite_file), "DELETE FROM schema_version WHERE version = 4")
+    query(
+        str(sqlite_file),
+        "DELETE FROM schema_version WHERE version = (SELECT max(version) FROM schema_version)",
+    )
     with pytest.raises(StoreUnavailable, match="db upgrade"):
         import_sqlite(sqlite_file, target)
     with pytest.raises(StoreUnavailable, match="into a PostgreSQL store"):
@@ -140,6 +152,6 @@ def test_the_command(sqlite_file: Path, target: Config, capsys: pytest.CaptureFi
     assert main(command) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "appointments: 3 copied, 0 already there"
-    assert out[4] == f"dry run: nothing written to {url}"
+    assert out[5] == f"dry run: nothing written to {url}"
     assert out[-1] == f"imported {sqlite_file} into {url}"
     assert rows(target, "SELECT count(*) FROM appointments") == [(3,)]
