@@ -1,16 +1,18 @@
 """``receptionist db import-sqlite PATH``: a clinic's SQLite file into the PostgreSQL store.
 
 For the move from one server to several (issue 14): the appointments, the outbox, the call
-outcomes, the messages callers left and the call records of the SQLite file are copied into the database of ``[scheduler]
-database``, at this release's schema on both sides, in one transaction: all of it or nothing.
+outcomes, the messages callers left and the call records of the SQLite file are copied into
+the database of ``[scheduler] database``, at this release's schema on both sides, in one
+transaction: all of it or nothing.
 
-Appointment, outbox and message ids are kept (the calendar's event of a booking is named after its id,
-so a new id would leave the old event behind) and the identity sequences moved past them.
-A row already in PostgreSQL with the same id and the same identity (a second run) is not
-copied again; a row with the same id but another identity (another clinic's, or a booking
-made in PostgreSQL meanwhile), or an appointment overlapping an active one there, is a
-conflict: nothing is written and each conflict is named. A dry run does the same work and
-rolls it back, so it finds the same conflicts.
+Appointment, outbox and message ids are kept (the calendar's event of a booking is named
+after its id, so a new id would leave the old event behind; a message's outbox row names
+it) and the identity sequences moved past them. A row already in PostgreSQL with the same
+id and the same identity (a second run) is not copied again; a row with the same id but
+another identity (another clinic's, or a booking made in PostgreSQL meanwhile), or an
+appointment overlapping an active one there, is a conflict: nothing is written and each
+conflict is named. A dry run does the same work and rolls it back, so it finds the same
+conflicts.
 """
 
 from __future__ import annotations
