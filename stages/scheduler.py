@@ -86,7 +86,10 @@ async def _answer(
     except StoreUnavailable as exc:
         log.warning("scheduler.store_unavailable", during=request_name, error=str(exc))
         return BookingRejected(request.request_id, RejectReason.STORE_UNAVAILABLE, str(exc))
-    log.info("scheduler.answered", request=request_name, reply=type(reply).__name__)
+    # Why a request was refused (taken, too soon, closed...) is what an operator asks first.
+    refused = reply.reason.value if isinstance(reply, BookingRejected) else None
+    log.info("scheduler.answered", request=request_name, reply=type(reply).__name__,
+             refused=refused)  # fmt: skip
     return reply
 
 

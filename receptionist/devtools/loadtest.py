@@ -125,15 +125,23 @@ def config_overrides(database: str, urls: dict[str, str], callers: int) -> list[
 
 
 def bookable_slots(config: Config, needed: int) -> tuple[tuple[datetime, ...], deque[datetime]]:
-    """CONTESTED slots to race for, and ``needed`` others, from the days after tomorrow."""
+    """CONTESTED slots to race for, and ``needed`` others, from the days after tomorrow.
+
+    Free starts lie on the scheduler's grid, closer together than an appointment lasts: only
+    starts one appointment apart are taken, so no two slots overlap (an overlap is a clean
+    "taken" answer, not a race, and would hide what the test counts)."""
     store = AppointmentStore(config)
+    service = config.service(SERVICE)
+    assert service is not None
+    length = timedelta(minutes=service.minutes)
     found: list[datetime] = []
     day = date.today() + timedelta(days=2)
     with store:
         while len(found) < needed + CONTESTED:
             slots = store.free_slots(SERVICE, day, limit=1000)
-            if isinstance(slots, tuple):
-                found.extend(slots)
+            for start in slots if isinstance(slots, tuple) else ():
+                if not found or start >= found[-1] + length:
+                    found.append(start)
             day += timedelta(days=1)
     return tuple(found[:CONTESTED]), deque(found[CONTESTED:])
 
