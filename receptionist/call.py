@@ -53,6 +53,7 @@ from receptionist.scheduling.messages import SchedulerRequest
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.staff.briefing import CallFacts
 from receptionist.telephony import media_streams as tp
+from receptionist.telephony.connection import MediaConnection
 from receptionist.telephony.stream_tokens import StreamTokens
 from receptionist.telephony.transfers import RESUME_PARAMETER
 from receptionist.turns.cancellation import TurnCancellation
@@ -60,7 +61,7 @@ from stages.dialogue import run_dialogue
 from stages.listener import ListenerEngines, run_listener
 from stages.scheduler import run_scheduler
 from stages.synthesizer import run_synthesizer
-from stages.twilio_io import MediaConnection, run_twilio_io
+from stages.twilio_io import run_twilio_io
 
 log = structlog.get_logger()
 

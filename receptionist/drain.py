@@ -26,7 +26,7 @@ import trio
 from receptionist.engines.tts import SpeechEngine
 from receptionist.messages import FRAME_BYTES, SAMPLE_RATE
 from receptionist.telephony import media_streams as tp
-from stages.twilio_io import MediaConnection
+from receptionist.telephony.connection import MediaConnection
 
 log = structlog.get_logger()
 

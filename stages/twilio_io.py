@@ -10,9 +10,8 @@ buffered.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from time import perf_counter_ns
-from typing import Protocol
 
 import structlog
 import trio
@@ -31,43 +30,11 @@ from receptionist.messages import (
     Outbound,
 )
 from receptionist.telephony import media_streams as tp
+from receptionist.telephony.connection import MediaConnection, TwilioStats
 from receptionist.turns.cancellation import TurnCancellation
 from stages.twilio_writer import TwilioWriter
 
 log = structlog.get_logger()
-
-
-class MediaConnection(Protocol):
-    """What TwilioIO needs of a WebSocket (Quart's websocket object is one).
-
-    ``receive`` and ``send`` raise CallDisconnected once the peer has gone.
-    """
-
-    async def receive(self) -> str | bytes: ...
-
-    async def send(self, data: str) -> None: ...
-
-    async def close(self, code: int) -> None: ...
-
-
-@dataclass(slots=True)
-class TwilioStats:
-    frames_in: int = 0
-    frames_dropped: int = 0
-    malformed: int = 0
-    events_dropped: int = 0
-    frames_out: int = 0
-    frames_late: int = 0
-    """Sent after the turn's previous frame had finished playing: the caller heard a gap."""
-    frames_discarded: int = 0
-    marks_out: int = 0
-    clears: int = 0
-    wakes: int = 0
-    """The writer's timer wakes to pace audio (one per few frames)."""
-    wakes_late: int = 0
-    """Wakes more than a frame after their time: the event loop, or the process waiting for
-    a core, held the audio back (a starved Synthesizer shows as frames_late alone)."""
-    wake_late_max_ms: float = 0.0
 
 
 async def _ignore_end(_end: EndCall) -> None:

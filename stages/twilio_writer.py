@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
-from typing import TYPE_CHECKING
 
 import structlog
 import trio
@@ -25,11 +24,9 @@ from receptionist.messages import (
     OutboundMark,
 )
 from receptionist.telephony import media_streams as tp
+from receptionist.telephony.connection import MediaConnection, TwilioStats
 from receptionist.turns.cancellation import TurnCancellation
 from receptionist.turns.latency import stage_latencies_ms
-
-if TYPE_CHECKING:
-    from stages.twilio_io import MediaConnection, TwilioStats
 
 log = structlog.get_logger()
 

@@ -17,8 +17,8 @@ import trio
 
 from receptionist.logs import configure_logging
 from receptionist.messages import FRAME_BYTES, ULAW_SILENCE, EndCall, OutboundAudio, TurnTimings
+from receptionist.telephony.connection import TwilioStats
 from receptionist.turns.cancellation import TurnCancellation
-from stages.twilio_io import TwilioStats
 from stages.twilio_writer import TwilioWriter
 
 SEND_AHEAD_S = 0.1
