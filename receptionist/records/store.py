@@ -16,9 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from receptionist.config import Config
-from receptionist.scheduling.backend import Backend, Transaction
+from receptionist.scheduling.backend import Backend
 from receptionist.scheduling.database import open_backend
-from receptionist.scheduling.sqlite_store import SqliteTransaction
 
 _SUMMARY = "call_sid, stream_sid, caller, started_at, ended_at, outcome, bookings, recording"
 
@@ -79,21 +78,12 @@ class RecordStore:
         params = (self._clinic, summary.call_sid, summary.stream_sid, summary.caller,
                   summary.started_at, summary.ended_at, summary.outcome, summary.bookings,
                   summary.recording, json.dumps(detail))  # fmt: skip
-        with self._backend.connection() as conn:
-            if not self._postgres:  # autocommit until told otherwise (sqlite_store.py)
-                conn.execute("BEGIN IMMEDIATE")
-            try:
-                added = conn.execute(sql.replace("?", "%s") if self._postgres else sql, params)
-                if added.rowcount and notices:
-                    outbox, now = self._outbox(conn), datetime.now(UTC)
-                    for notice in notices:
-                        outbox.add_outbox(notice.topic, notice.key, notice.payload, now)
-            except BaseException:
-                if not self._postgres and conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            if not self._postgres:
-                conn.execute("COMMIT")
+        with self._backend.transaction(write=True) as tx:
+            added = tx.connection.execute(sql.replace("?", "%s") if self._postgres else sql, params)
+            if added.rowcount and notices:
+                now = datetime.now(UTC)
+                for notice in notices:
+                    tx.add_outbox(notice.topic, notice.key, notice.payload, now)
 
     def calls(
         self, *, day: date | None = None, outcome: str = "", limit: int = 50, offset: int = 0
@@ -128,14 +118,6 @@ class RecordStore:
             (self._clinic, cutoff),
         )
         return [row[0] for row in rows if row[0]]
-
-    def _outbox(self, conn: Any) -> Transaction:
-        """The backend's own outbox insert, on this connection (one transaction)."""
-        if self._postgres:
-            from receptionist.scheduling.postgres_store import PostgresTransaction
-
-            return PostgresTransaction(conn, self._clinic, self._tz)
-        return SqliteTransaction(conn, self._tz)
 
     def local_day(self, epoch: float) -> date:
         return datetime.fromtimestamp(epoch, self._tz).date()

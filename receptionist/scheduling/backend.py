@@ -33,6 +33,11 @@ TransferRow = tuple[str, str]
 class Transaction(Protocol):
     """One database transaction; what the store asks of a backend."""
 
+    @property
+    def connection(self) -> Any:
+        """The transaction's DB-API connection, for the call records (records/store.py):
+        a record and its outbox rows are written in one transaction."""
+
     def busy_spans(self, start: datetime, end: datetime) -> list[Span]: ...
     def appointments(self, not_over_at: datetime | None, phone: str = "") -> list[Appointment]:
         """Active appointments ending after ``not_over_at`` (all: None), optionally of one

@@ -159,6 +159,10 @@ class PostgresTransaction:
         self._clinic = clinic
         self._tz = tz
 
+    @property
+    def connection(self) -> psycopg.Connection[Any]:
+        return self._conn
+
     def busy_spans(self, start: datetime, end: datetime) -> list[Span]:
         rows = self._conn.execute(
             f"SELECT start_at, end_at FROM appointments WHERE clinic = %s AND {_ACTIVE}"

@@ -105,6 +105,10 @@ class SqliteTransaction:
         self._conn = conn
         self._tz = tz
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
+
     def busy_spans(self, start: datetime, end: datetime) -> list[Span]:
         rows = self._conn.execute(
             f"SELECT start_ts, end_ts FROM appointments WHERE {_ACTIVE}"
