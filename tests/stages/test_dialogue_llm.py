@@ -3,7 +3,6 @@ rest of the call played by the test over memory channels (as in test_dialogue_ac
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import trio
@@ -22,19 +21,13 @@ from receptionist.messages import (
     SpeechStopped,
     Transcript,
 )
-from receptionist.scheduling.messages import (
-    BookingConfirmed,
-    BookSlot,
-)
 from tests.helpers.dialogue import dialogue
 from tests.helpers.dialogue_llm import (
     CONFIG,
     GRACE_S,
-    appointment_for,
     greeted,
     llm_dialogue,
 )
-from tests.helpers.llm import BOOK_TUESDAY
 
 
 async def test_a_streamed_reply_becomes_one_turn_then_the_call_ends_after_it() -> None:
@@ -96,31 +89,6 @@ async def test_barge_in_stops_the_model_mid_reply() -> None:
         "Sure. [interrupted]",  # only what the caller heard
         "actually, just tuesday",
     ]
-
-
-async def test_a_booking_sent_before_barge_in_completes_and_is_never_made_twice() -> None:
-    replies = (
-        Scripted(text="Booking that now.", tool_calls=(BOOK_TUESDAY,)),
-        Scripted(text="You're all set."),
-    )
-    async with llm_dialogue(*replies) as (call, fake):
-        await greeted(call)
-        await call.caller_says("yes please book it")
-        request = await call.scheduler.receive()
-        assert isinstance(request, BookSlot)
-        call.turns.audible(2)  # "Booking that now." has begun to play
-        # The caller speaks while the Scheduler is writing the booking.
-        await call.events.send(SpeechStarted(trio.current_time()))
-        assert isinstance(await call.to_twilio.receive(), ClearAudio)
-        await call.events.send(BookingConfirmed(request.request_id, appointment_for(request)))
-        await call.caller_says("did that work?")
-        answer = [s for s in await call.turn() if s.turn_id == 3]
-        assert [s.text for s in answer] == ["You're all set."]
-        assert call.scheduler.statistics().current_buffer_used == 0  # no second BookSlot
-    history = fake.requests[1].body["messages"]
-    tool_result = next(m for m in history if m["role"] == "tool")
-    assert json.loads(tool_result["content"])["booked"]["name"] == "Ada Lovelace"
-    assert history[-1] == {"role": "user", "content": "did that work?"}
 
 
 async def test_a_failing_model_gets_the_fallback_line_and_the_call_goes_on() -> None:
