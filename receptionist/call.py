@@ -36,7 +36,7 @@ from receptionist.errors import (
 )
 from receptionist.frame_costs import FrameCosts, counting
 from receptionist.llm.client import LlmClient
-from receptionist.logs import mask_phone
+from receptionist.logs import current_recording, mask_phone
 from receptionist.messages import (
     DialogueEvent,
     EndCall,
@@ -46,7 +46,7 @@ from receptionist.messages import (
     Outbound,
     Sentence,
 )
-from receptionist.records.collector import CallRecording, current_recording
+from receptionist.records.collector import CallRecording
 from receptionist.records.recorder import Recorder
 from receptionist.records.tap import run_tap
 from receptionist.scheduling.messages import SchedulerRequest

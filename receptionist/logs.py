@@ -1,7 +1,9 @@
 """structlog set-up: JSON lines when stdout is not a terminal, readable console when it is.
 
 Every line logged inside a call carries ``call_sid`` and ``stream_sid``: the call supervisor
-binds them once with ``bind_contextvars`` and trio tasks inherit the context.
+binds them once with ``bind_contextvars`` and trio tasks inherit the context. It also sets
+``current_recording`` (the call's record, records/collector.py), which sees every event
+logged inside the call: this module knows the record only through ``CallEventSink``.
 """
 
 from __future__ import annotations
@@ -9,15 +11,28 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
 from receptionist import metrics
-from receptionist.records.collector import record_call_events
+
+RECORD_ONLY = "record_only"
+"""An event's field for the call's record alone: taken off the event before it is rendered,
+so what the caller said to a tool (a name, a phone number) is in no log line."""
+
+
+class CallEventSink(Protocol):
+    def log_event(self, event: Mapping[str, Any], record_only: Mapping[str, Any] | None) -> None:
+        """An event logged inside the call, and its RECORD_ONLY field if it had one."""
+
+
+current_recording: ContextVar[CallEventSink | None] = ContextVar("recording", default=None)
+"""The call's record, set by the supervisor for the call's tasks (``record_call_events``)."""
 
 _SECRET_KEYS = re.compile(r"(key|token|secret|password|authorization|signature)", re.I)
 REDACTED = "[redacted]"
@@ -30,6 +45,18 @@ def redact_secrets(
     for key in list(event_dict):
         if _SECRET_KEYS.search(key) and event_dict[key] not in (None, ""):
             event_dict[key] = REDACTED
+    return event_dict
+
+
+def record_call_events(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: every event logged inside a call goes to its record too (which
+    keeps the few no message carries), with its RECORD_ONLY field, which leaves the event here."""
+    only = event_dict.pop(RECORD_ONLY, None)
+    recording = current_recording.get()
+    if recording is not None:
+        recording.log_event(event_dict, only)
     return event_dict
 
 

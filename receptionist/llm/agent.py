@@ -40,6 +40,7 @@ from receptionist.llm import results
 from receptionist.llm.client import LlmClient
 from receptionist.llm.history import History
 from receptionist.llm.prompt import system_prompt
+from receptionist.llm.results import tool_call_detail
 from receptionist.llm.speculation import Speculation
 from receptionist.llm.speech import Say, Speech
 from receptionist.llm.stream import Finished, LlmEvent, TextDelta, ToolCall, ToolCallsReady
@@ -58,7 +59,6 @@ from receptionist.llm.tools import (
     validate,
 )
 from receptionist.messages import EndCall, EndReason
-from receptionist.records.collector import tool_call_detail
 from receptionist.scheduling.messages import (
     BookingsFound,
     CancelBooking,

@@ -8,9 +8,11 @@ caller speaks them; an error carries a short hint of what to tell the caller.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from receptionist.logs import RECORD_ONLY
 from receptionist.scheduling.messages import (
     Appointment,
     BookingCancelled,
@@ -120,3 +122,20 @@ def appointment_result(appointment: Appointment) -> dict[str, Any]:
         "time": f"{start:%H:%M}",
         "name": appointment.name,
     }
+
+
+MAX_DETAIL_CHARS = 4000
+"""A tool call's arguments or result kept in a call's record (a day's slots fit easily)."""
+
+
+def tool_call_detail(arguments: str, result: Mapping[str, Any]) -> dict[str, Any]:
+    """The RECORD_ONLY field of an ``llm.tool_call`` event: the model's arguments (JSON text,
+    parsed when it parses) and the result it was given, for the call's record alone."""
+    try:
+        asked: Any = json.loads(arguments) if len(arguments) <= MAX_DETAIL_CHARS else arguments
+    except ValueError:
+        asked = arguments
+    answered = json.dumps(result, ensure_ascii=False, default=str)
+    if len(answered) > MAX_DETAIL_CHARS:
+        return {RECORD_ONLY: {"arguments": asked, "result": answered[:MAX_DETAIL_CHARS] + "…"}}
+    return {RECORD_ONLY: {"arguments": asked, "result": dict(result)}}

@@ -5,18 +5,14 @@ tap on the Dialogue's inbox, and TwilioIO for what reached Twilio), so it only a
 small lists and, once a second, hands a chunk of audio to the recorder with ``send_nowait``:
 it never waits, and what the recorder cannot take is dropped and counted.
 
-The recording is what the caller heard: caller frames are laid end to end (Twilio streams
-the inbound track without gaps); an agent frame plays from where the caller's track is when
-it is sent, or right after the agent audio before it; a ``clear`` drops the agent audio not
-yet played (past the caller's track).
+The recording is what the caller heard (``tracks.Tracks``). Log events no message carries
+(tool calls, fallbacks, provider errors) reach the record through ``logs.record_call_events``.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Mapping, MutableMapping
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +21,6 @@ import trio
 
 from receptionist.messages import (
     SAMPLE_RATE,
-    ULAW_SILENCE,
     CallStarted,
     CallStopped,
     ClearAudio,
@@ -37,6 +32,7 @@ from receptionist.messages import (
     SpeechStarted,
     Transcript,
 )
+from receptionist.records.tracks import Tracks
 from receptionist.scheduling.messages import (
     BookingCancelled,
     BookingConfirmed,
@@ -47,53 +43,15 @@ from receptionist.turns.latency import stage_latencies_ms
 
 log = structlog.get_logger()
 
-FLUSH_SAMPLES = SAMPLE_RATE
-"""Audio goes to the recorder once a second."""
-MAX_AGENT_AHEAD_SAMPLES = 10 * SAMPLE_RATE
-"""Agent audio held ahead of the caller's track (Twilio streams the caller without gaps, so
-it is ``send_ahead_ms`` at most); beyond this the caller's track is taken to have gone quiet
-and is padded with silence, which bounds what a call holds."""
 LOGGED_EVENTS = frozenset({
     "dialogue.preemptive", "llm.tool_call", "llm.fallback", "llm.retry", "llm.tool_timeout",
     "tts.fallback", "deepgram.reconnecting", "deepgram.error", "scheduler.store_unavailable",
     "listener.recognition_failed", "dialogue.barge_in", "call.crashed", "call.escalated",
     "call.message_taken",
 })  # fmt: skip
-"""Log events a record keeps (``logs.record_call_events``): what no message carries."""
-RECORD_ONLY = "record_only"
-"""An event's field for the call's record alone: taken off the event before it is rendered,
-so what the caller said to a tool (a name, a phone number) is in no log line."""
+"""Log events a record keeps (``logs.record_call_events`` shows it every event logged in
+the call): what no message carries."""
 MAX_EVENTS = 500
-MAX_DETAIL_CHARS = 4000
-"""A tool call's arguments or result kept in a record (a day's slots fit easily)."""
-current_recording: ContextVar[CallRecording | None] = ContextVar("recording", default=None)
-"""The call's record, set by the supervisor for the call's tasks (``record_call_events``)."""
-
-
-def record_call_events(
-    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """structlog processor: the log events a call's record keeps go to it too, with their
-    RECORD_ONLY field, which leaves the event here."""
-    only = event_dict.pop(RECORD_ONLY, None)
-    if event_dict.get("event") in LOGGED_EVENTS:
-        recording = current_recording.get()
-        if recording is not None:
-            recording.log_event({**event_dict, **(only or {})})
-    return event_dict
-
-
-def tool_call_detail(arguments: str, result: Mapping[str, Any]) -> dict[str, Any]:
-    """The RECORD_ONLY field of an ``llm.tool_call`` event: the model's arguments (JSON text,
-    parsed when it parses) and the result it was given."""
-    try:
-        asked: Any = json.loads(arguments) if len(arguments) <= MAX_DETAIL_CHARS else arguments
-    except ValueError:
-        asked = arguments
-    answered = json.dumps(result, ensure_ascii=False, default=str)
-    if len(answered) > MAX_DETAIL_CHARS:
-        return {RECORD_ONLY: {"arguments": asked, "result": answered[:MAX_DETAIL_CHARS] + "…"}}
-    return {RECORD_ONLY: {"arguments": asked, "result": dict(result)}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +94,7 @@ class CallRecording:
         self._speech_started: float | None = None
         self._sentence_started: float | None = None
         self._turns_seen: set[int] = set()
-        self._audio = _Tracks()
+        self._audio = Tracks()
 
     @property
     def call_sid(self) -> str:
@@ -178,11 +136,13 @@ class CallRecording:
                     "about": saved.about, "reason": saved.reason.value,
                 }  # fmt: skip
 
-    def log_event(self, event: Mapping[str, Any]) -> None:
-        """A logged event no message carries (tool calls, fallbacks, provider errors)."""
-        if len(self._record["events"]) >= MAX_EVENTS:
+    def log_event(self, event: Mapping[str, Any], record_only: Mapping[str, Any] | None) -> None:
+        """An event logged in the call (``logs.CallEventSink``): kept if it is one no message
+        carries (tool calls, fallbacks, provider errors), with its ``record_only`` detail."""
+        if event.get("event") not in LOGGED_EVENTS or len(self._record["events"]) >= MAX_EVENTS:
             return
         kept = {k: v for k, v in event.items() if k not in ("call_sid", "stream_sid", "level")}
+        kept.update(record_only or {})
         kept["at_s"] = self._seconds(trio.current_time())
         self._record["events"].append(json_safe(kept))
 
@@ -281,45 +241,6 @@ class CallRecording:
 
     def _seconds(self, at: float) -> float:
         return round(max(at - self._t0, 0.0), 3)
-
-
-class _Tracks:
-    """The two tracks since the last chunk, in samples (one mu-law byte each)."""
-
-    def __init__(self) -> None:
-        self.written = 0
-        self._caller = bytearray()
-        self._agent = bytearray()
-
-    def caller(self, ulaw: bytes) -> None:
-        self._caller += ulaw
-
-    def agent(self, ulaw: bytes) -> None:
-        if len(self._agent) < len(self._caller):  # silence since the agent last spoke
-            self._agent += ULAW_SILENCE * (len(self._caller) - len(self._agent))
-        self._agent += ulaw
-        if len(self._agent) - len(self._caller) > MAX_AGENT_AHEAD_SAMPLES:
-            missing = len(self._agent) - len(self._caller) - MAX_AGENT_AHEAD_SAMPLES
-            self._caller += ULAW_SILENCE * missing
-
-    def clear(self) -> None:
-        del self._agent[len(self._caller) :]
-
-    def take(self, *, final: bool, limit: int) -> tuple[bytes, bytes] | None:
-        length = max(len(self._caller), len(self._agent)) if final else len(self._caller)
-        if not final and length < FLUSH_SAMPLES:
-            return None
-        length = min(length, limit - self.written)
-        if length <= 0:
-            self._caller.clear()
-            self._agent.clear()
-            return None
-        caller = bytes(self._caller[:length]).ljust(length, ULAW_SILENCE)
-        agent = bytes(self._agent[:length]).ljust(length, ULAW_SILENCE)
-        del self._caller[:length]
-        del self._agent[:length]
-        self.written += length
-        return caller, agent
 
 
 def json_safe(value: Any) -> Any:

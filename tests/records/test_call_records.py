@@ -1,52 +1,31 @@
-"""Call records: written during a real call over the WebSocket and read back; the stereo
-recording as heard; the store on both backends, its retention sweep and listing; the
-recorder never waits and survives failed writes; logged events kept."""
+"""Call records of whole calls: a booking call over the WebSocket, recorded and read back
+(record, stereo recording, listing, the served JSON and WAV); a barge-in through the real
+supervisor."""
 
 from __future__ import annotations
 
 import json
-import time
 import wave
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-import structlog
 import trio
-from structlog.contextvars import merge_contextvars
-from structlog.testing import capture_logs
 
 from receptionist.call import CallServices
 from receptionist.config import Config
 from receptionist.messages import (
-    FRAME_BYTES,
     SAMPLE_RATE,
-    ULAW_SILENCE,
-    CallStarted,
-    ClearAudio,
-    InboundAudio,
-    MarkPlayed,
-    OutboundAudio,
-    OutboundMark,
-    TurnTimings,
 )
 from receptionist.records.collector import (
-    AudioChunk,
     CallFinished,
     CallRecording,
-    RecorderMessage,
-    current_recording,
-    record_call_events,
-    tool_call_detail,
 )
 from receptionist.records.listing import list_call_lines
-from receptionist.records.recorder import Recorder, RecordWriter
-from receptionist.records.store import CallSummary, RecordStore, recordings_folder
+from receptionist.records.store import recordings_folder
 from receptionist.runtime import build_services
 from receptionist.server import serve_app
-from tests.helpers.clinic import clinic_config
 from tests.helpers.pipeline import GREETING, HOURS, pipeline
 from tests.helpers.review import NOW, log_in, place_call, records_config, wait_for_record
 
@@ -118,172 +97,6 @@ async def test_a_booking_call_is_recorded_and_read_back(server, config):
         assert wav.status_code == 200
         assert wav.content[:4] == b"RIFF"
         assert wav.headers["content-type"] == "audio/wav"
-
-
-@pytest.fixture
-def record_config(database: str, tmp_path: Path) -> Config:
-    """The test clinic on each backend (SQLite, PostgreSQL), recordings in tmp_path."""
-    config = clinic_config(database)
-    return replace(config, records=replace(config.records, folder=str(tmp_path / "rec")))
-
-
-@pytest.fixture
-def store(record_config: Config) -> Iterator[RecordStore]:
-    store = RecordStore(record_config)
-    store.open()
-    store.delete_before(float("inf"))  # PostgreSQL's database is shared by the tests in turn
-    yield store
-    store.close()
-
-
-def _save(store: RecordStore, folder: Path, call_sid: str, started_at: float) -> Path:
-    relative = f"day/{call_sid}.wav"
-    (folder / "day").mkdir(parents=True, exist_ok=True)
-    (folder / relative).write_bytes(b"RIFF")
-    summary = CallSummary(call_sid, "MZ1", "+15550001111", started_at, started_at + 30,
-                          "completed", 0, relative)  # fmt: skip
-    store.save(summary, {"lines": [], "turns": []})
-    return folder / relative
-
-
-def test_the_sweep_deletes_records_and_recordings_older_than_keep_days(store, record_config):
-    folder = recordings_folder(record_config)
-    now = time.time()
-    old = _save(store, folder, "CAold", now - 31 * 86400)
-    recent = _save(store, folder, "CArecent", now - 29 * 86400)
-
-    swept = RecordWriter(store, folder).sweep(now - record_config.records.keep_days * 86400)
-
-    assert swept == 1
-    assert not old.exists()
-    assert recent.exists()
-    assert [s.call_sid for s in store.calls()] == ["CArecent"]
-    assert store.call("CAold") is None
-
-
-def test_listing_filters_by_day_and_outcome_newest_first(store, record_config):
-    day = 1764000000.0  # 2025-11-24 in the clinic's timezone
-    for n, outcome in enumerate(("completed", "hung up", "completed")):
-        summary = CallSummary(f"CA{n}", "MZ", "", day + n * 60, day + n * 60 + 5, outcome, 0, "")
-        store.save(summary, {"n": n})
-    _save(store, recordings_folder(record_config), "CAnextday", day + 86400)
-
-    found = store.calls(day=store.local_day(day), outcome="completed")
-    assert [s.call_sid for s in found] == ["CA2", "CA0"]
-    assert [s.call_sid for s in store.calls(limit=2, offset=1)] == ["CA2", "CA1"]
-    assert store.call("CA1") == (
-        CallSummary("CA1", "MZ", "", day + 60, day + 65, "hung up", 0, ""),
-        {"n": 1},
-    )
-    assert [d["n"] for d in store.details_of_day(store.local_day(day))] == [0, 1, 2]
-
-
-def test_a_failed_write_is_logged_and_the_next_one_is_written(store, tmp_path):
-    blocked = tmp_path / "not-a-folder"
-    blocked.write_text("a file where the recordings folder should be")
-    writer = RecordWriter(store, blocked)
-    with capture_logs() as logs:
-        writer.write(AudioChunk("CAbad", b"\xff" * 160, b"\xff" * 160))
-        writer.write(CallFinished("CAgood", _record("CAgood")))
-    assert [e["event"] for e in logs] == ["records.write_failed", "records.saved"]
-    assert store.call("CAgood") is not None
-
-
-def _record(call_sid: str) -> dict:
-    return {"call_sid": call_sid, "stream_sid": "MZ", "caller": "", "started_at": 1.0,
-            "ended_at": 2.0, "outcome": "completed", "bookings": [], "lines": []}  # fmt: skip
-
-
-def _frame(byte: int) -> bytes:
-    return bytes([byte]) * FRAME_BYTES
-
-
-def test_the_recording_is_what_the_caller_heard_a_clear_drops_what_had_not_played():
-    sent: list[object] = []
-    recording = CallRecording(lambda m: sent.append(m) or True, record_audio=True,
-                              max_samples=10 * SAMPLE_RATE)  # fmt: skip
-    recording.observe(CallStarted("CA1", "MZ1", "+15551234567", at=0.0), 0.0)
-    timings = TurnTimings()
-    for n in range(10):  # the caller's first 200 ms
-        recording.observe(InboundAudio(_frame(0x11), at=n * 0.02), n * 0.02)
-    for _ in range(20):  # 400 ms of agent audio sent ahead of playback: 200 ms have played
-        recording.observe(OutboundAudio(1, _frame(0x22), timings), 0.2)
-    for n in range(10, 20):
-        recording.observe(InboundAudio(_frame(0x11), at=n * 0.02), n * 0.02)
-    recording.observe(OutboundMark(1, "m1", "Hello there."), 0.2)
-    recording.observe(ClearAudio(1, at=0.4), 0.4)  # barge-in: the last 200 ms never play
-    recording.observe(MarkPlayed("m1", at=0.41), 0.41)  # Twilio echoes cleared marks too
-    recording.finish(crashed=False)
-
-    chunks = [m for m in sent if isinstance(m, AudioChunk)]
-    caller = b"".join(c.caller for c in chunks)
-    agent = b"".join(c.agent for c in chunks)
-    assert caller == _frame(0x11) * 20
-    assert agent == ULAW_SILENCE * FRAME_BYTES * 10 + _frame(0x22) * 10
-    (finished,) = [m for m in sent if isinstance(m, CallFinished)]
-    (line,) = finished.record["lines"]
-    assert (line["text"], line["heard"], line["cut_off"]) == ("Hello there.", False, True)
-    assert finished.record["barge_ins"] == [{"turn_id": 1, "at_s": 0.4, "reaction_ms": None}]
-    assert finished.record["outcome"] == "hung up"
-    assert finished.record["audio_seconds"] == 0.4
-
-
-async def test_a_full_recorder_queue_drops_and_counts_never_waits(record_config):
-    send, receive = trio.open_memory_channel[RecorderMessage](1)
-    recorder = Recorder(record_config, send)
-    recording = recorder.start_call()
-    recording.observe(CallStarted("CA1", "MZ1", None, at=0.0), 0.0)
-    for n in range(3 * SAMPLE_RATE // FRAME_BYTES):  # three chunks' worth, room for one
-        recording.observe(InboundAudio(_frame(0x11), at=n * 0.02), n * 0.02)
-    recording.finish(crashed=True)
-    assert recorder.dropped == 3
-    assert recording.dropped == 3
-    assert isinstance(receive.receive_nowait(), AudioChunk)
-
-
-async def test_logged_tool_calls_fallbacks_and_guesses_reach_the_calls_record():
-    sent: list[object] = []
-    recording = CallRecording(lambda m: sent.append(m) or True, record_audio=False,
-                              max_samples=SAMPLE_RATE)  # fmt: skip
-    recording.observe(CallStarted("CA1", "MZ1", None, at=trio.current_time()))
-    log = structlog.get_logger()
-    with capture_logs(processors=[merge_contextvars, record_call_events]):
-        log.info("llm.tool_call", tool="book_slot", outcome="BookSlot")  # no call: not kept
-        token = current_recording.set(recording)
-        try:
-            log.info("llm.tool_call", tool="book_slot", outcome="BookSlot")
-            log.info("dialogue.preemptive", kept=False, guessed="next tuesday")
-            log.info("dialogue.heard", text="not an event a record keeps")
-        finally:
-            current_recording.reset(token)
-    recording.finish(crashed=False)
-    (finished,) = sent
-    assert isinstance(finished, CallFinished)
-    events = [(e["event"], e.get("tool"), e.get("kept")) for e in finished.record["events"]]
-    assert events == [("llm.tool_call", "book_slot", None), ("dialogue.preemptive", None, False)]
-
-
-async def test_a_tool_calls_arguments_and_result_reach_the_record_but_no_log_line():
-    sent: list[object] = []
-    recording = CallRecording(lambda m: sent.append(m) or True, record_audio=False,
-                              max_samples=SAMPLE_RATE)  # fmt: skip
-    recording.observe(CallStarted("CA1", "MZ1", None, at=trio.current_time()))
-    detail = tool_call_detail('{"name": "Jo", "phone": "+15551234567"}', {"booked": {"id": 9}})
-    token = current_recording.set(recording)
-    try:
-        with capture_logs(processors=[merge_contextvars, record_call_events]) as lines:
-            structlog.get_logger().info("llm.tool_call", tool="book_appointment", **detail)
-    finally:
-        current_recording.reset(token)
-    recording.finish(crashed=False)
-    assert "record_only" not in lines[0]
-    assert "+15551234567" not in json.dumps(lines)
-    (finished,) = sent
-    assert isinstance(finished, CallFinished)
-    (event,) = finished.record["events"]
-    assert event["arguments"] == {"name": "Jo", "phone": "+15551234567"}
-    assert event["result"] == {"booked": {"id": 9}}
-    assert tool_call_detail("{not json", {})["record_only"]["arguments"] == "{not json"
 
 
 async def test_a_barge_in_through_the_real_supervisor_is_in_the_record(
