@@ -10,7 +10,8 @@ import pytest
 import trio
 
 from receptionist.config import Config
-from receptionist.devtools.fakes.twilio_rest import FakeTwilioRest, Phone
+from receptionist.devtools.fakes.twilio_network import Phone
+from receptionist.devtools.fakes.twilio_rest import FakeTwilioRest
 from receptionist.devtools.replay import replay_config
 from receptionist.devtools.twilio_caller import TwilioCaller
 from receptionist.runtime import build_services

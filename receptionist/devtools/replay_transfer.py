@@ -17,7 +17,8 @@ import httpx
 import trio
 
 from receptionist.config import Config
-from receptionist.devtools.fakes.twilio_rest import FakeTwilioRest, Phone
+from receptionist.devtools.fakes.twilio_network import Phone
+from receptionist.devtools.fakes.twilio_rest import FakeTwilioRest
 from receptionist.telephony.webhooks import twilio_signature
 
 REPLAY_STAFF = "+15550100199"

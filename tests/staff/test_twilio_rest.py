@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 import trio
 
-from receptionist.devtools.fakes.twilio_rest import FakeTwilioRest, Fault, Phone
+from receptionist.devtools.fakes.twilio_network import Phone
+from receptionist.devtools.fakes.twilio_rest import FakeTwilioRest, Fault
 from receptionist.errors import TwilioRejected, TwilioUnavailable
 from receptionist.staff.twilio_rest import TwilioRest, retrying
 

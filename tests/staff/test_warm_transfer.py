@@ -21,7 +21,8 @@ import trio.testing
 from receptionist.call import CallServices
 from receptionist.call_outcomes import save_outcome
 from receptionist.config import Config
-from receptionist.devtools.fakes.twilio_rest import FakeTwilioRest, Fault, Phone
+from receptionist.devtools.fakes.twilio_network import Phone
+from receptionist.devtools.fakes.twilio_rest import FakeTwilioRest, Fault
 from receptionist.devtools.replay import replay_config
 from receptionist.messages import EndCall, EndReason, TransferBrief
 from receptionist.runtime import build_services
