@@ -6,8 +6,8 @@ conversation needs: a yes or a no, a service, a date, a time of day, a name, a p
 (the caller's intent is read in ``intents``). Each returns None when the words do not say
 it, so the conversation can ask again.
 
-Numbers, times and dates are read in ``spoken_time`` (dates by the ``dateparser`` library) and
-re-exported here, so callers need only this module.
+Numbers are read in ``spoken_numbers``, times and dates in ``spoken_time`` (dates by the
+``dateparser`` library), and re-exported here, so callers need only this module.
 """
 
 from __future__ import annotations
@@ -16,14 +16,8 @@ import re
 from collections.abc import Iterable, Sequence
 
 from receptionist.config import Service
-from receptionist.offline.spoken_time import (
-    mentions_day,
-    numbers_to_digits,
-    ordinal,
-    spoken_date,
-    time_of_day,
-    whole_words,
-)
+from receptionist.offline.spoken_numbers import numbers_to_digits, ordinal
+from receptionist.offline.spoken_time import mentions_day, spoken_date, time_of_day, whole_words
 
 __all__ = [
     "any_of",

@@ -1,10 +1,10 @@
 """Reading numbers, times of day and dates in what a caller said.
 
 Recognisers spell numbers out ("half past two", "the twenty first"); ``numbers_to_digits``
-turns them into digits, then times are read here and dates by the maintained ``dateparser``
-library. Only what dateparser gets wrong for a caller is handled by hand: a bare "the third"
-(it reads a month), a clock time read as a date ("friday at 2" is not February), and a
-pronoun "one" ("the tuesday one" is not January).
+(spoken_numbers.py) turns them into digits, then times are read here and dates by the
+maintained ``dateparser`` library. Only what dateparser gets wrong for a caller is handled by
+hand: a bare "the third" (it reads a month), a clock time read as a date ("friday at 2" is
+not February), and a pronoun "one" ("the tuesday one" is not January).
 """
 
 from __future__ import annotations
@@ -15,133 +15,12 @@ from datetime import date, datetime, time
 
 from dateparser.search import search_dates
 
+from receptionist.offline.spoken_numbers import numbers_to_digits
+
 
 def whole_words(*phrases: str) -> re.Pattern[str]:
     """One regex matching any of the phrases (regex fragments) as whole words."""
     return re.compile(r"\b(?:" + "|".join(phrases) + r")\b")
-
-
-# --- Spoken numbers -----------------------------------------------------------------------
-
-_UNITS = {
-    word: value
-    for value, word in enumerate(
-        (
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-        )
-    )
-}
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
-_ORDINALS = {
-    word: value
-    for value, word in enumerate(
-        (
-            "first",
-            "second",
-            "third",
-            "fourth",
-            "fifth",
-            "sixth",
-            "seventh",
-            "eighth",
-            "ninth",
-            "tenth",
-            "eleventh",
-            "twelfth",
-            "thirteenth",
-            "fourteenth",
-            "fifteenth",
-            "sixteenth",
-            "seventeenth",
-            "eighteenth",
-            "nineteenth",
-            "twentieth",
-        ),
-        start=1,
-    )
-} | {"thirtieth": 30}
-
-
-_ONE_AS_PRONOUN_AFTER = frozenset(
-    {
-        "the",
-        "that",
-        "this",
-        "which",
-        "a",
-        "any",
-        "either",
-        "another",
-        "other",
-        "no",
-        "each",
-        "earlier",
-        "later",
-        "early",
-        "late",
-        "last",
-        "morning",
-        "afternoon",
-        "1st",
-        "2nd",
-        "3rd",
-        *(day.lower() for day in calendar.day_name),
-    }
-)
-
-
-def ordinal(number: int) -> str:
-    """1 -> "1st", 22 -> "22nd", 13 -> "13th"."""
-    if 10 <= number % 100 <= 20:
-        return f"{number}th"
-    suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
-    return f"{number}{suffix}"
-
-
-def numbers_to_digits(text: str) -> str:
-    """Spoken numbers as digits: "twenty first" -> "21st", "two thirty" -> "2 30".
-
-    Also joins "a m" / "p m" into "am" / "pm".
-    """
-    words, out = text.split(), list[str]()
-    while words:
-        word = words.pop(0)
-        follower = words[0] if words else ""
-        if word == "one" and out and out[-1] in _ONE_AS_PRONOUN_AFTER:
-            out.append(word)  # "the first one", "the tuesday one": a choice, not a number
-        elif word in _TENS and 0 < _UNITS.get(follower, 0) < 10:
-            out.append(str(_TENS[word] + _UNITS[words.pop(0)]))
-        elif word in _TENS and _ORDINALS.get(follower, 10) < 10:
-            out.append(ordinal(_TENS[word] + _ORDINALS[words.pop(0)]))
-        elif word in _UNITS:
-            out.append(str(_UNITS[word]))
-        elif word in _TENS:
-            out.append(str(_TENS[word]))
-        elif word in _ORDINALS:
-            out.append(ordinal(_ORDINALS[word]))
-        else:
-            out.append(word)
-    joined = " ".join(out)
-    return re.sub(r"\b([ap])\.? ?m\b\.?", r"\1m", joined)
 
 
 # --- Time of day --------------------------------------------------------------------------
