@@ -8,10 +8,7 @@ from datetime import time
 import pytest
 
 from receptionist.messages import Expectation
-from receptionist.offline.conversation import (
-    AskScheduler,
-    Speak,
-)
+from receptionist.offline.conversation import AskScheduler, Speak
 from receptionist.scheduling.messages import (
     BookingConfirmed,
     BookingRejected,

@@ -4,9 +4,7 @@ whole scripted calls."""
 from __future__ import annotations
 
 from receptionist.messages import Expectation
-from receptionist.offline.conversation import (
-    Speak,
-)
+from receptionist.offline.conversation import Speak
 from receptionist.scheduling.messages import (
     BookingCancelled,
     BookingMoved,

@@ -4,16 +4,8 @@ unavailable or slow, opening hours, a person asked for, not understood, silence.
 from __future__ import annotations
 
 from receptionist.messages import Expectation
-from receptionist.offline.conversation import (
-    Escalated,
-    Speak,
-    TransferCall,
-)
-from receptionist.scheduling.messages import (
-    BookingRejected,
-    FreeSlots,
-    RejectReason,
-)
+from receptionist.offline.conversation import Escalated, Speak, TransferCall
+from receptionist.scheduling.messages import BookingRejected, FreeSlots, RejectReason
 from tests.helpers.conversation import (
     GOODBYE,
     TUESDAY,

@@ -15,13 +15,8 @@ import trio
 
 from receptionist.call import CallServices
 from receptionist.config import Config
-from receptionist.messages import (
-    SAMPLE_RATE,
-)
-from receptionist.records.collector import (
-    CallFinished,
-    CallRecording,
-)
+from receptionist.messages import SAMPLE_RATE
+from receptionist.records.collector import CallFinished, CallRecording
 from receptionist.records.listing import list_call_lines
 from receptionist.records.store import recordings_folder
 from receptionist.runtime import build_services

@@ -24,12 +24,7 @@ from receptionist.messages import (
     OutboundMark,
     TurnTimings,
 )
-from receptionist.records.collector import (
-    AudioChunk,
-    CallFinished,
-    CallRecording,
-    RecorderMessage,
-)
+from receptionist.records.collector import AudioChunk, CallFinished, CallRecording, RecorderMessage
 from receptionist.records.recorder import Recorder
 
 

@@ -11,10 +11,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from receptionist.config import Config
-from receptionist.records.collector import (
-    AudioChunk,
-    CallFinished,
-)
+from receptionist.records.collector import AudioChunk, CallFinished
 from receptionist.records.recorder import RecordWriter
 from receptionist.records.store import CallSummary, RecordStore, recordings_folder
 
