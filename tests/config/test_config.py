@@ -1,11 +1,9 @@
-"""config.toml into a Config: every mistake is a ConfigError naming its key, one line each;
-API keys come from the environment only, and a chosen cloud engine needs its key."""
+"""config.toml into a Config: every mistake is a ConfigError naming its key, one line each
+(values, unknown keys, wrong types, --set overrides)."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import tomllib
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -13,45 +11,9 @@ from typing import Any
 import pydantic
 import pytest
 
-from receptionist.config import (
-    ENGINE_CHOICES,
-    Config,
-    OpeningHours,
-    Secrets,
-    load_config,
-    parse_config,
-)
-from receptionist.engines.deepgram import build_deepgram_settings
+from receptionist.config import OpeningHours, Secrets, load_config, parse_config
 from receptionist.errors import ConfigError
-from receptionist.llm import build_llm
-from tests.helpers.paths import PROJECT_ROOT
-
-CONFIG_TOML = PROJECT_ROOT / "config.toml"
-RAW = tomllib.loads(CONFIG_TOML.read_text(encoding="utf-8"))
-KEYS = {
-    "DEEPGRAM_API_KEY": "dg-key",
-    "OPENAI_API_KEY": "sk-key",
-    "ELEVENLABS_API_KEY": "el-key",
-    "TWILIO_AUTH_TOKEN": "tw-token",
-    "RECEPTIONIST_STREAM_SECRET": "stream-secret",
-}
-
-
-def changed(**tables: Any) -> dict[str, Any]:
-    """config.toml with these tables' keys replaced (a non-table value replaces the table)."""
-    raw = copy.deepcopy(RAW)
-    for name, value in tables.items():
-        raw[name] = {**raw.get(name, {}), **value} if isinstance(value, dict) else value
-    return raw
-
-
-def problems(raw: dict[str, Any], environ: dict[str, str] | None = None) -> list[str]:
-    with pytest.raises(ConfigError) as error:
-        parse_config(raw, environ=environ or {})
-    return str(error.value).splitlines()
-
-
-# --- config.toml ----------------------------------------------------------------------------
+from tests.helpers.config import CONFIG_TOML, changed, problems
 
 
 def test_config_toml_loads_as_the_rest_of_the_code_reads_it() -> None:
@@ -94,9 +56,6 @@ def test_a_missing_file_or_bad_toml_is_a_config_error(tmp_path: Path) -> None:
     bad.write_text("[server\nport = 1\n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_config(bad)
-
-
-# --- Values that crashed or slipped through before ------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -175,9 +134,6 @@ def test_every_problem_is_reported_on_its_own_line() -> None:
     ]
 
 
-# --- Unknown keys and wrong types -----------------------------------------------------------
-
-
 def test_unknown_keys_and_sections_are_errors() -> None:
     assert problems(changed(sever={"port": 1})) == ["sever: unknown key"]
     assert problems(changed(vad={"treshold": 0.5})) == ["vad.treshold: unknown key"]
@@ -209,9 +165,6 @@ def test_a_whole_number_is_a_float() -> None:
     assert config.deepgram.keepalive_s == 5.0
 
 
-# --- --set overrides ------------------------------------------------------------------------
-
-
 def test_overrides_replace_the_files_values() -> None:
     config = load_config(
         CONFIG_TOML,
@@ -240,90 +193,3 @@ def test_bad_overrides_name_the_setting() -> None:
         load_config(CONFIG_TOML, ["scheduler.slot_minutes=0"], environ={})
     with pytest.raises(ConfigError, match=r"^server\.prot: unknown key"):
         load_config(CONFIG_TOML, ["server.prot=1"], environ={})
-
-
-# --- Secrets from the environment -----------------------------------------------------------
-
-
-def cloud(**engines: str) -> dict[str, Any]:
-    return changed(engines=engines)
-
-
-@pytest.mark.parametrize(
-    ("engines", "expected"),
-    [
-        ({"stt": "deepgram"}, "engines.stt: 'deepgram' needs the DEEPGRAM_API_KEY environment"),
-        ({"dialogue": "openai"}, "llm.api_key_env: 'openai' (engines.dialogue) needs the "
-                                 "environment variable OPENAI_API_KEY"),
-        ({"tts": "elevenlabs"}, "engines.tts: 'elevenlabs' needs the ELEVENLABS_API_KEY"),
-    ],
-)  # fmt: skip
-def test_a_cloud_engine_without_its_key_is_an_error_at_load(
-    engines: dict[str, str], expected: str
-) -> None:
-    (line,) = problems(cloud(**engines), environ={"UNRELATED": "x"})
-    assert line.startswith(expected), line
-    with pytest.raises(ConfigError, match=next(iter(engines))):
-        load_config(CONFIG_TOML, [f"engines.{k}={v}" for k, v in engines.items()], environ={})
-
-
-def test_every_missing_key_is_named_at_once() -> None:
-    lines = problems(cloud(stt="deepgram", dialogue="openai", tts="elevenlabs"))
-    assert [line.split(":")[0] for line in lines] == [
-        "engines.stt",
-        "llm.api_key_env",
-        "engines.tts",
-    ]
-
-
-def test_the_keys_are_read_into_the_config_and_kept_out_of_its_repr() -> None:
-    raw = cloud(stt="deepgram", dialogue="openai", tts="elevenlabs")
-    config = parse_config(raw, environ={**KEYS, "DEEPGRAM_API_KEY": "  dg-key\n"})
-    assert config.secrets == Secrets(
-        deepgram_api_key="dg-key",
-        llm_api_key="sk-key",
-        elevenlabs_api_key="el-key",
-        twilio_auth_token="tw-token",
-        stream_secret="stream-secret",
-    )
-    settings = build_deepgram_settings(config)
-    assert settings is not None
-    assert settings.api_key == "dg-key"
-    assert build_llm(config).api_key == "sk-key"
-    for text in (repr(config), repr(config.secrets), str(config)):
-        assert not any(value in text for value in KEYS.values())
-
-
-def test_the_llm_key_is_the_variable_api_key_env_names() -> None:
-    raw = changed(engines={"dialogue": "openai"}, llm={"api_key_env": "GROQ_API_KEY"})
-    assert "GROQ_API_KEY" in problems(raw, environ={"OPENAI_API_KEY": "sk-key"})[0]
-    assert parse_config(raw, environ={"GROQ_API_KEY": "gsk"}).secrets.llm_api_key == "gsk"
-    local = changed(engines={"dialogue": "openai"}, llm={"api_key_env": ""})
-    assert build_llm(parse_config(local)).api_key is None
-
-
-def test_keys_never_come_from_the_file() -> None:
-    assert problems(changed(secrets={"deepgram_api_key": "x"})) == [
-        "secrets: keys are read from the environment only, never from a file"
-    ]
-    assert problems(changed(deepgram={"api_key": "x"})) == ["deepgram.api_key: unknown key"]
-
-
-def test_a_config_built_in_code_still_needs_the_key() -> None:
-    config = load_config(CONFIG_TOML, environ={})
-    engines = dataclasses.replace(config.engines, tts="elevenlabs")
-    with pytest.raises(pydantic.ValidationError, match="ELEVENLABS_API_KEY"):
-        dataclasses.replace(config, engines=engines)
-    keyed = dataclasses.replace(
-        config, engines=engines, secrets=Secrets(elevenlabs_api_key="el-key")
-    )
-    assert keyed.engines.tts == "elevenlabs"
-
-
-def test_engine_choices_are_the_configs_own() -> None:
-    assert ENGINE_CHOICES == {
-        "stt": ("offline", "deepgram"),
-        "dialogue": ("offline", "openai"),
-        "tts": ("offline", "elevenlabs"),
-    }
-    assert isinstance(load_config(CONFIG_TOML, environ={}), Config)
