@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Never
 
 import structlog
 import trio
@@ -128,7 +128,8 @@ async def run_dialogue(
 
 
 async def _drain_after_the_call(
-    events: trio.MemoryReceiveChannel[DialogueEvent], outputs: tuple[Any, ...]
+    events: trio.MemoryReceiveChannel[DialogueEvent],
+    outputs: tuple[trio.MemorySendChannel[Never], ...],
 ) -> None:
     """Close what we send on, then read our inbox until every sender has closed its end.
 

@@ -52,12 +52,12 @@ async def run_scheduler(
     (``blocked_for``: time-boxed, so a slow calendar never holds up the caller for long).
 
     Resource handling:
-        Owns and closes both channel ends. Each request runs in a worker thread with its own
-        SQLite connection, so the event loop never waits on the disk. Started once the
-        database file and schema exist. The thread is never abandoned on cancellation:
-        a write already begun is committed or rolled back as a whole (bounded by the
-        store's busy timeout) before ``Cancelled`` propagates, and its reply is then lost
-        with the call.
+        Owns and closes both channel ends. Each request runs in a worker thread (the store
+        blocks: SQLite, or PostgreSQL through a connection pool), so the event loop never
+        waits on the database. Started once the store has tried to open. The thread is never
+        abandoned on cancellation: a write already begun is committed or rolled back as a
+        whole (bounded by the backend's timeouts) before ``Cancelled`` propagates, and its
+        reply is then lost with the call.
 
     Error handling:
         ``StoreUnavailable`` (the database cannot be opened, read or written) is logged

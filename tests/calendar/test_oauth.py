@@ -1,7 +1,7 @@
 """Bearer authentication as Google Calendar's CalDAV wants it, with the token renewed.
 
-A fake Google (tests/fake_google_caldav.py: an OAuth token endpoint and a bearer-checking
-CalDAV front) on 127.0.0.1 before the session's Radicale; real clock (see test_calendar.py).
+A fake Google (tests/helpers/fake_google_caldav.py: an OAuth token endpoint and a bearer-checking
+CalDAV front) on 127.0.0.1 before the session's Radicale; real clock (see test_sync.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Measured on real sockets (127.0.0.1), everything timed with ``trio.current_time()`` on both
 sides of the socket, in one process. The bounds asserted are loose (a slow CI machine must
-pass); run ``pytest tests/test_llm_overhead.py -s`` to see the numbers.
+pass); run ``pytest tests/llm/test_overhead.py -s`` to see the numbers.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import trio
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVER_CORE = 0
-"""The core the server runs on; bench.py puts the callers and fakes on the other."""
+"""The core the server runs on; process.py puts the callers and fakes on the other."""
 
 
 async def serve(overrides: list[str]) -> None:
