@@ -26,24 +26,20 @@ def build_auth(settings: CalendarConfig, secrets: Mapping[str, str]) -> httpx.Au
     Raises:
         ConfigError: a secret the settings need is missing from the environment.
     """
+    missing = settings.missing_secrets(secrets)
+    if missing:
+        raise ConfigError("\n".join(f"{key}: {problem}" for key, problem in missing))
     if settings.auth == "basic":
-        return httpx.BasicAuth(settings.user, _secret(secrets, settings.secret_env, "password"))
+        return httpx.BasicAuth(settings.user, secrets[settings.secret_env])
     if not settings.oauth_token_url:
-        return OAuthBearer(_secret(secrets, settings.secret_env, "access token"))
+        return OAuthBearer(secrets[settings.secret_env])
     return OAuthBearer(
         secrets.get(settings.secret_env, ""),  # optional: one is fetched at the first request
         token_url=settings.oauth_token_url,
         client_id=settings.oauth_client_id,
-        client_secret=_secret(secrets, settings.oauth_client_secret_env, "OAuth client secret"),
-        refresh_token=_secret(secrets, settings.oauth_refresh_token_env, "OAuth refresh token"),
+        client_secret=secrets[settings.oauth_client_secret_env],
+        refresh_token=secrets[settings.oauth_refresh_token_env],
     )
-
-
-def _secret(secrets: Mapping[str, str], name: str, what: str) -> str:
-    value = secrets.get(name, "")
-    if not value:
-        raise ConfigError(f"the calendar's {what} must be in the environment variable {name}")
-    return value
 
 
 class OAuthBearer(httpx.Auth):

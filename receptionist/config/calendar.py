@@ -84,6 +84,25 @@ class CalendarConfig(BaseModel):
         """The environment variables this calendar's secrets are read from."""
         return (self.secret_env, self.oauth_client_secret_env, self.oauth_refresh_token_env)
 
+    def missing_secrets(self, secrets: Mapping[str, str]) -> list[tuple[str, str]]:
+        """(key, problem) for each secret this calendar signs in with that ``secrets`` (the
+        environment's, ``Secrets.calendar``) lacks. With an OAuth token URL the access token
+        is optional (one is fetched with the refresh token)."""
+        if self.auth == "basic":
+            needed = [("secret_env", self.secret_env, "password")]
+        elif not self.oauth_token_url:
+            needed = [("secret_env", self.secret_env, "access token")]
+        else:
+            needed = [
+                ("oauth_client_secret_env", self.oauth_client_secret_env, "OAuth client secret"),
+                ("oauth_refresh_token_env", self.oauth_refresh_token_env, "OAuth refresh token"),
+            ]
+        return [
+            (f"calendar.{key}", f"the calendar's {what} must be in the environment variable {name}")
+            for key, name, what in needed
+            if not secrets.get(name)
+        ]
+
     @property
     def collection_url(self) -> str:
         """``url`` with the trailing slash that a collection's member URLs are built on."""

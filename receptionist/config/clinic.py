@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal, overload
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -163,9 +164,31 @@ def _path_as_text(value: object) -> object:
     return str(value) if isinstance(value, Path) else value
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def _no_password_in_url(database: str) -> str:
+    """A PostgreSQL URL keeps its password out (config.toml, logs): it comes from the
+    environment. libpq parses the URL itself when the store opens (postgres_store.py)."""
+    if not database.startswith(POSTGRES_SCHEMES):
+        return database
+    try:
+        parts = urlsplit(database)
+        has_password = parts.password is not None or "password" in parse_qs(parts.query)
+    except ValueError as exc:
+        raise ValueError(f"not a PostgreSQL URL: {exc}") from None
+    if has_password:
+        raise ValueError(
+            "put the password in RECEPTIONIST_DATABASE_PASSWORD or PGPASSWORD, not in the URL"
+        )
+    return database
+
+
 @dataclass(frozen=True, slots=True, config=SECTION)
 class SchedulerConfig:
-    database: Annotated[NonBlank, BeforeValidator(_path_as_text)] = "data/appointments.sqlite3"
+    database: Annotated[
+        NonBlank, BeforeValidator(_path_as_text), AfterValidator(_no_password_in_url)
+    ] = "data/appointments.sqlite3"
     """A SQLite file (relative paths are relative to the working directory), or a
     ``postgresql://user@host:port/db`` URL (the password only from the environment)."""
     pool_min_size: Count = 1

@@ -65,6 +65,8 @@ class Config:
     @model_validator(mode="after")
     def _chosen_engines_have_keys(self) -> Config:
         missing = missing_keys(self.engines, self.llm, self.secrets)
+        if self.calendar.kind != "none":
+            missing += self.calendar.missing_secrets(self.secrets.calendar)
         if missing:
             raise Invalid(*missing)
         return self

@@ -106,3 +106,31 @@ def test_engine_choices_are_the_configs_own() -> None:
         "tts": ("offline", "elevenlabs"),
     }
     assert isinstance(load_config(CONFIG_TOML, environ={}), Config)
+
+
+def test_a_calendar_without_its_secret_names_the_key_at_load() -> None:
+    calendar = {"kind": "caldav", "url": "https://cal.example.com/dav/clinic/", "user": "clinic"}
+    assert problems(changed(calendar=calendar)) == [
+        "calendar.secret_env: the calendar's password must be in the environment variable"
+        " CALENDAR_SECRET"
+    ]
+    google = {**calendar, "auth": "bearer", "oauth_token_url": "https://oauth.example/token",
+              "oauth_client_id": "client"}  # fmt: skip
+    assert [line.split(":")[0] for line in problems(changed(calendar=google))] == [
+        "calendar.oauth_client_secret_env", "calendar.oauth_refresh_token_env"
+    ]  # fmt: skip
+    with_secret = changed(calendar=calendar)
+    assert parse_config(with_secret, environ={"CALENDAR_SECRET": "pw"}).secrets.calendar == {
+        "CALENDAR_SECRET": "pw"
+    }
+
+
+def test_a_database_password_is_refused_in_the_url_at_load() -> None:
+    for url in ("postgresql://clinic:pw@db.example/clinic",
+                "postgresql://clinic@db.example/clinic?password=pw"):  # fmt: skip
+        (line,) = problems(changed(scheduler={"database": url}))
+        assert line.startswith("scheduler.database: put the password in ")
+    (line,) = problems(changed(scheduler={"database": "postgresql://clinic@[db/clinic"}))
+    assert line.startswith("scheduler.database: not a PostgreSQL URL")
+    url = "postgresql://clinic@db.example/clinic?sslmode=require"
+    assert parse_config(changed(scheduler={"database": url})).scheduler.database == url
