@@ -9,6 +9,8 @@ from typing import Annotated, Literal, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic.dataclasses import dataclass
 
@@ -163,9 +165,30 @@ def _path_as_text(value: object) -> object:
     return str(value) if isinstance(value, Path) else value
 
 
+def is_postgres_url(database: str) -> bool:
+    return database.startswith(("postgresql://", "postgres://"))
+
+
+def _no_password_in_url(database: str) -> str:
+    """A PostgreSQL URL is well formed and holds no password (Config.secrets does)."""
+    if not is_postgres_url(database):
+        return database
+    try:
+        params = conninfo_to_dict(database)
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(f"not a PostgreSQL URL: {exc}") from None
+    if "password" in params:
+        raise ValueError(
+            "put the password in RECEPTIONIST_DATABASE_PASSWORD or PGPASSWORD, not in the URL"
+        )
+    return database
+
+
 @dataclass(frozen=True, slots=True, config=SECTION)
 class SchedulerConfig:
-    database: Annotated[NonBlank, BeforeValidator(_path_as_text)] = "data/appointments.sqlite3"
+    database: Annotated[
+        NonBlank, BeforeValidator(_path_as_text), AfterValidator(_no_password_in_url)
+    ] = "data/appointments.sqlite3"
     """A SQLite file (relative paths are relative to the working directory), or a
     ``postgresql://user@host:port/db`` URL (the password only from the environment)."""
     pool_min_size: Count = 1

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from receptionist.config import Config, parse_config
+from receptionist.config.environment import DATABASE_PASSWORDS
 from receptionist.scheduling.messages import Appointment, RejectReason
 from receptionist.scheduling.store import AppointmentStore, Rejection
 
@@ -45,10 +46,23 @@ class Clock:
         return self.now
 
 
-def clinic_config(database: Path | str, **scheduler: object) -> Config:
-    """The test clinic, its appointments in ``database`` (a SQLite path or PostgreSQL URL)."""
+def database_environ() -> dict[str, str]:
+    """The PostgreSQL password the ``postgres_cluster`` fixture put in the environment."""
+    return {name: os.environ[name] for name in DATABASE_PASSWORDS if name in os.environ}
+
+
+def clinic_config(
+    database: Path | str,
+    *,
+    practitioners: list[dict[str, object]] | None = None,
+    environ: dict[str, str] | None = None,
+    **scheduler: object,
+) -> Config:
+    """The test clinic, its appointments in ``database`` (a SQLite path or PostgreSQL URL),
+    with ``practitioners`` if given; the password from ``environ`` (default: the fixture's)."""
     return parse_config(
         {
+            **({"practitioners": practitioners} if practitioners else {}),
             "clinic": {
                 "timezone": "America/New_York",
                 "hours": {
@@ -71,7 +85,8 @@ def clinic_config(database: Path | str, **scheduler: object) -> Config:
                 "min_notice_minutes": 60,
                 **scheduler,
             },
-        }
+        },
+        environ=database_environ() if environ is None else environ,
     )
 
 
