@@ -45,10 +45,15 @@ MIGRATION_LOCK = 7_270_437_001
 
 _ACTIVE = "cancelled_at IS NULL"
 _COLUMNS = "id, start_at, end_at, service, name, phone, reason, resource"
+RESOURCE_LOCK = 7_270_437
+"""pg_advisory_xact_lock's first key for bookings (the second: a hash of clinic and
+resource): writers of one practitioner's appointments take turns, so two overlapping
+inserts never wait on each other's index entries until the deadlock detector (1 s) picks
+one. The constraint is still what forbids the overlap; a hash collision only serialises."""
 _CLASH = (errors.ExclusionViolation, errors.DeadlockDetected)
 """A booking overlapping another is refused by the constraint (23P01). Two overlapping
-inserts at the same instant can also each wait for the other until the deadlock detector
-aborts one (40P01), which then lost the slot to the other just the same."""
+writes could also each wait for the other until the deadlock detector aborts one (40P01),
+which then lost the slot to the other just the same."""
 
 
 class PostgresBackend:
@@ -178,6 +183,7 @@ class PostgresTransaction(PostgresSharedRows):
 
     def insert(self, draft: Appointment, now: datetime) -> int:
         with _clash_is_slot_taken(self._conn):
+            self._take_turns(draft.practitioner)
             row = self._conn.execute(
                 "INSERT INTO appointments (clinic, resource, start_at, end_at, service, name,"
                 " phone, reason, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -192,6 +198,7 @@ class PostgresTransaction(PostgresSharedRows):
         self, appointment_id: int, start: datetime, end: datetime, resource: str
     ) -> None:
         with _clash_is_slot_taken(self._conn):
+            self._take_turns(resource)
             self._conn.execute(
                 "UPDATE appointments SET start_at = %s, end_at = %s, resource = %s WHERE id = %s",
                 (start, end, resource or None, appointment_id),
@@ -212,6 +219,14 @@ class PostgresTransaction(PostgresSharedRows):
         self._conn.execute(
             "UPDATE appointments SET phone = %s WHERE clinic = %s AND id = %s",
             (phone, self._clinic, appointment_id),
+        )
+
+    def _take_turns(self, resource: str) -> None:
+        """Wait for other writers of ``resource``'s appointments (RESOURCE_LOCK); released
+        at commit, or by the savepoint's rollback when the slot was taken."""
+        self._conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            (RESOURCE_LOCK, f"{self._clinic}\x1f{resource}"),
         )
 
     def _appointment(self, row: tuple[Any, ...]) -> Appointment:

@@ -90,15 +90,31 @@ def clinic_config(
     )
 
 
+PRACTITIONERS: list[dict[str, object]] = [
+    {"name": "Dr. Patel", "services": ["check-up", "consultation"]},
+    {"name": "Dr. Chen", "services": ["check-up", "vaccination"],
+     "hours": {"tuesday": "13:00-17:00", "wednesday": "09:00-17:00"}},
+]  # fmt: skip
+"""Two practitioners for the test clinic: both do check-ups; on Tuesdays Dr. Chen works
+only the afternoon."""
+
+
 def book_in_turns(
-    database: str, now: datetime, days: list[date], barrier: Barrier, results: Queue[object]
-) -> None:
-    """In a child process: book 10:00 on each day, waiting at ``barrier`` before each."""
-    with AppointmentStore(clinic_config(database), now=Clock(now)) as store:
+    database: str, now: datetime, days: list[date], barrier: Barrier, results: Queue[object],
+    hhmm: str = "10:00", *, staffed: bool = False, practitioner: str = "",
+) -> None:  # fmt: skip
+    """In a child process: book ``hhmm`` on each day (with PRACTITIONERS configured when
+    ``staffed``; with ``practitioner`` if named), waiting at ``barrier`` before each; puts
+    (day, the outcome's type, the practitioner booked)."""
+    config = clinic_config(database, practitioners=PRACTITIONERS if staffed else None)
+    with AppointmentStore(config, now=Clock(now)) as store:
         for day in days:
             barrier.wait()
-            outcome = store.book("check-up", at(day, "10:00"), "Proc", PHONE)
-            results.put((day, type(outcome).__name__))
+            outcome = store.book(
+                "check-up", at(day, hhmm), "Proc", PHONE, practitioner=practitioner
+            )
+            who = outcome.practitioner if isinstance(outcome, Appointment) else ""
+            results.put((day, type(outcome).__name__, who))
 
 
 def query(database: str, sql: str) -> list[tuple[Any, ...]]:
