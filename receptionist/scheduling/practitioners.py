@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from receptionist.config import Config
 from receptionist.config.practitioners import Practitioner
+from receptionist.scheduling.backend import BusySpan
 from receptionist.scheduling.messages import RejectReason
 from receptionist.scheduling.slots import Rejection, Span, end_of, free_starts, opening_span
 
@@ -57,6 +58,28 @@ def free_for(
     """The ``starts`` at which ``resource`` works and is not busy."""
     working = [start for start in starts if works_through(config, resource, start, minutes)]
     return free_starts(working, minutes, busy)
+
+
+def working(
+    config: Config, service: str, wanted: str, start: datetime, minutes: int, *, first: str = ""
+) -> tuple[str, ...] | Rejection:
+    """Who may take ``service`` at ``start``: ``wanted``, or else anyone doing it, with
+    ``first`` (a moved appointment's practitioner) tried before the others."""
+    resources = candidates(config, service, wanted)
+    if isinstance(resources, Rejection):
+        return resources
+    resources = tuple(sorted(resources, key=lambda resource: resource != first))
+    at_work = tuple(r for r in resources if works_through(config, r, start, minutes))
+    if not at_work:
+        who = wanted or "nobody who does that"
+        return Rejection(RejectReason.OUTSIDE_HOURS, f"{who} is not working {start:%A %H:%M}")
+    return at_work
+
+
+def free_first(resources: Sequence[str], busy: Sequence[BusySpan]) -> list[str]:
+    """Those not seen busy (in order), then the rest: the database has the last word."""
+    taken = {resource for _, _, resource in busy}
+    return sorted(resources, key=lambda resource: resource in taken)
 
 
 def _own_span(practitioner: Practitioner, config: Config, day: date) -> Span | None:

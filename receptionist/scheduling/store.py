@@ -5,9 +5,12 @@ request against the clinic's hours and grid (slots.py), spans blocked by somethi
 the store (the clinic's calendar), and the outbox rows each change adds (outbox.py). Its
 ``Backend``, chosen by ``[scheduler] database`` (a path: sqlite_store; a ``postgresql://``
 URL: postgres_store), runs each request as one transaction and guarantees that two
-overlapping appointments are never both active: SQLite serialises writers and checks under
-the lock, PostgreSQL enforces an exclusion constraint. Either way the loser of a race gets
-``Rejection(SLOT_TAKEN)``, and a change and its outbox rows are written together or not at all.
+overlapping appointments of one resource are never both active: SQLite serialises writers
+and checks under the lock, PostgreSQL enforces an exclusion constraint. A resource is a
+``[[practitioners]]`` entry (practitioners.py: a booking is with the one asked for, or the
+first free one doing the service), or with none configured the clinic as a whole. Either
+way the loser of a race gets ``Rejection(SLOT_TAKEN)``, and a change and its outbox rows
+are written together or not at all.
 
 Blocking, safe to share between threads; each process opens its own. Times come back as
 aware datetimes in the clinic's timezone. Cancelled appointments are kept (``cancelled_at``)
@@ -26,12 +29,12 @@ from zoneinfo import ZoneInfo
 from receptionist.config import Config, Service
 from receptionist.errors import SlotTaken
 from receptionist.scheduling import outbox
-from receptionist.scheduling.backend import BusySpan, Transaction
+from receptionist.scheduling.backend import Transaction
 from receptionist.scheduling.database import open_backend
 from receptionist.scheduling.messages import Appointment, RejectReason
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.phone_migration import PhoneMigration, normalise_phones
-from receptionist.scheduling.practitioners import candidates, free_for, works_through
+from receptionist.scheduling.practitioners import candidates, free_first, free_for, working
 from receptionist.scheduling.shared_rows import SharedRows
 from receptionist.scheduling.slots import (
     Rejection,
@@ -184,14 +187,14 @@ class AppointmentStore(SharedRows):
         if isinstance(known, Rejection):
             return known
         start = start.astimezone(self._tz)
-        resources = self._working(service, practitioner, start, known.minutes)
+        resources = working(self._config, service, practitioner, start, known.minutes)
         if isinstance(resources, Rejection):
             return resources
         draft = Appointment(0, start, end_of(start, known.minutes), service, name, phone, reason)
         if _clashes((draft.start, draft.end), blocked):
             return _taken(start)
         with self._backend.transaction(write=True) as tx:
-            for resource in _free_first(resources, tx.busy_spans(draft.start, draft.end)):
+            for resource in free_first(resources, tx.busy_spans(draft.start, draft.end)):
                 try:
                     with_them = replace(draft, practitioner=resource)
                     booked = replace(with_them, id=tx.insert(with_them, now))
@@ -235,7 +238,9 @@ class AppointmentStore(SharedRows):
             minutes = (found.end - found.start) // timedelta(minutes=1)
             if rejection := self._check_start(new_start, minutes, now):
                 return rejection
-            resources = self._working(found.service, "", start, minutes, first=found.practitioner)
+            resources = working(
+                self._config, found.service, "", start, minutes, first=found.practitioner
+            )
             if isinstance(resources, Rejection):
                 return resources
             moved = replace(found, start=start, end=end_of(start, minutes))
@@ -274,21 +279,6 @@ class AppointmentStore(SharedRows):
             return Rejection(RejectReason.INVALID, "a name and a phone number are needed")
         return self._check_start(start, known.minutes, now) or known
 
-    def _working(
-        self, service: str, wanted: str, start: datetime, minutes: int, *, first: str = ""
-    ) -> tuple[str, ...] | Rejection:
-        """Who may take ``service`` at ``start``: ``wanted``, or else anyone doing it, with
-        ``first`` (a moved appointment's practitioner) tried before the others."""
-        resources = candidates(self._config, service, wanted)
-        if isinstance(resources, Rejection):
-            return resources
-        resources = tuple(sorted(resources, key=lambda resource: resource != first))
-        working = tuple(r for r in resources if works_through(self._config, r, start, minutes))
-        if not working:
-            who = wanted or "nobody who does that"
-            return Rejection(RejectReason.OUTSIDE_HOURS, f"{who} is not working {start:%A %H:%M}")
-        return working
-
     def _check_start(self, start: datetime, minutes: int, now: datetime) -> Rejection | None:
         return check_start(start, minutes, now, self._config.clinic, self._config.scheduler)
 
@@ -305,12 +295,6 @@ class AppointmentStore(SharedRows):
 
 def _clashes(span: Span, blocked: Sequence[Span]) -> bool:
     return any(overlaps(span, other) for other in blocked)
-
-
-def _free_first(resources: Sequence[str], busy: Sequence[BusySpan]) -> list[str]:
-    """Those not seen busy (in order), then the rest: the database has the last word."""
-    taken = {resource for _, _, resource in busy}
-    return sorted(resources, key=lambda resource: resource in taken)
 
 
 def _taken(start: datetime) -> Rejection:
