@@ -1,9 +1,10 @@
 """Graceful drain: on SIGTERM a process takes no new calls and lets its calls finish.
 
 - a new ``/incoming-call`` gets TwiML that sends Twilio back to the same public URL after a
-  pause (``<Redirect>``): a proxy, or the kernel spreading one listening socket over several
-  processes, hands it to another server; after a few tries, the transfer number if there is
-  one. Never a dead line;
+  pause (``<Redirect>``) while another live, non-draining server exists (heartbeat.py): a
+  proxy, or the kernel spreading one listening socket over several processes, hands it to
+  that one. With no such server, or after a few tries, the clinic's number (``<Dial>``), or
+  with none a polite line (``CALL_BACK``). Never a dead line, never a loop onto itself;
 - a new media stream (its webhook was answered by another process a moment ago) is closed
   with 1001 (going away), and its call's outcome says "retry": Twilio's /call-ended, on
   whichever process, redirects the call to /incoming-call again (call.py);
@@ -39,6 +40,10 @@ REDIRECT_PAUSE_S = 1
 MAX_REDIRECTS = 5
 """Redirects before a draining process hands the caller to the transfer number instead."""
 REDIRECTS_PARAMETER = "redirects"
+CALL_BACK = (
+    "I'm sorry, we can't take your call right now. Please call back in a few minutes. Goodbye."
+)
+"""What a draining server with nowhere to send a new call says before hanging up."""
 LINGER_S = 2.0
 """After the last call: Twilio's /call-ended requests for it may still reach this process."""
 
@@ -46,8 +51,11 @@ LINGER_S = 2.0
 class Drain:
     """This process's calls, and whether it still takes new ones."""
 
-    def __init__(self) -> None:
+    def __init__(self, server_id: str = "") -> None:
+        self.server_id = server_id
+        """This process in the servers' heartbeat table (heartbeat.py)."""
         self.draining = False
+        self.began = trio.Event()
         self._calls: set[trio.CancelScope] = set()
         self._idle = trio.Event()
         self._idle.set()
@@ -73,6 +81,7 @@ class Drain:
 
     def begin(self) -> None:
         self.draining = True
+        self.began.set()
 
     def end_calls(self) -> None:
         for scope in self._calls:
@@ -126,11 +135,16 @@ async def say_goodbye(connection: MediaConnection, stream_sid: str, speech: Spee
         await trio.sleep(played_bytes / SAMPLE_RATE)
 
 
-def redirect_twiml(url: str, redirects: int, transfer_to: str | None) -> str:
-    """What a draining process answers to ``/incoming-call`` (``url`` without query)."""
+def redirect_twiml(url: str, redirects: int, transfer_to: str | None, *, peer: bool) -> str:
+    """What a draining process answers to ``/incoming-call`` (``url`` without query): a
+    redirect while a ``peer`` may take the call, else the clinic's number or CALL_BACK."""
     response = ElementTree.Element("Response")
-    if redirects >= MAX_REDIRECTS and transfer_to:
-        ElementTree.SubElement(response, "Dial").text = transfer_to
+    if not peer or redirects >= MAX_REDIRECTS:
+        if transfer_to:
+            ElementTree.SubElement(response, "Dial").text = transfer_to
+        else:
+            ElementTree.SubElement(response, "Say").text = CALL_BACK
+            ElementTree.SubElement(response, "Hangup")
     else:
         ElementTree.SubElement(response, "Pause", length=str(REDIRECT_PAUSE_S))
         query = urlencode({REDIRECTS_PARAMETER: redirects + 1})

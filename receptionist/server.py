@@ -8,7 +8,8 @@ Routes:
     GET  /healthz /readyz /metrics   for load balancers and Prometheus (health.py).
     GET  /calls...       the call review pages (receptionist/review), when a password is set.
 
-On SIGTERM the server drains (drain.py) and then stops.
+On SIGTERM the server drains (drain.py) and then stops. While it serves, it announces
+itself in the database (heartbeat.py), so a draining peer knows it can take new calls.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from receptionist.drain import (
 )
 from receptionist.errors import CallDisconnected
 from receptionist.health import add_health_routes
+from receptionist.heartbeat import announce, live_peer_exists, new_server_id
 from receptionist.messages import EndReason
 from receptionist.records.recorder import run_recorder
 from receptionist.review.pages import register_review
@@ -153,7 +155,7 @@ def create_app(
         if not call_sid:
             return Response("CallSid missing", status=400)
         if drain.draining:
-            return _elsewhere(base + request.path, request.args, call_sid)
+            return await _elsewhere(base + request.path, request.args, call_sid)
         parameters = {CALL_SID_PARAMETER: call_sid, "caller": fields.get("From", "")}
         parameters[TOKEN_PARAMETER] = services.stream_tokens.issue(parameters)
         log.info("webhook.incoming_call", call_sid=call_sid)
@@ -168,7 +170,7 @@ def create_app(
         call_sid = dict(params).get("CallSid", "")
         outcome = await take_outcome(services.store, call_sid)
         if outcome and outcome.reason is EndReason.RETRY:
-            return _elsewhere(base + "/incoming-call", {}, call_sid)
+            return await _elsewhere(base + "/incoming-call", {}, call_sid)
         if outcome and outcome.reason is EndReason.TRANSFER and transfers:
             log.info("webhook.call_ended", call_sid=call_sid, transfer=True)
             twiml = await transfers.after_stream(call_sid, outcome, base)
@@ -220,13 +222,17 @@ def create_app(
             await serve_call(connection, services, ending)
         return None
 
-    def _elsewhere(url: str, args: Any, call_sid: str) -> Response:
-        """A draining process sends Twilio to another (drain.py)."""
+    async def _elsewhere(url: str, args: Any, call_sid: str) -> Response:
+        """A draining process sends Twilio to another, if one is live (drain.py)."""
         given = str(args.get(REDIRECTS_PARAMETER, "0"))
         redirects = int(given) if given.isdigit() else 0
-        log.info("webhook.redirected_draining", call_sid=call_sid, redirects=redirects)
+        # Not draining (a retried stream's /call-ended): this process is itself the peer.
+        peer = not drain.draining or await live_peer_exists(services.store, drain.server_id)
+        log.info("webhook.redirected_draining", call_sid=call_sid, redirects=redirects,
+                 peer=peer)  # fmt: skip
         transfer_to = config.clinic.transfer_number or None
-        return Response(redirect_twiml(url, redirects, transfer_to), mimetype=TWIML)
+        twiml = redirect_twiml(url, redirects, transfer_to, peer=peer is not False)
+        return Response(twiml, mimetype=TWIML)
 
     register_review(app, services)
     return app
@@ -260,7 +266,7 @@ async def serve_app(
     auth_token = services.config.secrets.twilio_auth_token
     if not auth_token:
         log.warning("webhook.signatures_unchecked", hint="set TWILIO_AUTH_TOKEN in production")
-    drain = Drain()
+    drain = Drain(new_server_id())
     hc = hypercorn_config(host, port)
     if listen_fd is not None:
         hc.bind = [f"fd://{listen_fd}"]
@@ -281,5 +287,6 @@ async def serve_app(
         app = create_app(services, twilio_auth_token=auth_token, drain=drain, transfers=transfers)
         timeout_s = services.config.server.drain_timeout_s
         await nursery.start(drain_on_sigterm, drain, timeout_s, drained)
+        await nursery.start(announce, services.store, drain, services.config.server.heartbeat_s)
         await serve(app, hc, shutdown_trigger=drained.wait, task_status=task_status)
         nursery.cancel_scope.cancel()

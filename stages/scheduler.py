@@ -106,13 +106,17 @@ def answer_request(
     match request:
         case FindFreeSlots(service=service, day=day, earliest=earliest, limit=limit, near=near):
             found = store.free_slots(
-                service, day, earliest=earliest, limit=limit, near=near, blocked=blocked
-            )
+                service, day, earliest=earliest, limit=limit, near=near, blocked=blocked,
+                practitioner=request.practitioner,
+            )  # fmt: skip
             if isinstance(found, Rejection):
                 return _rejected(rid, found)
             return FreeSlots(rid, day, found, open_on_day=store.is_open_on(day))
         case BookSlot(service=service, start=start, name=name, phone=phone, reason=reason):
-            booked = store.book(service, start, name, phone, reason, blocked=blocked)
+            booked = store.book(
+                service, start, name, phone, reason, blocked=blocked,
+                practitioner=request.practitioner,
+            )  # fmt: skip
             return _reply(rid, booked, BookingConfirmed)
         case FindBookings(phone=phone):
             return BookingsFound(rid, store.find_bookings(phone))

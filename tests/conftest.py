@@ -91,7 +91,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     cluster: Cluster = request.getfixturevalue("postgres_cluster")
     url: str = request.getfixturevalue("postgres_migrated")
     with psycopg.connect(url, password=cluster.password, autocommit=True) as conn:
-        conn.execute("TRUNCATE appointments, outbox RESTART IDENTITY")
+        conn.execute("TRUNCATE appointments, outbox, servers RESTART IDENTITY")
     return url
 
 

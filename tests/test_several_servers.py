@@ -1,9 +1,8 @@
-"""Past one process: drain on SIGTERM, health and metrics, a stream on another server than
-its webhook, ``serve --workers``.
+"""Past one process: health and metrics, a stream on another server than its webhook,
+``serve --workers`` (the drain: test_drain.py).
 
 Real servers on 127.0.0.1 with the offline engines, on the real clock (the recogniser and
-the voice run in worker threads), as in test_end_to_end. SIGTERM is sent to this very
-process: each server under test catches it with trio's signal receiver, as in production.
+the voice run in worker threads), as in test_end_to_end.
 """
 
 from __future__ import annotations
@@ -22,41 +21,23 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 import trio
-import trio_websocket
-from structlog.contextvars import merge_contextvars
-from structlog.testing import capture_logs as _capture_logs
 
-from receptionist import metrics
 from receptionist.call import CallServices
 from receptionist.config import Config
-from receptionist.devtools.replay import load_caller_audio, replay_config, split_utterances
-from receptionist.devtools.twilio_caller import CallerReport, TwilioCaller
-from receptionist.drain import GOING_AWAY
-from receptionist.runtime import build_services
+from receptionist.devtools.twilio_caller import TwilioCaller
 from receptionist.server import serve_app
 from stages.listener import ListenerEngines
-from tests.helpers.calls import NOW
 from tests.helpers.paths import PROJECT_ROOT
-
-FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
-TEST_LIMIT_S = 120
-SHARED_SECRET = "a secret every server of the clinic shares"
-METRICS_TOKEN = "scrape-me"
-
-
-def capture_logs():  # type: ignore[no-untyped-def]
-    """Captured events, counted into the metrics as ``configure_logging`` has them counted."""
-    return _capture_logs(processors=[merge_contextvars, metrics.observe])
-
-
-def configured(config: Config, tmp_path: Path, **server: Any) -> Config:
-    config = replay_config(config, tmp_path, fast=True)
-    secrets = replace(config.secrets, stream_secret=SHARED_SECRET, metrics_token=METRICS_TOKEN)
-    return replace(config, server=replace(config.server, **server), secrets=secrets)
-
-
-async def services_for(config: Config) -> CallServices:
-    return await trio.to_thread.run_sync(lambda: build_services(config, now=NOW))
+from tests.helpers.servers import (
+    METRICS_TOKEN,
+    TEST_LIMIT_S,
+    call,
+    capture_logs,
+    configured,
+    hours_call,
+    services_for,
+    until_event,
+)
 
 
 @pytest.fixture
@@ -69,21 +50,6 @@ async def server(services: CallServices, nursery: trio.Nursery) -> AsyncIterator
     binds = await nursery.start(serve_app, services, "127.0.0.1", 0)
     yield binds[0]
     nursery.cancel_scope.cancel()
-
-
-def hours_call() -> list[bytes]:
-    return split_utterances(load_caller_audio(FIXTURES / "hours_call.wav"))
-
-
-async def call(server: str, **caller: Any) -> CallerReport:
-    twilio = TwilioCaller(server, paced=False, reply_quiet_s=0.5, **caller)
-    return await twilio.run(hours_call())
-
-
-async def until_event(logs: list[dict[str, Any]], name: str) -> None:
-    with trio.fail_after(30):
-        while not any(e["event"] == name for e in logs):  # noqa: ASYNC110 (a log, no event)
-            await trio.sleep(0.01)
 
 
 # --- health and metrics ------------------------------------------------------------------
@@ -143,96 +109,6 @@ async def test_metrics_are_off_without_a_token(
     async with httpx.AsyncClient() as client:
         assert (await client.get(f"{server}/metrics")).status_code == 404
     nursery.cancel_scope.cancel()
-
-
-# --- drain -------------------------------------------------------------------------------
-
-
-async def test_sigterm_lets_the_call_in_progress_finish_and_turns_new_calls_away(
-    services: CallServices,
-) -> None:
-    reports: list[CallerReport] = []
-    with capture_logs() as logs, trio.fail_after(TEST_LIMIT_S):
-        async with trio.open_nursery() as nursery:
-            server = (await nursery.start(serve_app, services, "127.0.0.1", 0))[0]
-            late_sid = "CA" + "8" * 32
-            _url, late_parameters = await TwilioCaller(server, call_sid=late_sid).answer_webhook()
-            nursery.start_soon(lambda: _append(reports, call(server)))
-            await until_event(logs, "call.start")
-            os.kill(os.getpid(), signal.SIGTERM)
-            await until_event(logs, "server.draining")
-
-            async with httpx.AsyncClient() as client:
-                webhook = await client.post(
-                    f"{server}/incoming-call", data={"CallSid": "CA" + "9" * 32}
-                )
-                ready = await client.get(f"{server}/readyz")
-            twiml = ElementTree.fromstring(webhook.text)
-            assert twiml.find("Connect") is None
-            redirect = twiml.find("Redirect")
-            assert redirect is not None
-            assert redirect.text == f"{server}/incoming-call?redirects=1"
-            assert ready.status_code == 503
-            assert ready.json()["problems"] == ["draining"]
-
-            # A stream whose webhook another server answered: refused, and Twilio's
-            # /call-ended (on any server) then starts the call again at /incoming-call.
-            url = server.replace("http://", "ws://") + "/media-stream"
-            async with trio_websocket.open_websocket_url(url) as ws:
-                await ws.send_message(json.dumps(start_message(late_sid, late_parameters)))
-                with pytest.raises(trio_websocket.ConnectionClosed) as closed:
-                    await ws.get_message()
-            assert closed.value.reason.code == GOING_AWAY
-            async with httpx.AsyncClient() as client:
-                ended = await client.post(f"{server}/call-ended", data={"CallSid": late_sid})
-            again = ElementTree.fromstring(ended.text).find("Redirect")
-            assert again is not None
-            assert again.text == f"{server}/incoming-call?redirects=1"
-        # serve_app returned by itself: the drain was over.
-
-    (report,) = reports
-    assert report.closed_by_server, "the receptionist said goodbye and hung up, as usual"
-    assert all(latency is not None for latency in report.reply_latencies_ms)
-    (end,) = [e for e in logs if e["event"] == "call.end"]
-    assert end["outcome"] == "completed"
-
-
-async def test_at_the_drain_deadline_a_call_is_ended_politely(
-    project_config: Config, tmp_path: Path
-) -> None:
-    services = await services_for(configured(project_config, tmp_path, drain_timeout_s=0.2))
-    reports: list[CallerReport] = []
-    with capture_logs() as logs, trio.fail_after(TEST_LIMIT_S):
-        async with trio.open_nursery() as nursery:
-            server = (await nursery.start(serve_app, services, "127.0.0.1", 0))[0]
-            nursery.start_soon(lambda: _append(reports, call(server)))
-            await until_event(logs, "call.start")
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    (report,) = reports
-    assert report.closed_by_server
-    (end,) = [e for e in logs if e["event"] == "call.end"]
-    assert end["outcome"] == "drained"
-    assert any(e["event"] == "server.drain_deadline" for e in logs)
-    async with httpx.AsyncClient() as client, trio.open_nursery() as nursery:
-        after = (await nursery.start(serve_app, services, "127.0.0.1", 0))[0]
-        ended = await client.post(f"{after}/call-ended", data={"CallSid": report.call_sid})
-        nursery.cancel_scope.cancel()
-    assert ElementTree.fromstring(ended.text).find("Hangup") is not None
-
-
-def start_message(call_sid: str, parameters: dict[str, str]) -> dict[str, Any]:
-    start = {
-        "streamSid": "MZ" + call_sid[2:],
-        "callSid": call_sid,
-        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-        "customParameters": parameters,
-    }
-    return {"event": "start", "start": start}
-
-
-async def _append(reports: list[CallerReport], report: Any) -> None:
-    reports.append(await report)
 
 
 # --- a stream on another server than its webhook ------------------------------------------

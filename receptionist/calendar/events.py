@@ -38,7 +38,7 @@ def appointment_event(
 
     Args:
         appointment: the outbox payload's ``appointment``: id, start and end (ISO, aware),
-            service, name, phone, reason.
+            service, name, phone, reason, and practitioner where the clinic has them.
         now: the DTSTAMP.
     """
     event = icalendar.Event()
@@ -46,7 +46,8 @@ def appointment_event(
     event.add("dtstamp", now.astimezone(UTC))
     event.add("dtstart", datetime.fromisoformat(appointment["start"]).astimezone(tz))
     event.add("dtend", datetime.fromisoformat(appointment["end"]).astimezone(tz))
-    event.add("summary", f"{appointment['service']}: {appointment['name']}")
+    with_whom = f" ({appointment['practitioner']})" if appointment.get("practitioner") else ""
+    event.add("summary", f"{appointment['service']}: {appointment['name']}{with_whom}")
     event.add("description", _description(appointment))
     event.add("status", "CONFIRMED")
     event.add("transp", "OPAQUE")
@@ -60,6 +61,8 @@ def appointment_event(
 
 def _description(appointment: Mapping[str, Any]) -> str:
     lines = [f"Phone: {appointment['phone']}"]
+    if appointment.get("practitioner"):
+        lines.append(f"With: {appointment['practitioner']}")
     if appointment.get("reason"):
         lines.append(f"Reason: {appointment['reason']}")
     lines.append(f"Booked by phone with the receptionist (booking {appointment['id']}).")

@@ -9,7 +9,8 @@ rather than during one. The engines take their API keys from ``Config.secrets``,
 - ``values``: the value types shared by the sections; ``clinic``: clinic, hours, services,
   scheduler; ``engines``: engine choices and settings; ``calendar``: the CalDAV calendar;
   ``calls``: server, dialogue, turn-taking, buffers, Twilio, logging; ``environment``: the
-  secrets; ``model``: Config; ``loading``: load_config, ``--set`` overrides, error messages.
+  secrets; ``practitioners``: who appointments are booked with; ``model``: Config;
+  ``loading``: load_config, ``--set`` overrides, error messages.
 """
 
 from receptionist.config.calendar import CalendarConfig
@@ -43,6 +44,7 @@ from receptionist.config.escalation import EscalationConfig
 from receptionist.config.loading import DEFAULT_CONFIG_PATH, load_config, parse_config
 from receptionist.config.model import Config
 from receptionist.config.notify import NotifyConfig
+from receptionist.config.practitioners import Practitioner
 from receptionist.config.records import RecordsConfig
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "LoggingConfig",
     "NotifyConfig",
     "OpeningHours",
+    "Practitioner",
     "RecordsConfig",
     "SchedulerConfig",
     "Secrets",

@@ -46,6 +46,9 @@ class ServerConfig:
     """0 refuses every stream. Each server process enforces its own."""
     drain_timeout_s: PositiveFloat = 60.0
     """After SIGTERM, how long calls in progress may go on before they are ended politely."""
+    heartbeat_s: PositiveFloat = 5.0
+    """How often each server announces itself in the database; it counts as live for three
+    times as long, so a draining server sends callers only to servers alive (heartbeat.py)."""
 
 
 @dataclass(frozen=True, slots=True, config=SECTION)

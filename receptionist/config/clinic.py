@@ -167,10 +167,14 @@ def _path_as_text(value: object) -> object:
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
+def is_postgres_url(database: str) -> bool:
+    return database.startswith(POSTGRES_SCHEMES)
+
+
 def _no_password_in_url(database: str) -> str:
     """A PostgreSQL URL keeps its password out (config.toml, logs): it comes from the
     environment. libpq parses the URL itself when the store opens (postgres_store.py)."""
-    if not database.startswith(POSTGRES_SCHEMES):
+    if not is_postgres_url(database):
         return database
     try:
         parts = urlsplit(database)

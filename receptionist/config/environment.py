@@ -29,6 +29,9 @@ METRICS_TOKEN = "RECEPTIONIST_METRICS_TOKEN"
 """Set: /metrics answers requests with ``Authorization: Bearer <it>``; unset: /metrics is off."""
 WEBHOOK_SECRET = "RECEPTIONIST_WEBHOOK_SECRET"
 """Set (with [notify] webhook_url): the key that signs each report POSTed to the clinic."""
+DATABASE_PASSWORDS = ("RECEPTIONIST_DATABASE_PASSWORD", "PGPASSWORD")
+"""The PostgreSQL password ([scheduler] database), the first of these that is set; never
+in the URL."""
 DEFAULT_LLM_KEY = "OPENAI_API_KEY"
 """``llm.api_key_env`` when the file does not set it."""
 
@@ -49,6 +52,8 @@ class Secrets:
     """/metrics answers only requests bearing it; unset, /metrics is off."""
     webhook_secret: Text = field(default="", repr=False)
     """Signs the [notify] webhook's requests; unset, the webhook is off."""
+    database_password: Text = field(default="", repr=False)
+    """PostgreSQL's password (DATABASE_PASSWORDS); "": none, or libpq's own ~/.pgpass."""
     calendar: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The calendar's password, token or OAuth secrets, by the variable ``[calendar]`` names."""
 
@@ -70,6 +75,7 @@ class Secrets:
             admin_password=read(ADMIN_PASSWORD),
             metrics_token=read(METRICS_TOKEN),
             webhook_secret=read(WEBHOOK_SECRET),
+            database_password=next(filter(None, map(read, DATABASE_PASSWORDS)), ""),
             calendar={name: read(name) for name in calendar_variables if read(name)},
         )
 

@@ -29,6 +29,7 @@ from receptionist.config.engines import (
 from receptionist.config.environment import Secrets, missing_keys
 from receptionist.config.escalation import EscalationConfig
 from receptionist.config.notify import NotifyConfig
+from receptionist.config.practitioners import Practitioner, check_practitioners
 from receptionist.config.records import RecordsConfig
 from receptionist.config.values import SECTION, Invalid
 
@@ -40,6 +41,8 @@ class Config:
     server: ServerConfig = ServerConfig()
     clinic: ClinicConfig
     services: Annotated[tuple[Service, ...], AfterValidator(check_services)]
+    practitioners: tuple[Practitioner, ...] = ()
+    """Who appointments are booked with; none: the clinic as a whole (practitioners.py)."""
     scheduler: SchedulerConfig = SchedulerConfig()
     engines: EnginesConfig = EnginesConfig()
     deepgram: DeepgramConfig = DeepgramConfig()
@@ -62,11 +65,17 @@ class Config:
     def service(self, name: str) -> Service | None:
         return next((s for s in self.services if s.name == name), None)
 
+    def practitioner(self, name: str) -> Practitioner | None:
+        """The practitioner a caller named, whatever the case and spacing."""
+        wanted = " ".join(name.split()).casefold()
+        return next((p for p in self.practitioners if p.name.casefold() == wanted), None)
+
     @model_validator(mode="after")
-    def _chosen_engines_have_keys(self) -> Config:
+    def _checked_across_sections(self) -> Config:
         missing = missing_keys(self.engines, self.llm, self.secrets)
         if self.calendar.kind != "none":
             missing += self.calendar.missing_secrets(self.secrets.calendar)
+        missing += check_practitioners(self.practitioners, self.services)
         if missing:
             raise Invalid(*missing)
         return self

@@ -9,15 +9,18 @@ A benchmark, not a test: it prints a table and writes ``<out>/loadtest.json``.
   ``receptionist serve --workers`` starts them (workers.py), with the cloud engines on the
   protocol fakes (fakes/cloud.py), run here;
 - ``--callers`` TwilioCallers (default 20), started evenly over ``--ramp-s``, each saying
-  one sentence. The fake model books a slot for each: every other caller one of the
-  ``CONTESTED`` slots that many callers race for, the others a free slot of their own; it
-  then says whether the booking was made and hangs up;
+  one sentence. The fake model books a slot for each (loadtest_model.py): every other caller
+  one of the ``CONTESTED`` slots that many callers race for (naming one of the
+  ``--practitioners``, default 2, in turn: contested slots per practitioner), the others a
+  free slot of their own with whoever is free; it then says whether the booking was made
+  and hangs up;
 - half-way through the ramp one server process gets SIGTERM (it drains: its calls finish,
   new webhooks are redirected) and another SIGKILL (its calls drop, as a crashed
   machine's would).
 
 Then, from the database and what the model was told: bookings made, double bookings
-(overlapping active rows: must be 0), bookings lost (a caller was told "booked" and the row
+(overlapping active rows of one practitioner, or of the clinic: must be 0, counted per
+practitioner), bookings lost (a caller was told "booked" and the row
 is missing: must be 0); from the callers: reply latency (last voiced frame sent to the
 first agent frame) and agent frame lateness, before and after the faults; CPU per
 call-second of the server processes.
@@ -30,9 +33,8 @@ import json
 import os
 import signal
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +47,6 @@ from receptionist.devtools.bench.process import ROOT
 from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
 from receptionist.devtools.fakes.deepgram_script import load_script
 from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs
-from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted, ToolCallScript
 from receptionist.devtools.loadtest_figures import (
     Outcome,
     Worker,
@@ -54,15 +55,13 @@ from receptionist.devtools.loadtest_figures import (
     phase_figures,
     table,
 )
+from receptionist.devtools.loadtest_model import BookingModel, bookable_slots, loadtest_config
 from receptionist.devtools.postgres_cluster import running_cluster, server_binaries
 from receptionist.devtools.replay import load_caller_audio, split_utterances
 from receptionist.devtools.twilio_caller import TwilioCaller
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.workers import listening_socket, start_worker, worker_environment
 
-CONTESTED = 3
-"""Slots every other caller races for."""
-SERVICE = "check-up"
 GREETING = "Hello, Riverside clinic. How can I help?"
 FAKE_VOICE_MS_PER_CHAR = 40
 CALL_LIMIT_S = 60.0
@@ -74,43 +73,12 @@ MAX_RESTARTS = 3
 
 
 @dataclass
-class BookingModel(FakeOpenAI):
-    """The model's side of every call: book the slot this caller is given, then say how it
-    went and hang up. Keeps what each booking's tool result told it (and so the caller)."""
-
-    slots: deque[datetime] = field(default_factory=deque)
-    contested: tuple[datetime, ...] = ()
-    told_booked: dict[int, str] = field(default_factory=dict)
-    told_taken: int = 0
-    _callers: int = 0
-
-    def _next_reply(self, body: dict[str, Any]) -> Scripted:
-        last = body["messages"][-1]
-        goodbye = (ToolCallScript("end_call", {}),)
-        if last["role"] == "tool":
-            result = json.loads(last["content"])
-            if "booked" in result:
-                booked = result["booked"]
-                self.told_booked[booked["appointment_id"]] = f"{booked['date']} {booked['time']}"
-                return Scripted(text="You're booked. Goodbye!", tool_calls=goodbye)
-            self.told_taken += 1
-            return Scripted(text="Sorry, that time was just taken. Goodbye!", tool_calls=goodbye)
-        self._callers += 1
-        contested = self._callers % 2 == 0 or not self.slots
-        start = self.contested[self._callers % len(self.contested)] if contested else (
-            self.slots.popleft()
-        )  # fmt: skip
-        arguments = {"service": SERVICE, "date": start.date().isoformat(),
-                     "time": f"{start:%H:%M}", "name": f"Caller {self._callers}"}  # fmt: skip
-        return Scripted(tool_calls=(ToolCallScript("book_appointment", arguments),))
-
-
-@dataclass
 class Settings:
     callers: int
     workers: int
     ramp_s: float
     out: Path
+    practitioners: int
 
 
 def config_overrides(database: str, urls: dict[str, str], callers: int) -> list[str]:
@@ -122,28 +90,6 @@ def config_overrides(database: str, urls: dict[str, str], callers: int) -> list[
         f"server.drain_timeout_s={DRAIN_TIMEOUT_S}",
         *(f"{name}={url}" for name, url in urls.items()),
     ]  # fmt: skip
-
-
-def bookable_slots(config: Config, needed: int) -> tuple[tuple[datetime, ...], deque[datetime]]:
-    """CONTESTED slots to race for, and ``needed`` others, from the days after tomorrow.
-
-    Free starts lie on the scheduler's grid, closer together than an appointment lasts: only
-    starts one appointment apart are taken, so no two slots overlap (an overlap is a clean
-    "taken" answer, not a race, and would hide what the test counts)."""
-    store = AppointmentStore(config)
-    service = config.service(SERVICE)
-    assert service is not None
-    length = timedelta(minutes=service.minutes)
-    found: list[datetime] = []
-    day = date.today() + timedelta(days=2)
-    with store:
-        while len(found) < needed + CONTESTED:
-            slots = store.free_slots(SERVICE, day, limit=1000)
-            for start in slots if isinstance(slots, tuple) else ():
-                if not found or start >= found[-1] + length:
-                    found.append(start)
-            day += timedelta(days=1)
-    return tuple(found[:CONTESTED]), deque(found[CONTESTED:])
 
 
 async def wait_ready(url: str, workers: list[Worker]) -> None:
@@ -225,13 +171,15 @@ async def loadtest(s: Settings, cluster_url: str, password: str) -> dict[str, An
     )  # fmt: skip
     os.environ["RECEPTIONIST_DATABASE_PASSWORD"] = password  # for this process's store too
     env = {**os.environ, **KEYS}
+    config_path = loadtest_config(s.out, s.practitioners)
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(fakes.serve)
         overrides = config_overrides(cluster_url, urls, s.callers)
-        config = load_config(ROOT / "config.toml", overrides=overrides, environ=env)
+        config = load_config(config_path, overrides=overrides, environ=env)
         AppointmentStore(config).upgrade()
         model.contested, model.slots = bookable_slots(config, s.callers)
-        result = await run_servers(s, overrides, env, config)
+        model.practitioners = tuple(p.name for p in config.practitioners)
+        result = await run_servers(s, config_path, overrides, env, config)
         result["model_told_taken"] = model.told_taken
         result.update(database_figures(cluster_url, password, model.told_booked))
         nursery.cancel_scope.cancel()
@@ -239,9 +187,9 @@ async def loadtest(s: Settings, cluster_url: str, password: str) -> dict[str, An
 
 
 async def run_servers(
-    s: Settings, overrides: list[str], env: dict[str, str], config: Config
+    s: Settings, config_path: Path, overrides: list[str], env: dict[str, str], config: Config
 ) -> dict[str, Any]:
-    serve_args = ["--config", str(ROOT / "config.toml"), "serve",
+    serve_args = ["--config", str(config_path), "serve",
                   *(f"--set={o}" for o in overrides)]  # fmt: skip
     metrics_dir = s.out / "metrics"
     metrics_dir.mkdir(exist_ok=True)
@@ -298,10 +246,13 @@ def settings(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--workers", type=int, default=3, help="server processes (3 or more)")
     parser.add_argument("--ramp-s", type=float, default=40.0, help="callers start over this")
     parser.add_argument("--out", type=Path, default=ROOT / "loadtest-output")
+    parser.add_argument("--practitioners", type=int, default=2, choices=range(5),
+                        help="[[practitioners]] in the clinic's config (0: the clinic books"
+                        " one appointment per slot)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.workers < 3:
         parser.error("--workers: 3 or more (one drains, one is killed, one carries on)")
-    return Settings(args.callers, args.workers, args.ramp_s, args.out.resolve())
+    return Settings(args.callers, args.workers, args.ramp_s, args.out.resolve(), args.practitioners)
 
 
 def main() -> None:

@@ -64,22 +64,30 @@ def completed(outcome: Outcome) -> bool:
 def database_figures(url: str, password: str, told: dict[int, str]) -> dict[str, Any]:
     with psycopg.connect(url, password=password) as conn:
         rows = conn.execute(
-            "SELECT id FROM appointments WHERE cancelled_at IS NULL"
+            "SELECT id, coalesce(resource, '') FROM appointments WHERE cancelled_at IS NULL"
         ).fetchall()  # fmt: skip
-        doubled = conn.execute(
-            """SELECT count(*) FROM appointments a JOIN appointments b
+        doubled: dict[str, int] = dict(conn.execute(
+            """SELECT coalesce(a.resource, ''), count(*) FROM appointments a JOIN appointments b
                ON a.id < b.id AND a.clinic = b.clinic
               AND coalesce(a.resource, '') = coalesce(b.resource, '')
               AND tstzrange(a.start_at, a.end_at) && tstzrange(b.start_at, b.end_at)
-             WHERE a.cancelled_at IS NULL AND b.cancelled_at IS NULL"""
-        ).fetchone()
+             WHERE a.cancelled_at IS NULL AND b.cancelled_at IS NULL
+             GROUP BY 1"""
+        ).fetchall())  # fmt: skip
     ids = {row[0] for row in rows}
+    resources = sorted({row[1] for row in rows})
     return {
         "bookings_made": len(ids),
+        "bookings_per_practitioner": {_who(r): sum(row[1] == r for row in rows) for r in resources},
         "told_booked": len(told),
-        "double_bookings": int(doubled[0]) if doubled else 0,
+        "double_bookings": sum(doubled.values()),
+        "double_bookings_per_practitioner": {_who(r): doubled.get(r, 0) for r in resources},
         "bookings_lost": len(set(told) - ids),
     }
+
+
+def _who(resource: str) -> str:
+    return resource or "(the clinic)"
 
 
 def phase_figures(outcomes: list[Outcome], send_ahead_s: float) -> dict[str, Any]:
@@ -104,6 +112,11 @@ def peak_concurrency(outcomes: list[Outcome]) -> int:
     return peak
 
 
+def _per(result: dict[str, Any], figure: str) -> str:
+    per = result.get(f"{figure}_per_practitioner") or {}
+    return ", ".join(f"{who} {count}" for who, count in per.items()) or "none"
+
+
 def table(result: dict[str, Any]) -> str:
     lines = [
         f"callers {result['callers']} on {result['server_processes']} server processes"
@@ -113,10 +126,11 @@ def table(result: dict[str, Any]) -> str:
         f" {result['caller_errors'] or 'none'})",
         f"webhooks redirected      {result['drained_redirects']}  (by the draining process)",
         f"streams started again    {result['calls_restarted']}  (refused while draining)",
-        f"bookings made            {result['bookings_made']}",
+        f"bookings made            {result['bookings_made']}  ({_per(result, 'bookings')})",
         f"told 'booked'            {result['told_booked']}  (told 'taken': "
         f"{result['model_told_taken']})",
-        f"double bookings          {result['double_bookings']}",
+        f"double bookings          {result['double_bookings']}"
+        f"  ({_per(result, 'double_bookings')})",
         f"bookings lost            {result['bookings_lost']}",
         f"CPU per call-second      {result['cpu_ms_per_call_s']} ms",
     ]

@@ -121,6 +121,7 @@ def appointment_result(appointment: Appointment) -> dict[str, Any]:
         "weekday": f"{start:%A}",
         "time": f"{start:%H:%M}",
         "name": appointment.name,
+        **({"practitioner": appointment.practitioner} if appointment.practitioner else {}),
     }
 
 

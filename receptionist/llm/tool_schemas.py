@@ -18,6 +18,11 @@ def tool_schemas(config: Config, *, open_now: bool = True) -> list[dict[str, Any
     services = [service.name for service in config.services]
     date_ = {"type": "string", "description": "YYYY-MM-DD"}
     time_ = {"type": "string", "description": "HH:MM, 24-hour clock"}
+    # Only where the clinic books by practitioner ([[practitioners]]); omitted: anyone free.
+    who = {"practitioner": {
+        "type": "string", "enum": [p.name for p in config.practitioners],
+        "description": "Only when the caller asked for one; omit for anyone free",
+    }} if config.practitioners else {}  # fmt: skip
     tools = [
         function_tool(
             "check_availability",
@@ -26,6 +31,7 @@ def tool_schemas(config: Config, *, open_now: bool = True) -> list[dict[str, Any
                 "service": {"type": "string", "enum": services},
                 "date": date_,
                 "earliest": {**time_, "description": "HH:MM, 24-hour; only times from then on"},
+                **who,
             },
             ["service", "date"],
         ),
@@ -39,6 +45,7 @@ def tool_schemas(config: Config, *, open_now: bool = True) -> list[dict[str, Any
                 "name": {"type": "string", "description": "The patient's full name"},
                 "phone": {"type": "string", "description": "Omit to use the caller's own number"},
                 "reason": {"type": "string", "description": "A few words on why they come"},
+                **who,
             },
             ["service", "date", "time", "name", "reason"],
         ),

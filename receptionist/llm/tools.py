@@ -62,6 +62,7 @@ class CheckAvailability:
     service: str
     day: date
     earliest: time | None
+    practitioner: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ class Book:
     name: str
     phone: str
     reason: str
+    practitioner: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +149,13 @@ def to_request(
         case Message(call_sid=call_sid, name=name, phone=phone, about=about, reason=reason):
             return LeaveMessage(request_id, call_sid, name, phone, about, reason)
         case CheckAvailability(service=service, day=day, earliest=earliest):
-            return FindFreeSlots(request_id, service, day, earliest)
+            return FindFreeSlots(
+                request_id, service, day, earliest, practitioner=valid.practitioner
+            )
         case Book(service=service, start=start, name=name, phone=phone, reason=reason):
-            return BookSlot(request_id, service, start, name, phone, reason)
+            return BookSlot(
+                request_id, service, start, name, phone, reason, practitioner=valid.practitioner
+            )
         case Cancel(appointment_id=int() as appointment_id, phone=phone):
             return CancelBooking(request_id, appointment_id, phone)
         case Cancel(phone=phone):
@@ -159,7 +165,8 @@ def to_request(
 def _check_availability(arguments: dict[str, Any], context: ToolContext) -> CheckAvailability:
     day = _date(arguments, context)
     earliest = _time(arguments, "earliest") if arguments.get("earliest") else None
-    return CheckAvailability(_service(arguments, context).name, day, earliest)
+    service = _service(arguments, context).name
+    return CheckAvailability(service, day, earliest, _practitioner(arguments, context))
 
 
 def _book(arguments: dict[str, Any], context: ToolContext) -> Book:
@@ -170,7 +177,8 @@ def _book(arguments: dict[str, Any], context: ToolContext) -> Book:
         raise _Rejected(f"cannot book then: {rejection.detail or rejection.reason.value}")
     name = _text(arguments, "name", MAX_NAME_CHARS, required=True)
     reason = _text(arguments, "reason", MAX_REASON_CHARS, required=False)
-    return Book(service.name, start, name, _phone(arguments, context), reason)
+    who = _practitioner(arguments, context)
+    return Book(service.name, start, name, _phone(arguments, context), reason, who)
 
 
 def _cancel(arguments: dict[str, Any], context: ToolContext) -> Cancel:
@@ -240,6 +248,18 @@ def _service(arguments: dict[str, Any], context: ToolContext) -> Service:
             return service
     offered = ", ".join(service.name for service in context.config.services)
     raise _Rejected(f"unknown service {wanted!r}; the clinic offers: {offered}")
+
+
+def _practitioner(arguments: dict[str, Any], context: ToolContext) -> str:
+    """The configured practitioner named, "" for anyone; the store checks the service."""
+    wanted = str(arguments.get("practitioner") or "").strip()
+    if not wanted:
+        return ""
+    found = context.config.practitioner(wanted)
+    if found is None:
+        known = ", ".join(p.name for p in context.config.practitioners) or "none"
+        raise _Rejected(f"unknown practitioner {wanted!r}; the clinic's: {known}")
+    return found.name
 
 
 def _date(arguments: dict[str, Any], context: ToolContext, *, allow_past: bool = False) -> date:

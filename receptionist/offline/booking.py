@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 
 from receptionist.messages import Expectation
 from receptionist.offline import mishearing, name_and_number, phrasing, spoken
+from receptionist.offline.practitioners import practitioner_mention
 from receptionist.offline.questions import (
     ANOTHER_DAY_QUESTION,
     DAY_QUESTION,
@@ -35,8 +36,9 @@ MINUTES_A_DAY = 24 * 60
 
 
 def start_booking(call: CallState, text: str) -> list[Action]:
-    """The caller wants to book; they may have said what for and when already."""
+    """The caller wants to book; they may have said what for, when and with whom already."""
     call.task, call.draft = Task.BOOK, Draft()
+    note_practitioner(call, text)
     mention = spoken.service_mention(text, call.config.services)
     if not mention or mention[1] in GENERIC_SERVICE_WORDS:
         return call.ask(Step.REASON, reason_question(call), "Of course.")
@@ -45,6 +47,7 @@ def start_booking(call: CallState, text: str) -> list[Action]:
 
 
 def on_reason(call: CallState, text: str) -> list[Action] | None:
+    note_practitioner(call, text)
     mention = spoken.service_mention(text, call.config.services)
     day = spoken.spoken_date(text, call.now)
     if mention is None and day is not None and not call.draft.day_said:
@@ -83,10 +86,17 @@ def _default_service(call: CallState) -> str:
     return call.config.services[0].name
 
 
+def note_practitioner(call: CallState, text: str) -> None:
+    """Keep the practitioner the caller names ("with Dr. Patel", "can I see Sarah")."""
+    if named := practitioner_mention(text, call.config.practitioners):
+        call.draft.practitioner = named
+
+
 # --- Day and time ----------------------------------------------------------------------------
 
 
 def on_day(call: CallState, text: str) -> list[Action] | None:
+    note_practitioner(call, text)
     asked = spoken.spoken_date(text, call.now)
     if asked is None:
         return None
@@ -101,12 +111,19 @@ def on_day(call: CallState, text: str) -> list[Action] | None:
 def look_for_slots(
     call: CallState, day: date, wanted: time | None = None, note: str = ""
 ) -> list[Action]:
-    """Ask the Scheduler for free times on ``day``, near ``wanted`` when the caller said one."""
+    """Ask the Scheduler for free times on ``day``, near ``wanted`` when the caller said one
+    (with the practitioner they asked for, if they do this service)."""
     draft = call.draft
+    asked = call.config.practitioner(draft.practitioner) if draft.practitioner else None
+    if asked is not None and not asked.does(draft.service):
+        note = join(note, f"{asked.name} doesn't do {draft.service}s, so I'll look for anyone.")
+        draft.practitioner = ""
     draft.day, draft.wanted, draft.note, draft.days_searched = day, wanted, note, 0
     draft.refused = None
     return call.request(
-        lambda request_id: FindFreeSlots(request_id, draft.service, day, near=wanted)
+        lambda request_id: FindFreeSlots(
+            request_id, draft.service, day, near=wanted, practitioner=draft.practitioner
+        )
     )
 
 
@@ -119,7 +136,9 @@ def look_near_refused(call: CallState, refused: datetime, note: str) -> list[Act
     draft.refused = refused
     whole_day = MINUTES_A_DAY // call.config.scheduler.slot_minutes
     return call.request(
-        lambda request_id: FindFreeSlots(request_id, draft.service, day, limit=whole_day)
+        lambda request_id: FindFreeSlots(
+            request_id, draft.service, day, limit=whole_day, practitioner=draft.practitioner
+        )
     )
 
 
@@ -183,7 +202,11 @@ def _search_next_open_day(call: CallState, after: date) -> list[Action]:
         none_after = join(draft.note, "I couldn't find a free time in the days after that.")
         draft.note = ""
         return call.ask(Step.DAY, ANOTHER_DAY_QUESTION, none_after)
-    return call.request(lambda request_id: FindFreeSlots(request_id, draft.service, next_day))
+    return call.request(
+        lambda request_id: FindFreeSlots(
+            request_id, draft.service, next_day, practitioner=draft.practitioner
+        )
+    )
 
 
 def _next_open_day(call: CallState, after: date) -> date | None:
@@ -198,6 +221,7 @@ def _next_open_day(call: CallState, after: date) -> date | None:
 
 def on_time(call: CallState, text: str) -> list[Action] | None:
     """The caller picks one of the offered times, names another time, or another day."""
+    note_practitioner(call, text)
     offered = call.draft.offered
     choice = spoken.chosen_option(text, len(offered))
     if choice is not None:

@@ -104,6 +104,7 @@ def _read_back(call: CallState) -> Question:
     draft = call.draft
     assert draft.start is not None
     booking = f"{phrasing.with_article(draft.service)} on {phrasing.day_and_time(draft.start)}"
+    booking += f" with {draft.practitioner}" if draft.practitioner else ""
     return Question(
         f"That's {booking} for {draft.name}. Shall I book it?",
         Expectation.YES_NO,
@@ -123,7 +124,13 @@ def on_confirm_booking(call: CallState, text: str) -> list[Action] | None:
     assert start is not None
     return call.request(
         lambda request_id: BookSlot(
-            request_id, draft.service, start, draft.name, draft.phone, draft.reason
+            request_id,
+            draft.service,
+            start,
+            draft.name,
+            draft.phone,
+            draft.reason,
+            practitioner=draft.practitioner,
         )
     )
 

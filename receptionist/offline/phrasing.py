@@ -52,8 +52,9 @@ def with_article(noun: str) -> str:
 
 
 def appointment(booked: Appointment) -> str:
-    """ "a check-up on Tuesday the 1st of December at 10 AM"."""
-    return f"{with_article(booked.service)} on {day_and_time(booked.start)}"
+    """ "a check-up on Tuesday the 1st of December at 10 AM" (", with Dr. Patel")."""
+    with_whom = f", with {booked.practitioner}" if booked.practitioner else ""
+    return f"{with_article(booked.service)} on {day_and_time(booked.start)}{with_whom}"
 
 
 def number_ending(number: str) -> str:

@@ -158,6 +158,8 @@ class Draft:
 
     service: str = ""
     reason: str = ""
+    practitioner: str = ""
+    """The practitioner the caller asked for ("with Dr. Patel"); "": anyone free."""
     day_said: str = ""
     """A day the caller named before it was asked for, to use once it is."""
     day: date | None = None

@@ -225,7 +225,7 @@ class CallRecording:
             "change": kind[type(reply)], "id": appointment.id,
             "start": appointment.start.isoformat(), "end": appointment.end.isoformat(),
             "service": appointment.service, "name": appointment.name,
-            "reason": appointment.reason,
+            "reason": appointment.reason, "practitioner": appointment.practitioner,
         })  # fmt: skip
 
     def _flush(self, *, final: bool) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from receptionist.config import Config
+from receptionist.config.clinic import is_postgres_url
 from receptionist.scheduling.backend import Backend
 from receptionist.scheduling.database import open_backend
 
@@ -147,6 +148,6 @@ def recordings_folder(config: Config) -> Path:
     if config.records.folder:
         return Path(config.records.folder)
     database = config.scheduler.database
-    if database.startswith(("postgresql://", "postgres://")):
+    if is_postgres_url(database):
         return Path("data/recordings")
     return Path(database).parent / "recordings"

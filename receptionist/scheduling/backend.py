@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 from receptionist.scheduling.messages import Appointment, LeaveMessage
 from receptionist.scheduling.outbox import OutboxItem
-from receptionist.scheduling.slots import Span
 
 OUTCOME_TTL = timedelta(hours=1)
 """An outcome waits only for Twilio's /call-ended request, seconds after the stream ends."""
@@ -28,6 +27,8 @@ TRANSFER_TTL = timedelta(days=1)
 """A transfer's row outlives any call; older ones are deleted as new ones start."""
 TransferRow = tuple[str, str]
 """A transfer's caller number and the staff leg's call SID ("" before it is dialled)."""
+BusySpan = tuple[datetime, datetime, str]
+"""An active appointment's [start, end) and who it is with ("": the clinic as a whole)."""
 
 
 class Transaction(Protocol):
@@ -38,7 +39,9 @@ class Transaction(Protocol):
         """The transaction's DB-API connection, for the call records (records/store.py):
         a record and its outbox rows are written in one transaction."""
 
-    def busy_spans(self, start: datetime, end: datetime) -> list[Span]: ...
+    def busy_spans(self, start: datetime, end: datetime) -> list[BusySpan]:
+        """Active appointments overlapping [start, end), with their resource."""
+
     def appointments(self, not_over_at: datetime | None, phone: str = "") -> list[Appointment]:
         """Active appointments ending after ``not_over_at`` (all: None), optionally of one
         phone, by start."""
@@ -47,10 +50,14 @@ class Transaction(Protocol):
         """The active appointment with this id and phone, locked against other writers."""
 
     def insert(self, draft: Appointment, now: datetime) -> int:
-        """Add ``draft`` (its id is ignored); returns the new id. Raises SlotTaken."""
+        """Add ``draft`` (its id is ignored), with ``draft.practitioner`` as its resource;
+        returns the new id. Raises SlotTaken when the resource is booked then; the
+        transaction is still usable after (another resource may be tried)."""
 
-    def reschedule(self, appointment_id: int, start: datetime, end: datetime) -> None:
-        """Raises SlotTaken."""
+    def reschedule(
+        self, appointment_id: int, start: datetime, end: datetime, resource: str
+    ) -> None:
+        """Raises SlotTaken, leaving the transaction usable, like ``insert``."""
 
     def mark_cancelled(self, appointment_id: int, now: datetime) -> None: ...
     def insert_message(self, message: LeaveMessage, now: datetime) -> int:
@@ -85,6 +92,13 @@ class Transaction(Protocol):
     ) -> TransferRow | None:
         """Set the state (and the staff leg's SID, unless "") if it is one of ``from_states``;
         the row when it moved, None when another process (or event) moved it first."""
+
+    def heartbeat(self, server_id: str, draining: bool, expires_at: datetime) -> None:
+        """Announce a live server (servers.py) until ``expires_at``; forget expired ones."""
+
+    def forget_server(self, server_id: str) -> None: ...
+    def live_peers(self, server_id: str, now: datetime) -> int:
+        """How many other servers (of this clinic) are live and not draining at ``now``."""
 
 
 class Backend(Protocol):

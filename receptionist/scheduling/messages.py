@@ -18,6 +18,8 @@ class Appointment:
     name: str
     phone: str
     reason: str
+    practitioner: str = ""
+    """Who it is booked with ([[practitioners]]); "": the clinic as a whole."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,8 @@ class FindFreeSlots:
     limit: int = 3
     near: time | None = None
     """The time the caller asked for: offer the free times nearest to it."""
+    practitioner: str = ""
+    """Only this practitioner's free times; "": anyone's who does the service."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,8 @@ class BookSlot:
     name: str
     phone: str
     reason: str
+    practitioner: str = ""
+    """The practitioner the caller asked for; "": any free one who does the service."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -250,7 +250,37 @@ _TRANSFERS = Step(
 )
 
 
-STEPS = (_APPOINTMENTS, _OUTBOX, _CALL_OUTCOMES, _CALL_RECORDS, _CLINIC_MESSAGES, _TRANSFERS)
+_PRACTITIONERS_AND_SERVERS = Step(
+    7,
+    "practitioners and live servers",
+    # resource: the [[practitioners]] name an appointment is booked with (NULL: the clinic as
+    # a whole). PostgreSQL has had the column, and the exclusion constraint over it, since
+    # step 1; SQLite checks overlap per resource under its write lock.
+    # servers: each server process announces itself with a short expiry (servers.py), so a
+    # draining one knows whether another can take its new calls.
+    sqlite=(
+        "ALTER TABLE appointments ADD COLUMN resource TEXT",
+        """CREATE TABLE IF NOT EXISTS servers (
+            server_id TEXT PRIMARY KEY,
+            draining INTEGER NOT NULL,
+            expires_at REAL NOT NULL
+        )""",
+    ),
+    postgres=(
+        """CREATE TABLE IF NOT EXISTS servers (
+            server_id text PRIMARY KEY,
+            clinic text NOT NULL,
+            draining boolean NOT NULL,
+            expires_at timestamptz NOT NULL
+        )""",
+    ),
+)
+
+
+STEPS = (
+    _APPOINTMENTS, _OUTBOX, _CALL_OUTCOMES, _CALL_RECORDS, _CLINIC_MESSAGES, _TRANSFERS,
+    _PRACTITIONERS_AND_SERVERS,
+)  # fmt: skip
 LATEST = STEPS[-1].version
 assert [step.version for step in STEPS] == list(range(1, LATEST + 1))
 

@@ -51,6 +51,8 @@ def appointment_payload(action: Action, appointment: Appointment) -> dict[str, A
             "name": appointment.name,
             "phone": appointment.phone,
             "reason": appointment.reason,
+            # Who it is with, where the clinic books by practitioner.
+            **({"practitioner": appointment.practitioner} if appointment.practitioner else {}),
         },
     }
 

@@ -10,16 +10,15 @@ several clinics may share the database; each store reads and writes only its own
 Connections come from a bounded ``psycopg_pool.ConnectionPool`` per process
 (``[scheduler] pool_min_size`` / ``pool_max_size``), checked on checkout so a restarted
 server costs no failed request. Blocking, like the SQLite backend: the Scheduler calls it
-from worker threads. The password is read from the environment only (PGPASSWORD or
-RECEPTIONIST_DATABASE_PASSWORD); a URL holding one is refused, so it is never in
+from worker threads. The password is ``Config.secrets.database_password`` (from the
+environment only; a URL holding one is refused by the config), so it is never in
 config.toml or in a message. Every driver error becomes ``StoreUnavailable`` here.
 """
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -27,19 +26,15 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import errors
-from psycopg.conninfo import conninfo_to_dict
-from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from receptionist.config import Config
-from receptionist.errors import ConfigError, SlotTaken, StoreUnavailable
+from receptionist.errors import SlotTaken, StoreUnavailable
 from receptionist.scheduling import migrations
-from receptionist.scheduling.backend import OUTCOME_TTL, TRANSFER_TTL, CallOutcome, TransferRow
-from receptionist.scheduling.messages import Appointment, LeaveMessage
-from receptionist.scheduling.outbox import OutboxItem
-from receptionist.scheduling.slots import Span
+from receptionist.scheduling.backend import BusySpan
+from receptionist.scheduling.messages import Appointment
+from receptionist.scheduling.postgres_rows import PostgresSharedRows
 
-PASSWORD_VARIABLES = ("RECEPTIONIST_DATABASE_PASSWORD", "PGPASSWORD")
 CONNECT_TIMEOUT_S = 5
 """A server that does not answer a new connection in this long is down (libpq: whole s)."""
 POOL_TIMEOUT_S = 5.0
@@ -49,29 +44,24 @@ MIGRATION_LOCK = 7_270_437_001
 """pg_advisory_xact_lock key: two ``db upgrade`` runs at once take turns."""
 
 _ACTIVE = "cancelled_at IS NULL"
-_COLUMNS = "id, start_at, end_at, service, name, phone, reason"
+_COLUMNS = "id, start_at, end_at, service, name, phone, reason, resource"
+RESOURCE_LOCK = 7_270_437
+"""pg_advisory_xact_lock's first key for bookings (the second: a hash of clinic and
+resource): writers of one practitioner's appointments take turns, so two overlapping
+inserts never wait on each other's index entries until the deadlock detector (1 s) picks
+one. The constraint is still what forbids the overlap; a hash collision only serialises."""
 _CLASH = (errors.ExclusionViolation, errors.DeadlockDetected)
 """A booking overlapping another is refused by the constraint (23P01). Two overlapping
-inserts at the same instant can also each wait for the other until the deadlock detector
-aborts one (40P01), which then lost the slot to the other just the same."""
+writes could also each wait for the other until the deadlock detector aborts one (40P01),
+which then lost the slot to the other just the same."""
 
 
 class PostgresBackend:
-    def __init__(self, url: str, config: Config, environ: Mapping[str, str] | None = None) -> None:
-        environ = os.environ if environ is None else environ
-        try:
-            params = conninfo_to_dict(url)
-        except psycopg.ProgrammingError as exc:
-            raise ConfigError(f"scheduler.database: not a PostgreSQL URL: {exc}") from None
-        if "password" in params:
-            raise ConfigError(
-                "scheduler.database: put the password in RECEPTIONIST_DATABASE_PASSWORD or"
-                " PGPASSWORD, not in the URL"
-            )
-        self.location = url
+    def __init__(self, url: str, config: Config) -> None:
+        self.location = url  # holds no password: [scheduler] database is checked for that
         self._clinic = config.clinic.name
         self._tz = config.clinic.tz
-        password = next((environ[name] for name in PASSWORD_VARIABLES if environ.get(name)), "")
+        password = config.secrets.database_password
         self._connect_args: dict[str, Any] = {
             "connect_timeout": CONNECT_TIMEOUT_S,
             "application_name": "receptionist",
@@ -153,7 +143,7 @@ class PostgresBackend:
             raise StoreUnavailable(f"appointments database {self.location}: {exc}") from exc
 
 
-class PostgresTransaction:
+class PostgresTransaction(PostgresSharedRows):
     def __init__(self, conn: psycopg.Connection[Any], clinic: str, tz: ZoneInfo) -> None:
         self._conn = conn
         self._clinic = clinic
@@ -163,13 +153,13 @@ class PostgresTransaction:
     def connection(self) -> psycopg.Connection[Any]:
         return self._conn
 
-    def busy_spans(self, start: datetime, end: datetime) -> list[Span]:
+    def busy_spans(self, start: datetime, end: datetime) -> list[BusySpan]:
         rows = self._conn.execute(
-            f"SELECT start_at, end_at FROM appointments WHERE clinic = %s AND {_ACTIVE}"
-            " AND tstzrange(start_at, end_at) && tstzrange(%s, %s)",
+            f"SELECT start_at, end_at, resource FROM appointments WHERE clinic = %s"
+            f" AND {_ACTIVE} AND tstzrange(start_at, end_at) && tstzrange(%s, %s)",
             (self._clinic, start, end),
         ).fetchall()
-        return [(self._local(row[0]), self._local(row[1])) for row in rows]
+        return [(self._local(row[0]), self._local(row[1]), row[2] or "") for row in rows]
 
     def appointments(self, not_over_at: datetime | None, phone: str = "") -> list[Appointment]:
         of_phone = " AND phone = %s" if phone else ""
@@ -192,37 +182,32 @@ class PostgresTransaction:
         return None if row is None else self._appointment(row)
 
     def insert(self, draft: Appointment, now: datetime) -> int:
-        with _clash_is_slot_taken():
+        with _clash_is_slot_taken(self._conn):
+            self._take_turns(draft.practitioner)
             row = self._conn.execute(
-                "INSERT INTO appointments (clinic, start_at, end_at, service, name, phone,"
-                " reason, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (self._clinic, draft.start, draft.end, draft.service, draft.name, draft.phone,
-                 draft.reason, now),
+                "INSERT INTO appointments (clinic, resource, start_at, end_at, service, name,"
+                " phone, reason, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " RETURNING id",
+                (self._clinic, draft.practitioner or None, draft.start, draft.end,
+                 draft.service, draft.name, draft.phone, draft.reason, now),
             ).fetchone()  # fmt: skip
         assert row is not None
         return int(row[0])
 
-    def reschedule(self, appointment_id: int, start: datetime, end: datetime) -> None:
-        with _clash_is_slot_taken():
+    def reschedule(
+        self, appointment_id: int, start: datetime, end: datetime, resource: str
+    ) -> None:
+        with _clash_is_slot_taken(self._conn):
+            self._take_turns(resource)
             self._conn.execute(
-                "UPDATE appointments SET start_at = %s, end_at = %s WHERE id = %s",
-                (start, end, appointment_id),
+                "UPDATE appointments SET start_at = %s, end_at = %s, resource = %s WHERE id = %s",
+                (start, end, resource or None, appointment_id),
             )
 
     def mark_cancelled(self, appointment_id: int, now: datetime) -> None:
         self._conn.execute(
             "UPDATE appointments SET cancelled_at = %s WHERE id = %s", (now, appointment_id)
         )
-
-    def insert_message(self, message: LeaveMessage, now: datetime) -> int:
-        row = self._conn.execute(
-            "INSERT INTO clinic_messages (clinic, call_sid, name, phone, about, reason,"
-            " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (self._clinic, message.call_sid, message.name, message.phone, message.about,
-             message.reason.value, now),
-        ).fetchone()  # fmt: skip
-        assert row is not None
-        return int(row[0])
 
     def phones(self) -> list[tuple[int, str]]:
         rows = self._conn.execute(
@@ -236,111 +221,36 @@ class PostgresTransaction:
             (phone, self._clinic, appointment_id),
         )
 
-    def add_outbox(self, topic: str, key: str, payload: Mapping[str, Any], now: datetime) -> None:
+    def _take_turns(self, resource: str) -> None:
+        """Wait for other writers of ``resource``'s appointments (RESOURCE_LOCK); released
+        at commit, or by the savepoint's rollback when the slot was taken."""
         self._conn.execute(
-            "INSERT INTO outbox (clinic, topic, key, payload, next_attempt_at, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            (self._clinic, topic, key, Jsonb(dict(payload)), now, now),
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            (RESOURCE_LOCK, f"{self._clinic}\x1f{resource}"),
         )
-
-    def outbox_claim(
-        self, topic: str, limit: int, now: datetime, lease_until: datetime
-    ) -> tuple[OutboxItem, ...]:
-        # SKIP LOCKED: a concurrent claim passes over rows this one is taking instead of
-        # waiting for them; a row whose lease it sees only after locking is re-checked.
-        rows = self._conn.execute(
-            """WITH due AS (
-                SELECT id FROM outbox AS item
-                WHERE clinic = %(clinic)s AND topic = %(topic)s AND done_at IS NULL
-                  AND next_attempt_at <= %(now)s
-                  AND (claimed_until IS NULL OR claimed_until <= %(now)s)
-                  AND NOT EXISTS (
-                      SELECT 1 FROM outbox AS older
-                      WHERE older.clinic = item.clinic AND older.topic = item.topic
-                        AND older.key = item.key AND older.done_at IS NULL AND older.id < item.id)
-                ORDER BY id LIMIT %(limit)s
-                FOR UPDATE OF item SKIP LOCKED)
-            UPDATE outbox SET claimed_until = %(lease_until)s FROM due WHERE outbox.id = due.id
-            RETURNING outbox.id, outbox.topic, outbox.key, outbox.payload, outbox.attempts""",
-            {"clinic": self._clinic, "topic": topic, "now": now, "limit": limit,
-             "lease_until": lease_until},
-        ).fetchall()  # fmt: skip
-        return tuple(OutboxItem(*row) for row in sorted(rows))
-
-    def outbox_done(self, item_id: int, now: datetime) -> None:
-        self._conn.execute(
-            "UPDATE outbox SET done_at = %s, claimed_until = NULL WHERE id = %s",
-            (now, item_id),
-        )
-
-    def outbox_waiting(self, topic: str) -> int:
-        row = self._conn.execute(
-            "SELECT count(*) FROM outbox WHERE clinic = %s AND topic = %s AND done_at IS NULL",
-            (self._clinic, topic),
-        ).fetchone()
-        return int(row[0]) if row else 0
-
-    def outbox_retry(self, item_id: int, next_attempt_at: datetime, error: str) -> None:
-        self._conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = %s,"
-            " claimed_until = NULL, last_error = %s WHERE id = %s",
-            (next_attempt_at, error, item_id),
-        )
-
-    def save_outcome(self, call_sid: str, outcome: CallOutcome, now: datetime) -> None:
-        self._conn.execute("DELETE FROM call_outcomes WHERE recorded_at < %s", (now - OUTCOME_TTL,))
-        self._conn.execute(
-            "INSERT INTO call_outcomes (call_sid, reason, transfer_to, brief, recorded_at)"
-            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (call_sid) DO UPDATE"
-            " SET reason = EXCLUDED.reason, transfer_to = EXCLUDED.transfer_to,"
-            " brief = EXCLUDED.brief, recorded_at = EXCLUDED.recorded_at",
-            (call_sid, *outcome, now),
-        )
-
-    def take_outcome(self, call_sid: str) -> CallOutcome | None:
-        row = self._conn.execute(
-            "DELETE FROM call_outcomes WHERE call_sid = %s RETURNING reason, transfer_to, brief",
-            (call_sid,),
-        ).fetchone()
-        return None if row is None else (row[0], row[1], row[2])
-
-    def start_transfer(self, call_sid: str, caller: str, state: str, now: datetime) -> None:
-        self._conn.execute("DELETE FROM transfers WHERE started_at < %s", (now - TRANSFER_TTL,))
-        self._conn.execute(
-            "INSERT INTO transfers (call_sid, caller, state, started_at)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT (call_sid) DO UPDATE"
-            " SET caller = EXCLUDED.caller, state = EXCLUDED.state, staff_call_sid = '',"
-            " started_at = EXCLUDED.started_at",
-            (call_sid, caller, state, now),
-        )
-
-    def move_transfer(
-        self, call_sid: str, from_states: tuple[str, ...], to_state: str, staff_call_sid: str
-    ) -> TransferRow | None:
-        row = self._conn.execute(
-            "UPDATE transfers SET state = %s,"
-            " staff_call_sid = CASE WHEN %s = '' THEN staff_call_sid ELSE %s END"
-            " WHERE call_sid = %s AND state = ANY(%s) RETURNING caller, staff_call_sid",
-            (to_state, staff_call_sid, staff_call_sid, call_sid, list(from_states)),
-        ).fetchone()
-        return None if row is None else (row[0], row[1])
 
     def _appointment(self, row: tuple[Any, ...]) -> Appointment:
-        id_, start, end, service, name, phone, reason = row
+        id_, start, end, service, name, phone, reason, resource = row
         return Appointment(
-            int(id_), self._local(start), self._local(end), service, name, phone, reason
-        )
+            int(id_), self._local(start), self._local(end), service, name, phone, reason,
+            resource or "",
+        )  # fmt: skip
 
     def _local(self, moment: datetime) -> datetime:
         return moment.astimezone(self._tz)
 
 
 @contextmanager
-def _clash_is_slot_taken() -> Iterator[None]:
+def _clash_is_slot_taken(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """A clash rolls back to a savepoint, not the whole transaction: the store may then try
+    another practitioner, or write nothing and leave."""
+    conn.execute("SAVEPOINT clash")
     try:
         yield
-    except _CLASH as exc:  # the transaction is aborted: leaving the pool rolls it back
+    except _CLASH as exc:
+        conn.execute("ROLLBACK TO SAVEPOINT clash")
         raise SlotTaken(str(exc)) from None
+    conn.execute("RELEASE SAVEPOINT clash")
 
 
 def _version(conn: psycopg.Connection[Any]) -> int:

@@ -31,6 +31,7 @@ from psycopg import errors
 from psycopg.types.json import Jsonb
 
 from receptionist.config import Config
+from receptionist.config.clinic import is_postgres_url
 from receptionist.errors import ImportConflict, StoreUnavailable
 from receptionist.scheduling import migrations
 from receptionist.scheduling.database import open_backend
@@ -80,7 +81,7 @@ def import_sqlite(path: Path, config: Config, *, dry_run: bool = False) -> Impor
         StoreUnavailable: either database cannot be read or written, or is at another schema.
     """
     target = config.scheduler.database
-    if not target.startswith(("postgresql://", "postgres://")):
+    if not is_postgres_url(target):
         raise StoreUnavailable(
             f"scheduler.database is {target!r}: import-sqlite copies into a PostgreSQL store"
         )
@@ -178,11 +179,11 @@ def _tables(clinic: str) -> tuple[_Table, ...]:
         _Table(
             "appointments",
             "id",
-            "SELECT id, start_ts, end_ts, service, name, phone, reason, created_at, cancelled_at"
-            " FROM appointments ORDER BY id",
+            "SELECT id, start_ts, end_ts, service, name, phone, reason, created_at, cancelled_at,"
+            " resource FROM appointments ORDER BY id",
             "INSERT INTO appointments (id, clinic, start_at, end_at, service, name, phone, reason,"
-            " created_at, cancelled_at) OVERRIDING SYSTEM VALUE"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " created_at, cancelled_at, resource) OVERRIDING SYSTEM VALUE"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             # Who booked what, when: a row since moved or cancelled in PostgreSQL is still it.
             "clinic, service, name, phone, created_at",
             _appointment_row,
@@ -242,8 +243,9 @@ def _tables(clinic: str) -> tuple[_Table, ...]:
 
 
 def _appointment_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    start, end, service, name, phone, reason, created_at, cancelled_at = row
-    return _at(start), _at(end), service, name, phone, reason, _at(created_at), _at(cancelled_at)
+    start, end, service, name, phone, reason, created_at, cancelled_at, resource = row
+    return (_at(start), _at(end), service, name, phone, reason, _at(created_at),
+            _at(cancelled_at), resource)  # fmt: skip
 
 
 def _outbox_row(row: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -13,37 +13,27 @@ Every ``sqlite3.Error`` (and a failure to create the database folder) is mapped 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from receptionist.errors import SlotTaken, StoreUnavailable
 from receptionist.scheduling import migrations
-from receptionist.scheduling.backend import OUTCOME_TTL, TRANSFER_TTL, CallOutcome, TransferRow
-from receptionist.scheduling.messages import Appointment, LeaveMessage
-from receptionist.scheduling.outbox import OutboxItem
-from receptionist.scheduling.slots import Span
+from receptionist.scheduling.backend import BusySpan
+from receptionist.scheduling.messages import Appointment
+from receptionist.scheduling.sqlite_rows import SqliteSharedRows
 
 BUSY_TIMEOUT_S = 5.0
 """How long a writer waits for another's transaction before StoreUnavailable. A booking
 holds the write lock for about a millisecond, so a 5 s wait means the disk is stuck."""
 
 _ACTIVE = "cancelled_at IS NULL"
-_COLUMNS = "id, start_ts, end_ts, service, name, phone, reason"
+_COLUMNS = "id, start_ts, end_ts, service, name, phone, reason, resource"
 _NO_ID = 0  # for clash checks when booking: SQLite row ids start at 1
-_OUTBOX_DUE = """
-    SELECT id, topic, key, payload, attempts FROM outbox AS item
-    WHERE topic = ? AND done_at IS NULL AND next_attempt_at <= ?
-      AND (claimed_until IS NULL OR claimed_until <= ?)
-      AND NOT EXISTS (SELECT 1 FROM outbox AS older WHERE older.topic = item.topic
-                      AND older.key = item.key AND older.done_at IS NULL AND older.id < item.id)
-    ORDER BY id LIMIT ?"""
 
 
 class SqliteBackend:
@@ -100,7 +90,7 @@ class SqliteBackend:
             conn.close()
 
 
-class SqliteTransaction:
+class SqliteTransaction(SqliteSharedRows):
     def __init__(self, conn: sqlite3.Connection, tz: ZoneInfo) -> None:
         self._conn = conn
         self._tz = tz
@@ -109,13 +99,16 @@ class SqliteTransaction:
     def connection(self) -> sqlite3.Connection:
         return self._conn
 
-    def busy_spans(self, start: datetime, end: datetime) -> list[Span]:
+    def busy_spans(self, start: datetime, end: datetime) -> list[BusySpan]:
         rows = self._conn.execute(
-            f"SELECT start_ts, end_ts FROM appointments WHERE {_ACTIVE}"
+            f"SELECT start_ts, end_ts, resource FROM appointments WHERE {_ACTIVE}"
             " AND start_ts < ? AND end_ts > ?",
             (_ts(end), _ts(start)),
         ).fetchall()
-        return [(self._local(row["start_ts"]), self._local(row["end_ts"])) for row in rows]
+        return [
+            (self._local(row["start_ts"]), self._local(row["end_ts"]), row["resource"] or "")
+            for row in rows
+        ]
 
     def appointments(self, not_over_at: datetime | None, phone: str = "") -> list[Appointment]:
         of_phone = " AND phone = ?" if phone else ""
@@ -134,37 +127,29 @@ class SqliteTransaction:
         return None if row is None else self._appointment(row)
 
     def insert(self, draft: Appointment, now: datetime) -> int:
-        self._check_free(draft.start, draft.end, _NO_ID)
+        self._check_free(draft.start, draft.end, draft.practitioner, _NO_ID)
         cursor = self._conn.execute(
             "INSERT INTO appointments (start_ts, end_ts, service, name, phone, reason,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " resource, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (_ts(draft.start), _ts(draft.end), draft.service, draft.name, draft.phone,
-             draft.reason, _ts(now)),
+             draft.reason, draft.practitioner or None, _ts(now)),
         )  # fmt: skip
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def reschedule(self, appointment_id: int, start: datetime, end: datetime) -> None:
-        self._check_free(start, end, appointment_id)
+    def reschedule(
+        self, appointment_id: int, start: datetime, end: datetime, resource: str
+    ) -> None:
+        self._check_free(start, end, resource, appointment_id)
         self._conn.execute(
-            "UPDATE appointments SET start_ts = ?, end_ts = ? WHERE id = ?",
-            (_ts(start), _ts(end), appointment_id),
+            "UPDATE appointments SET start_ts = ?, end_ts = ?, resource = ? WHERE id = ?",
+            (_ts(start), _ts(end), resource or None, appointment_id),
         )
 
     def mark_cancelled(self, appointment_id: int, now: datetime) -> None:
         self._conn.execute(
             "UPDATE appointments SET cancelled_at = ? WHERE id = ?", (_ts(now), appointment_id)
         )
-
-    def insert_message(self, message: LeaveMessage, now: datetime) -> int:
-        cursor = self._conn.execute(
-            "INSERT INTO clinic_messages (call_sid, name, phone, about, reason, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (message.call_sid, message.name, message.phone, message.about,
-             message.reason.value, now.timestamp()),
-        )  # fmt: skip
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
 
     def phones(self) -> list[tuple[int, str]]:
         rows = self._conn.execute("SELECT id, phone FROM appointments ORDER BY id").fetchall()
@@ -175,91 +160,12 @@ class SqliteTransaction:
             "UPDATE appointments SET phone = ? WHERE id = ?", (phone, appointment_id)
         )
 
-    def add_outbox(self, topic: str, key: str, payload: Mapping[str, Any], now: datetime) -> None:
-        self._conn.execute(
-            "INSERT INTO outbox (topic, key, payload, next_attempt_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (topic, key, json.dumps(payload), now.timestamp(), now.timestamp()),
-        )
-
-    def outbox_claim(
-        self, topic: str, limit: int, now: datetime, lease_until: datetime
-    ) -> tuple[OutboxItem, ...]:
-        # Under the write lock (BEGIN IMMEDIATE), so no other claim runs between the two.
-        at = now.timestamp()
-        rows = self._conn.execute(_OUTBOX_DUE, (topic, at, at, limit)).fetchall()
-        self._conn.executemany(
-            "UPDATE outbox SET claimed_until = ? WHERE id = ?",
-            [(lease_until.timestamp(), row["id"]) for row in rows],
-        )
-        return tuple(
-            OutboxItem(row["id"], row["topic"], row["key"], json.loads(row["payload"]),
-                       row["attempts"])
-            for row in rows
-        )  # fmt: skip
-
-    def outbox_done(self, item_id: int, now: datetime) -> None:
-        self._conn.execute(
-            "UPDATE outbox SET done_at = ?, claimed_until = NULL WHERE id = ?",
-            (now.timestamp(), item_id),
-        )
-
-    def outbox_waiting(self, topic: str) -> int:
-        row = self._conn.execute(
-            "SELECT count(*) FROM outbox WHERE topic = ? AND done_at IS NULL", (topic,)
-        ).fetchone()
-        return int(row[0])
-
-    def outbox_retry(self, item_id: int, next_attempt_at: datetime, error: str) -> None:
-        self._conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?,"
-            " claimed_until = NULL, last_error = ? WHERE id = ?",
-            (next_attempt_at.timestamp(), error, item_id),
-        )
-
-    def save_outcome(self, call_sid: str, outcome: CallOutcome, now: datetime) -> None:
-        self._conn.execute(
-            "DELETE FROM call_outcomes WHERE recorded_at < ?", ((now - OUTCOME_TTL).timestamp(),)
-        )
-        self._conn.execute(
-            "INSERT OR REPLACE INTO call_outcomes"
-            " (call_sid, reason, transfer_to, brief, recorded_at) VALUES (?, ?, ?, ?, ?)",
-            (call_sid, *outcome, now.timestamp()),
-        )
-
-    def take_outcome(self, call_sid: str) -> CallOutcome | None:
-        row = self._conn.execute(
-            "DELETE FROM call_outcomes WHERE call_sid = ? RETURNING reason, transfer_to, brief",
-            (call_sid,),
-        ).fetchone()
-        return None if row is None else (row["reason"], row["transfer_to"], row["brief"])
-
-    def start_transfer(self, call_sid: str, caller: str, state: str, now: datetime) -> None:
-        expired = (now - TRANSFER_TTL).timestamp()
-        self._conn.execute("DELETE FROM transfers WHERE started_at < ?", (expired,))
-        self._conn.execute(
-            "INSERT OR REPLACE INTO transfers (call_sid, caller, state, started_at)"
-            " VALUES (?, ?, ?, ?)",
-            (call_sid, caller, state, now.timestamp()),
-        )
-
-    def move_transfer(
-        self, call_sid: str, from_states: tuple[str, ...], to_state: str, staff_call_sid: str
-    ) -> TransferRow | None:
-        marks = ", ".join("?" * len(from_states))
-        row = self._conn.execute(
-            "UPDATE transfers SET state = ?,"
-            " staff_call_sid = CASE WHEN ? = '' THEN staff_call_sid ELSE ? END"
-            f" WHERE call_sid = ? AND state IN ({marks}) RETURNING caller, staff_call_sid",
-            (to_state, staff_call_sid, staff_call_sid, call_sid, *from_states),
-        ).fetchone()
-        return None if row is None else (row["caller"], row["staff_call_sid"])
-
-    def _check_free(self, start: datetime, end: datetime, except_id: int) -> None:
+    def _check_free(self, start: datetime, end: datetime, resource: str, except_id: int) -> None:
+        # Under the write lock (BEGIN IMMEDIATE): what PostgreSQL's exclusion constraint does.
         clash = self._conn.execute(
             f"SELECT id FROM appointments WHERE {_ACTIVE} AND start_ts < ? AND end_ts > ?"
-            " AND id != ?",
-            (_ts(end), _ts(start), except_id),
+            " AND coalesce(resource, '') = ? AND id != ?",
+            (_ts(end), _ts(start), resource, except_id),
         ).fetchone()
         if clash:
             raise SlotTaken(f"clashes with appointment {clash['id']}")
@@ -273,6 +179,7 @@ class SqliteTransaction:
             name=row["name"],
             phone=row["phone"],
             reason=row["reason"],
+            practitioner=row["resource"] or "",
         )
 
     def _local(self, timestamp: int) -> datetime:

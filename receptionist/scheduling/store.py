@@ -5,9 +5,12 @@ request against the clinic's hours and grid (slots.py), spans blocked by somethi
 the store (the clinic's calendar), and the outbox rows each change adds (outbox.py). Its
 ``Backend``, chosen by ``[scheduler] database`` (a path: sqlite_store; a ``postgresql://``
 URL: postgres_store), runs each request as one transaction and guarantees that two
-overlapping appointments are never both active: SQLite serialises writers and checks under
-the lock, PostgreSQL enforces an exclusion constraint. Either way the loser of a race gets
-``Rejection(SLOT_TAKEN)``, and a change and its outbox rows are written together or not at all.
+overlapping appointments of one resource are never both active: SQLite serialises writers
+and checks under the lock, PostgreSQL enforces an exclusion constraint. A resource is a
+``[[practitioners]]`` entry (practitioners.py: a booking is with the one asked for, or the
+first free one doing the service), or with none configured the clinic as a whole. Either
+way the loser of a race gets ``Rejection(SLOT_TAKEN)``, and a change and its outbox rows
+are written together or not at all.
 
 Blocking, safe to share between threads; each process opens its own. Times come back as
 aware datetimes in the clinic's timezone. Cancelled appointments are kept (``cancelled_at``)
@@ -17,7 +20,7 @@ and no longer hold their slot. Every driver error is mapped by the backend to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -26,11 +29,13 @@ from zoneinfo import ZoneInfo
 from receptionist.config import Config, Service
 from receptionist.errors import SlotTaken
 from receptionist.scheduling import outbox
-from receptionist.scheduling.backend import CallOutcome, Transaction, TransferRow
+from receptionist.scheduling.backend import Transaction
 from receptionist.scheduling.database import open_backend
-from receptionist.scheduling.messages import Appointment, LeaveMessage, RejectReason
+from receptionist.scheduling.messages import Appointment, RejectReason
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.phone_migration import PhoneMigration, normalise_phones
+from receptionist.scheduling.practitioners import candidates, free_first, free_for, working
+from receptionist.scheduling.shared_rows import SharedRows
 from receptionist.scheduling.slots import (
     Rejection,
     Span,
@@ -38,8 +43,6 @@ from receptionist.scheduling.slots import (
     check_day,
     check_start,
     end_of,
-    free_starts,
-    normalise_phone,
     offered,
     overlaps,
 )
@@ -51,7 +54,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class AppointmentStore:
+class AppointmentStore(SharedRows):
     """Appointments of one clinic; see the module docstring.
 
     Args:
@@ -63,7 +66,6 @@ class AppointmentStore:
             not ``now``: a pinned clinic clock (a replay, a test) would make a retry, due a
             few seconds "later", never due, and would set the rows' times apart from those of
             another process sharing the store.
-        environ: where the PostgreSQL password is read; default ``os.environ``.
     """
 
     def __init__(
@@ -74,10 +76,9 @@ class AppointmentStore:
         now: Callable[[], datetime] = utc_now,
         outbox_topics: tuple[str, ...] = (),
         outbox_clock: Callable[[], datetime] = utc_now,
-        environ: Mapping[str, str] | None = None,
     ) -> None:
         self._backend = open_backend(
-            str(database) if database is not None else config.scheduler.database, config, environ
+            str(database) if database is not None else config.scheduler.database, config
         )
         self._config = config
         self._now = now
@@ -139,13 +140,18 @@ class AppointmentStore:
         limit: int = 3,
         near: time | None = None,
         blocked: Sequence[Span] = (),
+        practitioner: str = "",
     ) -> tuple[datetime, ...] | Rejection:
         """Up to ``limit`` free starts for ``service`` on ``day`` (from ``earliest``), in
         order, avoiding bookings and the ``blocked`` spans (aware datetimes): those nearest
-        ``near`` when the caller asked for a time, else spread over the day (``offered``)."""
+        ``near`` when the caller asked for a time, else spread over the day (``offered``).
+        A start is free when ``practitioner`` (or, unnamed, anyone doing ``service``) is."""
         known = self._config.service(service)
         if known is None:
             return Rejection(RejectReason.UNKNOWN_SERVICE, service)
+        resources = candidates(self._config, service, practitioner)
+        if isinstance(resources, Rejection):
+            return resources
         now = self._now()
         if rejection := check_day(day, now, self._config.clinic, self._config.scheduler):
             return rejection
@@ -156,8 +162,11 @@ class AppointmentStore:
             return ()
         with self._backend.transaction(write=False) as tx:
             busy = tx.busy_spans(starts[0], end_of(starts[-1], known.minutes))
-        free = free_starts(starts, known.minutes, [*busy, *blocked])
-        return tuple(offered(free, limit, near))
+        free: set[datetime] = set()
+        for resource in resources:
+            theirs = [*blocked, *((s, e) for s, e, r in busy if r == resource)]
+            free.update(free_for(resource, starts, known.minutes, self._config, theirs))
+        return tuple(offered(sorted(free), limit, near))
 
     def book(
         self,
@@ -168,24 +177,32 @@ class AppointmentStore:
         reason: str = "",
         *,
         blocked: Sequence[Span] = (),
+        practitioner: str = "",
     ) -> Appointment | Rejection:
-        """Book ``start`` for ``service`` in one transaction: fully written, or not at all."""
+        """Book ``start`` for ``service`` with ``practitioner`` (or, unnamed, the first free
+        one doing it) in one transaction: fully written, or not at all."""
         name, phone, reason = name.strip(), self._phone(phone), reason.strip()
         now = self._now()
         known = self._check_booking(service, start, name, phone, now)
         if isinstance(known, Rejection):
             return known
         start = start.astimezone(self._tz)
+        resources = working(self._config, service, practitioner, start, known.minutes)
+        if isinstance(resources, Rejection):
+            return resources
         draft = Appointment(0, start, end_of(start, known.minutes), service, name, phone, reason)
         if _clashes((draft.start, draft.end), blocked):
             return _taken(start)
-        try:
-            with self._backend.transaction(write=True) as tx:
-                booked = replace(draft, id=tx.insert(draft, now))
+        with self._backend.transaction(write=True) as tx:
+            for resource in free_first(resources, tx.busy_spans(draft.start, draft.end)):
+                try:
+                    with_them = replace(draft, practitioner=resource)
+                    booked = replace(with_them, id=tx.insert(with_them, now))
+                except SlotTaken:  # taken since it was read: the next one, if any
+                    continue
                 self._record(tx, "upsert", booked)
-        except SlotTaken:
-            return _taken(start)
-        return booked
+                return booked
+        return _taken(start)
 
     def find_bookings(self, phone: str) -> tuple[Appointment, ...]:
         """Appointments under ``phone`` that are not over yet, earliest first."""
@@ -210,93 +227,39 @@ class AppointmentStore:
         *,
         blocked: Sequence[Span] = (),
     ) -> Appointment | Rejection:
-        """Move a caller's own appointment to ``new_start``, keeping its duration, atomically."""
+        """Move a caller's own appointment to ``new_start``, keeping its duration, atomically:
+        with the same practitioner when they are free then, else another doing the service."""
         now = self._now()
-        try:
-            with self._backend.transaction(write=True) as tx:
-                found = self._own_upcoming(tx, appointment_id, phone, now)
-                if not isinstance(found, Appointment):
-                    return found
-                minutes = (found.end - found.start) // timedelta(minutes=1)
-                if rejection := self._check_start(new_start, minutes, now):
-                    return rejection
-                start = new_start.astimezone(self._tz)
-                moved = replace(found, start=start, end=end_of(start, minutes))
-                if _clashes((moved.start, moved.end), blocked):
-                    return _taken(start)
-                tx.reschedule(appointment_id, moved.start, moved.end)
+        start = new_start.astimezone(self._tz)
+        with self._backend.transaction(write=True) as tx:
+            found = self._own_upcoming(tx, appointment_id, phone, now)
+            if not isinstance(found, Appointment):
+                return found
+            minutes = (found.end - found.start) // timedelta(minutes=1)
+            if rejection := self._check_start(new_start, minutes, now):
+                return rejection
+            resources = working(
+                self._config, found.service, "", start, minutes, first=found.practitioner
+            )
+            if isinstance(resources, Rejection):
+                return resources
+            moved = replace(found, start=start, end=end_of(start, minutes))
+            if _clashes((moved.start, moved.end), blocked):
+                return _taken(start)
+            for resource in resources:
+                try:
+                    tx.reschedule(appointment_id, moved.start, moved.end, resource)
+                except SlotTaken:
+                    continue
+                moved = replace(moved, practitioner=resource)
                 self._record(tx, "upsert", moved)
-        except SlotTaken:
-            return _taken(new_start.astimezone(self._tz))
-        return moved
+                return moved
+        return _taken(start)
 
     def appointments(self, *, include_past: bool = False) -> tuple[Appointment, ...]:
         """Every appointment not cancelled (and, unless ``include_past``, not over), by start."""
         with self._backend.transaction(write=False) as tx:
             return tuple(tx.appointments(None if include_past else self._now()))
-
-    def save_message(self, message: LeaveMessage) -> int | Rejection:
-        """Keep a caller's message and its outbox row, in one transaction; the message's id."""
-        phone = self._phone(message.phone)
-        if not phone:
-            return Rejection(RejectReason.INVALID, "a number to call back is needed")
-        message = replace(message, phone=phone, name=message.name.strip(),
-                          about=message.about.strip())  # fmt: skip
-        now = self._outbox_clock()
-        with self._backend.transaction(write=True) as tx:
-            message_id = tx.insert_message(message, now)
-            payload = outbox.clinic_message_payload(message_id, message, now)
-            key = outbox.clinic_message_key(message_id)
-            tx.add_outbox(outbox.CLINIC_MESSAGE_TOPIC, key, payload, now)
-        return message_id
-
-    # --- the outbox (see outbox.py) --------------------------------------------------------
-
-    def outbox_claim(self, topic: str, *, limit: int, lease_s: float) -> tuple[OutboxItem, ...]:
-        """Up to ``limit`` due items of ``topic``, oldest first and only the oldest undone
-        item of each key, leased for ``lease_s``: no other claim gets them meanwhile."""
-        outbox.check_claim(limit, lease_s)
-        now = self._outbox_clock()
-        with self._backend.transaction(write=True) as tx:
-            return tx.outbox_claim(topic, limit, now, now + timedelta(seconds=lease_s))
-
-    def outbox_done(self, item_id: int) -> None:
-        with self._backend.transaction(write=True) as tx:
-            tx.outbox_done(item_id, self._outbox_clock())
-
-    def outbox_waiting(self, topic: str) -> int:
-        """How many of ``topic``'s items are not delivered yet (claimed, due or backing off)."""
-        with self._backend.transaction(write=False) as tx:
-            return tx.outbox_waiting(topic)
-
-    def outbox_retry(self, item_id: int, *, delay_s: float, error: str) -> None:
-        """Count a failed delivery and release the item, due again in ``delay_s``."""
-        next_attempt_at = self._outbox_clock() + timedelta(seconds=max(delay_s, 0.0))
-        with self._backend.transaction(write=True) as tx:
-            tx.outbox_retry(item_id, next_attempt_at, error[: outbox.MAX_ERROR_CHARS])
-
-    # --- call outcomes, for /call-ended on whichever process Twilio reaches ------------------
-
-    def save_outcome(self, call_sid: str, outcome: CallOutcome) -> None:
-        with self._backend.transaction(write=True) as tx:
-            tx.save_outcome(call_sid, outcome, self._now())
-
-    def take_outcome(self, call_sid: str) -> CallOutcome | None:
-        with self._backend.transaction(write=True) as tx:
-            return tx.take_outcome(call_sid)
-
-    # --- warm transfers, whose status callbacks may reach any process (staff/transfer.py) -----
-
-    def start_transfer(self, call_sid: str, caller: str, state: str) -> None:
-        with self._backend.transaction(write=True) as tx:
-            tx.start_transfer(call_sid, caller, state, self._now())
-
-    def move_transfer(
-        self, call_sid: str, from_states: tuple[str, ...], to_state: str, staff_call_sid: str = ""
-    ) -> TransferRow | None:
-        """One process wins each step: see ``Transaction.move_transfer``."""
-        with self._backend.transaction(write=True) as tx:
-            return tx.move_transfer(call_sid, from_states, to_state, staff_call_sid)
 
     # --- internals ----------------------------------------------------------------------
 
@@ -315,9 +278,6 @@ class AppointmentStore:
         if not name or not phone:
             return Rejection(RejectReason.INVALID, "a name and a phone number are needed")
         return self._check_start(start, known.minutes, now) or known
-
-    def _phone(self, raw: str) -> str:
-        return normalise_phone(raw, self._config.clinic.country)
 
     def _check_start(self, start: datetime, minutes: int, now: datetime) -> Rejection | None:
         return check_start(start, minutes, now, self._config.clinic, self._config.scheduler)

@@ -44,6 +44,8 @@ class CallFacts:
                 appointment = message.appointment
                 self._name = appointment.name or self._name
                 when = f"{appointment.start:%A %-d %B at %H:%M}"
+                if appointment.practitioner:
+                    when += f" with {appointment.practitioner}"
                 change = CHANGES[type(message)]
                 self._done.append(change.format(service=appointment.service, when=when))
             case Transcript(is_final=True, text=text) if len(text.split()) >= MIN_REASON_WORDS:

@@ -114,6 +114,8 @@ def _booking_sentence(booking: Mapping[str, Any]) -> str:
     who = booking.get("name") or "The caller"
     service = booking.get("service") or "appointment"
     when = spoken_date(datetime.fromisoformat(booking["start"]))
+    if booking.get("practitioner"):
+        when += f" with {booking['practitioner']}"
     match booking["change"]:
         case "booked":
             return f"{who} booked a {service} for {when}."
@@ -132,7 +134,7 @@ def _how_the_call_went(record: Mapping[str, Any]) -> str:
 
 
 def _booking(booking: Mapping[str, Any]) -> dict[str, Any]:
-    kept = ("change", "id", "service", "start", "end", "name", "reason")
+    kept = ("change", "id", "service", "start", "end", "name", "reason", "practitioner")
     return {key: booking.get(key) for key in kept}
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from receptionist.config import Config, parse_config
+from receptionist.config.environment import DATABASE_PASSWORDS
 from receptionist.scheduling.messages import Appointment, RejectReason
 from receptionist.scheduling.store import AppointmentStore, Rejection
 
@@ -45,10 +46,23 @@ class Clock:
         return self.now
 
 
-def clinic_config(database: Path | str, **scheduler: object) -> Config:
-    """The test clinic, its appointments in ``database`` (a SQLite path or PostgreSQL URL)."""
+def database_environ() -> dict[str, str]:
+    """The PostgreSQL password the ``postgres_cluster`` fixture put in the environment."""
+    return {name: os.environ[name] for name in DATABASE_PASSWORDS if name in os.environ}
+
+
+def clinic_config(
+    database: Path | str,
+    *,
+    practitioners: list[dict[str, object]] | None = None,
+    environ: dict[str, str] | None = None,
+    **scheduler: object,
+) -> Config:
+    """The test clinic, its appointments in ``database`` (a SQLite path or PostgreSQL URL),
+    with ``practitioners`` if given; the password from ``environ`` (default: the fixture's)."""
     return parse_config(
         {
+            **({"practitioners": practitioners} if practitioners else {}),
             "clinic": {
                 "timezone": "America/New_York",
                 "hours": {
@@ -71,19 +85,36 @@ def clinic_config(database: Path | str, **scheduler: object) -> Config:
                 "min_notice_minutes": 60,
                 **scheduler,
             },
-        }
+        },
+        environ=database_environ() if environ is None else environ,
     )
 
 
+PRACTITIONERS: list[dict[str, object]] = [
+    {"name": "Dr. Patel", "services": ["check-up", "consultation"]},
+    {"name": "Dr. Chen", "services": ["check-up", "vaccination"],
+     "hours": {"tuesday": "13:00-17:00", "wednesday": "09:00-17:00"}},
+]  # fmt: skip
+"""Two practitioners for the test clinic: both do check-ups; on Tuesdays Dr. Chen works
+only the afternoon."""
+
+
 def book_in_turns(
-    database: str, now: datetime, days: list[date], barrier: Barrier, results: Queue[object]
-) -> None:
-    """In a child process: book 10:00 on each day, waiting at ``barrier`` before each."""
-    with AppointmentStore(clinic_config(database), now=Clock(now)) as store:
+    database: str, now: datetime, days: list[date], barrier: Barrier, results: Queue[object],
+    hhmm: str = "10:00", *, staffed: bool = False, practitioner: str = "",
+) -> None:  # fmt: skip
+    """In a child process: book ``hhmm`` on each day (with PRACTITIONERS configured when
+    ``staffed``; with ``practitioner`` if named), waiting at ``barrier`` before each; puts
+    (day, the outcome's type, the practitioner booked)."""
+    config = clinic_config(database, practitioners=PRACTITIONERS if staffed else None)
+    with AppointmentStore(config, now=Clock(now)) as store:
         for day in days:
             barrier.wait()
-            outcome = store.book("check-up", at(day, "10:00"), "Proc", PHONE)
-            results.put((day, type(outcome).__name__))
+            outcome = store.book(
+                "check-up", at(day, hhmm), "Proc", PHONE, practitioner=practitioner
+            )
+            who = outcome.practitioner if isinstance(outcome, Appointment) else ""
+            results.put((day, type(outcome).__name__, who))
 
 
 def query(database: str, sql: str) -> list[tuple[Any, ...]]:

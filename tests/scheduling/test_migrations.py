@@ -181,9 +181,9 @@ def test_the_password_comes_from_the_environment(
     postgres_migrated: str, postgres_cluster: Cluster, variable: str
 ) -> None:
     environ = {variable: postgres_cluster.password}
-    with AppointmentStore(clinic_config(postgres_migrated), environ=environ) as store:
+    with AppointmentStore(clinic_config(postgres_migrated, environ=environ)) as store:
         store.find_bookings(PHONE)
-    wrong = AppointmentStore(clinic_config(postgres_migrated), environ={variable: "wrong"})
+    wrong = AppointmentStore(clinic_config(postgres_migrated, environ={variable: "wrong"}))
     with pytest.raises(StoreUnavailable, match="password authentication failed") as caught:
         wrong.open()
     assert "wrong" not in str(caught.value).replace("password authentication failed", "")

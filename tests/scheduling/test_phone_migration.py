@@ -10,7 +10,7 @@ from receptionist.config import load_config
 from receptionist.scheduling.messages import Appointment
 from receptionist.scheduling.phone_migration import stored_to_e164
 from receptionist.scheduling.store import AppointmentStore
-from tests.helpers.clinic import PHONE, TUESDAY, Clock, at, query
+from tests.helpers.clinic import PHONE, TUESDAY, Clock, at, database_environ, query
 from tests.helpers.paths import PROJECT_ROOT
 
 
@@ -55,7 +55,7 @@ def test_old_numbers_are_rewritten_once(store: AppointmentStore, database: str) 
 
 def test_db_upgrade_rewrites_the_numbers(database: str, capsys: pytest.CaptureFixture[str]) -> None:
     settings = [f"scheduler.database={database}"]
-    config = load_config(PROJECT_ROOT / "config.toml", settings, environ={})
+    config = load_config(PROJECT_ROOT / "config.toml", settings, environ=database_environ())
     with AppointmentStore(config, now=Clock(at(TUESDAY, "08:00"))) as store:
         (keyed,) = book(store, ["10:00"])  # the command's clinic (PostgreSQL holds several)
     query(database, f"UPDATE appointments SET phone = '+5551234567' WHERE id = {keyed}")

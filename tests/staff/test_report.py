@@ -81,7 +81,7 @@ def test_a_booking_call_reports_what_was_booked_when_and_by_whom() -> None:
     assert booking == {
         "change": "booked", "id": 7, "service": "check-up",
         "start": "2026-12-01T10:00:00-05:00", "end": "2026-12-01T10:30:00-05:00",
-        "name": "Maria Garcia", "reason": "a chipped tooth",
+        "name": "Maria Garcia", "reason": "a chipped tooth", "practitioner": "",
     }  # fmt: skip
     assert report["summary"] == (
         "Maria Garcia booked a check-up for Tuesday 1 December at 10:00."

@@ -1,0 +1,77 @@
+"""The offline receptionist with [[practitioners]]: a caller may ask for one by name; the
+confirmation says who the appointment is with."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from receptionist.config import parse_config
+from receptionist.offline.practitioners import practitioner_mention
+from receptionist.scheduling.messages import BookingConfirmed, BookSlot, FindFreeSlots, FreeSlots
+from tests.helpers.conversation import (
+    CALLER,
+    CONFIG,
+    TUESDAY,
+    Call,
+    appointment,
+    asked,
+    at,
+    spoken,
+)
+
+STAFFED = parse_config(
+    {
+        "clinic": {"timezone": "America/New_York", "hours": {"tuesday": "09:00-17:00"}},
+        "services": [
+            {"name": "check-up", "minutes": 30, "words": ["check up"]},
+            {"name": "vaccination", "minutes": 15, "words": ["flu shot"]},
+        ],
+        "practitioners": [
+            {"name": "Dr. Patel", "services": ["check-up"]},
+            {"name": "Sarah Jones", "services": ["check-up", "vaccination"]},
+        ],
+    }
+)
+PRACTITIONERS = STAFFED.practitioners
+
+
+def test_a_practitioner_is_recognised_by_any_word_of_their_name_but_a_title() -> None:
+    assert practitioner_mention("with doctor patel please", PRACTITIONERS) == "Dr. Patel"
+    assert practitioner_mention("can I see Sarah", PRACTITIONERS) == "Sarah Jones"
+    assert practitioner_mention("with the doctor", PRACTITIONERS) == ""
+    assert practitioner_mention("patel or sarah", PRACTITIONERS) == "", "two: nobody chosen"
+
+
+def test_a_caller_asks_for_a_practitioner_and_hears_who_it_is_with() -> None:
+    call = Call(replace(CONFIG, services=STAFFED.services, practitioners=PRACTITIONERS))
+    call.says("i'd like to book a check up with doctor patel")
+    request = asked(call.says("next tuesday"))
+    assert request == FindFreeSlots(1, "check-up", TUESDAY, practitioner="Dr. Patel")
+    call.scheduler(FreeSlots(1, TUESDAY, (at(TUESDAY, 9),), True))
+    call.says("nine")
+    call.says("jane doe")
+    read_back = spoken(call.says("yes"))
+    assert "check-up on Tuesday the 1st of December at 9 AM with Dr. Patel" in read_back
+    booking = asked(call.says("yes"))
+    assert isinstance(booking, BookSlot)
+    assert booking.practitioner == "Dr. Patel"
+    booked = replace(appointment(7, at(TUESDAY, 9)), name="Jane Doe", phone=CALLER,
+                     practitioner="Dr. Patel")  # fmt: skip
+    confirmed = spoken(call.scheduler(BookingConfirmed(2, booked)))
+    assert confirmed.startswith(
+        "You're all booked: a check-up on Tuesday the 1st of December at 9 AM, with Dr. Patel."
+    )
+
+
+def test_a_practitioner_who_does_not_do_the_service_is_not_asked_for() -> None:
+    call = Call(replace(CONFIG, services=STAFFED.services, practitioners=PRACTITIONERS))
+    request = asked(call.says("can i get a flu shot with doctor patel next tuesday"))
+    assert request == FindFreeSlots(1, "vaccination", TUESDAY)
+    offer = spoken(call.scheduler(FreeSlots(1, TUESDAY, (at(TUESDAY, 9),), True)))
+    assert offer.startswith("Dr. Patel doesn't do vaccinations, so I'll look for anyone.")
+
+
+def test_anyone_free_when_no_name_is_said() -> None:
+    call = Call(replace(CONFIG, services=STAFFED.services, practitioners=PRACTITIONERS))
+    call.says("i'd like to book a check up")
+    assert asked(call.says("next tuesday")) == FindFreeSlots(1, "check-up", TUESDAY)
