@@ -162,10 +162,7 @@ class LlmBrain:
     async def resume(self, cut: CutOff, said: str) -> None:
         if self._port.ending:
             return
-        if cut.continued is not None:
-            self._start_reply(cut.continued)  # it was noise: answer the same words again
-        else:
-            self._start_reply(said or None)  # the model sees "[interrupted]" and goes on
+        self._start_reply(said or None)  # the model sees "[interrupted]" and goes on
 
     def _start_reply(self, text: str | None, head_start: Speculation | None = None) -> None:
         self.withdraw()
