@@ -25,7 +25,7 @@ from receptionist.config import Config
 from receptionist.llm.agent import TOOL_TIMEOUT_S, LlmAgent, Reply
 from receptionist.llm.client import LlmClient
 from receptionist.llm.pending_replies import PendingReplies
-from receptionist.llm.speculation import Speculation, same_words
+from receptionist.llm.speculation import Speculation
 from receptionist.messages import CallStarted, EndCall, EndReason, Expectation
 from receptionist.scheduling.messages import SchedulerReply
 from receptionist.turns.brain import DialoguePort
@@ -37,6 +37,7 @@ from receptionist.turns.escalation import (
     Misheard,
     Understood,
 )
+from receptionist.turns.lexicon import same_words
 from receptionist.turns.reprompts import NOTHING_HEARD, STILL_THERE, Reprompts
 from receptionist.turns.turn_events import CutOff
 

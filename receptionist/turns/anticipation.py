@@ -12,7 +12,7 @@ backchannel.
 
 from __future__ import annotations
 
-from receptionist.turns.lexicon import is_backchannel, sounds_unfinished
+from receptionist.turns.lexicon import is_backchannel, same_words, sounds_unfinished
 from receptionist.turns.turn_events import Anticipate, Withdraw
 
 
@@ -30,8 +30,8 @@ class Anticipation:
             return []
         if not words or is_backchannel(words) or sounds_unfinished(words):
             return [*self.withdraw()]
-        if words == self._guess:
-            return []
+        if self._guess is not None and same_words(words, self._guess):
+            return []  # the model is already on these words (the final only punctuates them)
         self._guess = words
         return [Anticipate(words)]
 

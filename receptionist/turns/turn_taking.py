@@ -251,11 +251,14 @@ class TurnTaking:
         held, self._held = self._held, []
         self._finals = [*held, *self._finals, transcript]
         wait = self._waits.after(self._joined())
-        if self._caller_speaking or wait > 0:
-            # Still talking (they went on before this final came), or a pause worth waiting
-            # out: the turn ends at their stop, or after the wait.
-            self._turn_deadline = NO_DEADLINE if self._caller_speaking else now + wait
+        if self._caller_speaking:
+            # They went on before this final came: the turn ends at their stop.
+            self._turn_deadline = NO_DEADLINE
             return [*self._withdraw(), *actions]
+        if wait > 0:
+            # A pause worth waiting out: the model may go on with these words meanwhile.
+            self._turn_deadline = now + wait
+            return [*actions, *self._anticipate()]
         return [*actions, self._end_turn()]
 
     def _joined(self) -> str:

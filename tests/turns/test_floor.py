@@ -13,6 +13,7 @@ import pytest
 
 from receptionist.messages import (
     Sentence,
+    SpeechPaused,
     SpeechResumed,
     SpeechStarted,
     SpeechStopped,
@@ -20,7 +21,14 @@ from receptionist.messages import (
     TurnTimings,
 )
 from receptionist.turns.lexicon import is_farewell
-from receptionist.turns.turn_events import Anticipate, CallerTurn, CutOff, Hold, Release, Tick
+from receptionist.turns.turn_events import (
+    Anticipate,
+    CallerTurn,
+    CutOff,
+    Hold,
+    Release,
+    Tick,
+)
 from receptionist.turns.turn_taking import TurnTaking
 from tests.helpers.turns import CONFIG, final, interim, mark, speaking
 
@@ -44,8 +52,12 @@ def test_the_caller_going_on_before_the_first_frame_holds_the_answer() -> None:
     assert taking.agent_has_floor  # held, not dropped: it may still answer them
     taking.handle(SpeechStopped(11.5), 11.7)
     rest = final("I'd like an appointment.", at=11.9)
-    # New words: the held answer is dropped, and the caller's turn goes on.
-    assert taking.handle(rest, 11.9) == [CutOff(2, (), REPLY, continued="Hello there.")]
+    # New words: the held answer is dropped, and the caller's turn goes on (a little wait
+    # now, the model started on the joined words meanwhile).
+    assert taking.handle(rest, 11.9) == [
+        CutOff(2, (), REPLY, continued="Hello there."),
+        Anticipate("Hello there. I'd like an appointment."),
+    ]
     assert taking.handle(Tick(), taking.deadline) == [
         CallerTurn("Hello there. I'd like an appointment.", rest)
     ]
@@ -95,6 +107,22 @@ def test_the_caller_going_on_after_the_first_frame_is_a_barge_in() -> None:
     taking.handle(SpeechStopped(11.5), 11.7)
     rest = final("I'd like an appointment.", at=11.9)
     assert taking.handle(rest, 11.9) == [CallerTurn("I'd like an appointment.", rest)]
+
+
+def test_the_guess_stands_while_a_complete_final_is_waited_out() -> None:
+    taking, _ = answering("Hello there.")
+    taking.handle(SpeechStarted(10.3), 10.42)
+    taking.handle(interim("I'd like to book"), 10.6)  # the turn goes on: the wait grows
+    assert taking.handle(SpeechPaused(11.0), 11.1) == [Anticipate("Hello there. I'd like to book")]
+    assert taking.handle(interim("I'd like to book a check up"), 11.2) == [
+        Anticipate("Hello there. I'd like to book a check up")
+    ]
+    taking.handle(SpeechStopped(11.3), 11.5)
+    rest = final("I'd like to book a check-up.", at=11.6)
+    assert taking.handle(rest, 11.6) == []  # the model goes on with the same words meanwhile
+    assert taking.handle(Tick(), taking.deadline) == [
+        CallerTurn("Hello there. I'd like to book a check-up.", rest)
+    ]
 
 
 def test_a_continued_turn_is_guessed_whole() -> None:
