@@ -8,13 +8,14 @@ than the pauses, so a loaded machine that wakes the test late cannot let a tool 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
 import trio
 from structlog.testing import capture_logs
 
-from receptionist.devtools.fakes.openai import Scripted, ToolCallScript
+from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted, ToolCallScript
 from receptionist.messages import EndCall, EndReason, SpeechStarted, SpeechStopped, Transcript
 from receptionist.scheduling.messages import (
     Appointment,
@@ -43,6 +44,7 @@ async def test_no_then_goodbye_in_one_breath_hangs_up_once_after_the_whole_turn(
     async with llm_dialogue(*replies, config=SETTLING) as (call, fake):
         await greeted(call)
         await call.caller_says("No,")
+        await fake.until(_answered(1))  # end_call is proposed while the caller breathes
         await trio.sleep(BREATH_S)
         await call.caller_says("that's everything. Thank you, goodbye.")
         goodbye = await call.turn()
@@ -71,6 +73,7 @@ async def test_yes_then_please_cancel_it_cancels_once_from_the_whole_turn() -> N
     async with llm_dialogue(*replies, config=SETTLING) as (call, fake):
         await greeted(call)
         await call.caller_says("Yes,")
+        await fake.until(_answered(1))  # cancel_appointment is proposed while they breathe
         await trio.sleep(BREATH_S)
         await call.caller_says("please cancel it.")
         request = await call.scheduler.receive()
@@ -85,6 +88,11 @@ async def test_yes_then_please_cancel_it_cancels_once_from_the_whole_turn() -> N
         [m["content"] for m in r.body["messages"] if m["role"] == "user"] for r in fake.requests
     ]
     assert users[:2] == [["Yes,"], ["Yes, please cancel it."]]  # the fragment is forgotten
+
+
+def _answered(requests: int) -> Callable[[FakeOpenAI], bool]:
+    """The fake has sent its whole answer to this many requests."""
+    return lambda fake: sum(event == "[DONE]" for _, event in fake.sent) >= requests
 
 
 def _appointment_for(request: CancelBooking) -> Appointment:
