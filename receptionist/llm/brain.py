@@ -22,10 +22,11 @@ import structlog
 import trio
 
 from receptionist.config import Config
-from receptionist.llm.agent import TOOL_TIMEOUT_S, LlmAgent, Reply
+from receptionist.llm.agent import LlmAgent, Reply
 from receptionist.llm.client import LlmClient
 from receptionist.llm.pending_replies import PendingReplies
 from receptionist.llm.speculation import Speculation
+from receptionist.llm.tool_runner import TOOL_TIMEOUT_S
 from receptionist.messages import CallStarted, EndCall, EndReason, Expectation
 from receptionist.scheduling.messages import SchedulerReply
 from receptionist.turns.brain import DialoguePort
