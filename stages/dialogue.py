@@ -222,13 +222,13 @@ class _Dialogue:
                 await self.floor.cut_off(action)
                 if isinstance(cause, SpeechStarted):
                     log.info("dialogue.barge_in_reaction", ms=_ms_since(cause.at))
-            case CallerTurn(text=text, last=last, hold_s=hold_s):
+            case CallerTurn(text=text, last=last):
                 log.info("dialogue.heard", text=text, confidence=last.confidence)
                 if self.floor.is_farewell_time():
                     if is_farewell(text):
                         return  # "Bye!" over the goodbye: the line closes after their silence
                     self.floor.reopen()
-                self.floor.caller_turn_ended(last, text, hold_s)
+                self.floor.caller_turn_ended(last, text)
                 await self.brain.caller_said(text, last.confidence)
             case Resume(cut=cut, said=said):
                 log.info("dialogue.resume", turn_id=cut.turn_id, said=said)

@@ -7,15 +7,13 @@ unfinished ("and", "my number is", "on the", digits half read out:
 
 A caller who pauses mid-sentence once is likely to do it again: each turn the caller went on
 with before hearing any of the answer lengthens the wait after a complete-sounding final by
-``complete_wait_step_ms``, for the rest of the call, up to ``complete_wait_max_ms``. That
-wait holds the answer's audio, not the turn: the answer is written and synthesised
-meanwhile, and plays at the wait's end if the caller has not gone on
-(``CallerTurn.hold_s``).
+``complete_wait_step_ms``, for the rest of the call, up to ``complete_wait_max_ms``.
 """
 
 from __future__ import annotations
 
 from receptionist.config import TurnTakingConfig
+from receptionist.turns.lexicon import sounds_unfinished
 
 
 class EndOfTurnWait:
@@ -26,6 +24,10 @@ class EndOfTurnWait:
         self.complete = config.complete_wait_ms / 1000
         self._step = config.complete_wait_step_ms / 1000
         self._max = config.complete_wait_max_ms / 1000
+
+    def after(self, joined: str) -> float:
+        """The wait after a final that makes the caller's turn ``joined``."""
+        return self.unfinished if sounds_unfinished(joined) else self.complete
 
     def lengthen(self) -> None:
         """The caller went on after a turn that sounded complete."""

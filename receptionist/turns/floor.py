@@ -78,8 +78,6 @@ class AgentFloor:
         self._settle = turn_taking.settle_ms / 1000
         self._settle_at = 0.0
         self._held: trio.Event | None = None
-        self._answer_held_until: float | None = None
-        """The answer to the caller's last turn is held until then (``caller_turn_ended``)."""
         """Set when the turn held back from the caller (``hold``) is released or dropped."""
         self.silence_deadline = NO_DEADLINE
         """When the caller will have been silent too long (``math.inf``: not counting)."""
@@ -101,13 +99,10 @@ class AgentFloor:
             case Transcript(is_final=True):
                 self.wait_for_caller()
 
-    def caller_turn_ended(self, last: Transcript, text: str, hold_s: float = 0.0) -> None:
-        """The caller's turn is over (``text``, its finals joined): the next turn answers it,
-        held for ``hold_s`` first (``CallerTurn.hold_s``)."""
+    def caller_turn_ended(self, last: Transcript, text: str) -> None:
+        """The caller's turn is over (``text``, its finals joined): the next turn answers it."""
         self.heard = replace(last, text=text)
-        now = trio.current_time()
-        self._settle_at = now + self._settle
-        self._answer_held_until = now + hold_s if hold_s > 0 else None
+        self._settle_at = trio.current_time() + self._settle
 
     async def settled(self) -> None:
         """Return once the caller's last turn has stayed over for the settle time.
@@ -214,10 +209,6 @@ class AgentFloor:
         self._last_turn_id += 1
         self._playing = AgentTurn(self._last_turn_id, self.heard)
         self.taking.agent_began(self._last_turn_id, interruptible=interruptible)
-        if self.heard is not None and self._answer_held_until is not None:
-            self.hold(self._last_turn_id)
-            self.taking.answer_held(self._last_turn_id, self._answer_held_until)
-        self._answer_held_until = None
         self.heard, self.silence_deadline = None, NO_DEADLINE
         self._send_hint(expect)
         return self._last_turn_id

@@ -41,10 +41,6 @@ class CallerTurn:
     text: str
     last: Transcript
     """Its last final transcript, for the reply's timings."""
-    hold_s: float = 0.0
-    """How long the answer is held before it may play (``Hold``, then ``Release``): the
-    wait after a complete-sounding final, for a caller who has paused mid-sentence before
-    (``EndOfTurnWait``). It overlaps the writing and synthesis of the answer."""
 
 
 @dataclass(frozen=True, slots=True)

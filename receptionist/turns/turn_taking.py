@@ -56,7 +56,7 @@ from receptionist.messages import (
 from receptionist.turns.anticipation import Anticipation
 from receptionist.turns.end_of_turn import EndOfTurnWait
 from receptionist.turns.heard import TurnPlayback
-from receptionist.turns.lexicon import is_backchannel, sounds_unfinished
+from receptionist.turns.lexicon import is_backchannel
 from receptionist.turns.reply_hold import ReplyHold
 from receptionist.turns.turn_events import (
     Action,
@@ -250,17 +250,16 @@ class TurnTaking:
         actions: list[Action] = [cut] if cut is not None else []
         held, self._held = self._held, []
         self._finals = [*held, *self._finals, transcript]
+        wait = self._waits.after(self._joined())
         if self._caller_speaking:
             # They went on before this final came: the turn ends at their stop.
             self._turn_deadline = NO_DEADLINE
             return [*self._withdraw(), *actions]
-        if sounds_unfinished(self._joined()):
-            # More is coming: the model may go on with these words meanwhile.
-            self._turn_deadline = now + self._waits.unfinished
+        if wait > 0:
+            # A pause worth waiting out: the model may go on with these words meanwhile.
+            self._turn_deadline = now + wait
             return [*actions, *self._anticipate()]
-        # Over, as far as the words tell; a caller who paused mid-sentence before may go on:
-        # the answer is written now but held for the wait after a complete final.
-        return [*actions, self._end_turn(hold_s=self._waits.complete)]
+        return [*actions, self._end_turn()]
 
     def _joined(self) -> str:
         return " ".join(f.text.strip() for f in self._finals)
@@ -293,16 +292,10 @@ class TurnTaking:
             self._turn_deadline = NO_DEADLINE
         return actions
 
-    def answer_held(self, turn_id: int, until: float) -> None:
-        """Turn ``turn_id`` answers a caller turn that ended with ``hold_s``: it is held (by
-        the Dialogue) until ``until``, and released then if the caller has not gone on."""
-        self._hold.hold(turn_id)
-        self._hold.speech_stopped(until)
-
-    def _end_turn(self, hold_s: float = 0.0) -> CallerTurn:
+    def _end_turn(self) -> CallerTurn:
         """The turn is over; a guess standing is left to the brain to keep or drop."""
         finals, self._finals = self._finals, []
         self._turn_deadline = NO_DEADLINE
         self._guesses.turn_ended()
         self._answered = finals
-        return CallerTurn(" ".join(f.text.strip() for f in finals), finals[-1], hold_s)
+        return CallerTurn(" ".join(f.text.strip() for f in finals), finals[-1])

@@ -13,6 +13,7 @@ import pytest
 
 from receptionist.messages import (
     Sentence,
+    SpeechPaused,
     SpeechResumed,
     SpeechStarted,
     SpeechStopped,
@@ -51,12 +52,14 @@ def test_the_caller_going_on_before_the_first_frame_holds_the_answer() -> None:
     assert taking.agent_has_floor  # held, not dropped: it may still answer them
     taking.handle(SpeechStopped(11.5), 11.7)
     rest = final("I'd like an appointment.", at=11.9)
-    # New words: the held answer is dropped, and the joined turn answered; a caller who went
-    # on once may do it again: that answer is held a little before it plays.
-    step = CONFIG.complete_wait_step_ms / 1000
+    # New words: the held answer is dropped, and the caller's turn goes on (a little wait
+    # now, the model started on the joined words meanwhile).
     assert taking.handle(rest, 11.9) == [
         CutOff(2, (), REPLY, continued="Hello there."),
-        CallerTurn("Hello there. I'd like an appointment.", rest, hold_s=step),
+        Anticipate("Hello there. I'd like an appointment."),
+    ]
+    assert taking.handle(Tick(), taking.deadline) == [
+        CallerTurn("Hello there. I'd like an appointment.", rest)
     ]
 
 
@@ -106,23 +109,20 @@ def test_the_caller_going_on_after_the_first_frame_is_a_barge_in() -> None:
     assert taking.handle(rest, 11.9) == [CallerTurn("I'd like an appointment.", rest)]
 
 
-def test_the_wait_after_a_complete_final_holds_the_answer_not_the_turn() -> None:
+def test_the_guess_stands_while_a_complete_final_is_waited_out() -> None:
     taking, _ = answering("Hello there.")
     taking.handle(SpeechStarted(10.3), 10.42)
     taking.handle(interim("I'd like to book"), 10.6)  # the turn goes on: the wait grows
+    assert taking.handle(SpeechPaused(11.0), 11.1) == [Anticipate("Hello there. I'd like to book")]
+    assert taking.handle(interim("I'd like to book a check up"), 11.2) == [
+        Anticipate("Hello there. I'd like to book a check up")
+    ]
     taking.handle(SpeechStopped(11.3), 11.5)
     rest = final("I'd like to book a check-up.", at=11.6)
-    [turn] = taking.handle(rest, 11.6)  # answered at once: the model goes on
-    assert turn == CallerTurn("Hello there. I'd like to book a check-up.", rest, hold_s=0.25)
-    taking.agent_began(3, interruptible=True)
-    taking.answer_held(3, 11.85)  # the Dialogue holds its audio until then
-    assert taking.deadline == 11.85
-    assert taking.handle(Tick(), 11.85) == [Release(3)]  # the caller stayed silent: it plays
-    # Had they gone on in the wait, it would be held for their words like any unheard answer.
-    taking.agent_began(4, interruptible=True)
-    taking.answer_held(4, 12.5)
-    assert taking.handle(SpeechStarted(12.2), 12.32) == []  # held already
-    assert taking.handle(interim("on Tuesday"), 12.4)[0] == CutOff(4, (), (), continued=turn.text)
+    assert taking.handle(rest, 11.6) == []  # the model goes on with the same words meanwhile
+    assert taking.handle(Tick(), taking.deadline) == [
+        CallerTurn("Hello there. I'd like to book a check-up.", rest)
+    ]
 
 
 def test_a_continued_turn_is_guessed_whole() -> None:
@@ -163,10 +163,12 @@ def test_the_wait_after_a_complete_final_grows_when_the_caller_goes_on() -> None
     taking.handle(interim("Tuesday"), 10.6)  # words: the turn was not over
     assert taking.complete_wait == CONFIG.complete_wait_step_ms / 1000
     taking.handle(SpeechStopped(11.5), 11.7)
-    [turn] = taking.handle(final("Tuesday.", at=12.0), 12.0)
+    actions = taking.handle(final("Tuesday.", at=12.0), 12.0)
+    assert not [a for a in actions if isinstance(a, CallerTurn)]  # waits a little now
+    assert taking.deadline == 12.0 + taking.complete_wait
+    [turn] = taking.handle(Tick(), taking.deadline)
     assert isinstance(turn, CallerTurn)
     assert turn.text == "Hello there. Tuesday."
-    assert turn.hold_s == taking.complete_wait  # its answer waits a little now
     for _ in range(10):  # bounded
         taking.agent_began(9, interruptible=True)
         taking._answered = [final("x")]

@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 
 from receptionist.messages import EndCall, EndReason
 from tests.helpers.dialogue import GRACE_S, dialogue
-from tests.helpers.pipeline import CONFIG, END_SILENCE_S, FRAME_S, HOURS, pipeline
+from tests.helpers.pipeline import END_SILENCE_S, FRAME_S, HOURS, pipeline
 
 SORRY = "Sorry, I didn't catch that."
 
@@ -41,22 +41,10 @@ async def test_the_caller_resumes_before_the_replys_first_frame(
             await trio.sleep(0.3 - 2 * FRAME_S)
             await call.caller_starts()  # 300 ms after the final
             resumed.set()
-            quiet_at = trio.current_time()
             await call.caller_stops(HOURS)
             await trio.sleep(1)
     heard = [log["text"] for log in logs if log["event"] == "dialogue.heard"]
     assert heard == ["hello there", f"hello there {HOURS}"]  # one turn, answered whole
-    # A caller who went on once may again: the whole turn's answer is written at once but
-    # held for the (lengthened) wait after its final.
-    hours = call.engine.values(*(t for t, _ in call.engine.spoken if t.startswith("We're open")))
-    first = min(
-        at
-        for at, m in call.twilio.received
-        if m["event"] == "media" and base64.b64decode(m["media"]["payload"])[0] in hours
-    )
-    wait = CONFIG.turn_taking.complete_wait_step_ms / 1000
-    assert first >= quiet_at + END_SILENCE_S + wait
-    assert [log["turn_id"] for log in logs if log["event"] == "dialogue.release"] == [3]
     [cut] = [log for log in logs if log["event"] == "dialogue.barge_in"]
     assert cut["heard"] == ""
     sorry = call.engine.values("Sorry, I didn't catch that.")
