@@ -51,6 +51,8 @@ from receptionist.turns.turn_events import (
     Anticipate,
     CallerTurn,
     CutOff,
+    Hold,
+    Release,
     Resume,
     Tick,
     TurnPlayed,
@@ -239,6 +241,10 @@ class _Dialogue:
                 self.brain.anticipate(text)
             case Withdraw():
                 self.brain.withdraw()
+            case Hold(turn_id=turn_id):
+                self.floor.hold(turn_id)
+            case Release(turn_id=turn_id):
+                self.floor.release(turn_id)
 
 
 class _HangUpDue:

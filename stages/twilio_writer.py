@@ -2,7 +2,8 @@
 on barge-in, and the close on hang-up (the TwilioIO actor in twilio_io.py runs it).
 
 Frames of a cancelled turn are dropped right before they would be sent, so nothing of a
-cancelled turn reaches the caller whatever was still buffered.
+cancelled turn reaches the caller whatever was still buffered; those of a held turn
+(``TurnCancellation.hold``) wait there until it is released or cancelled.
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ class TwilioWriter:
             case OutboundAudio():
                 await self._send_frame(item)
             case OutboundMark(turn_id=turn_id, name=name):
+                if self._turns.is_held(turn_id):
+                    await self._turns.wait_released(turn_id)
                 if not self._turns.is_cancelled(turn_id):
                     await self._connection.send(tp.mark_message(self._stream_sid, name))
                     self._stats.marks_out += 1
@@ -131,17 +134,9 @@ class TwilioWriter:
                 self._reading.cancel()
 
     async def _send_frame(self, frame: OutboundAudio) -> None:
-        if self._turns.is_cancelled(frame.turn_id):
+        if not await self._frame_due(frame.turn_id):
             self._stats.frames_discarded += 1
             return
-        now = trio.current_time()
-        if (send_at := self._clock.next_send_time(now)) > now:
-            await trio.sleep_until(send_at)
-            self._woke(trio.current_time() - send_at)
-            # Barge-in may have happened while we waited for the frame's slot.
-            if self._turns.is_cancelled(frame.turn_id):
-                self._stats.frames_discarded += 1
-                return
         began = perf_counter_ns()
         message = self._media.encode(frame.ulaw)
         self._costs.outbound_encode_ns += perf_counter_ns() - began
@@ -157,6 +152,20 @@ class TwilioWriter:
             self._turn_started.add(frame.turn_id)
             self._turns.audible(frame.turn_id)
             log.info("turn", turn_id=frame.turn_id, **stage_latencies_ms(frame.timings, now))
+
+    async def _frame_due(self, turn_id: int) -> bool:
+        """Wait for the frame's slot (and, while its turn is held, for its release); False
+        if its turn is cancelled first."""
+        while not self._turns.is_cancelled(turn_id):
+            if self._turns.is_held(turn_id):
+                await self._turns.wait_released(turn_id)
+                continue
+            now = trio.current_time()
+            if (send_at := self._clock.next_send_time(now)) <= now:
+                return True
+            await trio.sleep_until(send_at)
+            self._woke(trio.current_time() - send_at)  # then a barge-in or hold may have come
+        return False
 
     def _woke(self, late: float) -> None:
         self._stats.wakes += 1

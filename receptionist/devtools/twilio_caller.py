@@ -5,6 +5,7 @@ when an auth token is given), opens the ``<Stream>`` URL from the TwiML, sends `
 ``start`` with the TwiML's ``<Parameter>``s, a ``media`` frame every 20 ms, and ``stop``;
 it plays the agent's audio in real time, echoes each ``mark`` once the audio before it has
 played, and honours ``clear`` by dropping unplayed audio and echoing pending marks at once.
+The messages themselves: ``caller_messages``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ import httpx
 import trio
 import trio_websocket
 
+from receptionist.devtools.caller_messages import (
+    CONNECTED,
+    mark_message,
+    media_message,
+    start_message,
+    stop_message,
+)
 from receptionist.devtools.playback import CallerReport, Playback
 from receptionist.engines.audio import audioop, ulaw_to_pcm16
 from receptionist.messages import FRAME_BYTES, FRAME_MS, ULAW_SILENCE
@@ -177,24 +185,8 @@ class TwilioCaller:
 
     async def _send_start(self, ws: Any, parameters: dict[str, str]) -> None:
         self._stream_sid = "MZ" + self.call_sid[2:]
-        await self._send(ws, {"event": "connected", "protocol": "Call", "version": "1.0.0"})
-        start = {
-            "accountSid": "AC00000000000000000000000000000000",
-            "streamSid": self._stream_sid,
-            "callSid": self.call_sid,
-            "tracks": ["inbound"],
-            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-            "customParameters": parameters,
-        }
-        await self._send(
-            ws,
-            {
-                "event": "start",
-                "sequenceNumber": "1",
-                "start": start,
-                "streamSid": self._stream_sid,
-            },
-        )
+        await self._send(ws, CONNECTED)
+        await self._send(ws, start_message(self._stream_sid, self.call_sid, parameters))
         self._sequence = 1
         self._chunk = 0
         self._next_slot = trio.current_time()
@@ -212,19 +204,7 @@ class TwilioCaller:
     async def _send_frame(self, ws: Any, ulaw: bytes) -> None:
         self._sequence += 1
         self._chunk += 1
-        media = {
-            "track": "inbound",
-            "chunk": str(self._chunk),
-            "timestamp": str(self._chunk * FRAME_MS),
-            "payload": base64.b64encode(ulaw).decode(),
-        }
-        message = {
-            "event": "media",
-            "sequenceNumber": str(self._sequence),
-            "media": media,
-            "streamSid": self._stream_sid,
-        }
-        await self._send(ws, message)
+        await self._send(ws, media_message(self._stream_sid, self._sequence, self._chunk, ulaw))
 
     async def _say(self, ws: Any, ulaw: bytes) -> float:
         """Stream one utterance in 20 ms frames; returns when its last frame went out."""
@@ -311,9 +291,7 @@ class TwilioCaller:
     async def _play_out(self, ws: Any) -> None:
         while True:
             for name in self._echo + self.playback.played(trio.current_time()):
-                await self._send(
-                    ws, {"event": "mark", "streamSid": self._stream_sid, "mark": {"name": name}}
-                )
+                await self._send(ws, mark_message(self._stream_sid, name))
             self._echo.clear()
             await trio.sleep(FRAME_S)
 
@@ -325,13 +303,6 @@ class TwilioCaller:
             await self._send_frame(ws, SILENCE_FRAME)
 
     async def _hang_up(self, ws: Any) -> None:
-        if self._closed_by_server:
-            return
-        stop = {"accountSid": "AC00000000000000000000000000000000", "callSid": self.call_sid}
-        message = {
-            "event": "stop",
-            "sequenceNumber": str(self._sequence + 1),
-            "stop": stop,
-            "streamSid": self._stream_sid,
-        }
-        await self._send(ws, message)
+        if not self._closed_by_server:
+            stop = stop_message(self._stream_sid, self.call_sid, self._sequence + 1)
+            await self._send(ws, stop)

@@ -3,7 +3,7 @@ caller turn at a time.
 
 ``LlmAgent.reply(caller_text, say)`` streams the model's answer. Text is cut into sentences
 as the tokens arrive and each is handed to ``say`` at once, so the caller hears the first
-sentence while the model writes the next. Tool calls run through the injected ``call_tool``
+sentence while the model writes the next. Tool calls run through ``tool_runner.ToolRunner``
 (the Dialogue's round trip to the Scheduler); their results go back to the model, which then
 speaks, for at most ``max_tool_rounds`` rounds. What was said and done goes into the call's
 ``History`` (``receptionist.llm.history``).
@@ -24,8 +24,7 @@ Error handling:
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,51 +39,26 @@ from receptionist.llm import results
 from receptionist.llm.client import LlmClient
 from receptionist.llm.history import History
 from receptionist.llm.prompt import system_prompt
-from receptionist.llm.results import tool_call_detail
 from receptionist.llm.speculation import Speculation
 from receptionist.llm.speech import Say, Speech
 from receptionist.llm.stream import Finished, LlmEvent, TextDelta, ToolCall, ToolCallsReady
+from receptionist.llm.tool_runner import (
+    CallTool,
+    Settled,
+    ToolRunner,
+    already_settled,
+)
 from receptionist.llm.tools import (
-    Book,
-    Cancel,
-    Escalate,
-    Hangup,
-    Invalid,
-    Message,
-    ToolContext,
-    Transfer,
-    ValidCall,
-    to_request,
     tool_schemas,
-    validate,
 )
-from receptionist.messages import EndCall, EndReason
-from receptionist.scheduling.messages import (
-    BookingsFound,
-    CancelBooking,
-    SchedulerReply,
-    SchedulerRequest,
-)
+from receptionist.messages import EndCall
 from receptionist.scheduling.slots import is_open_at
 from receptionist.turns.escalation import EscalationReason
 
 log = structlog.get_logger()
 
 FALLBACK = "Sorry, I didn't catch that, could you say it again?"
-TOOL_TIMEOUT_S = 10.0
-"""The time box of one Scheduler round trip: twice the store's 5 s busy timeout."""
 TERMINAL_TOOLS = frozenset({"end_call", "transfer_to_human"})
-SIDE_EFFECTS = (Book, Cancel, Hangup, Transfer, Message)
-"""Tools that change something: they wait for the caller's turn to settle. Checking
-availability changes nothing and may run at once."""
-
-CallTool = Callable[[SchedulerRequest], Awaitable[SchedulerReply]]
-Settled = Callable[[], Awaitable[None]]
-"""Returns once the caller's turn has stayed over (``AgentFloor.settled``)."""
-
-
-async def _already_settled() -> None:
-    """For an agent with no caller to wait for (tests of the tool loop alone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +82,11 @@ class LlmAgent:
         call_tool: CallTool,
         now: Callable[[], datetime],
         caller: str | None,
-        settled: Settled = _already_settled,
+        settled: Settled = already_settled,
         call_sid: str = "",
         resumed: bool = False,
     ) -> None:
         self._client, self._settings = client, config.llm
-        self._settled = settled
-        self._call_tool, self._now = call_tool, now
-        self._config, self._caller, self._call_sid = config, caller, call_sid
         open_now = is_open_at(config.clinic, now())
         self._can_transfer = bool(config.clinic.transfer_number) and open_now
         prompt = system_prompt(
@@ -127,7 +98,10 @@ class LlmAgent:
         self._noted_for_next = self._noted = False
         """The caller's words escalated this turn (``escalated``): the model's own
         ``escalate`` in it is not logged again."""
-        self._request_ids = itertools.count(1)
+        self._tools_run = ToolRunner(
+            config, call_tool=call_tool, now=now, caller=caller, settled=settled,
+            call_sid=call_sid, can_transfer=self._can_transfer,
+        )  # fmt: skip
         self.first_token_at: float | None = None
         """When the current turn's first token arrived, for its TurnTimings."""
         self._turn = 0
@@ -194,7 +168,9 @@ class LlmAgent:
                 await speech.say_pending(last=False)  # "Let me check." plays while tools run
             for call in calls:
                 await trio.lowlevel.checkpoint()  # a cancelled turn starts no new tool call
-                done[call.id] = await self._execute(call, speech)
+                done[call.id] = await self._tools_run.execute(
+                    call, speech, turn=self._turn, noted=self._noted
+                )
         finally:
             said = speech.take_round_text()
             self.history.record_round(said, calls, done)
@@ -237,67 +213,3 @@ class LlmAgent:
             case Finished(reason=reason, usage=usage):
                 log.info("llm.finished", reason=reason, usage=usage)
         return ()
-
-    async def _execute(self, call: ToolCall, speech: Speech) -> dict[str, Any]:
-        """Run one validated tool call; its result for the model."""
-        context = ToolContext(self._config, self._now(), self._caller, self._call_sid)
-        valid = validate(call, context)
-        if isinstance(valid, SIDE_EFFECTS):
-            # Only from a whole turn: if the caller goes on meanwhile, the turn is cut here
-            # (its scope cancelled) and the tool never runs. Overlaps the model's latency.
-            await self._settled()
-        result = results.INTERRUPTED
-        try:
-            result = await self._run_tool(valid, speech)
-            return result
-        finally:
-            # What was asked and answered (a name, a phone number) goes to the call's record
-            # only, never to a log line (RECORD_ONLY, records/collector.py).
-            log.info("llm.tool_call", tool=call.name, outcome=type(valid).__name__,
-                     turn_id=self._turn, call_id=call.id,
-                     **tool_call_detail(call.arguments, result))  # fmt: skip
-
-    async def _run_tool(self, valid: ValidCall | Invalid, speech: Speech) -> dict[str, Any]:
-        match valid:
-            case Invalid(detail=detail):
-                return results.invalid(detail)
-            case Hangup():
-                speech.end = EndCall(EndReason.COMPLETED)
-                return results.WILL_HANG_UP
-            case Transfer(number=number, reason=reason):
-                speech.end = EndCall(EndReason.TRANSFER, transfer_to=number, why=reason)
-                return results.WILL_TRANSFER
-            case Escalate(reason=reason):
-                if not self._noted:
-                    log.info("call.escalated", reason=EscalationReason.MODEL.value, why=reason)
-                return results.OFFER_PERSON if self._can_transfer else results.OFFER_MESSAGE
-            case Message():
-                request = to_request(valid, next(self._request_ids))
-                return results.message_result(await self._ask(request))
-            case Cancel(appointment_id=None, start=datetime() as start):
-                return await self._cancel_at(valid, start)
-            case _:
-                return _result(await self._ask(to_request(valid, next(self._request_ids))))
-
-    async def _cancel_at(self, cancel: Cancel, start: datetime) -> dict[str, Any]:
-        """Cancel the caller's appointment at ``start``: find it, then cancel it by id."""
-        found = await self._ask(to_request(cancel, next(self._request_ids)))
-        if not isinstance(found, BookingsFound):
-            return _result(found)
-        match = next((a for a in found.appointments if a.start == start), None)
-        if match is None:
-            return results.not_found_among(found, start)
-        await trio.lowlevel.checkpoint()  # the caller may have barged in meanwhile
-        cancelling = CancelBooking(next(self._request_ids), match.id, cancel.phone)
-        return _result(await self._ask(cancelling))
-
-    async def _ask(self, request: SchedulerRequest) -> SchedulerReply | None:
-        """One Scheduler round trip: once sent, it completes even if the turn is cancelled."""
-        with trio.move_on_after(TOOL_TIMEOUT_S, shield=True):
-            return await self._call_tool(request)
-        log.warning("llm.tool_timeout", request=type(request).__name__)
-        return None
-
-
-def _result(reply: SchedulerReply | None) -> dict[str, Any]:
-    return results.TIMED_OUT if reply is None else results.reply_result(reply)

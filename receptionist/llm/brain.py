@@ -22,10 +22,11 @@ import structlog
 import trio
 
 from receptionist.config import Config
-from receptionist.llm.agent import TOOL_TIMEOUT_S, LlmAgent, Reply
+from receptionist.llm.agent import LlmAgent, Reply
 from receptionist.llm.client import LlmClient
 from receptionist.llm.pending_replies import PendingReplies
-from receptionist.llm.speculation import Speculation, same_words
+from receptionist.llm.speculation import Speculation
+from receptionist.llm.tool_runner import TOOL_TIMEOUT_S
 from receptionist.messages import CallStarted, EndCall, EndReason, Expectation
 from receptionist.scheduling.messages import SchedulerReply
 from receptionist.turns.brain import DialoguePort
@@ -37,6 +38,7 @@ from receptionist.turns.escalation import (
     Misheard,
     Understood,
 )
+from receptionist.turns.lexicon import same_words
 from receptionist.turns.reprompts import NOTHING_HEARD, STILL_THERE, Reprompts
 from receptionist.turns.turn_events import CutOff
 
@@ -162,10 +164,7 @@ class LlmBrain:
     async def resume(self, cut: CutOff, said: str) -> None:
         if self._port.ending:
             return
-        if cut.continued is not None:
-            self._start_reply(cut.continued)  # it was noise: answer the same words again
-        else:
-            self._start_reply(said or None)  # the model sees "[interrupted]" and goes on
+        self._start_reply(said or None)  # the model sees "[interrupted]" and goes on
 
     def _start_reply(self, text: str | None, head_start: Speculation | None = None) -> None:
         self.withdraw()

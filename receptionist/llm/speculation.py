@@ -16,7 +16,6 @@ Resource handling:
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
@@ -24,13 +23,6 @@ import trio
 
 from receptionist.errors import LlmError
 from receptionist.llm.stream import LlmEvent
-
-_NOT_A_WORD = re.compile(r"[^\w']+")
-
-
-def same_words(a: str, b: str) -> bool:
-    """The same words, whatever the case and punctuation (interims are not punctuated)."""
-    return _NOT_A_WORD.sub(" ", a).lower().split() == _NOT_A_WORD.sub(" ", b).lower().split()
 
 
 class Speculation:

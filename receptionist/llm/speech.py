@@ -8,6 +8,11 @@ from collections.abc import Awaitable, Callable
 from receptionist.messages import EndCall
 from receptionist.turns.sentences import SentenceSplitter
 
+FIRST_CLAUSE_WORDS = 2
+"""A reply's first piece goes to the voice at its first clause of at least this many words
+("Of course," of "Of course, I can help with that."): the voice's first byte comes while
+the model writes the rest. One-word openers ("Yes,", "Sure,") wait for more."""
+
 Say = Callable[[str, bool], Awaitable[None]]
 """Hand one sentence over for speech; True on the turn's last (which may be "")."""
 
@@ -17,7 +22,7 @@ class Speech:
 
     def __init__(self, say: Say) -> None:
         self._say = say
-        self.splitter = SentenceSplitter()
+        self.splitter = SentenceSplitter(first_clause_words=FIRST_CLAUSE_WORDS)
         self.round_text: list[str] = []
         self.pending = ""
         """The end of the last stream: said before tools run, or as the turn's last words."""

@@ -77,6 +77,8 @@ class AgentFloor:
         """When to close the line (or stop waiting for the goodbye's mark): ``ending_due``."""
         self._settle = turn_taking.settle_ms / 1000
         self._settle_at = 0.0
+        self._held: trio.Event | None = None
+        """Set when the turn held back from the caller (``hold``) is released or dropped."""
         self.silence_deadline = NO_DEADLINE
         """When the caller will have been silent too long (``math.inf``: not counting)."""
         self.ending_deadline = NO_DEADLINE
@@ -105,9 +107,33 @@ class AgentFloor:
     async def settled(self) -> None:
         """Return once the caller's last turn has stayed over for the settle time.
 
-        Speech in that time cuts the turn waiting here (its scope is cancelled), so a tool
-        that waits for this never runs from a fragment of what the caller meant to say."""
+        Speech in that time holds the turn waiting here (``hold``) until it is released (the
+        settle time starts again) or cut (its scope is cancelled, and this never returns), so
+        a tool that waits for this never runs from a fragment of what the caller meant."""
         await trio.sleep_until(self._settle_at)
+        while self._held is not None:
+            await self._held.wait()
+            await trio.sleep_until(self._settle_at)
+
+    def hold(self, turn_id: int) -> None:
+        """The caller went on before hearing turn ``turn_id``: none of it reaches them (its
+        writing and synthesis go on) until ``release`` or a cut."""
+        self.turns.hold(turn_id)
+        self._held = trio.Event()
+        log.info("dialogue.hold", turn_id=turn_id)
+
+    def release(self, turn_id: int) -> None:
+        """What the caller went on with brought no words: the held turn plays now; its
+        side-effecting tools wait for the turn to settle again from here."""
+        self._settle_at = trio.current_time() + self._settle
+        self._end_hold()
+        self.turns.release(turn_id)
+        log.info("dialogue.release", turn_id=turn_id)
+
+    def _end_hold(self) -> None:
+        if self._held is not None:
+            self._held.set()
+            self._held = None
 
     def is_farewell_time(self) -> bool:
         """The goodbye has been said: words now either close the call or reopen it."""
@@ -149,6 +175,7 @@ class AgentFloor:
     async def cut_off(self, cut: CutOff) -> None:
         """Barge-in: stop turn ``cut.turn_id`` everywhere and clear what Twilio holds."""
         self._playing = None
+        self._end_hold()  # the held turn is dropped with its scope
         self.turns.cancel_through(cut.turn_id)
         await self._to_twilio.send(ClearAudio(cut.turn_id, at=trio.current_time()))
         self.brain.cut_off(cut)
@@ -200,6 +227,8 @@ class AgentFloor:
             await self._sentences.send(sentence)
         elif last:
             self.taking.agent_done()
+            self._end_hold()
+            self.turns.release(turn_id)
             self._turn_over()  # nothing to say after all
 
     async def speak(

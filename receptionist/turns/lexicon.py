@@ -106,3 +106,11 @@ def _trailing_digits(tokens: list[str]) -> int:
         else:
             break
     return count
+
+
+_NOT_A_WORD = re.compile(r"[^\w']+")
+
+
+def same_words(a: str, b: str) -> bool:
+    """The same words, whatever the case and punctuation (interims are not punctuated)."""
+    return _NOT_A_WORD.sub(" ", a).lower().split() == _NOT_A_WORD.sub(" ", b).lower().split()

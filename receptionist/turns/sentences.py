@@ -17,6 +17,11 @@ follows ("No. 5"). A "?" or "!" always ends one.
 The end of a delta is not white space: "Hello." may be followed by "com" in the next delta,
 so a sentence waits for the next character (or, where the next word decides, for its first
 letter), or for ``flush()`` at the end of the stream.
+
+A streamed reply's first piece may end sooner, at its first clause (``first_clause_words``):
+a ",", ";" or ":" followed by white space after at least that many words ("Of course, I can
+help with that." gives "Of course," first), so the voice starts on it while the model writes
+the rest. Later pieces are whole sentences.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import re
 _OPENERS = "\"'\u201c\u2018(["
 _CLOSERS = "\"'\u201d\u2019)]"
 _BOUNDARY = re.compile(rf"(?:\.\.\.|…|[.?!])+[{re.escape(_CLOSERS)}]*(?=\s)|\n")
+_CLAUSE = re.compile(r"[,;:](?=\s)")
 _LAST_WORD = re.compile(r"(\S+)$")
 _NEXT_WORD = re.compile(rf"\s*[{re.escape(_OPENERS)}]*([^\s{re.escape(_OPENERS)}])")
 NEVER_FINAL = frozenset(
@@ -41,10 +47,12 @@ FINAL_UNLESS_A_NUMBER = frozenset({"no"})
 class SentenceSplitter:
     """Feed text deltas with ``feed``; take the remainder with ``flush`` at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, first_clause_words: int = 0) -> None:
         self._buffer = ""
         """Text not yet part of a finished sentence: rarely longer than one sentence, so
         rescanning it on every delta costs microseconds."""
+        self._first_clause_words = first_clause_words
+        """Cut the first piece at a clause of at least this many words (0: whole sentences)."""
 
     def feed(self, text: str) -> list[str]:
         """The sentences that ``text`` completes, in order (often none)."""
@@ -54,6 +62,7 @@ class SentenceSplitter:
             sentence, self._buffer = self._buffer[:end].strip(), self._buffer[end:]
             if sentence:
                 sentences.append(sentence)
+                self._first_clause_words = 0  # the first piece is out
         return sentences
 
     def flush(self) -> str:
@@ -63,11 +72,23 @@ class SentenceSplitter:
 
     def _sentence_end(self) -> int | None:
         """Where the first finished sentence ends; None if none has, or it is too soon to say."""
+        clause = self._first_clause()
         for match in _BOUNDARY.finditer(self._buffer):
+            if clause is not None and clause <= match.start():
+                return clause
             ends = _ends_sentence(self._buffer, match)
             if ends is None:
                 return None  # the next word decides, and it has not come yet
             if ends:
+                return match.end()
+        return clause
+
+    def _first_clause(self) -> int | None:
+        """Where the first piece's first clause ends, if it is to be cut there."""
+        if not self._first_clause_words:
+            return None
+        for match in _CLAUSE.finditer(self._buffer):
+            if len(self._buffer[: match.start()].split()) >= self._first_clause_words:
                 return match.end()
         return None
 

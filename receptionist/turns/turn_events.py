@@ -65,6 +65,22 @@ class Resume:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """The caller went on before hearing any of turn ``turn_id``: keep it (its writing, its
+    audio) but let none of it reach them until ``Release``; a ``CutOff`` drops it instead."""
+
+    turn_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """The held turn still answers the caller (what they went on with brought no words):
+    let it play."""
+
+    turn_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class TurnPlayed:
     """The agent turn's last sentence has played: the caller has the floor."""
 
@@ -74,4 +90,4 @@ class TurnPlayed:
 TurnEvent = (
     SpeechStarted | SpeechPaused | SpeechResumed | SpeechStopped | Transcript | MarkPlayed | Tick
 )
-Action = CutOff | CallerTurn | Resume | TurnPlayed | Anticipate | Withdraw
+Action = CutOff | CallerTurn | Resume | TurnPlayed | Anticipate | Withdraw | Hold | Release

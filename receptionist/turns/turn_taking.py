@@ -28,19 +28,12 @@ not); speech or an interim transcript in that time holds it until the next final
 The floor is the caller's whenever they speak: mid-utterance too (``SpeechResumed``, after as
 much voiced audio as a start takes), and on any interim with new words. A final that comes
 while the caller is speaking again does not end their turn. If the caller goes on before any
-of the agent's answer has reached them (``agent_audible``), their turn was not over: the cut
-carries ``continued`` (the answered words), and what follows is joined to them; if it brings
-no words, the same turn is answered again (``Resume``). Each such continuation lengthens the
-wait after a final that sounds complete (``EndOfTurnWait.lengthen``).
+of the agent's answer has reached them (``agent_audible``), the answer is held
+(``reply_hold``): released if what they said brings no words, dropped if it does (the cut
+carries ``continued``, the answered words, and what follows is joined to them; the wait
+after a complete-sounding final grows, ``EndOfTurnWait.lengthen``).
 
-Preemptive generation: when the VAD hears the caller pause (``SpeechPaused``, shorter than
-the silence after which the Deepgram listener sends Finalize), ``Anticipate`` offers the
-words so far (the finals of this turn and the latest interim) so the model can start on
-them before the final transcript comes. When the caller goes on (speech, a different
-interim, an unfinished final) the guess is withdrawn (``Withdraw``). The brain keeps the
-guess's reply if the ``CallerTurn`` says the same words, and starts again if not. A guess
-is only offered while nobody holds the floor, and never for words that sound unfinished or
-are only a backchannel.
+Preemptive generation: ``anticipation.Anticipation``.
 
 What was heard: ``heard.TurnPlayback``, from Twilio's mark echoes.
 """
@@ -60,19 +53,19 @@ from receptionist.messages import (
     SpeechStopped,
     Transcript,
 )
+from receptionist.turns.anticipation import Anticipation
 from receptionist.turns.end_of_turn import EndOfTurnWait
 from receptionist.turns.heard import TurnPlayback
-from receptionist.turns.lexicon import is_backchannel, sounds_unfinished
+from receptionist.turns.lexicon import is_backchannel
+from receptionist.turns.reply_hold import ReplyHold
 from receptionist.turns.turn_events import (
     Action,
-    Anticipate,
     CallerTurn,
     CutOff,
     Resume,
     Tick,
     TurnEvent,
     TurnPlayed,
-    Withdraw,
 )
 
 NO_DEADLINE = math.inf
@@ -87,7 +80,7 @@ class TurnTaking:
     def __init__(self, config: TurnTakingConfig) -> None:
         self._waits = EndOfTurnWait(config)
         self._false_barge_in = config.false_barge_in_ms / 1000
-        self._preemptive = config.preemptive_generation
+        self._guesses = Anticipation(config.preemptive_generation)
         self._agent: TurnPlayback | None = None
         """The agent turn holding the floor, until its last mark is back or it is cut."""
         self._interruptible = False
@@ -100,19 +93,18 @@ class TurnTaking:
         self._interim = ""
         """The latest interim transcript of the utterance being recognised."""
         self._caller_speaking = False
-        self._guess: str | None = None
-        """The words last offered with ``Anticipate``, until withdrawn or answered."""
         self._answered: list[Transcript] = []
         """The finals of the caller turn the agent is answering, until the caller hears any
         of the answer: if they go on speaking first, their turn goes on (``CutOff.continued``)."""
         self._held: list[Transcript] = []
         """The finals of a turn whose unheard answer was cut by more speech: joined with what
-        follows if that brings words, answered again (``Resume``) if not."""
+        follows."""
+        self._hold = ReplyHold()
 
     @property
     def deadline(self) -> float:
         """When to send ``Tick`` if nothing else arrives (``math.inf``: never)."""
-        return min(self._suspect_deadline, self._turn_deadline)
+        return min(self._suspect_deadline, self._turn_deadline, self._hold.deadline)
 
     @property
     def caller_speaking(self) -> bool:
@@ -145,12 +137,14 @@ class TurnTaking:
     def agent_done(self) -> None:
         """The turn ended with nothing to say: the floor is the caller's."""
         self._agent = None
+        self._hold.dropped()
 
     def cut(self) -> CutOff | None:
         """Cut the agent's turn now, if it may be (the caller's words need a new answer)."""
         if self._agent is None or not self._interruptible:
             return None
         cut, self._agent = self._agent.cut(), None
+        self._hold.dropped()
         answered, self._answered = self._answered, []
         if cut.heard or not answered:
             return cut
@@ -192,14 +186,23 @@ class TurnTaking:
         self._turn_deadline = NO_DEADLINE  # the caller is still going: hold their turn
         self._suspect_deadline = NO_DEADLINE
         actions = self._withdraw()
+        if self._answer_unheard():
+            # They went on before any of the answer reached them: it waits, unheard, until
+            # their words show whether it still answers them.
+            return [*actions, *self._hold.hold(self._agent.turn_id)]  # type: ignore[union-attr]
         cut = self.cut()
         if cut is None:
             return actions
         self._suspect = cut
         return [*actions, cut]
 
+    def _answer_unheard(self) -> bool:
+        """The agent is answering the caller's last turn, and none of it has reached them."""
+        return self._agent is not None and self._interruptible and bool(self._answered)
+
     def _speech_stopped(self, now: float) -> list[Action]:
         self._caller_speaking = False
+        self._hold.speech_stopped(now + self._false_barge_in)
         if self._suspect is not None:
             self._suspect_deadline = now + self._false_barge_in
         if self._finals and self._turn_deadline == NO_DEADLINE:
@@ -218,29 +221,26 @@ class TurnTaking:
         return actions if self._caller_speaking else [*actions, *self._anticipate()]
 
     def _anticipate(self) -> list[Action]:
-        if not self._preemptive or self._agent is not None:
+        if self._agent is not None:
             return []
         if not self._finals and not self._interim:
             return self._withdraw()  # nothing new since the turn was answered
         finals = [*self._held, *self._finals]  # a continued turn is guessed whole
-        guess = " ".join([*(f.text.strip() for f in finals), self._interim]).strip()
-        if not guess or is_backchannel(guess) or sounds_unfinished(guess):
-            return self._withdraw()
-        if guess == self._guess:
-            return []
-        self._guess = guess
-        return [Anticipate(guess)]
+        return [
+            *self._guesses.offer(
+                " ".join([*(f.text.strip() for f in finals), self._interim]).strip()
+            )
+        ]
 
     def _withdraw(self) -> list[Action]:
-        if self._guess is None:
-            return []
-        self._guess = None
-        return [Withdraw()]
+        return [*self._guesses.withdraw()]
 
     def _final(self, transcript: Transcript, now: float) -> list[Action]:
         text = transcript.text.strip()
         self._interim = ""
         filler = not text or is_backchannel(text)
+        if self._hold.holding and filler and not self._finals:
+            return [*self._withdraw(), *self._hold.release()]  # a cough, "mm": no new words
         if self._suspect is not None and filler and not self._finals:
             return [*self._withdraw(), self._resume(self._suspect, text)]
         self._suspect, self._suspect_deadline = None, NO_DEADLINE
@@ -251,11 +251,14 @@ class TurnTaking:
         held, self._held = self._held, []
         self._finals = [*held, *self._finals, transcript]
         wait = self._waits.after(self._joined())
-        if self._caller_speaking or wait > 0:
-            # Still talking (they went on before this final came), or a pause worth waiting
-            # out: the turn ends at their stop, or after the wait.
-            self._turn_deadline = NO_DEADLINE if self._caller_speaking else now + wait
+        if self._caller_speaking:
+            # They went on before this final came: the turn ends at their stop.
+            self._turn_deadline = NO_DEADLINE
             return [*self._withdraw(), *actions]
+        if wait > 0:
+            # A pause worth waiting out: the model may go on with these words meanwhile.
+            self._turn_deadline = now + wait
+            return [*actions, *self._anticipate()]
         return [*actions, self._end_turn()]
 
     def _joined(self) -> str:
@@ -263,11 +266,8 @@ class TurnTaking:
 
     def _resume(self, suspect: CutOff, said: str) -> Resume:
         """The speech that cut the agent brought no words: the cut turn goes on."""
-        resume = Resume(suspect, said)
-        if self._held:
-            self._answered, self._held = self._held, []  # the same turn, answered again
         self._suspect, self._suspect_deadline = None, NO_DEADLINE
-        return resume
+        return Resume(suspect, said)
 
     def _mark(self, mark: MarkPlayed) -> list[Action]:
         if self._agent is None:
@@ -282,6 +282,8 @@ class TurnTaking:
 
     def _tick(self, now: float) -> list[Action]:
         actions: list[Action] = []
+        if now >= self._hold.deadline:
+            actions.extend(self._hold.release())  # no words came of it
         if self._suspect is not None and now >= self._suspect_deadline:
             actions.append(self._resume(self._suspect, ""))
         if now >= self._turn_deadline:
@@ -293,6 +295,7 @@ class TurnTaking:
     def _end_turn(self) -> CallerTurn:
         """The turn is over; a guess standing is left to the brain to keep or drop."""
         finals, self._finals = self._finals, []
-        self._turn_deadline, self._guess = NO_DEADLINE, None
+        self._turn_deadline = NO_DEADLINE
+        self._guesses.turn_ended()
         self._answered = finals
         return CallerTurn(" ".join(f.text.strip() for f in finals), finals[-1])

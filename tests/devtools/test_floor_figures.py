@@ -110,8 +110,13 @@ def test_tool_runs_count_side_effects_and_those_proposed_on_a_fragment() -> None
         log_line("dialogue.barge_in", "CAf1001", turn_id=2, continued=True),
         log_line("dialogue.barge_in", "CAf1001", turn_id=3, continued=False),
         log_line("dialogue.barge_in", "CAf1001", turn_id=4),  # logged before continued was
+        log_line("dialogue.hold", "CAf1001", turn_id=5),
+        log_line("dialogue.hold", "CAf1001", turn_id=6),
+        log_line("dialogue.release", "CAf1001", turn_id=6),
     ]  # fmt: skip
-    assert tool_runs(log, "f") == {"side_effects": 3, "fragment": 1, "withdrawn": 1}
+    assert tool_runs(log, "f") == {
+        "side_effects": 3, "fragment": 1, "held": 2, "released": 1, "withdrawn": 1
+    }  # fmt: skip
 
 
 def test_floor_figures_per_call_and_in_all() -> None:

@@ -11,8 +11,8 @@ import trio
 
 from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted
 from receptionist.llm import FALLBACK
-from receptionist.llm.speculation import same_words
 from receptionist.messages import SpeechStarted, SpeechStopped, Transcript
+from receptionist.turns.lexicon import same_words
 from tests.helpers.dialogue import Harness
 from tests.helpers.dialogue_llm import greeted, llm_dialogue
 from tests.helpers.llm import BOOK_TUESDAY

@@ -87,3 +87,20 @@ def test_a_word_that_may_end_a_sentence_waits_for_the_next_one() -> None:
     assert splitter.feed('"') == []  # an opening quote does not say yet
     assert splitter.feed("Bye") == ["Come at 10 a.m."]
     assert splitter.flush() == '"Bye'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Of course, I can help with that. Which day?", ["Of course,", "I can help with that.",
+                                                          "Which day?"]),
+        ("Yes, I can. Which day, then?", ["Yes, I can.", "Which day, then?"]),  # one word
+        ("We have 10,000 slots; pick one. Or not.", ["We have 10,000 slots;", "pick one.",
+                                                     "Or not."]),
+        ("Thank you. Goodbye, then.", ["Thank you.", "Goodbye, then."]),  # first piece is out
+    ],
+)  # fmt: skip
+def test_the_first_piece_may_end_at_its_first_clause(text: str, expected: list[str]) -> None:
+    splitter = SentenceSplitter(first_clause_words=2)
+    pieces = [piece for char in text for piece in splitter.feed(char)]
+    assert [*pieces, splitter.flush()] == expected

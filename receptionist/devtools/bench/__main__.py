@@ -88,6 +88,7 @@ class Settings:
     cloud_calls: int
     cloud_rounds: int
     floor_only: bool
+    cloud_only: bool
     floor_settings: list[str]
     """Config overrides for the floor phase's server (``--floor-set``), to try settings."""
     levels: list[int]
@@ -237,6 +238,12 @@ async def bench_floor_only(s: Settings) -> dict[str, Any]:
     return {"floor": await floor_run(s)}
 
 
+async def bench_cloud_only(s: Settings) -> dict[str, Any]:
+    booking = split_utterances(load_caller_audio(ROOT / "tests" / "fixtures" / "booking_call.wav"))
+    print("cloud engines against the fakes ...", flush=True)
+    return {"cloud": await cloud_phase(s, booking[:CLOUD_UTTERANCES])}
+
+
 async def floor_run(s: Settings) -> dict[str, Any]:
     print("callers who breathe mid-sentence, say mm-hm, speak over the agent (floor) ...",
           flush=True)  # fmt: skip
@@ -252,6 +259,7 @@ def settings(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--tts-ms", type=float, default=100.0)
     parser.add_argument("--barge-in-ms", type=float, default=600.0)
     parser.add_argument("--floor-only", action="store_true", help="only the floor phase")
+    parser.add_argument("--cloud-only", action="store_true", help="only the cloud phase")
     parser.add_argument(
         "--floor-set",
         action="append",
@@ -265,6 +273,7 @@ def settings(argv: list[str] | None = None) -> Settings:
         quick=quick, out=args.out.resolve(), stt_ms=args.stt_ms, llm_ms=args.llm_ms,
         tts_ms=args.tts_ms, barge_in_ms=args.barge_in_ms,
         cloud_calls=2 if quick else 10, cloud_rounds=1, floor_only=args.floor_only,
+        cloud_only=args.cloud_only,
         floor_settings=args.floor_set,
         levels=[2] if quick else [2, 4, 8, 16, 32],  # to fit in five minutes on 2 cores
         cloud_levels=[4] if quick else CLOUD_LEVELS,
@@ -276,13 +285,18 @@ def main() -> None:
     s.out.mkdir(parents=True, exist_ok=True)
     pinning = pin_self()
     started = time.monotonic()
-    run = bench_floor_only if s.floor_only else bench
+    run = bench_floor_only if s.floor_only else bench_cloud_only if s.cloud_only else bench
     result = {"server_pinning": pinning, **trio.run(run, s)}
     result["settings"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(s).items()}
     result["run_s"] = round(time.monotonic() - started, 1)
     (s.out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
-    if "cloud" in result:
+    if "capacity" in result:
         print(table(result))
+    elif "cloud" in result:
+        cloud = result["cloud"]
+        print(f"cloud: voice-to-voice {cloud['voice_to_voice_ms']}; with interims once a second "
+              f"{cloud['voice_to_voice_sparse_interims_ms']}; preemptive {cloud['preemptive']}; "
+              f"barge-in {cloud['barge_in_ms']}")  # fmt: skip
     if "floor" in result:
         print(floor_table(result["floor"]))
     if "cloud_capacity" in result:

@@ -13,8 +13,10 @@ calls ran):
 - hang-ups on a speaking caller: the server closed the line mid-line (must be 0);
 - fragment tool runs: a side-effecting tool the model proposed on a lone first word ("Yes,",
   "No,", "Great,") that the server ran (must be 0);
-- answers withdrawn: the server cut its answer because the caller went on before hearing
-  any of it (a model request wasted; the adaptive wait after a final is meant to lower it);
+- answers held: the caller went on before hearing any of the server's answer, so it was
+  held back; released (played as written, no new model request) when what they said had no
+  words, withdrawn (a model request wasted; the adaptive wait after a final is meant to
+  lower it) when it had;
 - reply latency: a line's last voiced frame to the first agent frame after it, p50/p95
   (backchannels apart).
 """
@@ -90,11 +92,14 @@ def reply_ms(call: FloorCall) -> list[float]:
 def tool_runs(log_lines: Iterable[str], tag: str) -> dict[str, int]:
     """Side-effecting tools the server ran in the calls tagged ``tag``: in all, and those the
     model proposed on a fragment (its call id says so, see ``floor_callers``); and the
-    answers the server withdrew because the caller went on before hearing any of them."""
-    runs = {"side_effects": 0, "fragment": 0, "withdrawn": 0}
+    answers the server held because the caller went on before hearing any of them: those
+    released, and those withdrawn."""
+    runs = {"side_effects": 0, "fragment": 0, "held": 0, "released": 0, "withdrawn": 0}
     for line in log_lines:
         if f'"CA{tag}' not in line:
             continue
+        runs["held"] += '"dialogue.hold"' in line
+        runs["released"] += '"dialogue.release"' in line
         if '"dialogue.barge_in"' in line:
             runs["withdrawn"] += bool(json.loads(line).get("continued"))
         if '"llm.tool_call"' not in line:
@@ -119,6 +124,8 @@ def floor_figures(calls: list[FloorCall], runs: dict[str, int]) -> dict[str, Any
         "hang_ups_on_a_speaking_caller": sum(c.report.closed_while_saying for c in calls),
         "fragment_tool_runs": runs["fragment"],
         "side_effecting_tool_runs": runs["side_effects"],
+        "answers_held": runs.get("held", 0),
+        "answers_released": runs.get("released", 0),
         "answers_withdrawn": runs["withdrawn"],
         "reply_ms": percentiles([ms for call in calls for ms in reply_ms(call)]),
     }
@@ -136,8 +143,8 @@ def floor_table(figures: dict[str, Any]) -> str:
         f"  hang-ups on a speaking caller {figures['hang_ups_on_a_speaking_caller']}",
         f"  fragment tool runs            {figures['fragment_tool_runs']} "
         f"(of {figures['side_effecting_tool_runs']} side-effecting runs)",
-        f"  answers withdrawn, the caller went on before hearing them: "
-        f"{figures['answers_withdrawn']}",
+        f"  answers held, the caller went on before hearing them: {figures['answers_held']} "
+        f"({figures['answers_released']} released, {figures['answers_withdrawn']} withdrawn)",
         f"  reply latency                 p50 {reply['p50']}  p95 {reply['p95']} ms",
     ])  # fmt: skip
 

@@ -13,6 +13,7 @@ final transcript), gets that point's reply again rather than the next one, so a 
 conversation survives preemptive generation; a retry (the same words) takes the next.
 With ``answer``, each reply is worked out from the request instead.
 Every request body and its headers are recorded, so tests can assert on what was sent.
+The replies' scripts and chunks: ``fakes.openai_chunks``.
 A minimal h11 server rather than an ASGI app: it can drop a connection mid-body, and each
 event is written to the socket the moment it is made, with no framework buffering between.
 """
@@ -22,20 +23,20 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import re
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import h11
 import trio
 
-CREATED = 1727346168
-"""The ``created`` of the recorded samples: chunks look like theirs."""
+from receptionist.devtools.fakes.openai_chunks import Scripted, ToolCallScript, completion_chunks
+
+__all__ = ["FakeOpenAI", "Received", "Scripted", "ToolCallScript"]
+
 MAX_REQUEST_BYTES = 1_000_000
 READ_SIZE = 65536
-_TOKEN = re.compile(r"\s*[\w']+|\s*[^\w\s']+|\s+")
 ERROR_BODIES = {
     429: {
         "message": "Rate limit reached for requests",
@@ -50,32 +51,6 @@ ERROR_BODIES = {
         "code": None,
     },
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallScript:
-    name: str
-    arguments: dict[str, Any] | str
-    """A dict is sent as its JSON; a str as is (to send arguments that are not JSON)."""
-    fragments: int = 4
-    """How many ``arguments`` deltas the JSON is cut into."""
-    id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Scripted:
-    """The answer to one request."""
-
-    text: str = ""
-    tool_calls: tuple[ToolCallScript, ...] = ()
-    status: int = 200
-    """Not 200: answer with that HTTP error and OpenAI's JSON error body instead."""
-    drop_after: int | None = None
-    """Close the connection, mid-body, after this many chunks."""
-    first_token_delay_s: float | None = None
-    """None: the server's default."""
-    finish_reason: str | None = None
-    """None: "tool_calls" when there are tool calls, else "stop"."""
 
 
 @dataclass
@@ -200,7 +175,8 @@ class FakeOpenAI:
         await stream.send_all(conn.send(h11.Response(status_code=200, headers=headers)))
         delay = scripted.first_token_delay_s
         await trio.sleep(self.first_token_delay_s if delay is None else delay)
-        events: list[dict[str, Any] | str] = [*self._chunks(scripted, body), "[DONE]"]
+        chunks = completion_chunks(scripted, body, f"chatcmpl-fake{next(self._ids)}")
+        events: list[dict[str, Any] | str] = [*chunks, "[DONE]"]
         for count, event in enumerate(events):
             if count == scripted.drop_after:
                 return False
@@ -213,65 +189,9 @@ class FakeOpenAI:
         await stream.send_all(conn.send(h11.EndOfMessage()))
         return True
 
-    def _chunks(self, scripted: Scripted, body: dict[str, Any]) -> list[dict[str, Any]]:
-        base = {
-            "id": f"chatcmpl-fake{next(self._ids)}",
-            "object": "chat.completion.chunk",
-            "created": CREATED,
-            "model": body.get("model", ""),
-            "system_fingerprint": "fp_fake",
-        }
-        deltas = _deltas(scripted)
-        finish = scripted.finish_reason or ("tool_calls" if scripted.tool_calls else "stop")
-        chunks = [{**base, "choices": [_choice(delta)]} for delta in deltas]
-        chunks.append({**base, "choices": [_choice({}, finish)]})
-        if (body.get("stream_options") or {}).get("include_usage"):
-            usage = {
-                "prompt_tokens": 10,
-                "completion_tokens": len(deltas),
-                "total_tokens": 10 + len(deltas),
-            }
-            chunks.append({**base, "choices": [], "usage": usage})
-        return chunks
-
 
 def _opens_conversation(body: dict[str, Any]) -> bool:
     return sum(1 for m in body.get("messages", ()) if m.get("role") == "user") == 1
-
-
-def _choice(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-
-
-def _deltas(scripted: Scripted) -> list[dict[str, Any]]:
-    """The ``delta`` of each chunk, as the recorded samples order them."""
-    if scripted.text:
-        first: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
-        deltas = [first, *({"content": token} for token in _TOKEN.findall(scripted.text))]
-    else:
-        deltas = [{"role": "assistant", "content": None}]
-    for index, call in enumerate(scripted.tool_calls):
-        deltas.extend(_tool_call_deltas(index, call))
-    return deltas
-
-
-def _tool_call_deltas(index: int, call: ToolCallScript) -> Iterable[dict[str, Any]]:
-    call_id = call.id or f"call_fake{index}"
-    arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
-    yield {
-        "tool_calls": [
-            {
-                "index": index,
-                "id": call_id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": ""},
-            }
-        ]
-    }
-    size = -(-len(arguments) // max(call.fragments, 1))
-    for start in range(0, len(arguments), max(size, 1)):
-        fragment = arguments[start : start + size]
-        yield {"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}
 
 
 async def _read_request(

@@ -1,0 +1,133 @@
+"""Side-effecting tools run only from a settled caller turn (issue 9), with the LLM brain
+against the fake OpenAI server: a fragment's proposal never runs, and a reply held while the
+caller made a noise is released, not written again, its tool run once the turn settles.
+
+These run on the real clock (the fake model is a socket): the settle windows are far longer
+than the pauses, so a loaded machine that wakes the test late cannot let a tool run early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+import trio
+from structlog.testing import capture_logs
+
+from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted, ToolCallScript
+from receptionist.messages import EndCall, EndReason, SpeechStarted, SpeechStopped, Transcript
+from receptionist.scheduling.messages import (
+    Appointment,
+    BookingCancelled,
+    BookSlot,
+    CancelBooking,
+)
+from tests.helpers.dialogue import TZ
+from tests.helpers.dialogue_llm import CONFIG as LLM_CONFIG
+from tests.helpers.dialogue_llm import appointment_for, greeted, llm_dialogue
+
+BREATH_S = 0.2
+"""The caller's pause after "Yes,": the model has proposed its tool, the turn has not settled."""
+SETTLE_S = 2.0
+SETTLING = replace(
+    LLM_CONFIG, turn_taking=replace(LLM_CONFIG.turn_taking, settle_ms=int(SETTLE_S * 1000))
+)  # fmt: skip
+
+
+async def test_no_then_goodbye_in_one_breath_hangs_up_once_after_the_whole_turn() -> None:
+    replies = (
+        # To "No," alone: proposed while the caller breathes, it waits for the turn to settle.
+        Scripted(tool_calls=(ToolCallScript("end_call", {}),), first_token_delay_s=0.05),
+        Scripted(text="Thanks for calling. Goodbye!", tool_calls=(ToolCallScript("end_call", {}),)),
+    )
+    async with llm_dialogue(*replies, config=SETTLING) as (call, fake):
+        await greeted(call)
+        await call.caller_says("No,")
+        await fake.until(_answered(1))  # end_call is proposed while the caller breathes
+        await trio.sleep(BREATH_S)
+        await call.caller_says("that's everything. Thank you, goodbye.")
+        goodbye = await call.turn()
+        while goodbye[0].turn_id == 2:  # the answer to "No," said nothing before its cut
+            goodbye = await call.turn()
+        assert call.to_twilio.statistics().current_buffer_used <= 1  # its ClearAudio at most
+        await call.played(goodbye)
+        received = [await call.to_twilio.receive()]
+        while not isinstance(received[-1], EndCall):
+            received.append(await call.to_twilio.receive())
+        assert received[-1] == EndCall(EndReason.COMPLETED)
+    fragment = [m["content"] for m in fake.requests[0].body["messages"] if m["role"] == "user"]
+    assert fragment == ["No,"]  # end_call was proposed for it, and never ran
+    last = fake.requests[-1].body["messages"]
+    users = [m["content"] for m in last if m["role"] == "user"]
+    assert users == ["No, that's everything. Thank you, goodbye."]
+
+
+async def test_yes_then_please_cancel_it_cancels_once_from_the_whole_turn() -> None:
+    cancel = ToolCallScript("cancel_appointment", {"appointment_id": 9})
+    replies = (
+        Scripted(tool_calls=(cancel,), first_token_delay_s=0.05),  # to "Yes," alone
+        Scripted(tool_calls=(cancel,)),  # to "Yes, please cancel it."
+        Scripted(text="Done, it's cancelled."),
+    )
+    async with llm_dialogue(*replies, config=SETTLING) as (call, fake):
+        await greeted(call)
+        await call.caller_says("Yes,")
+        await fake.until(_answered(1))  # cancel_appointment is proposed while they breathe
+        await trio.sleep(BREATH_S)
+        await call.caller_says("please cancel it.")
+        request = await call.scheduler.receive()
+        assert isinstance(request, CancelBooking)
+        assert request.appointment_id == 9
+        await call.events.send(BookingCancelled(request.request_id, _appointment_for(request)))
+        answer = await call.turn()
+        while answer[0].text != "Done, it's cancelled.":
+            answer = await call.turn()
+        assert call.scheduler.statistics().current_buffer_used == 0  # cancelled once
+    users = [
+        [m["content"] for m in r.body["messages"] if m["role"] == "user"] for r in fake.requests
+    ]
+    assert users[:2] == [["Yes,"], ["Yes, please cancel it."]]  # the fragment is forgotten
+
+
+def _answered(requests: int) -> Callable[[FakeOpenAI], bool]:
+    """The fake has sent its whole answer to this many requests."""
+    return lambda fake: sum(event == "[DONE]" for _, event in fake.sent) >= requests
+
+
+def _appointment_for(request: CancelBooking) -> Appointment:
+    start = datetime(2026, 12, 1, 9, tzinfo=TZ)
+    return appointment_for(BookSlot(0, "check-up", start, "Ada", "+15551234567", ""))
+
+
+async def test_a_reply_held_over_a_cough_is_released_and_its_tool_runs_once_settled() -> None:
+    cancel = ToolCallScript("cancel_appointment", {"appointment_id": 9})
+    replies = (
+        Scripted(tool_calls=(cancel,), first_token_delay_s=0.05),
+        Scripted(text="Done, it's cancelled."),
+    )
+    async with llm_dialogue(*replies, config=SETTLING) as (call, fake):
+        await greeted(call)
+        with capture_logs() as logs:
+            await call.caller_says("Please cancel my appointment.")
+            await trio.sleep(BREATH_S)
+            cough = trio.current_time()  # before any of the answer has played: a long one
+            await call.events.send(SpeechStarted(cough))
+            await trio.sleep(SETTLE_S + BREATH_S)  # past the first settle time: still held
+            assert call.scheduler.statistics().current_buffer_used == 0
+            released_at = trio.current_time()
+            await call.events.send(SpeechStopped(released_at))
+            await call.events.send(Transcript("", True, cough, released_at))  # no words
+            request = await call.scheduler.receive()
+            assert trio.current_time() - released_at >= SETTLE_S  # settled again after it
+            assert isinstance(request, CancelBooking)
+            await call.events.send(BookingCancelled(request.request_id, _appointment_for(request)))
+            answer = await call.turn()
+            while answer[-1].text != "Done, it's cancelled." and not answer[0].text:
+                answer = await call.turn()
+    events = [log["event"] for log in logs]
+    assert events.count("dialogue.hold") == events.count("dialogue.release") == 1
+    assert "dialogue.barge_in" not in events
+    assert len(fake.requests) == 2  # the held reply's, and its tool result's: none written again
+    users = [m["content"] for m in fake.requests[-1].body["messages"] if m["role"] == "user"]
+    assert users == ["Please cancel my appointment."]
