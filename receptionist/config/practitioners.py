@@ -3,7 +3,8 @@
 None configured: the clinic books one appointment per slot, as a whole. Configured: each
 appointment is booked with one practitioner who does its service, within their hours and the
 clinic's, and a slot is free while one of them is; the database keeps each practitioner from
-being booked twice at once (scheduling/).
+being booked twice at once (scheduling/). An appointment booked while none were configured
+is with the clinic as a whole: it keeps every practitioner from its time.
 """
 
 from __future__ import annotations

@@ -34,7 +34,13 @@ from receptionist.scheduling.database import open_backend
 from receptionist.scheduling.messages import Appointment, RejectReason
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.phone_migration import PhoneMigration, normalise_phones
-from receptionist.scheduling.practitioners import candidates, free_first, free_for, working
+from receptionist.scheduling.practitioners import (
+    candidates,
+    free_first,
+    free_for,
+    share_time,
+    working,
+)
 from receptionist.scheduling.shared_rows import SharedRows
 from receptionist.scheduling.slots import (
     Rejection,
@@ -164,7 +170,7 @@ class AppointmentStore(SharedRows):
             busy = tx.busy_spans(starts[0], end_of(starts[-1], known.minutes))
         free: set[datetime] = set()
         for resource in resources:
-            theirs = [*blocked, *((s, e) for s, e, r in busy if r == resource)]
+            theirs = [*blocked, *((s, e) for s, e, r in busy if share_time(r, resource))]
             free.update(free_for(resource, starts, known.minutes, self._config, theirs))
         return tuple(offered(sorted(free), limit, near))
 
