@@ -256,7 +256,7 @@ _PRACTITIONERS_AND_SERVERS = Step(
     # resource: the [[practitioners]] name an appointment is booked with (NULL: the clinic as
     # a whole). PostgreSQL has had the column, and the exclusion constraint over it, since
     # step 1; SQLite checks overlap per resource under its write lock.
-    # servers: each server process announces itself with a short expiry (servers.py), so a
+    # servers: each server process announces itself with a short expiry (heartbeat.py), so a
     # draining one knows whether another can take its new calls.
     sqlite=(
         "ALTER TABLE appointments ADD COLUMN resource TEXT",
