@@ -4,10 +4,19 @@ confirmation says who the appointment is with."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from receptionist.config import parse_config
 from receptionist.offline.practitioners import practitioner_mention
-from receptionist.scheduling.messages import BookingConfirmed, BookSlot, FindFreeSlots, FreeSlots
+from receptionist.scheduling.messages import (
+    BookingConfirmed,
+    BookingMoved,
+    BookingsFound,
+    BookSlot,
+    FindFreeSlots,
+    FreeSlots,
+    MoveBooking,
+)
 from tests.helpers.conversation import (
     CALLER,
     CONFIG,
@@ -75,3 +84,40 @@ def test_anyone_free_when_no_name_is_said() -> None:
     call = Call(replace(CONFIG, services=STAFFED.services, practitioners=PRACTITIONERS))
     call.says("i'd like to book a check up")
     assert asked(call.says("next tuesday")) == FindFreeSlots(1, "check-up", TUESDAY)
+
+
+def test_a_move_says_who_the_appointment_is_with_now_when_that_changed() -> None:
+    """The store keeps a moved appointment's practitioner when they are free at the new
+    time, else gives it to another doing the service: the caller must hear which."""
+    call = Call(replace(CONFIG, services=STAFFED.services, practitioners=PRACTITIONERS))
+    asked(call.says("can i reschedule my appointment"))
+    booked = replace(appointment(7, at(TUESDAY, 10)), practitioner="Dr. Patel")
+    found = spoken(call.scheduler(BookingsFound(1, (booked,))))
+    assert found.startswith(
+        "I can see a check-up on Tuesday the 1st of December at 10 AM, with Dr. Patel."
+    )
+    asked(call.says("tuesday"))
+    call.scheduler(FreeSlots(2, TUESDAY, (at(TUESDAY, 14),), True))
+    call.says("two o'clock")
+    assert isinstance(asked(call.says("yes")), MoveBooking)
+    moved = replace(booked, start=at(TUESDAY, 14), end=at(TUESDAY, 14) + timedelta(minutes=30),
+                    practitioner="Sarah Jones")  # fmt: skip
+    assert spoken(call.scheduler(BookingMoved(3, moved))).startswith(
+        "Done. Your check-up is now on Tuesday the 1st of December at 2 PM,"
+        " with Sarah Jones instead of Dr. Patel."
+    )
+
+
+def test_a_move_with_the_same_practitioner_says_so() -> None:
+    call = Call(replace(CONFIG, services=STAFFED.services, practitioners=PRACTITIONERS))
+    asked(call.says("can i reschedule my appointment"))
+    booked = replace(appointment(7, at(TUESDAY, 10)), practitioner="Dr. Patel")
+    call.scheduler(BookingsFound(1, (booked,)))
+    asked(call.says("tuesday"))
+    call.scheduler(FreeSlots(2, TUESDAY, (at(TUESDAY, 14),), True))
+    call.says("two o'clock")
+    asked(call.says("yes"))
+    moved = replace(booked, start=at(TUESDAY, 14), end=at(TUESDAY, 14) + timedelta(minutes=30))
+    assert spoken(call.scheduler(BookingMoved(3, moved))).startswith(
+        "Done. Your check-up is now on Tuesday the 1st of December at 2 PM, with Dr. Patel."
+    )
