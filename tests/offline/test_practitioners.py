@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from receptionist.config import parse_config
 from receptionist.offline.practitioners import practitioner_mention
@@ -28,19 +29,18 @@ from tests.helpers.conversation import (
     spoken,
 )
 
-STAFFED = parse_config(
-    {
-        "clinic": {"timezone": "America/New_York", "hours": {"tuesday": "09:00-17:00"}},
-        "services": [
-            {"name": "check-up", "minutes": 30, "words": ["check up"]},
-            {"name": "vaccination", "minutes": 15, "words": ["flu shot"]},
-        ],
-        "practitioners": [
-            {"name": "Dr. Patel", "services": ["check-up"]},
-            {"name": "Sarah Jones", "services": ["check-up", "vaccination"]},
-        ],
-    }
-)
+RAW: dict[str, Any] = {
+    "clinic": {"timezone": "America/New_York", "hours": {"tuesday": "09:00-17:00"}},
+    "services": [
+        {"name": "check-up", "minutes": 30, "words": ["check up"]},
+        {"name": "vaccination", "minutes": 15, "words": ["flu shot"]},
+    ],
+    "practitioners": [
+        {"name": "Dr. Patel", "services": ["check-up"]},
+        {"name": "Sarah Jones", "services": ["check-up", "vaccination"]},
+    ],
+}
+STAFFED = parse_config(RAW)
 PRACTITIONERS = STAFFED.practitioners
 
 
@@ -49,6 +49,21 @@ def test_a_practitioner_is_recognised_by_any_word_of_their_name_but_a_title() ->
     assert practitioner_mention("can I see Sarah", PRACTITIONERS) == "Sarah Jones"
     assert practitioner_mention("with the doctor", PRACTITIONERS) == ""
     assert practitioner_mention("patel or sarah", PRACTITIONERS) == "", "two: nobody chosen"
+
+
+def test_a_name_that_is_also_a_word_is_taken_for_a_practitioner_only_when_asked_for() -> None:
+    """ "Dr. May" and "Dr. Anna Day" are not asked for by "may I book", "any day": a name word
+    counts after a title, "with" or "see", or as the whole name."""
+    staff = parse_config({
+        **{key: value for key, value in RAW.items() if key != "practitioners"},
+        "practitioners": [{"name": "Dr. May"}, {"name": "Dr. Anna Day"}],
+    }).practitioners  # fmt: skip
+    assert practitioner_mention("may i book a check up", staff) == ""
+    assert practitioner_mention("any day next week", staff) == ""
+    assert practitioner_mention("what day is she in", staff) == ""
+    assert practitioner_mention("with doctor may please", staff) == "Dr. May"
+    assert practitioner_mention("can i see anna", staff) == "Dr. Anna Day"
+    assert practitioner_mention("anna day if she's free", staff) == "Dr. Anna Day"
 
 
 def test_a_caller_asks_for_a_practitioner_and_hears_who_it_is_with() -> None:
