@@ -20,6 +20,7 @@ and no longer hold their slot. Every driver error is mapped by the backend to
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -266,6 +267,15 @@ class AppointmentStore(SharedRows):
         """Every appointment not cancelled (and, unless ``include_past``, not over), by start."""
         with self._backend.transaction(write=False) as tx:
             return tuple(tx.appointments(None if include_past else self._now()))
+
+    def unknown_practitioners(self) -> dict[str, int]:
+        """Upcoming appointments by practitioner no longer in ``[[practitioners]]`` (renamed
+        or removed): theirs hold nobody's time now, so staff must know (runtime.py)."""
+        unknown = Counter(
+            a.practitioner for a in self.appointments()
+            if a.practitioner and self._config.practitioner(a.practitioner) is None
+        )  # fmt: skip
+        return dict(unknown)
 
     # --- internals ----------------------------------------------------------------------
 

@@ -54,3 +54,21 @@ def test_a_practitioners_booking_holds_its_slot_once_practitioners_are_removed(
         again = after.book("check-up", at(TUESDAY, "14:15"), "Bob", OTHER_PHONE)
         assert reason_of(again) is RejectReason.SLOT_TAKEN
         assert len(after.appointments()) == 1
+
+
+def test_upcoming_appointments_of_a_practitioner_no_longer_configured_are_found(
+    database: str, clock: Clock
+) -> None:
+    """Renamed or removed from [[practitioners]], their appointments hold nobody's time any
+    more: the server says so as it starts (runtime.py), so staff rebook or rename back."""
+    with store_of(database, clock, staffed=True) as before:
+        before.book("check-up", at(TUESDAY, "10:00"), "Ann", OTHER_PHONE, practitioner="Dr. Patel")
+        before.book("check-up", at(TUESDAY, "11:00"), "Bob", OTHER_PHONE, practitioner="Dr. Patel")
+        before.book("check-up", at(TUESDAY, "14:00"), "Cy", OTHER_PHONE, practitioner="Dr. Chen")
+        assert before.unknown_practitioners() == {}
+    renamed = [{**PRACTITIONERS[0], "name": "Dr. Priya Patel"}, PRACTITIONERS[1]]
+    config = clinic_config(database, practitioners=renamed)
+    with AppointmentStore(config, now=clock, outbox_clock=clock) as after:
+        assert after.unknown_practitioners() == {"Dr. Patel": 2}
+    with store_of(database, clock, staffed=False) as unstaffed:
+        assert unstaffed.unknown_practitioners() == {"Dr. Patel": 2, "Dr. Chen": 1}
