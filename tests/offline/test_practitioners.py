@@ -136,3 +136,18 @@ def test_a_move_with_the_same_practitioner_says_so() -> None:
     assert spoken(call.scheduler(BookingMoved(3, moved))).startswith(
         "Done. Your check-up is now on Tuesday the 1st of December at 2 PM, with Dr. Patel."
     )
+
+
+def test_a_practitioner_named_late_who_does_not_do_the_service_is_not_read_back() -> None:
+    """Named at the time step ("nine with doctor patel" for a flu shot, which only Sarah
+    Jones gives): the read-back must not promise Dr. Patel, whom the store would refuse."""
+    call = Call(replace(CONFIG, services=STAFFED.services, practitioners=PRACTITIONERS))
+    call.says("can i get a flu shot next tuesday")
+    call.scheduler(FreeSlots(1, TUESDAY, (at(TUESDAY, 9),), True))
+    call.says("nine with doctor patel")
+    call.says("jane doe")
+    read_back = spoken(call.says("yes"))
+    assert "vaccination on Tuesday the 1st of December at 9 AM for Jane Doe" in read_back
+    booking = asked(call.says("yes"))
+    assert isinstance(booking, BookSlot)
+    assert booking.practitioner == ""
