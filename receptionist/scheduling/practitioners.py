@@ -41,7 +41,7 @@ def candidates(config: Config, service: str, wanted: str = "") -> tuple[str, ...
         if not found.does(service):
             others = ", ".join(p.name for p in config.practitioners if p.does(service))
             return Rejection(
-                RejectReason.INVALID, f"{found.name} does not do {service} ({others} do)"
+                RejectReason.INVALID, f"{found.name} does not do {service} (ask for: {others})"
             )
         return (found.name,)
     if not config.practitioners:
