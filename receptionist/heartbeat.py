@@ -56,15 +56,20 @@ async def announce(
     finally:
         with trio.move_on_after(FORGET_TIMEOUT_S, shield=True):
             try:
-                await trio.to_thread.run_sync(store.forget_server, drain.server_id)
+                await trio.to_thread.run_sync(
+                    store.forget_server, drain.server_id, abandon_on_cancel=True
+                )
             except StoreUnavailable as exc:
                 log.warning("server.heartbeat_failed", during="forget", error=str(exc))
 
 
 async def _beat(store: AppointmentStore, drain: Drain, ttl_s: float) -> None:
+    # Abandoned when cancelled: a hung database must not hold up the server's stop. Should
+    # an abandoned beat land after forget_server, its row just expires like a killed one's.
     try:
         await trio.to_thread.run_sync(
-            lambda: store.heartbeat(drain.server_id, draining=drain.draining, ttl_s=ttl_s)
+            lambda: store.heartbeat(drain.server_id, draining=drain.draining, ttl_s=ttl_s),
+            abandon_on_cancel=True,
         )
     except StoreUnavailable as exc:
         log.warning("server.heartbeat_failed", error=str(exc))

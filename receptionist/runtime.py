@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
+import structlog
 import trio
 import trio_parallel
 
@@ -48,6 +49,8 @@ CLOSE_TIMEOUT_S = 2.0
 WARM_UP_BYTES = 3200
 """A tenth of a second of 8 kHz 16-bit silence."""
 
+log = structlog.get_logger()
+
 
 def build_services(
     config: Config, *, now: datetime | None = None,
@@ -80,6 +83,9 @@ def _build(
     topics += (SMS_TOPIC,) if sms_configured(config) else ()  # the caller's confirmation text
     store = AppointmentStore(config, now=_clock(config, now), outbox_topics=topics)
     store.open()
+    if unknown := store.unknown_practitioners():
+        hint = "not in [[practitioners]]: rebook them, or name them as before"
+        log.warning("store.unknown_practitioners", appointments=unknown, hint=hint)
     offline_voice = EspeakEngine(config.tts.voice, config.tts.words_per_minute)
     listeners = ListenerFactory(config, decoder_workers)
     services = CallServices(

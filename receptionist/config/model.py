@@ -75,7 +75,7 @@ class Config:
         missing = missing_keys(self.engines, self.llm, self.secrets)
         if self.calendar.kind != "none":
             missing += self.calendar.missing_secrets(self.secrets.calendar)
-        missing += check_practitioners(self.practitioners, self.services)
+        missing += check_practitioners(self.practitioners, self.services, self.clinic.hours)
         if missing:
             raise Invalid(*missing)
         return self

@@ -3,7 +3,8 @@
 None configured: the clinic books one appointment per slot, as a whole. Configured: each
 appointment is booked with one practitioner who does its service, within their hours and the
 clinic's, and a slot is free while one of them is; the database keeps each practitioner from
-being booked twice at once (scheduling/).
+being booked twice at once (scheduling/). An appointment booked while none were configured
+is with the clinic as a whole: it keeps every practitioner from its time.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ class Practitioner:
 
 
 def check_practitioners(
-    practitioners: Sequence[Practitioner], services: Sequence[Service]
+    practitioners: Sequence[Practitioner], services: Sequence[Service], clinic: WeeklyHours
 ) -> list[tuple[str, str]]:
-    """(key, problem) for each repeated name, unknown service, or service nobody does."""
+    """(key, problem) for each repeated name, unknown service, service nobody does, or
+    practitioner whose hours never meet the clinic's (never bookable)."""
     problems: list[tuple[str, str]] = []
     names = [p.name.casefold() for p in practitioners]
     known = {service.name for service in services}
@@ -62,6 +64,10 @@ def check_practitioners(
                     f"{key}.services[{position}]",
                     f"{service!r} is not a [[services]] name ({', '.join(sorted(known))})",
                 ))  # fmt: skip
+        if not _meets(practitioner, clinic):
+            problems.append((
+                f"{key}.hours", f"{practitioner.name} never works while the clinic is open"
+            ))  # fmt: skip
     if practitioners:
         for index, offered in enumerate(services):
             if not any(p.does(offered.name) for p in practitioners):
@@ -69,3 +75,14 @@ def check_practitioners(
                     (f"services[{index}].name", f"no practitioner does {offered.name!r}")
                 )
     return problems
+
+
+def _meets(practitioner: Practitioner, clinic: WeeklyHours) -> bool:
+    """Whether they work while the clinic is open on some weekday (no hours: its hours)."""
+    if practitioner.hours is None:
+        return True
+    return any(
+        own is not None and open_ is not None
+        and own.opens < open_.closes and open_.opens < own.closes
+        for own, open_ in zip(practitioner.hours, clinic, strict=True)
+    )  # fmt: skip

@@ -87,9 +87,14 @@ def _default_service(call: CallState) -> str:
 
 
 def note_practitioner(call: CallState, text: str) -> None:
-    """Keep the practitioner the caller names ("with Dr. Patel", "can I see Sarah")."""
-    if named := practitioner_mention(text, call.config.practitioners):
-        call.draft.practitioner = named
+    """Keep the practitioner the caller names ("with Dr. Patel", "can I see Sarah"), unless
+    they do not do the service already chosen: the read-back must not promise them (one
+    named before the service is checked as the free times are looked for)."""
+    named = practitioner_mention(text, call.config.practitioners)
+    practitioner = call.config.practitioner(named) if named else None
+    service = call.draft.service
+    if practitioner is not None and (not service or practitioner.does(service)):
+        call.draft.practitioner = practitioner.name
 
 
 # --- Day and time ----------------------------------------------------------------------------

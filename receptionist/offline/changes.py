@@ -135,7 +135,11 @@ def on_confirm_move(call: CallState, text: str) -> list[Action] | None:
 
 
 def on_moved(call: CallState, reply: BookingMoved) -> list[Action]:
-    moved = reply.appointment
+    moved, before = reply.appointment, call.draft.appointment
+    # The store gives a moved appointment to another practitioner when theirs is busy then.
+    was = before.practitioner if before is not None else ""
+    instead = f" instead of {was}" if was and was != moved.practitioner else ""
+    with_whom = f", with {moved.practitioner}{instead}" if moved.practitioner else ""
     return call.anything_else(
-        f"Done. Your {moved.service} is now on {phrasing.day_and_time(moved.start)}."
+        f"Done. Your {moved.service} is now on {phrasing.day_and_time(moved.start)}{with_whom}."
     )

@@ -93,12 +93,17 @@ class Transaction(Protocol):
         """Set the state (and the staff leg's SID, unless "") if it is one of ``from_states``;
         the row when it moved, None when another process (or event) moved it first."""
 
-    def heartbeat(self, server_id: str, draining: bool, expires_at: datetime) -> None:
-        """Announce a live server (servers.py) until ``expires_at``; forget expired ones."""
+    def heartbeat(self, server_id: str, draining: bool, ttl: timedelta, now: datetime) -> None:
+        """Announce a live server (heartbeat.py) for ``ttl``; forget long-expired ones.
+
+        Expiry is by the database's clock where it has one (PostgreSQL: the servers sharing
+        it may be on machines whose clocks differ); ``now``, the process's clock, serves
+        SQLite, whose servers share one machine."""
 
     def forget_server(self, server_id: str) -> None: ...
     def live_peers(self, server_id: str, now: datetime) -> int:
-        """How many other servers (of this clinic) are live and not draining at ``now``."""
+        """How many other servers (of this clinic) are live and not draining (by the
+        database's clock, as for ``heartbeat``; SQLite: at ``now``)."""
 
 
 class Backend(Protocol):

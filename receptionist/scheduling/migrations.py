@@ -256,7 +256,7 @@ _PRACTITIONERS_AND_SERVERS = Step(
     # resource: the [[practitioners]] name an appointment is booked with (NULL: the clinic as
     # a whole). PostgreSQL has had the column, and the exclusion constraint over it, since
     # step 1; SQLite checks overlap per resource under its write lock.
-    # servers: each server process announces itself with a short expiry (servers.py), so a
+    # servers: each server process announces itself with a short expiry (heartbeat.py), so a
     # draining one knows whether another can take its new calls.
     sqlite=(
         "ALTER TABLE appointments ADD COLUMN resource TEXT",
@@ -277,9 +277,32 @@ _PRACTITIONERS_AND_SERVERS = Step(
 )
 
 
+_WHOLE_CLINIC_HOLDS_EVERYONE = Step(
+    8,
+    "an appointment with the clinic as a whole overlaps everyone's",
+    # An appointment with no resource (booked before [[practitioners]] were configured, or
+    # after they were all removed) is with nobody in particular: it must keep every
+    # practitioner from that time, and theirs must keep a whole-clinic booking from it.
+    # Step 1's constraint compared resources with '=', so neither did. A resource is now a
+    # range of text: one name ('[name,name]'), or the whole clinic (unbounded: overlaps all).
+    # SQLite checks the same under its write lock (sqlite_store.py).
+    sqlite=(),
+    postgres=(
+        'CREATE TYPE appointment_resource AS RANGE (subtype = text, collation = "C")',
+        """ALTER TABLE appointments DROP CONSTRAINT appointments_no_overlap,
+            ADD CONSTRAINT appointments_no_overlap EXCLUDE USING gist (
+                clinic WITH =,
+                (CASE WHEN coalesce(resource, '') = '' THEN appointment_resource(NULL, NULL)
+                      ELSE appointment_resource(resource, resource, '[]') END) WITH &&,
+                tstzrange(start_at, end_at) WITH &&
+            ) WHERE (cancelled_at IS NULL)""",
+    ),
+)
+
+
 STEPS = (
     _APPOINTMENTS, _OUTBOX, _CALL_OUTCOMES, _CALL_RECORDS, _CLINIC_MESSAGES, _TRANSFERS,
-    _PRACTITIONERS_AND_SERVERS,
+    _PRACTITIONERS_AND_SERVERS, _WHOLE_CLINIC_HOLDS_EVERYONE,
 )  # fmt: skip
 LATEST = STEPS[-1].version
 assert [step.version for step in STEPS] == list(range(1, LATEST + 1))

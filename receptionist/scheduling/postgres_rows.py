@@ -19,7 +19,8 @@ from receptionist.scheduling.messages import LeaveMessage
 from receptionist.scheduling.outbox import OutboxItem
 
 FORGOTTEN_AFTER = timedelta(hours=1)
-"""A server row expired this long ago is deleted by the next heartbeat."""
+"""A server row expired this long ago (by the database's clock) is deleted by the next
+heartbeat."""
 
 
 class PostgresSharedRows:
@@ -127,15 +128,16 @@ class PostgresSharedRows:
         ).fetchone()
         return None if row is None else (row[0], row[1])
 
-    def heartbeat(self, server_id: str, draining: bool, expires_at: datetime) -> None:
+    def heartbeat(self, server_id: str, draining: bool, ttl: timedelta, now: datetime) -> None:
+        # The database's clock (now()), not ``now``: the servers' machines may disagree.
         self._conn.execute(
-            "DELETE FROM servers WHERE expires_at < %s", (expires_at - FORGOTTEN_AFTER,)
+            "DELETE FROM servers WHERE expires_at < now() - %s", (FORGOTTEN_AFTER,)
         )
         self._conn.execute(
             "INSERT INTO servers (server_id, clinic, draining, expires_at)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT (server_id) DO UPDATE"
+            " VALUES (%s, %s, %s, now() + %s) ON CONFLICT (server_id) DO UPDATE"
             " SET draining = EXCLUDED.draining, expires_at = EXCLUDED.expires_at",
-            (server_id, self._clinic, draining, expires_at),
+            (server_id, self._clinic, draining, ttl),
         )
 
     def forget_server(self, server_id: str) -> None:
@@ -144,7 +146,7 @@ class PostgresSharedRows:
     def live_peers(self, server_id: str, now: datetime) -> int:
         row = self._conn.execute(
             "SELECT count(*) FROM servers WHERE clinic = %s AND server_id != %s"
-            " AND NOT draining AND expires_at > %s",
-            (self._clinic, server_id, now),
+            " AND NOT draining AND expires_at > now()",
+            (self._clinic, server_id),
         ).fetchone()
         return int(row[0]) if row else 0

@@ -2,7 +2,8 @@
 
 No double booking is the database's own guarantee: the ``appointments_no_overlap`` exclusion
 constraint (migrations.py) refuses a second active appointment overlapping another of the
-same clinic and resource, whichever server or transaction writes it; its violation
+same clinic and resource (one with the clinic as a whole overlaps everyone's), whichever
+server or transaction writes it; its violation
 (SQLSTATE 23P01) becomes ``SlotTaken``, which the store answers with SLOT_TAKEN. Rows of
 several clinics may share the database; each store reads and writes only its own
 (``clinic`` = ``[clinic] name``).

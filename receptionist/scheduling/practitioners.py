@@ -18,7 +18,15 @@ from receptionist.scheduling.messages import RejectReason
 from receptionist.scheduling.slots import Rejection, Span, end_of, free_starts, opening_span
 
 WHOLE_CLINIC = ""
-"""The one resource of a clinic with no practitioners configured."""
+"""The one resource of a clinic with no practitioners configured. An appointment booked
+with it (before practitioners were configured, or after they were all removed) is with
+nobody in particular, so it holds its time against everyone, and everyone's against it."""
+
+
+def share_time(busy: str, resource: str) -> bool:
+    """Whether an appointment with ``busy`` keeps ``resource`` from being booked then: the
+    same practitioner, or either is the whole clinic (what the databases enforce too)."""
+    return busy == resource or WHOLE_CLINIC in (busy, resource)
 
 
 def candidates(config: Config, service: str, wanted: str = "") -> tuple[str, ...] | Rejection:
@@ -33,7 +41,7 @@ def candidates(config: Config, service: str, wanted: str = "") -> tuple[str, ...
         if not found.does(service):
             others = ", ".join(p.name for p in config.practitioners if p.does(service))
             return Rejection(
-                RejectReason.INVALID, f"{found.name} does not do {service} ({others} do)"
+                RejectReason.INVALID, f"{found.name} does not do {service} (ask for: {others})"
             )
         return (found.name,)
     if not config.practitioners:
@@ -79,7 +87,7 @@ def working(
 def free_first(resources: Sequence[str], busy: Sequence[BusySpan]) -> list[str]:
     """Those not seen busy (in order), then the rest: the database has the last word."""
     taken = {resource for _, _, resource in busy}
-    return sorted(resources, key=lambda resource: resource in taken)
+    return sorted(resources, key=lambda resource: any(share_time(b, resource) for b in taken))
 
 
 def _own_span(practitioner: Practitioner, config: Config, day: date) -> Span | None:

@@ -90,13 +90,12 @@ class SharedRows:
         with self._backend.transaction(write=True) as tx:
             return tx.move_transfer(call_sid, from_states, to_state, staff_call_sid)
 
-    # --- live servers, so a draining one knows whether another takes calls (servers.py) ----
+    # --- live servers, so a draining one knows whether another takes calls (heartbeat.py) --
 
     def heartbeat(self, server_id: str, *, draining: bool, ttl_s: float) -> None:
         """Announce ``server_id`` as live (and whether draining) for the next ``ttl_s``."""
-        expires_at = self._outbox_clock() + timedelta(seconds=ttl_s)
         with self._backend.transaction(write=True) as tx:
-            tx.heartbeat(server_id, draining, expires_at)
+            tx.heartbeat(server_id, draining, timedelta(seconds=ttl_s), self._outbox_clock())
 
     def forget_server(self, server_id: str) -> None:
         with self._backend.transaction(write=True) as tx:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from receptionist.scheduling.backend import OUTCOME_TTL, TRANSFER_TTL, CallOutcome, TransferRow
@@ -120,7 +120,9 @@ class SqliteSharedRows:
         ).fetchone()
         return None if row is None else (row["caller"], row["staff_call_sid"])
 
-    def heartbeat(self, server_id: str, draining: bool, expires_at: datetime) -> None:
+    def heartbeat(self, server_id: str, draining: bool, ttl: timedelta, now: datetime) -> None:
+        # One machine, one clock: the process's.
+        expires_at = now + ttl
         self._conn.execute("DELETE FROM servers WHERE expires_at < ?", (_seconds_ago(expires_at),))
         self._conn.execute(
             "INSERT OR REPLACE INTO servers (server_id, draining, expires_at) VALUES (?, ?, ?)",

@@ -161,11 +161,12 @@ class SqliteTransaction(SqliteSharedRows):
         )
 
     def _check_free(self, start: datetime, end: datetime, resource: str, except_id: int) -> None:
-        # Under the write lock (BEGIN IMMEDIATE): what PostgreSQL's exclusion constraint does.
+        # Under the write lock (BEGIN IMMEDIATE): what PostgreSQL's exclusion constraint does;
+        # the whole clinic ('') shares its time with everyone (practitioners.share_time).
         clash = self._conn.execute(
             f"SELECT id FROM appointments WHERE {_ACTIVE} AND start_ts < ? AND end_ts > ?"
-            " AND coalesce(resource, '') = ? AND id != ?",
-            (_ts(end), _ts(start), resource, except_id),
+            " AND (coalesce(resource, '') IN (?, '') OR ? = '') AND id != ?",
+            (_ts(end), _ts(start), resource, resource, except_id),
         ).fetchone()
         if clash:
             raise SlotTaken(f"clashes with appointment {clash['id']}")

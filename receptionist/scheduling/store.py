@@ -20,6 +20,7 @@ and no longer hold their slot. Every driver error is mapped by the backend to
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,7 +35,13 @@ from receptionist.scheduling.database import open_backend
 from receptionist.scheduling.messages import Appointment, RejectReason
 from receptionist.scheduling.outbox import OutboxItem
 from receptionist.scheduling.phone_migration import PhoneMigration, normalise_phones
-from receptionist.scheduling.practitioners import candidates, free_first, free_for, working
+from receptionist.scheduling.practitioners import (
+    candidates,
+    free_first,
+    free_for,
+    share_time,
+    working,
+)
 from receptionist.scheduling.shared_rows import SharedRows
 from receptionist.scheduling.slots import (
     Rejection,
@@ -164,7 +171,7 @@ class AppointmentStore(SharedRows):
             busy = tx.busy_spans(starts[0], end_of(starts[-1], known.minutes))
         free: set[datetime] = set()
         for resource in resources:
-            theirs = [*blocked, *((s, e) for s, e, r in busy if r == resource)]
+            theirs = [*blocked, *((s, e) for s, e, r in busy if share_time(r, resource))]
             free.update(free_for(resource, starts, known.minutes, self._config, theirs))
         return tuple(offered(sorted(free), limit, near))
 
@@ -260,6 +267,15 @@ class AppointmentStore(SharedRows):
         """Every appointment not cancelled (and, unless ``include_past``, not over), by start."""
         with self._backend.transaction(write=False) as tx:
             return tuple(tx.appointments(None if include_past else self._now()))
+
+    def unknown_practitioners(self) -> dict[str, int]:
+        """Upcoming appointments by practitioner no longer in ``[[practitioners]]`` (renamed
+        or removed): theirs hold nobody's time now, so staff must know (runtime.py)."""
+        unknown = Counter(
+            a.practitioner for a in self.appointments()
+            if a.practitioner and self._config.practitioner(a.practitioner) is None
+        )  # fmt: skip
+        return dict(unknown)
 
     # --- internals ----------------------------------------------------------------------
 

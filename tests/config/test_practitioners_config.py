@@ -43,6 +43,11 @@ def test_practitioners_are_optional_and_read_with_their_services_and_hours() -> 
         ([{"name": " "}], "practitioners[0].name"),
         ([{"name": "Lee", "chair": 2}], "practitioners[0].chair"),
         ([{"name": "Lee", "hours": {"monday": "17:00-09:00"}}], "practitioners[0].hours.monday"),
+        # Working only while the clinic is closed: never bookable, so say so at load.
+        ([{"name": "Lee"}, {"name": "Kim", "hours": {"tuesday": "09:00-17:00"}}],
+         "practitioners[1].hours: Kim never works while the clinic is open"),
+        ([{"name": "Lee"}, {"name": "Kim", "hours": {"monday": "17:00-19:00"}}],
+         "practitioners[1].hours: Kim never works while the clinic is open"),
     ],
 )  # fmt: skip
 def test_mistakes_name_their_key(practitioners: list[dict[str, Any]], message: str) -> None:

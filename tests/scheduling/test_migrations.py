@@ -159,14 +159,17 @@ def insert(url: str, resource: str | None, start: str, end: str) -> None:
 
 def test_the_constraint_refuses_an_overlap_whoever_writes_it(empty_postgres: str) -> None:
     upgrade(empty_postgres)
-    insert(empty_postgres, None, "10:00", "10:30")
-    insert(empty_postgres, None, "10:30", "11:00")  # back to back
+    insert(empty_postgres, "chair 1", "10:00", "10:30")
+    insert(empty_postgres, "chair 1", "10:30", "11:00")  # back to back
     insert(empty_postgres, "chair 2", "10:00", "10:30")  # another chair
-    for resource in (None, "chair 2"):
+    insert(empty_postgres, None, "11:00", "11:30")  # the clinic as a whole
+    for resource in ("chair 1", "chair 2", None):
         with pytest.raises(psycopg.errors.ExclusionViolation):
             insert(empty_postgres, resource, "10:15", "10:45")
+        with pytest.raises(psycopg.errors.ExclusionViolation):  # the whole clinic's time
+            insert(empty_postgres, resource, "11:15", "11:45")
     query(empty_postgres, "UPDATE appointments SET cancelled_at = now() WHERE resource IS NULL")
-    insert(empty_postgres, None, "10:15", "10:45")  # cancelled ones free their slot
+    insert(empty_postgres, "chair 2", "11:15", "11:45")  # cancelled ones free their slot
 
 
 def test_a_password_in_the_url_is_refused(postgres_cluster: Cluster) -> None:

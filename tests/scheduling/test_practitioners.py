@@ -87,7 +87,7 @@ def test_a_named_practitioner_is_booked_or_the_slot_is_taken(
     assert "Dr. Who" in unknown.detail
     not_theirs = store.book("consultation", afternoon, "Bob", PHONE, practitioner=CHEN)
     assert isinstance(not_theirs, Rejection)
-    assert "does not do consultation" in not_theirs.detail
+    assert not_theirs.detail == "Dr. Chen does not do consultation (ask for: Dr. Patel)"
 
 
 def test_free_slots_are_those_where_someone_is_free(staffed: list[AppointmentStore]) -> None:
