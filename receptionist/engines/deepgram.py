@@ -111,6 +111,9 @@ class Backlog(Generic[T]):
             self._drop()
         self._ready.set()
 
+    def __len__(self) -> int:
+        return len(self._items)
+
     def put_back(self, item: T) -> None:
         """An item whose send failed goes first again, unless that would overflow."""
         if len(self._items) < self._max:
