@@ -134,7 +134,10 @@ def table(result: dict[str, Any]) -> str:
 
 
 def max_realtime(rows: list[dict[str, Any]]) -> int:
+    """The most calls held in real time: none failed, p99 outbound lateness within
+    ``LATE_LIMIT_MS``, and no inbound frame dropped."""
     ok = [r["calls"] for r in rows
           if not r["failed"] and r["lateness_ms"]["p99"] is not None
-          and r["lateness_ms"]["p99"] <= LATE_LIMIT_MS]  # fmt: skip
+          and r["lateness_ms"]["p99"] <= LATE_LIMIT_MS
+          and not r.get("inbound_frames_dropped")]  # fmt: skip
     return max(ok, default=0)
