@@ -24,6 +24,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 from quart import Response, request, websocket
 from quart_trio import QuartTrio
+from quart_trio.asgi import TrioASGIWebsocketConnection
 
 from receptionist.call import CallServices, refuse_while_draining, serve_call
 from receptionist.call_outcomes import take_outcome
@@ -33,8 +34,8 @@ from receptionist.drain import (
     drain_on_sigterm,
     redirect_twiml,
 )
+from receptionist.errors import CallDisconnected
 from receptionist.health import add_health_routes
-from receptionist.media_websocket import MediaWebsocket, QuartConnection
 from receptionist.messages import EndReason
 from receptionist.records.recorder import run_recorder
 from receptionist.review.pages import register_review
@@ -55,6 +56,58 @@ TWIML = "text/xml"
 TRY_AGAIN_LATER = 1013
 
 
+DISCONNECT_GRACE_S = 5.0
+"""How long a call whose peer has gone may take to end through its own hang-up path."""
+
+
+class _DisconnectReportingWebsocket(TrioASGIWebsocketConnection):
+    """quart-trio's connection, except that a peer going away ends ``receive`` instead of
+    cancelling the handler at once.
+
+    quart-trio cancels the handler on ``websocket.disconnect``, so a real dropped socket
+    skipped the call's own end (the reader's CallStopped, the Dialogue's drain, Deepgram's
+    CloseStream): only the tests' fake connections ever took that path. Here the end of the
+    messages closes the channel ``receive`` reads, which QuartConnection reports as
+    CallDisconnected; the handler is cancelled only if it has not returned within
+    ``DISCONNECT_GRACE_S``.
+    """
+
+    async def handle_messages(self, nursery: trio.Nursery, receive: Any) -> None:  # type: ignore[override]
+        with self.send_channel:
+            while True:
+                event = await receive()
+                if event["type"] == "websocket.receive":
+                    await self.send_channel.send(event.get("bytes") or event["text"])
+                elif event["type"] == "websocket.disconnect":
+                    break
+        await trio.sleep(DISCONNECT_GRACE_S)
+        nursery.cancel_scope.cancel()
+
+
+class QuartConnection:
+    """Quart's websocket as a MediaConnection: a peer that has gone is CallDisconnected,
+    from ``receive`` (see ``_DisconnectReportingWebsocket``) as from a failed ``send``."""
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+
+    async def receive(self) -> str | bytes:
+        try:
+            data: str | bytes = await self._ws.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError) as exc:
+            raise CallDisconnected("websocket closed by the peer") from exc
+        return data
+
+    async def send(self, data: str) -> None:
+        try:
+            await self._ws.send(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            raise CallDisconnected("websocket closed") from exc
+
+    async def close(self, code: int) -> None:
+        await self._ws.close(code)
+
+
 def create_app(
     services: CallServices,
     *,
@@ -63,7 +116,7 @@ def create_app(
     transfers: WarmTransfers | None = None,
 ) -> QuartTrio:
     app = QuartTrio("receptionist")
-    app.asgi_websocket_class = MediaWebsocket
+    app.asgi_websocket_class = _DisconnectReportingWebsocket
     config = services.config
     drain = drain or Drain()
     add_health_routes(app, services, drain)
