@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import structlog
 import trio
@@ -32,6 +32,7 @@ from receptionist import frame_costs
 from receptionist.engines.deepgram import (
     Backlog,
     DeepgramSettings,
+    DeepgramStats,
     StreamOrigin,
     TranscriptAssembler,
 )
@@ -60,16 +61,6 @@ from receptionist.messages import (
 )
 
 log = structlog.get_logger()
-
-
-@dataclass(slots=True)
-class DeepgramStats:
-    connections: int = 0
-    frames_sent: int = 0
-    keepalives: int = 0
-    finalizes: int = 0
-    transcripts: int = 0
-    malformed: int = 0
 
 
 class DeepgramRecognizer:
