@@ -34,8 +34,9 @@ from receptionist.engines.recognizer_fallback import FallbackRecognizer
 from receptionist.engines.sphinx import SphinxModel
 from receptionist.engines.utterance_recognizer import Decoder, UtteranceRecognizer
 from receptionist.engines.utterances import UtteranceAssembler
-from receptionist.engines.vad import SileroModel, SpeechSegmenter, load_vad, new_segmenter
+from receptionist.engines.vad import SpeechSegmenter, load_vad, new_segmenter
 from receptionist.engines.vad_batch import SileroBatcher
+from receptionist.engines.vad_silero import SileroModel
 from receptionist.llm import LlmEngine, build_llm
 from receptionist.messages import FRAME_MS, Expectation
 from receptionist.offline import spoken_time

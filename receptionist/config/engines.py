@@ -61,8 +61,9 @@ class DeepgramConfig:
     resend_buffer_s: PositiveFloat = 5.0
     finalize_after_ms: Annotated[Int, Field(ge=FRAME_MS)] = 200
     """At least a frame."""
-    chunk_ms: Annotated[Int, Field(ge=FRAME_MS, le=100, multiple_of=FRAME_MS)] = 60
-    """Audio per message: Deepgram takes 20-100 ms; a Finalize sends what is held at once."""
+    chunk_ms: Annotated[Int, Field(ge=FRAME_MS, le=100, multiple_of=FRAME_MS)] = 100
+    """Audio per message: Deepgram takes 20-100 ms; the VAD's start, pause or stop sends what
+    is held at once."""
 
     @model_validator(mode="after")
     def _utterance_end_needs_interims(self) -> DeepgramConfig:

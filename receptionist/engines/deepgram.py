@@ -69,6 +69,18 @@ class DeepgramSettings:
         return float(min(self.backoff_first_s * 2 ** (attempt - 1), self.backoff_max_s))
 
 
+@dataclass(slots=True)
+class DeepgramStats:
+    """One call's counts, logged at its end (``deepgram.stats``)."""
+
+    connections: int = 0
+    frames_sent: int = 0
+    keepalives: int = 0
+    finalizes: int = 0
+    transcripts: int = 0
+    malformed: int = 0
+
+
 def build_deepgram_settings(config: Config) -> DeepgramSettings | None:
     """The settings for ``engines.stt = "deepgram"``, None for the offline recogniser.
 
@@ -110,6 +122,9 @@ class Backlog(Generic[T]):
             self._items.popleft()
             self._drop()
         self._ready.set()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def put_back(self, item: T) -> None:
         """An item whose send failed goes first again, unless that would overflow."""

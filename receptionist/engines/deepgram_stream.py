@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import structlog
 import trio
@@ -32,9 +32,11 @@ from receptionist import frame_costs
 from receptionist.engines.deepgram import (
     Backlog,
     DeepgramSettings,
+    DeepgramStats,
     StreamOrigin,
     TranscriptAssembler,
 )
+from receptionist.engines.deepgram_chunks import Chunker, Outgoing, payload
 from receptionist.engines.deepgram_protocol import (
     CLOSE_STREAM,
     FINALIZE,
@@ -51,7 +53,6 @@ from receptionist.engines.deepgram_protocol import (
 from receptionist.engines.vad import SegmenterEvent
 from receptionist.errors import SpeechRecognitionError
 from receptionist.messages import (
-    FRAME_MS,
     Expectation,
     InboundAudio,
     SpeechStarted,
@@ -60,20 +61,6 @@ from receptionist.messages import (
 )
 
 log = structlog.get_logger()
-
-FRAME_SECONDS = FRAME_MS / 1000
-Outgoing = InboundAudio | str
-"""A frame of audio (sent as a binary message) or a control message (text)."""
-
-
-@dataclass(slots=True)
-class DeepgramStats:
-    connections: int = 0
-    frames_sent: int = 0
-    keepalives: int = 0
-    finalizes: int = 0
-    transcripts: int = 0
-    malformed: int = 0
 
 
 class DeepgramRecognizer:
@@ -104,6 +91,7 @@ class DeepgramRecognizer:
         self._settings = settings
         self.stats = DeepgramStats()
         self.backlog = Backlog[Outgoing](settings.resend_buffer_frames)
+        self._chunker = Chunker(self.backlog, settings.chunk_frames)
         self.assembler = TranscriptAssembler()
         self._headers = [(b"Authorization", f"Token {settings.api_key}".encode())]
         self._transcripts: trio.MemorySendChannel[Transcript] | None = None
@@ -140,13 +128,15 @@ class DeepgramRecognizer:
             log.info("deepgram.stats", **asdict(self.stats), frames_dropped=self.backlog.dropped)
 
     def hear(self, frame: InboundAudio, pcm16: bytes, change: SegmenterEvent | None) -> None:
-        """Forward the frame; on the VAD's stop, ask for a final at once (Finalize)."""
+        """Forward the frame; on the VAD's stop, ask for a final at once (Finalize); on its
+        start or a pause, send what is held at once (``deepgram_chunks``)."""
         self.backlog.put(frame)
         if isinstance(change, SpeechStarted | SpeechStopped):
             self.assembler.handle(change, frame.at)
         if isinstance(change, SpeechStopped):
             self.stats.finalizes += 1
             self.backlog.put(FINALIZE)
+        self._chunker.added(flush=change is not None)
 
     def listen_for(self, expectation: Expectation) -> None:
         # No narrowing per question: keywords would need a new connection.
@@ -218,9 +208,9 @@ class DeepgramRecognizer:
         while True:
             with trio.move_on_after(self._settings.keepalive_s):
                 await self.backlog.wait()
-            batch = await self._next_message()
+            batch = await self._chunker.next_message()
             try:
-                await ws.send_message(_payload(batch))
+                await ws.send_message(payload(batch, KEEPALIVE))
             except ConnectionClosed:
                 self._unsent(batch)
                 return  # the reader sees the close too, and ends this connection
@@ -230,22 +220,6 @@ class DeepgramRecognizer:
             self._sent(batch)
             if batch == [CLOSE_STREAM]:
                 return  # nothing may follow it; the reader waits for the Metadata
-
-    async def _next_message(self) -> list[Outgoing]:
-        """Nothing (for a KeepAlive), one control message, or up to ``chunk_frames`` of
-        audio: a chunk waits for its frames until its last is due (with a frame of slack
-        for jitter), and goes at once when a control message (Finalize, CloseStream) is
-        queued behind it. Nothing leaves the backlog before the chunk is complete, so a
-        cancellation meanwhile loses no audio."""
-        size = self._settings.chunk_frames
-        first = self.backlog.peek()
-        if not isinstance(first, InboundAudio):
-            return [] if first is None else [self.backlog.pop()]
-        with trio.move_on_at(first.at + size * FRAME_SECONDS):
-            while not _chunk_complete(self.backlog.head(size + 1), size):
-                await self.backlog.wait_for_put()
-        run = _audio_run(self.backlog.head(size))
-        return [self.backlog.pop() for _ in range(run)]
 
     def _unsent(self, batch: list[Outgoing]) -> None:
         # Audio and Finalize carry over to the next connection. A KeepAlive is per
@@ -336,25 +310,5 @@ class DeepgramRecognizer:
         self._hung_up.set()
         self._expect_answer_by(math.inf)  # from here the close timeout governs
         self.backlog.put(CLOSE_STREAM)
+        self._chunker.added(flush=True)
         await self._done.wait()
-
-
-def _audio_run(items: list[Outgoing]) -> int:
-    """How many of ``items`` are audio before the first control message."""
-    return next((i for i, item in enumerate(items) if not isinstance(item, InboundAudio)),
-                len(items))  # fmt: skip
-
-
-def _chunk_complete(head: list[Outgoing], size: int) -> bool:
-    run = _audio_run(head)
-    return run >= size or run < len(head)
-
-
-def _payload(batch: list[Outgoing]) -> str | bytes:
-    """A KeepAlive for nothing, a control message alone, or a chunk's audio joined."""
-    if not batch:
-        return KEEPALIVE
-    if len(batch) == 1:
-        item = batch[0]
-        return item.ulaw if isinstance(item, InboundAudio) else item
-    return b"".join(item.ulaw for item in batch if isinstance(item, InboundAudio))

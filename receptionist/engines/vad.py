@@ -3,9 +3,8 @@ smoothed into SpeechStarted / SpeechStopped by an I/O-free state machine.
 
 Two engines behind one interface (``VadModel.new_stream() -> FrameVad``):
 
-- ``SileroModel`` (default): Silero VAD's ONNX model run by onnxruntime. One
-  ``InferenceSession`` per process (it is thread-safe for ``run``); each call gets its own
-  ``SileroStream`` holding that call's recurrent state and audio context.
+- ``SileroModel`` (default, ``vad_silero``): Silero VAD's ONNX model run by onnxruntime,
+  one session per process, each call's state in its own stream.
 - ``WebrtcModel``: webrtcvad, about 25x cheaper but it takes noise bursts and coughs for
   speech, even smoothed (figures: ``python -m receptionist.devtools.bench.vad``); kept for
   very small machines.
@@ -15,19 +14,16 @@ Two engines behind one interface (``VadModel.new_stream() -> FrameVad``):
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterable
 from functools import partial
-from pathlib import Path
 from time import perf_counter_ns
 from typing import Any, Protocol, assert_never
 
-import numpy as np
 import trio
 
 from receptionist import frame_costs
 from receptionist.config import VadConfig
-from receptionist.errors import ConfigError, EngineError
+from receptionist.engines.vad_silero import SileroModel, WindowBatcher
 from receptionist.messages import (
     FRAME_MS,
     SAMPLE_RATE,
@@ -37,11 +33,6 @@ from receptionist.messages import (
     SpeechStopped,
 )
 
-SILERO_WINDOW = 256
-"""Samples per Silero inference at 8 kHz (32 ms): the only window size the model accepts."""
-SILERO_CONTEXT = 32
-"""Samples of the previous window the model expects prepended at 8 kHz (as silero_vad does)."""
-SILERO_STATE_SHAPE = (2, 1, 128)
 WEBRTC_FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000 * 2
 """One 20 ms frame of 16-bit PCM: a size webrtcvad accepts."""
 HYSTERESIS = 0.15
@@ -95,115 +86,6 @@ def probabilities(stream: FrameVad, frames: Iterable[bytes]) -> list[float]:
         return [await stream.probability(frame) for frame in frames]
 
     return trio.run(each)
-
-
-# --- Silero ---------------------------------------------------------------------------
-
-
-def silero_model_path() -> Path:
-    """Where the silero-vad wheel put its ONNX model.
-
-    ``find_spec`` of a top-level package locates it without executing its ``__init__``
-    (which imports torch, which we do not install). ``importlib.resources.files`` would
-    import the package, so it is not used here.
-    """
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("vad.engine = 'silero' needs: pip install --no-deps silero-vad")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad.onnx"
-    if not path.is_file():
-        raise ConfigError(f"silero-vad is installed but {path} is missing")
-    return path
-
-
-class SileroModel:
-    """The shared ONNX session. ``run`` is thread-safe; per-call state lives in streams."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        import onnxruntime as ort  # deferred: webrtc-only deployments never load it
-
-        options = ort.SessionOptions()
-        # One thread each, and no spinning: a window (or a batch of them) is tiny, a thread
-        # hand-off costs more than it saves, and an idle spinning thread burns the core the
-        # event loop needs.
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            str(path or silero_model_path()), options, providers=["CPUExecutionProvider"]
-        )
-        self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
-
-    def new_stream(self, batcher: WindowBatcher | None = None) -> SileroStream:
-        """``batcher``: run this stream's windows in batches with other calls' (else inline)."""
-        return SileroStream(self, batcher)
-
-    def infer(self, windows: np.ndarray, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A batch of windows, one per row (context + 256 samples, float32 in [-1, 1]), and
-        their streams' states (2, rows, 128) -> (a probability per row, the new states).
-        One run for many calls costs about a third per window of one run per call."""
-        try:
-            out, new_states = self._session.run(
-                None, {"input": windows, "state": states, "sr": self._sr}
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise EngineError(f"silero VAD inference failed: {exc}") from exc
-        return out[:, 0], new_states
-
-
-class WindowBatcher(Protocol):
-    """Runs a stream's window with other streams' (``vad_batch.SileroBatcher``)."""
-
-    async def infer(self, stream: SileroStream, window: np.ndarray) -> None:
-        """Sets ``stream.last`` and ``stream.state`` from the window's inference."""
-        ...
-
-
-class SileroStream:
-    """One call's Silero state: 20 ms frames in, a probability per frame out.
-
-    Frames are 160 samples and the model takes 256, so samples are buffered; each frame
-    reports the probability of the latest complete window (0.625 inferences per frame).
-    """
-
-    def __init__(self, model: SileroModel, batcher: WindowBatcher | None = None) -> None:
-        self._model = model
-        self._batcher = batcher
-        self.state = np.zeros(SILERO_STATE_SHAPE, dtype=np.float32)
-        """The model's recurrent state for this call, (2, 1, 128)."""
-        self.last = 0.0
-        """The probability of the latest complete window."""
-        self._context = np.zeros(SILERO_CONTEXT, dtype=np.float32)
-        self._pending = np.zeros(0, dtype=np.float32)
-        self.costs = frame_costs.current()
-        """The call's counters: the batcher adds each window's share of its batch."""
-
-    async def probability(self, pcm16: bytes) -> float:
-        began = perf_counter_ns()
-        windows = self._windows(pcm16)
-        self.costs.vad_frames += 1
-        if self._batcher is None:
-            for window in windows:
-                out, self.state = self._model.infer(window[np.newaxis, :], self.state)
-                self.last = float(out[0])
-        self.costs.vad_ns += perf_counter_ns() - began
-        if self._batcher is not None:
-            for window in windows:
-                await self._batcher.infer(self, window)
-        return self.last
-
-    def _windows(self, pcm16: bytes) -> list[np.ndarray]:
-        """The windows (context + 256 samples) this audio completes: none or one per frame."""
-        samples = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
-        self._pending = np.concatenate((self._pending, samples))
-        windows = []
-        while len(self._pending) >= SILERO_WINDOW:
-            chunk, self._pending = np.split(self._pending, [SILERO_WINDOW])
-            windows.append(np.concatenate((self._context, chunk)))
-            self._context = chunk[-SILERO_CONTEXT:]
-        return windows
 
 
 # --- webrtcvad ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from time import perf_counter_ns
 import numpy as np
 import trio
 
-from receptionist.engines.vad import SileroModel, SileroStream
+from receptionist.engines.vad_silero import SileroModel, SileroStream, window_rows
 
 MAX_BATCH = 64
 """Windows per run, and the requests queued: past about 64 a bigger batch saves nothing
@@ -27,7 +27,7 @@ per window; a full queue makes a call's Listener wait its turn (backpressure).""
 @dataclass(slots=True)
 class _Request:
     stream: SileroStream
-    window: np.ndarray
+    window: bytes
     done: trio.Event = field(default_factory=trio.Event)
 
 
@@ -45,7 +45,7 @@ class SileroBatcher:
         self._max = max_batch
         self._send, self._receive = trio.open_memory_channel[_Request](max_batch)
 
-    async def infer(self, stream: SileroStream, window: np.ndarray) -> None:
+    async def infer(self, stream: SileroStream, window: bytes) -> None:
         """Sets ``stream.last`` and ``stream.state`` once the window's batch has run."""
         request = _Request(stream, window)
         try:
@@ -71,7 +71,7 @@ class SileroBatcher:
 
     def _run_batch(self, batch: list[_Request]) -> None:
         began = perf_counter_ns()
-        windows = np.stack([request.window for request in batch])
+        windows = window_rows(b"".join([request.window for request in batch]), len(batch))
         states = np.concatenate([request.stream.state for request in batch], axis=1)
         probabilities, new_states = self._model.infer(windows, states)
         share = (perf_counter_ns() - began) // len(batch)

@@ -14,16 +14,15 @@ from receptionist.devtools.phone_speech import caller_says, line_noise, phone_li
 from receptionist.engines.vad import (
     FrameVad,
     SegmenterEvent,
-    SileroModel,
     SpeechSegmenter,
     VadModel,
     WebrtcModel,
     load_vad,
     new_segmenter,
     probabilities,
-    silero_model_path,
 )
 from receptionist.engines.vad_batch import SileroBatcher
+from receptionist.engines.vad_silero import SileroModel, silero_model_path
 from receptionist.errors import ConfigError
 from receptionist.messages import (
     FRAME_MS,

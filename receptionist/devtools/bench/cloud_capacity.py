@@ -33,7 +33,12 @@ from typing import Any
 import trio
 
 from receptionist.config import load_config
-from receptionist.devtools.bench.figures import LATE_LIMIT_MS, lateness_ms, percentiles
+from receptionist.devtools.bench.figures import (
+    LATE_LIMIT_MS,
+    lateness_ms,
+    max_realtime,
+    percentiles,
+)
 from receptionist.devtools.bench.level import run_level
 from receptionist.devtools.bench.process import ROOT, ServerProcess, pin_self, runqueue_wait_s
 from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
@@ -218,6 +223,7 @@ def main() -> None:
     rows = trio.run(cloud_capacity_phase, out, booking[:UTTERANCES], args.levels, database)
     (out / "cloud-capacity.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(capacity_table(rows))
+    print(f"max concurrent cloud calls in real time: {max_realtime(rows)}")
 
 
 if __name__ == "__main__":

@@ -21,12 +21,12 @@ ROOT = Path(__file__).resolve().parents[3]
 from receptionist.config import VadConfig, load_config  # noqa: E402
 from receptionist.devtools.phone_speech import caller_says, phone_line  # noqa: E402
 from receptionist.engines.vad import (  # noqa: E402
-    SileroModel,
     VadModel,
     WebrtcModel,
     new_segmenter,
 )
 from receptionist.engines.vad import probabilities as probabilities_of  # noqa: E402
+from receptionist.engines.vad_silero import SileroModel  # noqa: E402
 from receptionist.messages import FRAME_MS, SAMPLE_RATE, SpeechStarted  # noqa: E402
 
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
