@@ -140,8 +140,8 @@ class ListenerFactory:
 
     def new_vad_batcher(self) -> SileroBatcher | None:
         """A batcher for the Silero model (None for webrtcvad), for ``open_services`` to run."""
-        model = self._vad_model
-        return SileroBatcher(model) if isinstance(model, SileroModel) else None
+        model, collect_s = self._vad_model, self._config.vad.batch_collect_ms / 1000
+        return SileroBatcher(model, collect_s=collect_s) if isinstance(model, SileroModel) else None
 
     async def warm_decoders(self) -> None:
         """Each worker builds its decoder now, not during the first calls (about a second)."""

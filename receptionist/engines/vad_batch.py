@@ -4,9 +4,11 @@ Each call's ``SileroStream`` hands its complete window (one per 32 ms) to the ba
 awaits it. The batcher is one task: woken by the first window, it runs after every task
 already runnable in that pass of the scheduler has had its turn, so all the windows that
 came in meanwhile go in one ``InferenceSession.run``, each call's recurrent state one row.
-No timer: at low load a batch is a window or two (no added latency); under load batches grow
-on their own, and the cost per window falls by up to two thirds (figures in
-``SileroModel.infer``), so CPU per call falls as calls are added.
+By default no timer: at low load a batch is a window or two (no added latency); under load
+batches grow on their own, and the cost per window falls by up to two thirds (figures in
+``SileroModel.infer``), so CPU per call falls as calls are added. ``collect_s``
+(``vad.batch_collect_ms``) makes the batch wait that long after its first window for more:
+bigger batches at a few ms of VAD latency (the trade measured in the config's comment).
 """
 
 from __future__ import annotations
@@ -40,8 +42,12 @@ class SileroBatcher:
         waiting on it are cancelled with the server.
     """
 
-    def __init__(self, model: SileroModel, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, model: SileroModel, max_batch: int = MAX_BATCH, collect_s: float = 0.0
+    ) -> None:
+        """``collect_s``: how long the first window of a batch waits for others (0: none)."""
         self._model = model
+        self._collect_s = collect_s
         self._max = max_batch
         self._send, self._receive = trio.open_memory_channel[_Request](max_batch)
 
@@ -58,6 +64,8 @@ class SileroBatcher:
         with self._receive:
             task_status.started()
             async for first in self._receive:
+                if self._collect_s:
+                    await trio.sleep(self._collect_s)
                 self._run_batch(self._gather(first))
 
     def _gather(self, first: _Request) -> list[_Request]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 import trio
+import trio.testing
 
 from receptionist.config import VadConfig, load_config
 from receptionist.devtools.phone_speech import caller_says, line_noise, phone_line
@@ -244,6 +245,32 @@ async def test_batched_windows_give_each_call_what_it_would_get_alone(silero: Va
     for alone, together in zip(reference, batched, strict=True):
         assert together == pytest.approx(alone, abs=1e-5)
     assert max(batched[0]) > 0.5
+
+
+async def test_a_collect_wait_runs_windows_a_few_ms_apart_in_one_batch(
+    silero: VadModel, autojump_clock: trio.testing.MockClock
+) -> None:
+    """With ``collect_s``, a batch's first window waits that long for other calls': one
+    arriving 2 ms later completes with it, at the end of the first one's wait."""
+    assert isinstance(silero, SileroModel)
+    two_frames = line_noise(0.04)[: 2 * FRAME_BYTES_PCM]  # the second completes a window
+    batcher = SileroBatcher(silero, collect_s=0.005)
+    done_at: list[float] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(batcher.run)
+
+        async def call(delay: float) -> None:
+            stream = silero.new_stream(batcher)
+            await trio.sleep(delay)
+            for frame in (two_frames[:FRAME_BYTES_PCM], two_frames[FRAME_BYTES_PCM:]):
+                await stream.probability(frame)
+            done_at.append(trio.current_time())
+
+        async with trio.open_nursery() as callers:
+            callers.start_soon(call, 0.0)
+            callers.start_soon(call, 0.002)
+        nursery.cancel_scope.cancel()
+    assert done_at == [pytest.approx(0.005), pytest.approx(0.005)]
 
 
 def test_webrtc_accepts_frames_of_any_size() -> None:
