@@ -50,6 +50,9 @@ class SileroBatcher:
         self._collect_s = collect_s
         self._max = max_batch
         self._send, self._receive = trio.open_memory_channel[_Request](max_batch)
+        self.batches = 0
+        self.windows = 0
+        """Counted for the bench (``bench.vad --calls``): windows / batches is the mean batch."""
 
     async def infer(self, stream: SileroStream, window: bytes) -> None:
         """Sets ``stream.last`` and ``stream.state`` once the window's batch has run."""
@@ -83,6 +86,8 @@ class SileroBatcher:
         states = np.concatenate([request.stream.state for request in batch], axis=1)
         probabilities, new_states = self._model.infer(windows, states)
         share = (perf_counter_ns() - began) // len(batch)
+        self.batches += 1
+        self.windows += len(batch)
         for row, request in enumerate(batch):
             stream = request.stream
             stream.last = float(probabilities[row])

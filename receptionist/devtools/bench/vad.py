@@ -6,15 +6,22 @@ speech, and how many times the smoothed turn detector (config.toml's [vad] setti
 would start an utterance.
 Non-speech signals should start none; the speech track (six caller utterances with 1.5 s
 gaps) should start exactly six, also under pink noise.
+
+``--calls 8,16,32 [--collect-ms N] [--seconds S]``: instead, that many calls' Silero streams
+through one batcher on trio's real clock, each fed a frame every 20 ms at its own phase: the
+mean batch, the process's CPU per window and per call-second (frame pacing included), and
+how long a frame's probability takes (p50/p99).
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import trio
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -26,6 +33,7 @@ from receptionist.engines.vad import (  # noqa: E402
     new_segmenter,
 )
 from receptionist.engines.vad import probabilities as probabilities_of  # noqa: E402
+from receptionist.engines.vad_batch import SileroBatcher  # noqa: E402
 from receptionist.engines.vad_silero import SileroModel  # noqa: E402
 from receptionist.messages import FRAME_MS, SAMPLE_RATE, SpeechStarted  # noqa: E402
 
@@ -112,7 +120,56 @@ def run(model: VadModel, samples: np.ndarray, config: VadConfig) -> tuple[float,
     return voiced, starts, cpu_us
 
 
+def batched(model: SileroModel, calls: int, seconds: float, collect_ms: int) -> str:
+    """One load level of ``--calls``."""
+    frame = phone_line(at_level(white(FRAME_MS / 1000), -30).astype(np.int16).tobytes())
+    waits: list[float] = []
+
+    async def call(batcher: SileroBatcher, phase: float, until: float) -> None:
+        stream = model.new_stream(batcher)
+        await trio.sleep(phase)
+        due = trio.current_time()
+        while due < until:
+            began = trio.current_time()
+            await stream.probability(frame)
+            waits.append(trio.current_time() - began)
+            due += FRAME_MS / 1000
+            await trio.sleep_until(due)
+
+    async def level() -> tuple[float, SileroBatcher]:
+        batcher = SileroBatcher(model, collect_s=collect_ms / 1000)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(batcher.run)
+            until, started = trio.current_time() + seconds, time.process_time()
+            async with trio.open_nursery() as callers:
+                for _ in range(calls):
+                    phase = float(RNG.uniform(0, FRAME_MS / 1000))
+                    callers.start_soon(call, batcher, phase, until)
+            cpu = time.process_time() - started
+            nursery.cancel_scope.cancel()
+        return cpu, batcher
+
+    cpu, batcher = trio.run(level)
+    p50, p99 = np.percentile(np.array(waits) * 1000, [50, 99])
+    mean_batch = batcher.windows / batcher.batches
+    return (
+        f"{calls:3d} calls, collect {collect_ms} ms: mean batch {mean_batch:5.2f}"
+        f"  CPU {cpu / batcher.windows * 1e6:4.0f} us/window, {cpu / (calls * seconds) * 1000:5.1f}"
+        f" ms per call-s  frame's probability p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", help="load levels for the batcher, e.g. 8,16,32")
+    parser.add_argument("--collect-ms", type=int, default=0)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    args = parser.parse_args()
+    if args.calls:
+        silero = SileroModel()
+        for calls in map(int, args.calls.split(",")):
+            print(batched(silero, calls, args.seconds, args.collect_ms), flush=True)
+        return
     config = load_config(ROOT / "config.toml").vad
     engines: dict[str, tuple[VadModel, VadConfig]] = {
         "silero": (SileroModel(), config),
