@@ -27,8 +27,9 @@ from quart import Response, request, websocket
 from quart_trio import QuartTrio
 from quart_trio.asgi import TrioASGIWebsocketConnection
 
-from receptionist.call import CallServices, refuse_while_draining, serve_call
+from receptionist.call import CallServices
 from receptionist.call_outcomes import take_outcome
+from receptionist.call_stream import refuse_while_draining, serve_call
 from receptionist.drain import (
     REDIRECTS_PARAMETER,
     Drain,

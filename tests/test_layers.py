@@ -16,8 +16,8 @@ LIBRARIES = (
 )  # fmt: skip
 ABOVE_THE_LIBRARIES = (
     "receptionist.records", "receptionist.staff", "receptionist.review", "stages",
-    "receptionist.call", "receptionist.server", "receptionist.runtime", "receptionist.cli",
-    "receptionist.devtools",
+    "receptionist.call", "receptionist.call_stream", "receptionist.server", "receptionist.runtime",
+    "receptionist.cli", "receptionist.devtools",
 )  # fmt: skip
 
 

@@ -5,7 +5,7 @@ when an auth token is given), opens the ``<Stream>`` URL from the TwiML, sends `
 ``start`` with the TwiML's ``<Parameter>``s, a ``media`` frame every 20 ms, and ``stop``;
 it plays the agent's audio in real time, echoes each ``mark`` once the audio before it has
 played, and honours ``clear`` by dropping unplayed audio and echoing pending marks at once.
-The messages themselves: ``caller_messages``.
+The messages themselves: ``caller_messages``; the webhook and its redirects: ``caller_webhook``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ import contextlib
 import json
 from typing import Any
 from urllib.parse import urlsplit
-from xml.etree import ElementTree
 
-import httpx
 import trio
 import trio_websocket
 
@@ -28,6 +26,7 @@ from receptionist.devtools.caller_messages import (
     start_message,
     stop_message,
 )
+from receptionist.devtools.caller_webhook import CallerWebhook
 from receptionist.devtools.playback import CallerReport, Playback
 from receptionist.engines.audio import audioop, ulaw_to_pcm16
 from receptionist.messages import FRAME_BYTES, FRAME_MS, ULAW_SILENCE
@@ -35,13 +34,11 @@ from receptionist.telephony.webhooks import twilio_signature
 
 FRAME_S = FRAME_MS / 1000
 SILENCE_FRAME = ULAW_SILENCE * FRAME_BYTES
-MAX_REDIRECTS = 10
-"""``<Redirect>``s followed before giving up, as a bound on a loop between servers."""
 SPEECH_RMS = 200
 """A frame this loud is the caller speaking (replay's ``MIN_SPEECH_RMS``), for timing."""
 
 
-class TwilioCaller:
+class TwilioCaller(CallerWebhook):
     """Drive one call against a running server at ``base_url`` (http://host:port)."""
 
     def __init__(
@@ -79,37 +76,6 @@ class TwilioCaller:
         self._echo: list[str] = []
         self._reply_since = 0.0
         self._reply_first_audio: float | None = None
-
-    async def answer_webhook(self) -> tuple[str, dict[str, str]]:
-        """POST /incoming-call as Twilio does; the stream URL and parameters from the TwiML."""
-        url = f"{self.base_url}/incoming-call"
-        self.redirects = 0
-        for _ in range(MAX_REDIRECTS + 1):
-            twiml = ElementTree.fromstring(await self._post_webhook(url))
-            stream = twiml.find("Connect/Stream")
-            redirect = twiml.find("Redirect")
-            if stream is not None or redirect is None:
-                break
-            # A draining server sends Twilio elsewhere: wait its <Pause>, then follow.
-            pause = twiml.find("Pause")
-            await trio.sleep(float(pause.get("length", "1")) if pause is not None else 0)
-            target = urlsplit((redirect.text or "").strip())
-            url = f"{self.base_url}{target.path}" + (f"?{target.query}" if target.query else "")
-            self.redirects += 1
-        if stream is None:
-            raise ValueError(f"no <Connect><Stream> in {ElementTree.tostring(twiml)!r}")
-        parameters = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
-        return stream.get("url", ""), parameters
-
-    async def _post_webhook(self, url: str) -> str:
-        form = {"CallSid": self.call_sid, "From": self.caller, "To": "+15550000000"}
-        headers = {}
-        if self.auth_token:
-            headers["X-Twilio-Signature"] = twilio_signature(self.auth_token, url, form.items())
-        async with httpx.AsyncClient() as client:
-            response = await client.post(url, data=form, headers=headers)
-        response.raise_for_status()
-        return response.text
 
     async def run(
         self,

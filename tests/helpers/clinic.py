@@ -141,6 +141,11 @@ def reason_of(outcome: object) -> RejectReason:
     return outcome.reason
 
 
+def hhmm(slots: object) -> list[str]:
+    assert isinstance(slots, tuple), slots
+    return [f"{s:%H:%M}" for s in slots]
+
+
 def claim_all(
     database: str, now: datetime, topic: str, barrier: Barrier, results: Queue[object]
 ) -> None:
