@@ -18,6 +18,7 @@ import trio
 
 from receptionist.config import Config
 from receptionist.llm import results
+from receptionist.llm.results import tool_call_detail
 from receptionist.llm.speech import Speech
 from receptionist.llm.stream import ToolCall
 from receptionist.llm.tools import (
@@ -34,7 +35,6 @@ from receptionist.llm.tools import (
     validate,
 )
 from receptionist.messages import EndCall, EndReason
-from receptionist.llm.results import tool_call_detail
 from receptionist.scheduling.messages import (
     BookingsFound,
     CancelBooking,
