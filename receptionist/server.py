@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import structlog
 import trio
@@ -61,6 +61,9 @@ TRY_AGAIN_LATER = 1013
 
 DISCONNECT_GRACE_S = 5.0
 """How long a call whose peer has gone may take to end through its own hang-up path."""
+DRAIN_AFTER_CLOSE_S = 5.0
+"""How long after the stream's handler returns its late messages are read and discarded:
+hypercorn's own ``websocket.disconnect`` comes at once; this bounds the task if not."""
 
 
 class _DisconnectReportingWebsocket(TrioASGIWebsocketConnection):
@@ -72,8 +75,24 @@ class _DisconnectReportingWebsocket(TrioASGIWebsocketConnection):
     CloseStream): only the tests' fake connections ever took that path. Here the end of the
     messages closes the channel ``receive`` reads, which QuartConnection reports as
     CallDisconnected; the handler is cancelled only if it has not returned within
-    ``DISCONNECT_GRACE_S``.
+    ``DISCONNECT_GRACE_S``. And what the caller sends after the handler has returned is read
+    and discarded until hypercorn's own ``websocket.disconnect`` (see ``__call__``).
     """
+
+    _disconnected = False
+
+    async def __call__(self, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(receive, send)
+        finally:
+            if not self._disconnected:
+                # hypercorn puts ``websocket.disconnect`` on the app's bounded queue with a
+                # blocking put, even after the app has returned, and closes the TCP
+                # connection only once that put is done: frames the caller sent after the
+                # call stopped reading, more than the queue holds, kept the connection
+                # open for good. So someone reads the queue until that put, a little
+                # while after the app is gone.
+                cast(QuartTrio, self.app).nursery.start_soon(_drain_until_disconnect, receive)
 
     async def handle_messages(self, nursery: trio.Nursery, receive: Any) -> None:  # type: ignore[override]
         with self.send_channel:
@@ -82,9 +101,17 @@ class _DisconnectReportingWebsocket(TrioASGIWebsocketConnection):
                 if event["type"] == "websocket.receive":
                     await self.send_channel.send(event.get("bytes") or event["text"])
                 elif event["type"] == "websocket.disconnect":
+                    self._disconnected = True
                     break
         await trio.sleep(DISCONNECT_GRACE_S)
         nursery.cancel_scope.cancel()
+
+
+async def _drain_until_disconnect(receive: Any) -> None:
+    """Discard what the caller still sends, up to hypercorn's ``websocket.disconnect``."""
+    with trio.move_on_after(DRAIN_AFTER_CLOSE_S):
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
 
 
 class QuartConnection:

@@ -9,24 +9,33 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import trio
 import trio_websocket
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, Request, TextMessage
 
 from receptionist.call import CallServices
 from receptionist.config import Config, Secrets
+from receptionist.devtools.caller_messages import media_message, stop_message
 from receptionist.devtools.replay import replay_config
-from receptionist.devtools.twilio_caller import TwilioCaller
+from receptionist.devtools.twilio_caller import SILENCE_FRAME, TwilioCaller
 from receptionist.runtime import build_services
 from receptionist.server import serve_app
+from receptionist.telephony import webhooks
 from receptionist.telephony.webhooks import twilio_signature
 from tests.helpers.calls import NOW
 
 LIMIT_S = 30
 AUTH_TOKEN = "12345"
+LATE_FRAMES = 100
+"""Frames a caller sends after the server stopped reading: more than hypercorn's app queue
+and quart-trio's channel hold together (10 each)."""
+CLOSED_WITHIN_S = 10
 
 
 @pytest.fixture
@@ -142,3 +151,54 @@ async def test_a_stream_without_twilios_signature_is_refused_when_a_token_is_set
         await greeted(stream_url(server), start, [(b"X-Twilio-Signature", signed)])
     assert any(e["event"] == "webhook.bad_signature" for e in logs)
     nursery.cancel_scope.cancel()
+
+
+async def open_raw_stream(server: str) -> tuple[trio.SocketStream, WSConnection]:
+    """A WebSocket client on wsproto alone: it answers nothing unless told to (unlike
+    trio_websocket, which answers a close frame by itself)."""
+    address = urlsplit(server)
+    stream = await trio.open_tcp_stream(address.hostname or "", address.port or 80)
+    ws = WSConnection(ConnectionType.CLIENT)
+    request = Request(host=address.netloc, target=webhooks.STREAM_PATH)
+    await stream.send_all(ws.send(request))
+    while not any(isinstance(event, AcceptConnection) for event in ws.events()):
+        ws.receive_data(await stream.receive_some())
+    return stream, ws
+
+
+async def until_media(stream: trio.SocketStream, ws: WSConnection) -> None:
+    while True:
+        ws.receive_data(await stream.receive_some())
+        for event in ws.events():
+            if isinstance(event, TextMessage) and json.loads(event.data)["event"] == "media":
+                return
+
+
+async def until_tcp_closed(stream: trio.SocketStream) -> None:
+    """Read, answering nothing (not even a close frame), until the server closes the TCP."""
+    while await stream.receive_some():
+        pass
+
+
+async def test_a_caller_who_goes_on_sending_and_never_answers_our_close_is_let_go(server):
+    """hypercorn hands the app its ``websocket.disconnect`` through the same bounded queue
+    as the caller's messages, with a blocking put, even after the app has returned: if the
+    frames the caller sent after the call stopped reading filled it, the put never returned
+    and the TCP connection stayed open for good (the bench's floor callers waited out their
+    limit on it)."""
+    caller = TwilioCaller(server)
+    _url, parameters = await caller.answer_webhook()
+    ended = trio.Event()
+    with capture_logs(processors=[merge_contextvars, flag_on("call.end", ended)]):
+        with trio.fail_after(LIMIT_S):
+            stream, ws = await open_raw_stream(server)
+            await stream.send_all(ws.send(TextMessage(start_message(caller.call_sid, parameters))))
+            await until_media(stream, ws)  # the greeting has begun
+            stop = stop_message("MZ" + caller.call_sid[2:], caller.call_sid, 2)
+            # The stop, then frames the server no longer reads: more than its queues hold.
+            silence = media_message("MZ", 3, 1, SILENCE_FRAME)
+            frames = [ws.send(TextMessage(json.dumps(silence))) for _ in range(LATE_FRAMES)]
+            await stream.send_all(ws.send(TextMessage(json.dumps(stop))) + b"".join(frames))
+            await ended.wait()
+        with trio.fail_after(CLOSED_WITHIN_S):
+            await until_tcp_closed(stream)

@@ -85,3 +85,6 @@ class CallerReport:
     media_after_clear: int = 0
     """Agent frames that arrived after a ``clear`` while the caller was still saying the
     utterance that interrupted: stale audio of the cancelled turn (should be 0)."""
+    line_left_open: bool = False
+    """The call was over but the server had not closed its TCP connection within
+    ``TwilioCaller.close_wait_s`` (should be False: it keeps a socket and its tasks)."""

@@ -36,6 +36,9 @@ FRAME_S = FRAME_MS / 1000
 SILENCE_FRAME = ULAW_SILENCE * FRAME_BYTES
 SPEECH_RMS = 200
 """A frame this loud is the caller speaking (replay's ``MIN_SPEECH_RMS``), for timing."""
+CLOSE_WAIT_S = 10.0
+"""Once the call is over, how long to wait for the server to close its TCP connection
+(trio_websocket, as a client should, waits for it with no bound)."""
 
 
 class TwilioCaller(CallerWebhook):
@@ -52,6 +55,7 @@ class TwilioCaller(CallerWebhook):
         reply_quiet_s: float = 0.8,
         reply_timeout_s: float = 20.0,
         linger_s: float = 3.0,
+        close_wait_s: float = CLOSE_WAIT_S,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.call_sid = call_sid
@@ -63,6 +67,7 @@ class TwilioCaller(CallerWebhook):
         self.linger_s = linger_s
         """After the last utterance, how long to wait, silent, for the receptionist to hang
         up (it closes the line only after a grace period of the caller's silence)."""
+        self.close_wait_s = close_wait_s
         self.playback = Playback(instant=not paced)
         self.clears = 0
         self.clear_times: list[float] = []
@@ -107,7 +112,10 @@ class TwilioCaller(CallerWebhook):
         greeting_ms: float | None = None
         # A server too slow to finish the closing handshake (a loaded machine) has still
         # had the whole call: what the caller saw is reported all the same.
-        with contextlib.suppress(trio_websocket.DisconnectionTimeout):
+        with (
+            contextlib.suppress(trio_websocket.DisconnectionTimeout),
+            trio.CancelScope() as closing,
+        ):
             async with (
                 trio_websocket.open_websocket_url(url, extra_headers=headers) as ws,
                 trio.open_nursery() as nursery,
@@ -116,6 +124,7 @@ class TwilioCaller(CallerWebhook):
                 nursery.start_soon(self._read, ws)
                 nursery.start_soon(self._play_out, ws)
                 greeting_ms = await self._converse(ws, utterances, cut, latencies)
+                closing.deadline = trio.current_time() + self.close_wait_s
                 nursery.cancel_scope.cancel()
         return CallerReport(
             call_sid=self.call_sid,
@@ -130,6 +139,7 @@ class TwilioCaller(CallerWebhook):
             heard_at=tuple(self.playback.heard_at),
             closed_while_saying=self._closed_while_saying,
             media_after_clear=self.media_after_clear,
+            line_left_open=closing.cancelled_caught,
         )
 
     async def _converse(

@@ -11,6 +11,8 @@ calls ran):
   a barge-in);
 - backchannels that silenced the agent: "mm-hm" said over it, and no more of its turn came;
 - hang-ups on a speaking caller: the server closed the line mid-line (must be 0);
+- lines left open: the call was over, but the server never closed its TCP connection
+  (must be 0);
 - fragment tool runs: a side-effecting tool the model proposed on a lone first word ("Yes,",
   "No,", "Great,") that the server ran (must be 0);
 - answers held: the caller went on before hearing any of the server's answer, so it was
@@ -122,6 +124,7 @@ def floor_figures(calls: list[FloorCall], runs: dict[str, int]) -> dict[str, Any
         "yield_ms": percentiles(yields),
         "silencing_backchannels": sum(silencing_backchannels(c) for c in calls),
         "hang_ups_on_a_speaking_caller": sum(c.report.closed_while_saying for c in calls),
+        "lines_left_open": sum(c.report.line_left_open for c in calls),
         "fragment_tool_runs": runs["fragment"],
         "side_effecting_tool_runs": runs["side_effects"],
         "answers_held": runs.get("held", 0),
@@ -141,6 +144,7 @@ def floor_table(figures: dict[str, Any]) -> str:
         f"  yield, caller speaking over   p50 {yields['p50']}  p95 {yields['p95']} ms",
         f"  backchannels that silenced    {figures['silencing_backchannels']}",
         f"  hang-ups on a speaking caller {figures['hang_ups_on_a_speaking_caller']}",
+        f"  lines the server left open    {figures['lines_left_open']}",
         f"  fragment tool runs            {figures['fragment_tool_runs']} "
         f"(of {figures['side_effecting_tool_runs']} side-effecting runs)",
         f"  answers held, the caller went on before hearing them: {figures['answers_held']} "
