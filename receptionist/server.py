@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 import structlog
 import trio
@@ -25,7 +25,6 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 from quart import Response, request, websocket
 from quart_trio import QuartTrio
-from quart_trio.asgi import TrioASGIWebsocketConnection
 
 from receptionist.call import CallServices
 from receptionist.call_outcomes import take_outcome
@@ -36,9 +35,13 @@ from receptionist.drain import (
     drain_on_sigterm,
     redirect_twiml,
 )
-from receptionist.errors import CallDisconnected
 from receptionist.health import add_health_routes
 from receptionist.heartbeat import announce, live_peer_exists, new_server_id
+from receptionist.media_websocket import (
+    DisconnectReportingWebsocket,
+    QuartConnection,
+    refuse_websocket_extensions,
+)
 from receptionist.messages import EndReason
 from receptionist.records.recorder import run_recorder
 from receptionist.review.pages import register_review
@@ -48,7 +51,6 @@ from receptionist.staff.twilio_rest import TwilioRest
 from receptionist.telephony import webhooks
 from receptionist.telephony.stream_tokens import CALL_SID_PARAMETER, TOKEN_PARAMETER
 from receptionist.telephony.transfers import CALL_QUERY, TRANSFER_STATUS_PATH
-from receptionist.websocket_handshake import refuse_websocket_extensions
 
 log = structlog.get_logger()
 
@@ -59,85 +61,6 @@ TWIML = "text/xml"
 TRY_AGAIN_LATER = 1013
 
 
-DISCONNECT_GRACE_S = 5.0
-"""How long a call whose peer has gone may take to end through its own hang-up path."""
-DRAIN_AFTER_CLOSE_S = 5.0
-"""How long after the stream's handler returns its late messages are read and discarded:
-hypercorn's own ``websocket.disconnect`` comes at once; this bounds the task if not."""
-
-
-class _DisconnectReportingWebsocket(TrioASGIWebsocketConnection):
-    """quart-trio's connection, except that a peer going away ends ``receive`` instead of
-    cancelling the handler at once.
-
-    quart-trio cancels the handler on ``websocket.disconnect``, so a real dropped socket
-    skipped the call's own end (the reader's CallStopped, the Dialogue's drain, Deepgram's
-    CloseStream): only the tests' fake connections ever took that path. Here the end of the
-    messages closes the channel ``receive`` reads, which QuartConnection reports as
-    CallDisconnected; the handler is cancelled only if it has not returned within
-    ``DISCONNECT_GRACE_S``. And what the caller sends after the handler has returned is read
-    and discarded until hypercorn's own ``websocket.disconnect`` (see ``__call__``).
-    """
-
-    _disconnected = False
-
-    async def __call__(self, receive: Any, send: Any) -> None:
-        try:
-            await super().__call__(receive, send)
-        finally:
-            if not self._disconnected:
-                # hypercorn puts ``websocket.disconnect`` on the app's bounded queue with a
-                # blocking put, even after the app has returned, and closes the TCP
-                # connection only once that put is done: frames the caller sent after the
-                # call stopped reading, more than the queue holds, kept the connection
-                # open for good. So someone reads the queue until that put, a little
-                # while after the app is gone.
-                cast(QuartTrio, self.app).nursery.start_soon(_drain_until_disconnect, receive)
-
-    async def handle_messages(self, nursery: trio.Nursery, receive: Any) -> None:  # type: ignore[override]
-        with self.send_channel:
-            while True:
-                event = await receive()
-                if event["type"] == "websocket.receive":
-                    await self.send_channel.send(event.get("bytes") or event["text"])
-                elif event["type"] == "websocket.disconnect":
-                    self._disconnected = True
-                    break
-        await trio.sleep(DISCONNECT_GRACE_S)
-        nursery.cancel_scope.cancel()
-
-
-async def _drain_until_disconnect(receive: Any) -> None:
-    """Discard what the caller still sends, up to hypercorn's ``websocket.disconnect``."""
-    with trio.move_on_after(DRAIN_AFTER_CLOSE_S):
-        while (await receive())["type"] != "websocket.disconnect":
-            pass
-
-
-class QuartConnection:
-    """Quart's websocket as a MediaConnection: a peer that has gone is CallDisconnected,
-    from ``receive`` (see ``_DisconnectReportingWebsocket``) as from a failed ``send``."""
-
-    def __init__(self, ws: Any) -> None:
-        self._ws = ws
-
-    async def receive(self) -> str | bytes:
-        try:
-            data: str | bytes = await self._ws.receive()
-        except (trio.EndOfChannel, trio.ClosedResourceError) as exc:
-            raise CallDisconnected("websocket closed by the peer") from exc
-        return data
-
-    async def send(self, data: str) -> None:
-        try:
-            await self._ws.send(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            raise CallDisconnected("websocket closed") from exc
-
-    async def close(self, code: int) -> None:
-        await self._ws.close(code)
-
-
 def create_app(
     services: CallServices,
     *,
@@ -146,7 +69,7 @@ def create_app(
     transfers: WarmTransfers | None = None,
 ) -> QuartTrio:
     app = QuartTrio("receptionist")
-    app.asgi_websocket_class = _DisconnectReportingWebsocket
+    app.asgi_websocket_class = DisconnectReportingWebsocket
     config = services.config
     drain = drain or Drain()
     add_health_routes(app, services, drain)
