@@ -41,7 +41,7 @@ Opening hours:
 {hours}
 
 Services (appointment length):
-{services}"""
+{services}{practitioners}"""
 
 
 def system_prompt(
@@ -84,6 +84,7 @@ def system_prompt(
         resumed=RESUMED if resumed else "",
         hours=_hours(config),
         services="\n".join(f"- {s.name}: {s.minutes} minutes" for s in config.services),
+        practitioners=_practitioners(config),
     )
 
 
@@ -91,6 +92,34 @@ RESUMED = (
     "\n- This caller was just put through to the clinic and nobody answered; you have "
     "apologised. Take a message (reason transfer_unanswered)."
 )
+
+
+PRACTITIONERS = """
+
+Practitioners (who does what, and when if not in all opening hours). Book with the one the \
+caller asks for (the practitioner argument); otherwise leave it out and say who the booking \
+is with from the tool's result:
+{lines}"""
+
+
+def _practitioners(config: Config) -> str:
+    """The clinic's practitioners, so the model can answer "does Dr. Chen do cleanings?";
+    nothing where the clinic books one appointment per slot."""
+    if not config.practitioners:
+        return ""
+    lines = []
+    for who in config.practitioners:
+        does = ", ".join(who.services) if who.services else "every service"
+        when = ""
+        if who.hours is not None:
+            days = [
+                f"{day.capitalize()} {span.opens:%H:%M} to {span.closes:%H:%M}"
+                for day, span in zip(WEEKDAYS, who.hours, strict=True)
+                if span
+            ]
+            when = f"; works {', '.join(days)}"
+        lines.append(f"- {who.name}: {does}{when}")
+    return PRACTITIONERS.format(lines="\n".join(lines))
 
 
 def _hours(config: Config) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from receptionist.llm import results
+from receptionist.llm.prompt import system_prompt
 from receptionist.llm.stream import ToolCall
 from receptionist.llm.tools import (
     Book,
@@ -72,3 +73,14 @@ def test_the_result_says_who_the_appointment_is_with() -> None:
     booked = Appointment(3, start, at(TUESDAY, "14:30"), "check-up", "Ann Lee", PHONE, "",
                          practitioner="Dr. Chen")  # fmt: skip
     assert results.reply_result(BookingConfirmed(1, booked))["booked"]["practitioner"] == "Dr. Chen"
+
+
+def test_the_prompt_names_who_does_what_and_when_only_where_configured() -> None:
+    staffed = system_prompt(STAFFED, at(TUESDAY, "08:00"), caller_known=True)
+    assert "- Dr. Patel: check-up, consultation\n" in staffed
+    assert (
+        "- Dr. Chen: check-up, vaccination; works Tuesday 13:00 to 17:00, "
+        "Wednesday 09:00 to 17:00" in staffed
+    )
+    plain = clinic_config(Path("unused.sqlite3"))
+    assert "Practitioners" not in system_prompt(plain, at(TUESDAY, "08:00"), caller_known=True)
