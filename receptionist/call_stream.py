@@ -52,12 +52,8 @@ async def serve_call(
 
     ``ending``: cancelled, it ends the call politely (the drain's deadline, drain.py).
     """
-    try:
-        with trio.fail_after(START_TIMEOUT_S):
-            stream = await wait_for_start(connection, services.stream_tokens)
-    except (ProtocolError, trio.TooSlowError, CallDisconnected) as exc:
-        log.warning("call.rejected", error=str(exc) or type(exc).__name__)
-        await _close(connection, POLICY_VIOLATION)
+    stream = await _admit(connection, services)
+    if stream is None:
         return
     with structlog.contextvars.bound_contextvars(
         call_sid=stream.call_sid, stream_sid=stream.stream_sid
@@ -68,16 +64,23 @@ async def serve_call(
 async def refuse_while_draining(connection: MediaConnection, services: CallServices) -> None:
     """A stream that reached a draining server (drain.py): close it (1001, going away) and
     have /call-ended, wherever Twilio asks it, start the call again on another server."""
-    try:
-        with trio.fail_after(START_TIMEOUT_S):
-            stream = await wait_for_start(connection, services.stream_tokens)
-    except (ProtocolError, trio.TooSlowError, CallDisconnected) as exc:
-        log.warning("call.rejected", error=str(exc) or type(exc).__name__)
-        await _close(connection, POLICY_VIOLATION)
+    stream = await _admit(connection, services)
+    if stream is None:
         return
     log.warning("call.refused_draining", call_sid=stream.call_sid)
     await save_outcome(services.store, stream.call_sid, EndCall(EndReason.RETRY))
     await _close(connection, GOING_AWAY)
+
+
+async def _admit(connection: MediaConnection, services: CallServices) -> tp.StreamStart | None:
+    """The stream's ``start``, or None once a stream that never sent a valid one is closed."""
+    try:
+        with trio.fail_after(START_TIMEOUT_S):
+            return await wait_for_start(connection, services.stream_tokens)
+    except (ProtocolError, trio.TooSlowError, CallDisconnected) as exc:
+        log.warning("call.rejected", error=str(exc) or type(exc).__name__)
+        await _close(connection, POLICY_VIOLATION)
+        return None
 
 
 async def wait_for_start(connection: MediaConnection, tokens: StreamTokens) -> tp.StreamStart:
