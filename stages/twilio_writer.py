@@ -91,6 +91,8 @@ class TwilioWriter:
         self._clock = PlaybackClock(send_ahead)
         self._stats = stats
         self._turn_started: set[int] = set()
+        self._sentence_due: set[int] = set()
+        """Turns whose next frame begins one of their later sentences (``turn.sentence``)."""
         self._media = tp.MediaMessages(stream_sid)
         self._costs = frame_costs.current()
         self.observe: Callable[[object, float], None] = lambda _message, _at: None
@@ -123,6 +125,7 @@ class TwilioWriter:
                 if not self._turns.is_cancelled(turn_id):
                     await self._connection.send(tp.mark_message(self._stream_sid, name))
                     self._stats.marks_out += 1
+                    self._sentence_due.add(turn_id)
                     self.observe(item, trio.current_time())
             case ClearAudio():
                 await self._clear(item)
@@ -152,6 +155,12 @@ class TwilioWriter:
             self._turn_started.add(frame.turn_id)
             self._turns.audible(frame.turn_id)
             log.info("turn", turn_id=frame.turn_id, **stage_latencies_ms(frame.timings, now))
+        elif frame.turn_id in self._sentence_due:
+            # When a later sentence began to reach the caller: after a holding line ("Let me
+            # check."), the answer proper, whose latency the turn's first frame does not show.
+            self._sentence_due.discard(frame.turn_id)
+            total_ms = stage_latencies_ms(frame.timings, now)["total_ms"]
+            log.info("turn.sentence", turn_id=frame.turn_id, total_ms=total_ms)
 
     async def _frame_due(self, turn_id: int) -> bool:
         """Wait for the frame's slot (and, while its turn is held, for its release); False

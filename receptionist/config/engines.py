@@ -5,6 +5,7 @@ API keys are never here: they come from the environment (``environment.py``).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, Field, model_validator
@@ -112,6 +113,26 @@ def _variable_name(name: str) -> str:
     return name
 
 
+MAX_HOLDING_LINE_CHARS = 60
+"""A holding line is heard before every such tool call: a few words, not a speech."""
+PROMISES = re.compile(r"\b(booked|cancell?ed|done|confirmed|saved|passed on|moved)\b", re.I)
+"""Words that tell an outcome: said before the tool has run, a holding line promises none."""
+
+
+def _holding_line(line: str) -> str:
+    if not line:
+        return line  # none
+    if not any(character.isalpha() for character in line):
+        raise ValueError(f'must be words, or "" for none, got {line!r}')
+    if len(line) > MAX_HOLDING_LINE_CHARS:
+        raise ValueError(f"must be at most {MAX_HOLDING_LINE_CHARS} characters, got {len(line)}")
+    if promise := PROMISES.search(line):
+        raise ValueError(
+            f"must promise nothing (it is said before the tool has run), got {promise[0]!r}"
+        )
+    return line
+
+
 @dataclass(frozen=True, slots=True, config=SECTION)
 class LlmConfig:
     """The OpenAI-compatible chat model, used when ``engines.dialogue = "openai"``. Its API
@@ -129,3 +150,8 @@ class LlmConfig:
     history_max_tokens: PositiveInt = 4000
     """The call's history sent with each request stays under this (estimated) many tokens:
     the oldest turns are left out, the system prompt and the booking state kept."""
+    holding_line_checking: Annotated[Text, AfterValidator(_holding_line)] = "Let me check."
+    """Said at once when the model answers with only a read-only tool call (availability),
+    while it runs and the model writes the answer; "" says nothing."""
+    holding_line_changing: Annotated[Text, AfterValidator(_holding_line)] = "One moment, please."
+    """The same for a tool that changes something (book, cancel, take a message)."""

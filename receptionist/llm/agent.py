@@ -48,9 +48,7 @@ from receptionist.llm.tool_runner import (
     ToolRunner,
     already_settled,
 )
-from receptionist.llm.tools import (
-    tool_schemas,
-)
+from receptionist.llm.tools import Invalid, ValidCall, tool_schemas
 from receptionist.messages import EndCall
 from receptionist.scheduling.slots import is_open_at
 from receptionist.turns.escalation import EscalationReason
@@ -164,12 +162,14 @@ class LlmAgent:
         said: list[str] = []
         try:
             calls = await self._stream(speech, allow_tools, head_start)
+            checked = self._tools_run.check(calls)
             if calls:
                 await speech.say_pending(last=False)  # "Let me check." plays while tools run
-            for call in calls:
+                await self._hold_the_line(speech, checked)
+            for call, valid in zip(calls, checked, strict=True):
                 await trio.lowlevel.checkpoint()  # a cancelled turn starts no new tool call
                 done[call.id] = await self._tools_run.execute(
-                    call, speech, turn=self._turn, noted=self._noted
+                    call, valid, speech, turn=self._turn, noted=self._noted
                 )
         finally:
             said = speech.take_round_text()
@@ -177,6 +177,16 @@ class LlmAgent:
         # After "Goodbye." and end_call there is nothing left to say.
         ended = speech.end is not None and {call.name for call in calls} <= TERMINAL_TOOLS
         return bool(calls) and not (ended and said)
+
+    async def _hold_the_line(self, speech: Speech, checked: list[ValidCall | Invalid]) -> None:
+        """The model wrote only tool calls and the caller has heard nothing yet: a holding
+        line now, as a person would say it, before the tools wait for the turn to settle,
+        run, and the model writes the answer. It is a sentence of this turn like any other
+        (held or cut with it) and of this round in the history, so the model sees it said."""
+        line = "" if speech.spoken else self._tools_run.holding_line(checked)
+        if line:
+            log.info("llm.holding_line", turn_id=self._turn, line=line)
+            await speech.sentence(line)
 
     async def _stream(
         self, speech: Speech, allow_tools: bool, head_start: Speculation | None

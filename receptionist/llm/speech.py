@@ -27,9 +27,12 @@ class Speech:
         self.pending = ""
         """The end of the last stream: said before tools run, or as the turn's last words."""
         self.end: EndCall | None = None
+        self.spoken = False
+        """Words of this turn have been handed over (a holding line is then not needed)."""
 
     async def sentence(self, text: str) -> None:
         self.round_text.append(text)
+        self.spoken = True
         await self._say(text, False)
 
     def end_of_stream(self) -> None:
@@ -40,6 +43,7 @@ class Speech:
     async def say_pending(self, *, last: bool) -> None:
         """Say the pending words; on the turn's last call even if there are none."""
         text, self.pending = self.pending, ""
+        self.spoken = self.spoken or bool(text)
         if text or last:
             await self._say(text, last)
 

@@ -1,5 +1,6 @@
 """The LLM agent's tool calls, run: validated, side effects only from a settled caller turn,
-Scheduler round trips shielded and time-boxed, each logged with its outcome.
+Scheduler round trips shielded and time-boxed, each logged with its outcome; and the holding
+line the caller hears meanwhile when the model answered with tool calls alone.
 
 Resource handling:
     Each Scheduler round trip runs shielded and time-boxed: a booking sent to the Scheduler
@@ -9,7 +10,7 @@ Resource handling:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from receptionist.llm.stream import ToolCall
 from receptionist.llm.tools import (
     Book,
     Cancel,
+    CheckAvailability,
     Escalate,
     Hangup,
     Invalid,
@@ -50,6 +52,9 @@ TOOL_TIMEOUT_S = 10.0
 SIDE_EFFECTS = (Book, Cancel, Hangup, Transfer, Message)
 """Tools that change something: they wait for the caller's turn to settle. Checking
 availability changes nothing and may run at once."""
+CHANGES = (Book, Cancel, Message)
+"""Side effects the caller waits for: "One moment, please." (hanging up and transferring
+carry their own lines)."""
 
 CallTool = Callable[[SchedulerRequest], Awaitable[SchedulerReply]]
 Settled = Callable[[], Awaitable[None]]
@@ -79,14 +84,31 @@ class ToolRunner:
         self._can_transfer = can_transfer
         self._request_ids = itertools.count(1)
 
-    async def execute(
-        self, call: ToolCall, speech: Speech, *, turn: int, noted: bool
-    ) -> dict[str, Any]:
-        """Run one validated tool call of agent turn ``turn``; its result for the model.
-        ``noted``: the caller's words were escalated this turn (the model's own ``escalate``
-        is not logged again)."""
+    def check(self, calls: Sequence[ToolCall]) -> list[ValidCall | Invalid]:
+        """Each call's arguments checked against the clinic (``tools.validate``)."""
         context = ToolContext(self._config, self._now(), self._caller, self._call_sid)
-        valid = validate(call, context)
+        return [validate(call, context) for call in calls]
+
+    def holding_line(self, checked: Sequence[ValidCall | Invalid]) -> str:
+        """What the caller hears at once, before these calls run and the model answers, when
+        nothing else of the turn was said: "Let me check." for a lookup, "One moment,
+        please." for a change; "" when the model answers at once or has its own line."""
+        settings = self._config.llm
+        if any(isinstance(valid, Hangup | Transfer) for valid in checked):
+            return ""  # the goodbye, or "putting you through", comes with them
+        if any(isinstance(valid, CHANGES) for valid in checked):
+            return settings.holding_line_changing
+        if any(isinstance(valid, CheckAvailability) for valid in checked):
+            return settings.holding_line_checking
+        return ""  # escalate or a malformed call: nothing runs, the model answers at once
+
+    async def execute(
+        self, call: ToolCall, valid: ValidCall | Invalid, speech: Speech, *, turn: int,
+        noted: bool,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Run one tool call of agent turn ``turn``, ``valid`` its ``check``; its result for
+        the model. ``noted``: the caller's words were escalated this turn (the model's own
+        ``escalate`` is not logged again)."""
         if isinstance(valid, SIDE_EFFECTS):
             # Only from a whole turn: if the caller goes on meanwhile, the turn is cut here
             # (its scope cancelled) and the tool never runs. Overlaps the model's latency.

@@ -102,7 +102,7 @@ async def test_parallel_tool_calls_all_run_and_all_results_go_back() -> None:
         await call.agent(client).reply("tuesday or wednesday?", call.say)
     assert [request.day for request in call.asked] == [TUESDAY, WEDNESDAY]  # type: ignore[union-attr]
     assert [m.get("tool_call_id") for m in messages(fake, 1)[-2:]] == ["call_fake0", "call_wed"]
-    assert call.words == [("Both days are free.", True)]
+    assert call.words == [("Let me check.", False), ("Both days are free.", True)]
 
 
 @pytest.mark.parametrize("status", [500, 429])
@@ -246,7 +246,7 @@ async def test_tool_rounds_are_bounded_then_the_model_must_speak() -> None:
         call = Call({FindFreeSlots: FreeSlots(0, TUESDAY, (NINE,), True)})
         await call.agent(client, config).reply("tuesday", call.say)
     assert [r.body["tool_choice"] for r in fake.requests] == ["auto", "auto", "none"]
-    assert call.words == [("Nine is free.", True)]
+    assert call.words == [("Let me check.", False), ("Nine is free.", True)]  # one holding line
 
 
 async def test_a_server_without_keys_gets_no_authorization_header() -> None:

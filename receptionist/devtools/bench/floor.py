@@ -20,7 +20,10 @@ calls ran):
   words, withdrawn (a model request wasted; the adaptive wait after a final is meant to
   lower it) when it had;
 - reply latency: a line's last voiced frame to the first agent frame after it, p50/p95
-  (backchannels apart).
+  (backchannels apart);
+- tool turns (a tool other than end_call or a transfer ran): the server's end of the
+  caller's speech to the turn's first frame, and to the answer's own first frame, which
+  comes after a holding line ("One moment, please.") where one was said.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ from receptionist.devtools.playback import CallerReport
 SIDE_EFFECTS = frozenset(
     {"book_appointment", "cancel_appointment", "end_call", "transfer_to_human"}
 )
+OWN_LINES = frozenset({"end_call", "transfer_to_human"})
+"""Tools said with their own line (the goodbye): no holding line, no answer after them."""
+TOOL_TURN_EVENTS = ("llm.tool_call", "llm.holding_line", "turn", "turn.sentence")
 PlaceCalls = Callable[[CallerScript, int, str], Awaitable[tuple[list[CallerReport], int]]]
 """Place this many calls of one script, tagged: their reports and how many failed."""
 
@@ -113,6 +119,37 @@ def tool_runs(log_lines: Iterable[str], tag: str) -> dict[str, int]:
     return runs
 
 
+def tool_turn_ms(log_lines: Iterable[str], tag: str) -> dict[str, list[float]]:
+    """Server latencies of the tool turns of the calls tagged ``tag``: to the first frame
+    ("first_audio", a holding line's where one was said), and to the answer's ("answer":
+    the frame after the holding line's, else the first)."""
+    Turn = tuple[str, int]
+    tools: set[Turn] = set()
+    holding: set[Turn] = set()
+    first: dict[Turn, float | None] = {}
+    later: dict[Turn, float | None] = {}
+    for line in log_lines:
+        if f'"CA{tag}' not in line or not any(f'"{e}"' in line for e in TOOL_TURN_EVENTS):
+            continue
+        event = json.loads(line)
+        turn = (event["call_sid"], event["turn_id"])
+        match event["event"]:
+            case "llm.tool_call" if event["tool"] not in OWN_LINES:
+                tools.add(turn)
+            case "llm.holding_line":
+                holding.add(turn)
+            case "turn":
+                first[turn] = event["total_ms"]
+            case "turn.sentence":
+                later.setdefault(turn, event["total_ms"])
+    turns = [turn for turn in tools if turn in first]
+    answer = [later.get(turn) if turn in holding else first[turn] for turn in turns]
+    return {
+        "first_audio": [ms for turn in turns if (ms := first[turn]) is not None],
+        "answer": [ms for ms in answer if ms is not None],
+    }
+
+
 def floor_figures(calls: list[FloorCall], runs: dict[str, int]) -> dict[str, Any]:
     per_call = [talk_over_ms(call) for call in calls]
     yields = [overlap_ms(c.report, i) for c in calls for i in _lines(c, "over")]
@@ -136,6 +173,7 @@ def floor_figures(calls: list[FloorCall], runs: dict[str, int]) -> dict[str, Any
 
 def floor_table(figures: dict[str, Any]) -> str:
     talk, yields, reply = figures["talk_over_ms_per_call"], figures["yield_ms"], figures["reply_ms"]
+    tools = figures["tool_turns_ms"]
     return "\n".join([
         f"floor: {figures['calls']} calls ({figures['failed_calls']} with a line unanswered) of "
         f"callers who breathe after their first word, say mm-hm and speak over the agent",
@@ -150,6 +188,9 @@ def floor_table(figures: dict[str, Any]) -> str:
         f"  answers held, the caller went on before hearing them: {figures['answers_held']} "
         f"({figures['answers_released']} released, {figures['answers_withdrawn']} withdrawn)",
         f"  reply latency                 p50 {reply['p50']}  p95 {reply['p95']} ms",
+        f"  tool turns (server, {tools['turns']}): first audio p50 {tools['first_audio']['p50']} "
+        f"p95 {tools['first_audio']['p95']} ms, the answer p50 {tools['answer']['p50']} "
+        f"p95 {tools['answer']['p95']} ms",
     ])  # fmt: skip
 
 
@@ -170,6 +211,10 @@ async def floor_phase(
         failed += lost
     logged = await trio.Path(log).read_text(encoding="utf-8")
     figures = floor_figures(done, tool_runs(logged.splitlines(), "f"))
+    tool_turns = tool_turn_ms(logged.splitlines(), "f")
+    figures["tool_turns_ms"] = {"turns": len(tool_turns["first_audio"])} | {
+        name: percentiles(values) for name, values in tool_turns.items()
+    }
     figures["failed_calls"] = failed
     figures["overlap_ms_by_line"] = by_line
     return figures
