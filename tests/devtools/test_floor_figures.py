@@ -14,6 +14,7 @@ from receptionist.devtools.bench.floor import (
     silencing_backchannels,
     talk_over_ms,
     tool_runs,
+    tool_turn_ms,
 )
 from receptionist.devtools.bench.floor_callers import (
     CALLS,
@@ -117,6 +118,32 @@ def test_tool_runs_count_side_effects_and_those_proposed_on_a_fragment() -> None
     assert tool_runs(log, "f") == {
         "side_effects": 3, "fragment": 1, "held": 2, "released": 1, "withdrawn": 1
     }  # fmt: skip
+
+
+def test_tool_turns_answer_latency_is_after_the_holding_line_where_one_was_said() -> None:
+    log = [
+        # A holding line: first audio at 600 ms, the answer's first frame at 1400 ms.
+        log_line("llm.holding_line", "CAf0001", turn_id=5, line="One moment, please."),
+        log_line("turn", "CAf0001", turn_id=5, total_ms=600.0),
+        log_line("llm.tool_call", "CAf0001", turn_id=5, tool="cancel_appointment",
+                 outcome="Cancel"),
+        log_line("turn.sentence", "CAf0001", turn_id=5, total_ms=1400.0),
+        log_line("turn.sentence", "CAf0001", turn_id=5, total_ms=2600.0),
+        # No holding line (the model spoke first, or before it was built): the first frame.
+        log_line("turn", "CAf0002", turn_id=5, total_ms=1100.0),
+        log_line("llm.tool_call", "CAf0002", turn_id=5, tool="cancel_appointment",
+                 outcome="Cancel"),
+        log_line("turn.sentence", "CAf0002", turn_id=5, total_ms=2000.0),
+        # Not tool turns: a goodbye with end_call, and another phase's call.
+        log_line("turn", "CAf0002", turn_id=6, total_ms=700.0),
+        log_line("llm.tool_call", "CAf0002", turn_id=6, tool="end_call", outcome="Hangup"),
+        log_line("turn", "CAc0001", turn_id=5, total_ms=900.0),
+        log_line("llm.tool_call", "CAc0001", turn_id=5, tool="cancel_appointment",
+                 outcome="Cancel"),
+    ]  # fmt: skip
+    latencies = tool_turn_ms(log, "f")
+    assert sorted(latencies["first_audio"]) == [600.0, 1100.0]
+    assert sorted(latencies["answer"]) == [1100.0, 1400.0]
 
 
 def test_floor_figures_per_call_and_in_all() -> None:

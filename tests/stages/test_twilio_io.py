@@ -172,6 +172,27 @@ async def test_turn_event_logged_on_first_frame_with_stage_latencies(autojump_cl
     assert turn["total_ms"] == pytest.approx(500.0, abs=1)
 
 
+async def test_a_later_sentences_first_frame_is_logged_with_its_latency(autojump_clock):
+    """After a holding line, the answer's own latency (the bench's tool turns)."""
+    call = Call()
+    timings = TurnTimings(speech_ended=0.0, transcript_final=0.3, first_sentence=0.32)
+    with capture_logs() as logs, trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            await call.start(nursery)
+            await trio.sleep_until(0.5)
+            await call.outbound.send(OutboundAudio(4, b"\0" * 160, timings))
+            await call.outbound.send(OutboundMark(turn_id=4, name="turn4-s0", text="One moment."))
+            await trio.sleep_until(1.5)
+            for _ in range(2):
+                await call.outbound.send(OutboundAudio(4, b"\0" * 160, timings))
+            await trio.sleep(1)
+            call.connection.twilio_hangs_up()
+            call.outbound.close()
+    (later,) = [e for e in logs if e["event"] == "turn.sentence"]
+    assert later["turn_id"] == 4
+    assert later["total_ms"] == pytest.approx(1500.0, abs=1)
+
+
 async def test_end_call_closes_the_socket_after_what_was_queued():
     call = Call()
     with trio.fail_after(5):
