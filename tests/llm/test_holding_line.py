@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 from structlog.testing import capture_logs
 
 from receptionist.config import load_config
@@ -170,8 +171,9 @@ async def test_the_holding_line_is_held_while_the_caller_goes_on_then_withdrawn(
         line = await call.sentences.receive()  # written while the caller breathes
         assert line.text == ONE_MOMENT
         await call.events.send(SpeechStarted(trio.current_time()))  # they go on
-        await trio.sleep(0.2)
+        await trio.testing.wait_all_tasks_blocked(cushion=0.05)  # the Dialogue has seen it
         assert call.turns.is_held(line.turn_id)  # none of it reaches them
+        assert call.scheduler.statistics().current_buffer_used == 0
         await call.caller_says("please cancel it.")
         cut = await call.to_twilio.receive()
         assert isinstance(cut, ClearAudio)
