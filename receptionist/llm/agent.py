@@ -7,8 +7,8 @@ sentence while the model writes the next. Tool calls run through ``tool_runner.T
 (the Dialogue's round trip to the Scheduler); their results go back to the model, which then
 speaks, for at most ``max_tool_rounds`` rounds. When the model answers with tool calls alone
 and nothing of the turn has been said, the caller hears a holding line at once ("One moment,
-please.", ``ToolRunner.holding_line``) while the tools run and the model writes the answer. What was said and done goes into the call's
-``History`` (``receptionist.llm.history``).
+please.", ``ToolRunner.holding_line``) while the tools run and the model writes the answer.
+What was said and done goes into the call's ``History`` (``receptionist.llm.history``).
 
 Resource handling:
     Each Scheduler round trip runs shielded and time-boxed: a booking sent to the Scheduler
