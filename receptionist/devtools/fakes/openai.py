@@ -8,9 +8,10 @@ the request asked for it (``stream_options.include_usage``), then ``data: [DONE]
 Each request takes the next ``Scripted`` reply: text, tool calls (arguments cut into
 fragments, several calls in parallel), a 500 or 429, or a connection dropped mid-stream.
 With ``same_point_same_reply``, a request that asks again at a point of the conversation
-already answered, with other words from the caller (a preemptive guess restarted on the
-final transcript), gets that point's reply again rather than the next one, so a scripted
-conversation survives preemptive generation; a retry (the same words) takes the next.
+already answered (a preemptive guess restarted on the final transcript, or restarted with
+the same words after it was withdrawn) gets that point's reply again rather than the next
+one, as a model asked the same thing answers the same, so a scripted conversation survives
+preemptive generation; only a retry (the same words after a failed reply) takes the next.
 With ``answer``, each reply is worked out from the request instead.
 Every request body and its headers are recorded, so tests can assert on what was sent.
 The replies' scripts and chunks: ``fakes.openai_chunks``.
@@ -178,8 +179,10 @@ class FakeOpenAI:
         point = words = None
         if self.same_point_same_reply and messages[-1]["role"] == "user":
             point, words = json.dumps(messages[:-1]), str(messages[-1]["content"])
-            if point in self._points and self._points[point][0] != words:
-                return self._points[point][1]
+            if point in self._points:
+                said, given = self._points[point]
+                if said != words or not _failed(given):
+                    return given
         assert self.script, f"the fake OpenAI has no scripted reply for request {body}"
         scripted = self.script.popleft()
         if point is not None and words is not None:
@@ -202,6 +205,11 @@ class FakeOpenAI:
             self._noted()
             yield f"data: {data}\n\n".encode()
         yield END
+
+
+def _failed(scripted: Scripted) -> bool:
+    """The reply was an HTTP error or a dropped stream: asking again is a retry."""
+    return scripted.status != 200 or scripted.drop_after is not None
 
 
 def _opens_conversation(body: dict[str, Any]) -> bool:
