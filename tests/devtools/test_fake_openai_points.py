@@ -14,7 +14,7 @@ import trio
 from receptionist.devtools.fakes.openai import Scripted
 from receptionist.llm.client import LlmClient
 from receptionist.llm.stream import TextDelta
-from tests.helpers.llm import openai_in_process
+from tests.helpers.llm import TEST_TIMEOUT_S, openai_in_process
 
 POINT = [{"role": "assistant", "content": "Which time would you like?"}]
 
@@ -30,8 +30,9 @@ async def test_the_same_words_asked_again_get_the_same_reply(
 ) -> None:
     replies = (Scripted(text="Ten o'clock it is."), Scripted(text="Shall I book it?"))
     async with openai_in_process(*replies) as (fake, client):
-        fake.same_point_same_reply = True
-        said = [await _answer(client, words) for words in ("ten", "ten", "ten o'clock")]
+        with trio.fail_after(TEST_TIMEOUT_S):
+            fake.same_point_same_reply = True
+            said = [await _answer(client, words) for words in ("ten", "ten", "ten o'clock")]
     assert said == ["Ten o'clock it is."] * 3
     assert len(fake.script) == 1  # the next turn's reply is still there for it
 
@@ -41,6 +42,7 @@ async def test_a_retry_after_a_failed_reply_takes_the_next(
 ) -> None:
     replies = (Scripted(status=429), Scripted(text="Ten o'clock it is."))
     async with openai_in_process(*replies, token_delay_s=0.01) as (fake, client):
-        fake.same_point_same_reply = True
-        assert await _answer(client, "ten") == "Ten o'clock it is."  # the client's retry
+        with trio.fail_after(TEST_TIMEOUT_S):
+            fake.same_point_same_reply = True
+            assert await _answer(client, "ten") == "Ten o'clock it is."  # the client's retry
     assert len(fake.requests) == 2

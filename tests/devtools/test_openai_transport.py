@@ -8,7 +8,7 @@ import trio
 
 from receptionist.devtools.fakes.openai import Scripted
 from receptionist.llm import FALLBACK
-from tests.helpers.llm import Call, openai_in_process
+from tests.helpers.llm import TEST_TIMEOUT_S, Call, openai_in_process
 
 
 async def test_a_streamed_reply_arrives_token_by_token_on_the_mock_clock(
@@ -16,9 +16,10 @@ async def test_a_streamed_reply_arrives_token_by_token_on_the_mock_clock(
 ) -> None:
     reply = Scripted(text="We open at nine. Goodbye.", first_token_delay_s=0.3)
     async with openai_in_process(reply, token_delay_s=0.05) as (fake, client):
-        call = Call()
-        started = trio.current_time()
-        await call.agent(client).reply("when do you open", call.say)
+        with trio.fail_after(TEST_TIMEOUT_S):
+            call = Call()
+            started = trio.current_time()
+            await call.agent(client).reply("when do you open", call.say)
     assert call.words == [("We open at nine.", False), ("Goodbye.", True)]
     (request,) = fake.requests
     assert request.body["messages"][-1] == {"role": "user", "content": "when do you open"}
@@ -35,7 +36,8 @@ async def test_an_error_is_retried_and_a_drop_mid_reply_ends_in_the_fallback_lin
         Scripted(text="We open at nine. On Saturdays we", drop_after=8),
     )
     async with openai_in_process(*replies) as (fake, client):
-        call = Call()
-        await call.agent(client).reply("when do you open", call.say)
+        with trio.fail_after(TEST_TIMEOUT_S):
+            call = Call()
+            await call.agent(client).reply("when do you open", call.say)
     assert call.words == [("We open at nine.", False), (FALLBACK, True)]
     assert len(fake.requests) == 2

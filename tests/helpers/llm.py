@@ -75,13 +75,12 @@ async def openai_in_process(
 ) -> AsyncIterator[tuple[FakeOpenAI, LlmClient]]:
     """The fake model served in process (no socket), and a client of it: the whole
     conversation runs on trio's clock, so under ``autojump_clock``. Enter it before any
-    deadline (see ``_warm``)."""
+    deadline (see ``_warm``); the test sets its own."""
     fake = FakeOpenAI(deque(replies), token_delay_s=token_delay_s)
     engine = LlmEngine(replace(config.llm, base_url=IN_PROCESS_URL), api_key=KEY)
     async with engine.open_client(FakeOpenAITransport(fake)) as client:
         await _warm(fake, client)
-        with trio.fail_after(TEST_TIMEOUT_S):
-            yield fake, client
+        yield fake, client
 
 
 IN_PROCESS_URL = "http://fake-openai.invalid/v1"

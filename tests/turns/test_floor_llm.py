@@ -9,6 +9,7 @@ window the config's own.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import datetime
 
@@ -25,7 +26,9 @@ from receptionist.scheduling.messages import (
 )
 from tests.helpers.dialogue import TZ
 from tests.helpers.dialogue_llm import CONFIG as LLM_CONFIG
-from tests.helpers.dialogue_llm import appointment_for, greeted, llm_dialogue
+from tests.helpers.dialogue_llm import GRACE_S, appointment_for, greeted, llm_dialogue
+from tests.helpers.llm import openai_in_process
+from tests.helpers.pipeline import pipeline
 
 SETTLE_S = LLM_CONFIG.turn_taking.settle_ms / 1000
 BREATH_S = SETTLE_S - 0.1
@@ -134,3 +137,39 @@ async def test_a_reply_held_over_a_cough_is_released_and_its_tool_runs_once_sett
     assert len(fake.requests) == 2  # the held reply's, and its tool result's: none written again
     users = [m["content"] for m in fake.requests[-1].body["messages"] if m["role"] == "user"]
     assert users == ["Please cancel my appointment."]
+
+
+async def test_through_the_supervisor_no_then_goodbye_hangs_up_once_after_the_whole_turn(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """The same call through ``run_call`` (the real Listener, Dialogue, Synthesizer and
+    TwilioIO), the model in process: the line closes once, after the goodbye to the whole
+    turn has played and the caller has been silent for the grace period."""
+    end_call = ToolCallScript("end_call", {})
+    replies = (
+        Scripted(tool_calls=(end_call,), first_token_delay_s=0.05),  # to "No," alone
+        Scripted(text="Thanks for calling. Goodbye!", tool_calls=(end_call,)),
+    )
+    async with (
+        openai_in_process(*replies, config=LLM_CONFIG) as (fake, client),
+        pipeline(config=LLM_CONFIG, llm=client) as call,
+    ):
+        await call.twilio.wait_echoed("turn1-s1")
+        await call.caller_starts()
+        await call.caller_stops("No,")
+        await fake.until(_answered(1))  # end_call is proposed while the caller breathes
+        await call.caller_starts()  # heard min_speech_ms later: inside the settle time
+        await call.caller_stops("that's everything. Thank you, goodbye.")
+        quiet_at = trio.current_time()
+        await call.twilio.connection.closed.wait()
+        closed_at = trio.current_time()
+    goodbye = call.engine.values("Thanks for calling.")
+    played = [(at, base64.b64decode(m["media"]["payload"])[0])
+              for at, m in call.twilio.received if m["event"] == "media"]  # fmt: skip
+    assert {value for _, value in played} & goodbye, "the goodbye was heard"
+    assert closed_at - max(at for at, _ in played) >= GRACE_S  # into the caller's silence
+    assert closed_at - quiet_at >= GRACE_S
+    users = [
+        [m["content"] for m in r.body["messages"] if m["role"] == "user"] for r in fake.requests
+    ]
+    assert users == [["No,"], ["No, that's everything. Thank you, goodbye."]]
