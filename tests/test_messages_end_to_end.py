@@ -24,13 +24,10 @@ from receptionist.runtime import open_services
 from receptionist.scheduling.outbox import CLINIC_MESSAGE_TOPIC
 from receptionist.scheduling.store import AppointmentStore
 from receptionist.server import serve_app
-from tests.helpers.calls import NOW, capture_logs, unchecked_call, utterances
+from tests.helpers.calls import NOW, TEST_LIMIT_S, capture_logs, unchecked_call, utterances
 from tests.helpers.clinic import query
 from tests.helpers.paths import PROJECT_ROOT
 
-pytestmark = pytest.mark.flaky(reruns=2)  # real clock, as the other cloud whole calls
-
-TEST_LIMIT_S = 60
 WORDS = ("can someone call me back please", "Jane Doe", "my test results", "yes")
 """What the caller says, over the first four utterances of booking_call.wav."""
 

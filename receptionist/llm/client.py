@@ -49,13 +49,18 @@ class LlmEngine:
     """None: the server needs no key."""
 
     @asynccontextmanager
-    async def open_client(self) -> AsyncIterator[LlmClient]:
-        """A client with its own connection pool: open one per process and share it."""
+    async def open_client(
+        self, transport: httpx2.AsyncBaseTransport | None = None
+    ) -> AsyncIterator[LlmClient]:
+        """A client with its own connection pool: open one per process and share it.
+
+        ``transport``: instead of the network (tests: the fake model in process)."""
         sdk = openai.AsyncOpenAI(
             api_key=self.api_key or NO_KEY,
             base_url=self.settings.base_url,
             max_retries=0,
             timeout=None,  # the agent's deadlines bound every request
+            http_client=None if transport is None else httpx2.AsyncClient(transport=transport),
         )
         async with sdk:
             yield LlmClient(sdk, self.settings, keyless=self.api_key is None)

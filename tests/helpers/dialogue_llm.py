@@ -20,7 +20,7 @@ from receptionist.scheduling.messages import (
 )
 from tests.helpers.dialogue import CONFIG as OFFLINE_CONFIG
 from tests.helpers.dialogue import Harness, dialogue
-from tests.helpers.llm import openai_server
+from tests.helpers.llm import openai_in_process, openai_server
 
 GRACE_S = OFFLINE_CONFIG.turn_taking.hang_up_grace_ms / 1000
 CONFIG = replace(
@@ -33,10 +33,15 @@ CONFIG = replace(
 
 @contextlib.asynccontextmanager
 async def llm_dialogue(
-    *replies: Scripted, config: Config = CONFIG, token_delay_s: float = 0.0
+    *replies: Scripted,
+    config: Config = CONFIG,
+    token_delay_s: float = 0.0,
+    in_process: bool = False,
 ) -> AsyncIterator[tuple[Harness, FakeOpenAI]]:
+    """``in_process``: the fake model without a socket, for tests under ``autojump_clock``."""
+    model = openai_in_process if in_process else openai_server
     async with (
-        openai_server(*replies, config=config, token_delay_s=token_delay_s) as (fake, client),
+        model(*replies, config=config, token_delay_s=token_delay_s) as (fake, client),
         dialogue(config, llm=client, hints=16) as harness,
     ):
         yield harness, fake

@@ -18,6 +18,8 @@ class FakeConnection:
         self._to_server, self._server_inbox = trio.open_memory_channel[str](FAKE_BUFFER)
         self._server_outbox, self.from_server = trio.open_memory_channel[str](FAKE_BUFFER)
         self.closed_with: int | None = None
+        self.closed = trio.Event()
+        """Set when the server closes the connection (hangs up)."""
 
     # What the server side sees.
     async def receive(self) -> str:
@@ -38,6 +40,7 @@ class FakeConnection:
         # Like a real WebSocket: our own close does not end our receive(); only the peer's
         # answer would, and a peer may never give one.
         self.closed_with = code
+        self.closed.set()
 
     # What the test (playing Twilio) does.
     async def twilio_sends(self, message: dict[str, Any] | str) -> None:

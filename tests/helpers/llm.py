@@ -6,6 +6,7 @@ import contextlib
 import json
 from collections import deque
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import trio
 
 from receptionist.config import Config, load_config
 from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted, ToolCallScript
+from receptionist.devtools.fakes.openai_transport import FakeOpenAITransport
 from receptionist.llm import LlmAgent, LlmClient, LlmEngine
 from receptionist.scheduling.messages import (
     Appointment,
@@ -65,6 +67,37 @@ async def openai_server(
             async with engine.open_client() as client:
                 yield fake, client
             nursery.cancel_scope.cancel()
+
+
+@contextlib.asynccontextmanager
+async def openai_in_process(
+    *replies: Scripted, config: Config = CONFIG, token_delay_s: float = 0.0
+) -> AsyncIterator[tuple[FakeOpenAI, LlmClient]]:
+    """The fake model served in process (no socket), and a client of it: the whole
+    conversation runs on trio's clock, so under ``autojump_clock``. Enter it before any
+    deadline (see ``_warm``); the test sets its own."""
+    fake = FakeOpenAI(deque(replies), token_delay_s=token_delay_s)
+    engine = LlmEngine(replace(config.llm, base_url=IN_PROCESS_URL), api_key=KEY)
+    async with engine.open_client(FakeOpenAITransport(fake)) as client:
+        await _warm(fake, client)
+        yield fake, client
+
+
+IN_PROCESS_URL = "http://fake-openai.invalid/v1"
+"""Never resolved: the transport answers in process."""
+
+
+async def _warm(fake: FakeOpenAI, client: LlmClient) -> None:
+    """The SDK's first request looks up the platform in a worker thread, once per client;
+    autojump would take that wait for idleness and jump to the next deadline. So one
+    request is made here, while no deadline is set, and forgotten."""
+    fake.untooled_reply = Scripted(text="Ready.")
+    async with aclosing(client.stream([{"role": "user", "content": "warm-up"}], [])) as events:
+        async for _event in events:
+            pass
+    fake.untooled_reply = None
+    fake.untooled.clear()
+    fake.sent.clear()
 
 
 @dataclass

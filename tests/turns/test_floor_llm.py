@@ -1,15 +1,16 @@
 """Side-effecting tools run only from a settled caller turn (issue 9), with the LLM brain
-against the fake OpenAI server: a fragment's proposal never runs, and a reply held while the
+against the fake OpenAI model: a fragment's proposal never runs, and a reply held while the
 caller made a noise is released, not written again, its tool run once the turn settles.
 
-These run on the real clock (the fake model is a socket): the settle windows are far longer
-than the pauses, so a loaded machine that wakes the test late cannot let a tool run early.
+Under ``autojump_clock``: the fake model is served in process (``FakeOpenAITransport``),
+the very answers its socket server streams, so the pauses here are exact and the settle
+window the config's own.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 
 import trio
@@ -25,23 +26,24 @@ from receptionist.scheduling.messages import (
 )
 from tests.helpers.dialogue import TZ
 from tests.helpers.dialogue_llm import CONFIG as LLM_CONFIG
-from tests.helpers.dialogue_llm import appointment_for, greeted, llm_dialogue
+from tests.helpers.dialogue_llm import GRACE_S, appointment_for, greeted, llm_dialogue
+from tests.helpers.llm import openai_in_process
+from tests.helpers.pipeline import pipeline
 
-BREATH_S = 0.2
+SETTLE_S = LLM_CONFIG.turn_taking.settle_ms / 1000
+BREATH_S = SETTLE_S - 0.1
 """The caller's pause after "Yes,": the model has proposed its tool, the turn has not settled."""
-SETTLE_S = 2.0
-SETTLING = replace(
-    LLM_CONFIG, turn_taking=replace(LLM_CONFIG.turn_taking, settle_ms=int(SETTLE_S * 1000))
-)  # fmt: skip
 
 
-async def test_no_then_goodbye_in_one_breath_hangs_up_once_after_the_whole_turn() -> None:
+async def test_no_then_goodbye_in_one_breath_hangs_up_once_after_the_whole_turn(
+    autojump_clock: trio.abc.Clock,
+) -> None:
     replies = (
         # To "No," alone: proposed while the caller breathes, it waits for the turn to settle.
         Scripted(tool_calls=(ToolCallScript("end_call", {}),), first_token_delay_s=0.05),
         Scripted(text="Thanks for calling. Goodbye!", tool_calls=(ToolCallScript("end_call", {}),)),
     )
-    async with llm_dialogue(*replies, config=SETTLING) as (call, fake):
+    async with llm_dialogue(*replies, in_process=True) as (call, fake):
         await greeted(call)
         await call.caller_says("No,")
         await fake.until(_answered(1))  # end_call is proposed while the caller breathes
@@ -63,14 +65,16 @@ async def test_no_then_goodbye_in_one_breath_hangs_up_once_after_the_whole_turn(
     assert users == ["No, that's everything. Thank you, goodbye."]
 
 
-async def test_yes_then_please_cancel_it_cancels_once_from_the_whole_turn() -> None:
+async def test_yes_then_please_cancel_it_cancels_once_from_the_whole_turn(
+    autojump_clock: trio.abc.Clock,
+) -> None:
     cancel = ToolCallScript("cancel_appointment", {"appointment_id": 9})
     replies = (
         Scripted(tool_calls=(cancel,), first_token_delay_s=0.05),  # to "Yes," alone
         Scripted(tool_calls=(cancel,)),  # to "Yes, please cancel it."
         Scripted(text="Done, it's cancelled."),
     )
-    async with llm_dialogue(*replies, config=SETTLING) as (call, fake):
+    async with llm_dialogue(*replies, in_process=True) as (call, fake):
         await greeted(call)
         await call.caller_says("Yes,")
         await fake.until(_answered(1))  # cancel_appointment is proposed while they breathe
@@ -100,13 +104,15 @@ def _appointment_for(request: CancelBooking) -> Appointment:
     return appointment_for(BookSlot(0, "check-up", start, "Ada", "+15551234567", ""))
 
 
-async def test_a_reply_held_over_a_cough_is_released_and_its_tool_runs_once_settled() -> None:
+async def test_a_reply_held_over_a_cough_is_released_and_its_tool_runs_once_settled(
+    autojump_clock: trio.abc.Clock,
+) -> None:
     cancel = ToolCallScript("cancel_appointment", {"appointment_id": 9})
     replies = (
         Scripted(tool_calls=(cancel,), first_token_delay_s=0.05),
         Scripted(text="Done, it's cancelled."),
     )
-    async with llm_dialogue(*replies, config=SETTLING) as (call, fake):
+    async with llm_dialogue(*replies, in_process=True) as (call, fake):
         await greeted(call)
         with capture_logs() as logs:
             await call.caller_says("Please cancel my appointment.")
@@ -131,3 +137,39 @@ async def test_a_reply_held_over_a_cough_is_released_and_its_tool_runs_once_sett
     assert len(fake.requests) == 2  # the held reply's, and its tool result's: none written again
     users = [m["content"] for m in fake.requests[-1].body["messages"] if m["role"] == "user"]
     assert users == ["Please cancel my appointment."]
+
+
+async def test_through_the_supervisor_no_then_goodbye_hangs_up_once_after_the_whole_turn(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """The same call through ``run_call`` (the real Listener, Dialogue, Synthesizer and
+    TwilioIO), the model in process: the line closes once, after the goodbye to the whole
+    turn has played and the caller has been silent for the grace period."""
+    end_call = ToolCallScript("end_call", {})
+    replies = (
+        Scripted(tool_calls=(end_call,), first_token_delay_s=0.05),  # to "No," alone
+        Scripted(text="Thanks for calling. Goodbye!", tool_calls=(end_call,)),
+    )
+    async with (
+        openai_in_process(*replies, config=LLM_CONFIG) as (fake, client),
+        pipeline(config=LLM_CONFIG, llm=client) as call,
+    ):
+        await call.twilio.wait_echoed("turn1-s1")
+        await call.caller_starts()
+        await call.caller_stops("No,")
+        await fake.until(_answered(1))  # end_call is proposed while the caller breathes
+        await call.caller_starts()  # heard min_speech_ms later: inside the settle time
+        await call.caller_stops("that's everything. Thank you, goodbye.")
+        quiet_at = trio.current_time()
+        await call.twilio.connection.closed.wait()
+        closed_at = trio.current_time()
+    goodbye = call.engine.values("Thanks for calling.")
+    played = [(at, base64.b64decode(m["media"]["payload"])[0])
+              for at, m in call.twilio.received if m["event"] == "media"]  # fmt: skip
+    assert {value for _, value in played} & goodbye, "the goodbye was heard"
+    assert closed_at - max(at for at, _ in played) >= GRACE_S  # into the caller's silence
+    assert closed_at - quiet_at >= GRACE_S
+    users = [
+        [m["content"] for m in r.body["messages"] if m["role"] == "user"] for r in fake.requests
+    ]
+    assert users == [["No,"], ["No, that's everything. Thank you, goodbye."]]

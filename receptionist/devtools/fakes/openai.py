@@ -8,23 +8,27 @@ the request asked for it (``stream_options.include_usage``), then ``data: [DONE]
 Each request takes the next ``Scripted`` reply: text, tool calls (arguments cut into
 fragments, several calls in parallel), a 500 or 429, or a connection dropped mid-stream.
 With ``same_point_same_reply``, a request that asks again at a point of the conversation
-already answered, with other words from the caller (a preemptive guess restarted on the
-final transcript), gets that point's reply again rather than the next one, so a scripted
-conversation survives preemptive generation; a retry (the same words) takes the next.
+already answered (a preemptive guess restarted on the final transcript, or restarted with
+the same words after it was withdrawn) gets that point's reply again rather than the next
+one, as a model asked the same thing answers the same, so a scripted conversation survives
+preemptive generation; only a retry (the same words after a failed reply) takes the next.
 With ``answer``, each reply is worked out from the request instead.
 Every request body and its headers are recorded, so tests can assert on what was sent.
 The replies' scripts and chunks: ``fakes.openai_chunks``.
 A minimal h11 server rather than an ASGI app: it can drop a connection mid-body, and each
 event is written to the socket the moment it is made, with no framework buffering between.
+The same answers are served in process, without a socket, by ``fakes.openai_transport``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import itertools
 import json
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +37,7 @@ import trio
 
 from receptionist.devtools.fakes.openai_chunks import Scripted, ToolCallScript, completion_chunks
 
-__all__ = ["FakeOpenAI", "Received", "Scripted", "ToolCallScript"]
+__all__ = ["END", "FakeOpenAI", "Head", "Part", "Received", "Scripted", "ToolCallScript"]
 
 MAX_REQUEST_BYTES = 1_000_000
 READ_SIZE = 65536
@@ -51,6 +55,30 @@ ERROR_BODIES = {
         "code": None,
     },
 }
+
+
+SSE_HEADERS = [
+    ("content-type", "text/event-stream; charset=utf-8"),
+    ("transfer-encoding", "chunked"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """A response's status line and headers."""
+
+    status: int
+    headers: list[tuple[str, str]]
+
+
+class _End(enum.Enum):
+    END = "end"
+
+
+END = _End.END
+"""The response's body is complete."""
+Part = Head | bytes | _End
+"""One piece of an answer as the wire carries it: the head, a piece of the body, the end."""
 
 
 @dataclass
@@ -119,32 +147,30 @@ class FakeOpenAI:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_BYTES)
         while True:
             request = await _read_request(conn, stream)
-            if request is None or not await self._respond(conn, stream, *request):
+            if request is None or not await _write_answer(conn, stream, self.answer_to(*request)):
                 return
             if conn.our_state is h11.MUST_CLOSE:
                 return
             conn.start_next_cycle()
 
-    async def _respond(
-        self, conn: h11.Connection, stream: trio.SocketStream, target: str, received: Received
-    ) -> bool:
-        """Answer one request; False when the connection must be dropped."""
+    def answer_to(self, target: str, received: Received) -> AsyncGenerator[Part, None]:
+        """The answer to one request, as the wire carries it: its ``Head``, each piece of
+        the body the moment it is made, then ``END``; stopping before ``END`` drops the
+        connection mid-body. Served over a socket (``serve``) or in process
+        (``fakes.openai_transport``)."""
         if target != "/v1/chat/completions" or not received.body.get("stream"):
-            await _send_json(conn, stream, 404, {"error": {"message": f"not faked: {target}"}})
-            return True
+            return _json(404, {"error": {"message": f"not faked: {target}"}})
         if self.untooled_reply is not None and "tools" not in received.body:
             self.untooled.append(received)
-            return await self._stream(conn, stream, self.untooled_reply, received.body)
+            return self._stream(self.untooled_reply, received.body)
         self.requests.append(received)
         self._noted()
         if self.every_call and _opens_conversation(received.body):
             self.script, self._points = deque(self.every_call), {}
         scripted = self._next_reply(received.body)
         if scripted.status != 200:
-            error = {"error": ERROR_BODIES[scripted.status]}
-            await _send_json(conn, stream, scripted.status, error)
-            return True
-        return await self._stream(conn, stream, scripted, received.body)
+            return _json(scripted.status, {"error": ERROR_BODIES[scripted.status]})
+        return self._stream(scripted, received.body)
 
     def _next_reply(self, body: dict[str, Any]) -> Scripted:
         if self.answer is not None:
@@ -153,41 +179,37 @@ class FakeOpenAI:
         point = words = None
         if self.same_point_same_reply and messages[-1]["role"] == "user":
             point, words = json.dumps(messages[:-1]), str(messages[-1]["content"])
-            if point in self._points and self._points[point][0] != words:
-                return self._points[point][1]
+            if point in self._points:
+                said, given = self._points[point]
+                if said != words or not _failed(given):
+                    return given
         assert self.script, f"the fake OpenAI has no scripted reply for request {body}"
         scripted = self.script.popleft()
         if point is not None and words is not None:
             self._points[point] = (words, scripted)
         return scripted
 
-    async def _stream(
-        self,
-        conn: h11.Connection,
-        stream: trio.SocketStream,
-        scripted: Scripted,
-        body: dict[str, Any],
-    ) -> bool:
-        headers = [
-            ("content-type", "text/event-stream; charset=utf-8"),
-            ("transfer-encoding", "chunked"),
-        ]
-        await stream.send_all(conn.send(h11.Response(status_code=200, headers=headers)))
+    async def _stream(self, scripted: Scripted, body: dict[str, Any]) -> AsyncGenerator[Part, None]:
+        yield Head(200, SSE_HEADERS)
         delay = scripted.first_token_delay_s
         await trio.sleep(self.first_token_delay_s if delay is None else delay)
         chunks = completion_chunks(scripted, body, f"chatcmpl-fake{next(self._ids)}")
         events: list[dict[str, Any] | str] = [*chunks, "[DONE]"]
         for count, event in enumerate(events):
             if count == scripted.drop_after:
-                return False
+                return
             if count:
                 await trio.sleep(self.token_delay_s)
             data = event if isinstance(event, str) else json.dumps(event, separators=(",", ":"))
             self.sent.append((trio.current_time(), event))
             self._noted()
-            await stream.send_all(conn.send(h11.Data(data=f"data: {data}\n\n".encode())))
-        await stream.send_all(conn.send(h11.EndOfMessage()))
-        return True
+            yield f"data: {data}\n\n".encode()
+        yield END
+
+
+def _failed(scripted: Scripted) -> bool:
+    """The reply was an HTTP error or a dropped stream: asking again is a retry."""
+    return scripted.status != 200 or scripted.drop_after is not None
 
 
 def _opens_conversation(body: dict[str, Any]) -> bool:
@@ -221,11 +243,26 @@ async def _read_request(
                 return None
 
 
-async def _send_json(
-    conn: h11.Connection, stream: trio.SocketStream, status: int, payload: dict[str, Any]
-) -> None:
+async def _json(status: int, payload: dict[str, Any]) -> AsyncGenerator[Part, None]:
     data = json.dumps(payload).encode()
-    headers = [("content-type", "application/json"), ("content-length", str(len(data)))]
-    await stream.send_all(conn.send(h11.Response(status_code=status, headers=headers)))
-    await stream.send_all(conn.send(h11.Data(data=data)))
-    await stream.send_all(conn.send(h11.EndOfMessage()))
+    yield Head(status, [("content-type", "application/json"), ("content-length", str(len(data)))])
+    yield data
+    yield END
+
+
+async def _write_answer(
+    conn: h11.Connection, stream: trio.SocketStream, answer: AsyncGenerator[Part, None]
+) -> bool:
+    """Write each part of ``answer`` as it comes; False when the connection must be dropped."""
+    async with aclosing(answer) as parts:
+        async for part in parts:
+            match part:
+                case Head(status=status, headers=headers):
+                    data = conn.send(h11.Response(status_code=status, headers=headers))
+                case bytes():
+                    data = conn.send(h11.Data(data=part))
+                case _:
+                    await stream.send_all(conn.send(h11.EndOfMessage()))
+                    return True
+            await stream.send_all(data)
+    return False
