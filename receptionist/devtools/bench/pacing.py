@@ -1,6 +1,7 @@
 """The CPU of TwilioIO's outbound pacing alone: the writer, per frame and per call-second.
 
-Run: ``.venv/bin/python -m receptionist.devtools.bench.pacing [--streams 50] [--seconds 10]``.
+Run: ``.venv/bin/python -m receptionist.devtools.bench.pacing [--streams 50] [--seconds 10]
+[--message-ms 100]``.
 Each stream's writer is fed a turn's audio faster than real time (as the Synthesizer
 does) and paces it out in real time to a connection whose send is one checkpoint (as a
 socket send that does not block), so the figure is the writer's own: timer wakes, channel,
@@ -15,8 +16,16 @@ import time
 
 import trio
 
+from receptionist.config import TwilioConfig
 from receptionist.logs import configure_logging
-from receptionist.messages import FRAME_BYTES, ULAW_SILENCE, EndCall, OutboundAudio, TurnTimings
+from receptionist.messages import (
+    FRAME_BYTES,
+    FRAME_MS,
+    ULAW_SILENCE,
+    EndCall,
+    OutboundAudio,
+    TurnTimings,
+)
 from receptionist.telephony.connection import TwilioStats
 from receptionist.turns.cancellation import TurnCancellation
 from stages.twilio_writer import TwilioWriter
@@ -26,7 +35,7 @@ OUTBOUND_BUFFER = 100
 
 
 class CheckpointConnection:
-    """A MediaConnection that counts what it is sent."""
+    """A MediaConnection that counts the messages it is sent."""
 
     sent = 0
 
@@ -46,10 +55,11 @@ async def _ignore_end(_end: EndCall) -> None:
     pass
 
 
-async def _stream(index: int) -> None:
+async def _stream(index: int, message_frames: int, stats: TwilioStats) -> None:
     send, receive = trio.open_memory_channel[OutboundAudio](OUTBOUND_BUFFER)
-    writer = TwilioWriter(CheckpointConnection(), f"MZ{index}", TurnCancellation(),
-                          SEND_AHEAD_S, TwilioStats(), trio.CancelScope())  # fmt: skip
+    writer = TwilioWriter(CheckpointConnection(), f"MZ{index}", TurnCancellation(), stats,
+                          trio.CancelScope(), send_ahead=SEND_AHEAD_S,
+                          message_frames=message_frames)  # fmt: skip
     frame = OutboundAudio(turn_id=1, ulaw=ULAW_SILENCE * FRAME_BYTES, timings=TurnTimings())
 
     async def feed() -> None:
@@ -62,26 +72,29 @@ async def _stream(index: int) -> None:
         nursery.start_soon(writer.run, receive, trio.Event(), _ignore_end)
 
 
-async def _run(streams: int, seconds: float) -> None:
+async def _run(streams: int, seconds: float, message_frames: int, stats: TwilioStats) -> None:
     with trio.move_on_after(seconds):
         async with trio.open_nursery() as nursery:
             for index in range(streams):
-                nursery.start_soon(_stream, index)
+                nursery.start_soon(_stream, index, message_frames, stats)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--streams", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--message-ms", type=int, default=TwilioConfig().media_message_ms)
     args = parser.parse_args()
     configure_logging("warning")  # no "turn" line per stream in the figures
+    stats = TwilioStats()
     began = time.process_time()
-    trio.run(_run, args.streams, args.seconds)
+    trio.run(_run, args.streams, args.seconds, args.message_ms // FRAME_MS, stats)
     cpu = time.process_time() - began
-    frames = CheckpointConnection.sent
+    frames, messages = stats.frames_out, CheckpointConnection.sent
     per_call_s = cpu / (args.streams * args.seconds) * 1000
-    print(f"{args.streams} streams for {args.seconds} s: {frames} frames "
-          f"({frames / args.streams / args.seconds:.1f} a second each); writer CPU "
+    print(f"{args.streams} streams for {args.seconds} s, {args.message_ms} ms messages: "
+          f"{frames} frames in {messages} messages "
+          f"({messages / args.streams / args.seconds:.1f} sends a second each); writer CPU "
           f"{cpu / frames * 1e6:.1f} µs per frame, {per_call_s:.2f} ms per call-second "
           "of agent audio")  # fmt: skip
 
