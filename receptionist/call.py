@@ -28,6 +28,7 @@ from receptionist.engines.fallback import FallbackSpeechEngine
 from receptionist.engines.tts import SpeechEngine
 from receptionist.llm.client import LlmClient
 from receptionist.messages import (
+    FRAME_MS,
     DialogueEvent,
     EndCall,
     InboundAudio,
@@ -171,6 +172,7 @@ async def run_call(
                         outbound_recv,
                         turns=turns,
                         send_ahead=config.twilio.send_ahead_ms / 1000,
+                        message_frames=config.twilio.media_message_ms // FRAME_MS,
                         on_end=on_end,
                         observe=recording.observe if recording else lambda _m, _at: None,
                     )

@@ -1,10 +1,10 @@
 """TwilioIO: the actor that owns the call's Media Streams WebSocket.
 
 One reader task (here) parses what Twilio sends and never blocks on audio; one writer task
-(twilio_writer.py) paces outbound audio in 20 ms frames just ahead of playback, sends
-marks, and sends ``clear`` on barge-in. Frames of a cancelled turn are dropped right before
-they would be sent, so nothing of a cancelled turn reaches the caller whatever was still
-buffered.
+(twilio_writer.py) paces outbound audio just ahead of playback, several 20 ms frames to a
+media message, sends marks, and sends ``clear`` on barge-in. Frames of a cancelled turn
+are dropped right before they would be sent, so nothing of a cancelled turn reaches the
+caller whatever was still buffered.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ async def run_twilio_io(
     *,
     turns: TurnCancellation,
     send_ahead: float,
+    message_frames: int,
     on_end: Callable[[EndCall], Awaitable[None]] = _ignore_end,
     observe: Callable[[object, float], None] = lambda _message, _at: None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
@@ -88,8 +89,9 @@ async def run_twilio_io(
                     observe,
                 )
                 writer = TwilioWriter(
-                    connection, stream.stream_sid, turns, send_ahead, stats, reading
-                )
+                    connection, stream.stream_sid, turns, stats, reading,
+                    send_ahead=send_ahead, message_frames=message_frames,
+                )  # fmt: skip
                 writer.observe = observe  # the call's record: what reached Twilio, when
                 nursery.start_soon(writer.run, outbound, stream_ended, on_end)
                 task_status.started()

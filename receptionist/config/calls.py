@@ -22,6 +22,7 @@ from receptionist.config.values import (
     Text,
     url,
 )
+from receptionist.messages import FRAME_MS
 
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 
@@ -100,6 +101,9 @@ class BufferConfig:
 @dataclass(frozen=True, slots=True, config=SECTION)
 class TwilioConfig:
     send_ahead_ms: Count = 100
+    media_message_ms: Annotated[Int, Field(ge=FRAME_MS, le=200, multiple_of=FRAME_MS)] = 100
+    """Outbound audio goes to Twilio in media messages of up to this much (whole 20 ms
+    frames): Twilio then holds ``send_ahead_ms`` to ``send_ahead_ms`` plus this."""
     api_base_url: Annotated[NonBlank, AfterValidator(url("https", "http"))] = (
         "https://api.twilio.com"
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from receptionist.messages import FRAME_MS
+from receptionist.messages import FRAME_BYTES, FRAME_MS
 
 FRAME_S = FRAME_MS / 1000
 
@@ -29,11 +29,16 @@ class Playback:
     """When each frame of ``heard`` began to play."""
     last_audio_at: float | None = None
 
-    def media(self, ulaw: bytes, now: float) -> None:
-        start = now if self.instant else max(self.buffer_end, now)
-        self.buffer_end = start + (0 if self.instant else FRAME_S)
-        self.queued.append((start, ulaw))
+    def media(self, ulaw: bytes, now: float) -> int:
+        """Queue one media message's audio, as Twilio does: a payload of any length plays
+        frame after frame from the end of what is buffered. Returns its 20 ms frames."""
+        frames = [ulaw[i : i + FRAME_BYTES] for i in range(0, len(ulaw), FRAME_BYTES)]
+        for frame in frames:
+            start = now if self.instant else max(self.buffer_end, now)
+            self.buffer_end = start + (0 if self.instant else FRAME_S)
+            self.queued.append((start, frame))
         self.last_audio_at = now
+        return len(frames)
 
     def mark(self, name: str, now: float) -> None:
         self.pending_marks.append((max(self.buffer_end, now), name))

@@ -3,8 +3,9 @@
 It does what Twilio does for a real call: requests ``/incoming-call`` (form-encoded, signed
 when an auth token is given), opens the ``<Stream>`` URL from the TwiML, sends ``connected``,
 ``start`` with the TwiML's ``<Parameter>``s, a ``media`` frame every 20 ms, and ``stop``;
-it plays the agent's audio in real time, echoes each ``mark`` once the audio before it has
-played, and honours ``clear`` by dropping unplayed audio and echoing pending marks at once.
+it plays the agent's audio in real time (a media message of any length 20 ms frame by
+frame, as Twilio does), echoes each ``mark`` once the audio before it has played, and
+honours ``clear`` by dropping unplayed audio and echoing pending marks at once.
 The messages themselves: ``caller_messages``; the webhook and its redirects: ``caller_webhook``.
 """
 
@@ -252,10 +253,10 @@ class TwilioCaller(CallerWebhook):
             case "media":
                 if self._reply_first_audio is None:
                     self._reply_first_audio = now
+                frames = self.playback.media(base64.b64decode(message["media"]["payload"]), now)
                 if self.reply_arrivals:
-                    self.reply_arrivals[-1].append(now)
-                self.media_after_clear += self._saying and self._cleared_while_saying
-                self.playback.media(base64.b64decode(message["media"]["payload"]), now)
+                    self.reply_arrivals[-1].extend([now] * frames)
+                self.media_after_clear += frames * (self._saying and self._cleared_while_saying)
             case "mark":
                 self.playback.mark(message["mark"]["name"], now)
             case "clear":

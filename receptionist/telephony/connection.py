@@ -30,6 +30,8 @@ class TwilioStats:
     malformed: int = 0
     events_dropped: int = 0
     frames_out: int = 0
+    messages_out: int = 0
+    """The media messages that carried ``frames_out`` (one socket send each)."""
     frames_late: int = 0
     """Sent after the turn's previous frame had finished playing: the caller heard a gap."""
     frames_discarded: int = 0

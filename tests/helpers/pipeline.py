@@ -101,8 +101,9 @@ class FakeTwilio:
             message, now = json.loads(raw), trio.current_time()
             self.received.append((now, message))
             match message["event"]:
-                case "media":
-                    self._played_until = max(now, self._played_until) + 0.02
+                case "media":  # a payload of any length plays 20 ms frame by frame
+                    frames = len(base64.b64decode(message["media"]["payload"])) / FRAME_BYTES
+                    self._played_until = max(now, self._played_until) + frames * FRAME_S
                 case "mark":
                     name = message["mark"]["name"]
                     self._pending[name] = max(now, self._played_until)
@@ -131,11 +132,16 @@ class FakeTwilio:
     def events(self) -> list[str]:
         return [m["event"] for _, m in self.received]
 
+    def frames(self, since: int = 0) -> list[tuple[float, int]]:
+        """Every 20 ms frame sent (from message ``since`` on): when its message arrived, and
+        the byte value that names its sentence."""
+        return [(at, payload[i]) for at, m in self.received[since:] if m["event"] == "media"
+                for payload in [base64.b64decode(m["media"]["payload"])]
+                for i in range(0, len(payload), FRAME_BYTES)]  # fmt: skip
+
     def frames_after_clear(self) -> list[int]:
         """The byte value of every frame sent after the first clear."""
-        clear_at = self.events().index("clear")
-        return [base64.b64decode(m["media"]["payload"])[0]
-                for _, m in self.received[clear_at:] if m["event"] == "media"]  # fmt: skip
+        return [value for _, value in self.frames(since=self.events().index("clear"))]
 
     def cleared_at(self) -> float:
         return next(at for at, m in self.received if m["event"] == "clear")

@@ -6,8 +6,10 @@ import base64
 
 import trio
 
+from receptionist.config import TwilioConfig
 from receptionist.messages import (
     FRAME_BYTES,
+    FRAME_MS,
     EndCall,
     InboundAudio,
     OutboundAudio,
@@ -17,6 +19,9 @@ from receptionist.telephony import media_streams as tp
 from receptionist.turns.cancellation import TurnCancellation
 from stages.twilio_io import run_twilio_io
 from tests.helpers.fake_connection import FakeConnection
+
+MESSAGE_FRAMES = TwilioConfig().media_message_ms // FRAME_MS
+"""The writer's frames per media message, as configured by default."""
 
 STREAM = tp.StreamStart(
     stream_sid="MZ1",
@@ -38,7 +43,10 @@ def media(ulaw: bytes = b"\x7f" * FRAME_BYTES, track: str = "inbound") -> dict:
 class Call:
     """TwilioIO under test, with every channel end the other actors would hold."""
 
-    def __init__(self, audio_buffer: int = 10, events_buffer: int = 100) -> None:
+    def __init__(
+        self, audio_buffer: int = 10, events_buffer: int = 100, message_frames: int = MESSAGE_FRAMES
+    ) -> None:
+        self.message_frames = message_frames
         self.connection = FakeConnection()
         self.turns = TurnCancellation()
         self.audio_send, self.audio = trio.open_memory_channel[InboundAudio](audio_buffer)
@@ -59,6 +67,7 @@ class Call:
                 self.outbound_recv,
                 turns=self.turns,
                 send_ahead=0.1,
+                message_frames=self.message_frames,
                 on_end=self.record_end,
                 task_status=task_status,
             )

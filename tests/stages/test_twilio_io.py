@@ -98,26 +98,76 @@ async def test_a_dialogue_that_does_not_read_never_stalls_inbound_audio():
     assert stats["events_dropped"] == 2
 
 
-async def test_writer_paces_frames_just_ahead_of_playback(autojump_clock):
-    call = Call()
-    sent_at = []
+async def _sent(call: Call, messages: int) -> list[tuple[float, dict]]:
+    """The next ``messages`` the writer sends, with when they went out."""
+    sent = []
+    for _ in range(messages):
+        message = json.loads(await call.connection.from_server.receive())
+        sent.append((trio.current_time(), message))
+    return sent
+
+
+def _frames(message: dict) -> int:
+    return len(base64.b64decode(message["media"]["payload"])) // FRAME_BYTES
+
+
+@pytest.mark.parametrize("message_frames", [1, 3, 5])
+async def test_writer_paces_messages_just_ahead_of_playback(autojump_clock, message_frames):
+    call = Call(message_frames=message_frames)
+    for _ in range(30):  # the Synthesizer is ahead of real time
+        call.outbound.send_nowait(frame(1))
     with trio.fail_after(5):
         async with trio.open_nursery() as nursery:
             await call.start(nursery)
-            start = trio.current_time()
-            for _ in range(20):
-                await call.outbound.send(frame(1))
-            for _ in range(20):
-                await call.connection.from_server.receive()
-                sent_at.append(trio.current_time() - start)
+            sent = await _sent(call, 30 // message_frames)
             call.connection.twilio_hangs_up()
             call.outbound.close()
-    # Eight frames at once (100 ms of send-ahead and three frames of refill), then three at
-    # a time whenever playback is down to the 100 ms margin: one wake per three frames, and
-    # no frame later than its slot (k * 20 ms less the margin).
-    expected = [0.0] * 8 + [0.06 * ((k - 8) // 3 + 1) for k in range(8, 20)]
-    assert sent_at == pytest.approx(expected, abs=1e-9)
-    assert all(at <= max(0.0, k * 0.02 - 0.1) + 1e-9 for k, at in enumerate(sent_at))
+    assert all(_frames(message) == message_frames for _, message in sent)
+    # Whole messages of queued frames, each sent once Twilio holds no more than the 100 ms
+    # margin: then it holds at most the margin plus one message, and no frame is later
+    # than its slot (k * 20 ms less the margin).
+    first_frame, played_until = 0, 0.0
+    for at, _message in sent:
+        assert at <= max(0.0, first_frame * 0.02 - 0.1) + 1e-9
+        assert played_until - at <= 0.1 + 1e-9
+        played_until = max(played_until, at) + message_frames * 0.02
+        first_frame += message_frames
+    assert call.connection.sent_messages() == []
+
+
+async def test_writer_sends_five_frames_a_message_one_wake_each(autojump_clock):
+    call = Call(message_frames=5)
+    for _ in range(20):
+        call.outbound.send_nowait(frame(1))
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            await call.start(nursery)
+            sent = await _sent(call, 4)
+            call.connection.twilio_hangs_up()
+            call.outbound.close()
+    # 200 ms at once (the margin and one message), then 100 ms whenever playback is down
+    # to the margin.
+    assert [at for at, _ in sent] == pytest.approx([0.0, 0.0, 0.1, 0.2], abs=1e-9)
+
+
+async def test_a_message_never_waits_for_audio_nor_crosses_a_mark_or_a_turn(autojump_clock):
+    call = Call(message_frames=5)
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            await call.start(nursery)
+            await call.outbound.send(frame(1))
+            [(at, alone)] = await _sent(call, 1)  # the first frame of a turn goes at once
+            for item in [*[frame(1)] * 2, OutboundMark(turn_id=1, name="turn1-s0", text="Hi."),
+                         *[frame(1)] * 7, *[frame(2)] * 2]:  # fmt: skip
+                call.outbound.send_nowait(item)
+            sent = [message for _, message in await _sent(call, 5)]
+            call.connection.twilio_hangs_up()
+            call.outbound.close()
+    assert at == 0.0
+    assert _frames(alone) == 1
+    shapes = [_frames(m) if m["event"] == "media" else m["event"] for m in sent]
+    assert shapes == [2, "mark", 5, 2, 2]
+    assert base64.b64decode(sent[-1]["media"]["payload"]) == frame(2).ulaw * 2
 
 
 async def test_barge_in_clears_and_not_one_frame_of_the_turn_follows(autojump_clock):
@@ -141,9 +191,9 @@ async def test_barge_in_clears_and_not_one_frame_of_the_turn_follows(autojump_cl
     clear_at = events.index("clear")
     after = messages[clear_at + 1 :]
     payloads = [base64.b64decode(m["media"]["payload"]) for m in after if m["event"] == "media"]
-    assert payloads == [b"\x22" * FRAME_BYTES] * 3
+    assert b"".join(payloads) == b"\x22" * FRAME_BYTES * 3
     assert "mark" not in events[clear_at:]
-    assert 0 < events[:clear_at].count("media") < 30
+    assert 0 < sum(_frames(m) for m in messages[:clear_at] if m["event"] == "media") < 30
 
 
 async def test_turn_event_logged_on_first_frame_with_stage_latencies(autojump_clock):
@@ -208,28 +258,17 @@ async def test_end_call_closes_the_socket_after_what_was_queued():
     assert call.ended == [EndCall(EndReason.COMPLETED)]
 
 
-def test_playback_clock_sends_ahead_by_the_margin_only():
-    clock = PlaybackClock(send_ahead=0.06, wake_every_frames=1)
-    for _ in range(3):
-        assert clock.next_send_time(now=1.0) == 1.0
-        clock.sent_frame(1.0)
+def test_playback_clock_sends_once_playback_is_down_to_the_margin():
+    clock = PlaybackClock(send_ahead=0.06)
+    assert clock.next_send_time(now=1.0) == 1.0
+    clock.sent(1.0, frames=3)  # holds 60 ms: at the margin, so the next goes at once
     assert clock.next_send_time(now=1.0) == pytest.approx(1.0)
-    clock.sent_frame(1.0)
-    assert clock.next_send_time(now=1.0) == pytest.approx(1.02)
+    clock.sent(1.0, frames=3)
+    assert clock.next_send_time(now=1.0) == pytest.approx(1.06)
+    assert not clock.ran_dry(1.12)
+    assert clock.ran_dry(1.13)
     clock.cleared()
     assert clock.next_send_time(now=1.0) == 1.0
-
-
-def test_playback_clock_refills_several_frames_per_wake():
-    clock = PlaybackClock(send_ahead=0.06, wake_every_frames=3)
-    for _ in range(6):  # the margin (three frames) and a refill of two more, at once
-        assert clock.next_send_time(now=1.0) == 1.0
-        clock.sent_frame(1.0)
-    assert clock.next_send_time(now=1.0) == pytest.approx(1.06)  # down to the margin
-    for _ in range(3):
-        assert clock.next_send_time(now=1.06) == 1.06
-        clock.sent_frame(1.06)
-    assert clock.next_send_time(now=1.06) == pytest.approx(1.12)
 
 
 def test_media_message_round_trips():

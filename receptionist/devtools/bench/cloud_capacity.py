@@ -159,11 +159,12 @@ async def cloud_capacity_phase(
     for row in rows:
         stats = _twilio_stats(log, f"k{row['calls']}")
         frames_in, row["inbound_frames_dropped"] = stats["frames_in"], stats["frames_dropped"]
-        row["outbound"] = {name: stats[name] for name in ("frames_out", "frames_late", "wakes",
-                                                          "wakes_late")}  # fmt: skip
+        outbound = ("frames_out", "messages_out", "frames_late", "wakes", "wakes_late")
+        row["outbound"] = {name: stats[name] for name in outbound}
         # Call-seconds counted from the frames Twilio sent (50 a second), so a call that
         # ran past the level's time limit still counts what it cost.
         call_s = frames_in / FRAMES_PER_SECOND
+        row["media_sends_per_call_s"] = round(stats["messages_out"] / call_s, 1) if call_s else None
         row["cpu_ms_per_call_s"] = round(row.pop("cpu_s") / call_s * 1000, 1) if call_s else None
         row["frame_costs_us"] = frame_costs(log, f"k{row['calls']}")
     return rows
@@ -171,9 +172,11 @@ async def cloud_capacity_phase(
 
 def _twilio_stats(log: Path, tag: str) -> dict[str, int]:
     """The level's calls' TwilioIO counters summed (``twilio.stats``): inbound frames
-    received and dropped, outbound frames sent and sent after a gap, and the writer's
-    pacing wakes, in all and more than a frame late."""
-    names = ("frames_in", "frames_dropped", "frames_out", "frames_late", "wakes", "wakes_late")
+    received and dropped, outbound frames sent, the media messages (socket sends) that
+    carried them and frames sent after a gap, and the writer's pacing wakes, in all and
+    more than a frame late."""
+    names = ("frames_in", "frames_dropped", "frames_out", "messages_out", "frames_late", "wakes",
+             "wakes_late")  # fmt: skip
     sums = dict.fromkeys(names, 0)
     for line in log.read_text(encoding="utf-8").splitlines():
         if '"twilio.stats"' in line:
@@ -189,7 +192,7 @@ def capacity_table(rows: list[dict[str, Any]]) -> str:
         "cloud engines on the fakes, one server process on one core:",
         f"{'calls':>5}{'failed':>7}{'late p50':>10}{'p99':>8}{'CPU ms/call-s':>15}{'core':>7}"
         f"{'bench core':>11}{'waits srv':>10}{'bench':>7}{'dropped in':>12}{'late out':>10}"
-        f"{'late wakes':>12}   µs/frame: "
+        f"{'late wakes':>12}{'sends/call-s':>14}   µs/frame: "
         + " ".join(COST_STAGES)
         + "; frames per Deepgram message",
     ]
@@ -201,7 +204,7 @@ def capacity_table(rows: list[dict[str, Any]]) -> str:
             f"{r['bench_share_of_core']:>11.0%}{r['server_runqueue_wait_share']:>10.0%}"
             f"{r['bench_runqueue_wait_share']:>7.0%}{r['inbound_frames_dropped']:>12}"
             f"{out['frames_late']:>5}/{out['frames_out']:<5}"
-            f"{out['wakes_late']:>6}/{out['wakes']:<5}  "
+            f"{out['wakes_late']:>6}/{out['wakes']:<5}{r['media_sends_per_call_s']!s:>14}  "
             + " ".join(f"{costs[s]}" for s in COST_STAGES)
             + f"; {costs['frames_per_deepgram_message']}"
         )
