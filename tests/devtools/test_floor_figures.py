@@ -11,6 +11,7 @@ from receptionist.devtools.bench.floor import (
     overlap_by_line,
     overlap_ms,
     reply_ms,
+    server_reply_ms,
     silencing_backchannels,
     talk_over_ms,
     tool_runs,
@@ -117,6 +118,17 @@ def test_tool_runs_count_side_effects_and_those_proposed_on_a_fragment() -> None
     assert tool_runs(log, "f") == {
         "side_effects": 3, "fragment": 1, "held": 2, "released": 1, "withdrawn": 1
     }  # fmt: skip
+
+
+def test_the_servers_own_reply_figure_is_its_turn_logs_total_for_the_floor_calls() -> None:
+    log = [
+        log_line("turn", "CAf0001", turn_id=1, total_ms=None),  # the greeting: no speech
+        log_line("turn", "CAf0001", turn_id=2, total_ms=612.5),
+        log_line("turn", "CAf1001", turn_id=3, total_ms=700.0),
+        log_line("turn", "CAc0001", turn_id=2, total_ms=900.0),  # another phase's call
+        log_line("dialogue.said", "CAf0001", turn_id=2, total_ms=1.0),
+    ]
+    assert server_reply_ms(log, "f") == [612.5, 700.0]
 
 
 def test_floor_figures_per_call_and_in_all() -> None:
