@@ -17,6 +17,7 @@ import trio
 import trio.testing
 
 from receptionist.call import CallServices, run_call
+from receptionist.config import Config
 from receptionist.messages import FRAME_BYTES
 from receptionist.records.collector import CallRecording
 from receptionist.scheduling.store import AppointmentStore
@@ -166,16 +167,18 @@ class Call:
 
 
 @contextlib.asynccontextmanager
-async def pipeline(recording: CallRecording | None = None) -> AsyncIterator[Call]:
+async def pipeline(
+    recording: CallRecording | None = None, config: Config = CONFIG
+) -> AsyncIterator[Call]:
     """One call through ``run_call``, the supervisor the server runs, with the fakes above."""
     connection, engine = FakeConnection(), FakeEngine()
     twilio, caller = FakeTwilio(connection), FakeCaller(connection)
     with tempfile.TemporaryDirectory() as folder:
         services = CallServices(
-            config=CONFIG,
+            config=config,
             speech=engine,
             new_listener_engines=caller.listener_engines,
-            store=AppointmentStore(CONFIG, Path(folder) / "appointments.db", now=lambda: NOW),
+            store=AppointmentStore(config, Path(folder) / "appointments.db", now=lambda: NOW),
             now=lambda: NOW,
             stream_tokens=StreamTokens(b"unused: the stream has started"),
         )

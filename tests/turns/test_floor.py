@@ -8,11 +8,9 @@ A caller who pauses mid-sentence ("Hello there. | I'd like...", "Yes, | please c
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import pytest
 
-from receptionist.config import TurnTakingConfig
 from receptionist.messages import (
     Sentence,
     SpeechPaused,
@@ -37,14 +35,9 @@ from tests.helpers.turns import CONFIG, final, interim, mark, speaking
 REPLY = ("Hi!", "How can I help?")
 
 
-ADAPTIVE = replace(CONFIG, complete_wait_step_ms=250, complete_wait_max_ms=750)
-"""The wait after a complete-sounding final grows each time the caller goes on (off by
-default: the reply hold keeps the answer off them, and the wait would delay every reply)."""
-
-
-def answering(text: str, config: TurnTakingConfig = CONFIG) -> tuple[TurnTaking, Transcript]:
+def answering(text: str) -> tuple[TurnTaking, Transcript]:
     """The caller said ``text`` (a complete-sounding final) and the agent began turn 2."""
-    taking = TurnTaking(config)
+    taking = TurnTaking(CONFIG)
     words = final(text)
     assert taking.handle(words, 10.0) == [CallerTurn(text, words)]
     taking.agent_began(2, interruptible=True)
@@ -59,21 +52,8 @@ def test_the_caller_going_on_before_the_first_frame_holds_the_answer() -> None:
     assert taking.agent_has_floor  # held, not dropped: it may still answer them
     taking.handle(SpeechStopped(11.5), 11.7)
     rest = final("I'd like an appointment.", at=11.9)
-    # New words: the held answer is dropped, and the joined turn answered at once (the
-    # default: no wait grows after a complete-sounding final).
-    assert taking.handle(rest, 11.9) == [
-        CutOff(2, (), REPLY, continued="Hello there."),
-        CallerTurn("Hello there. I'd like an appointment.", rest),
-    ]
-    assert taking.complete_wait == 0
-
-
-def test_with_the_adaptive_wait_a_turn_continued_waits_a_little() -> None:
-    taking, _ = answering("Hello there.", ADAPTIVE)
-    taking.handle(SpeechStarted(10.3), 10.42)
-    taking.handle(SpeechStopped(11.5), 11.7)
-    rest = final("I'd like an appointment.", at=11.9)
-    # The model starts on the joined words meanwhile.
+    # New words: the held answer is dropped, and the caller's turn goes on (a little wait
+    # now, the model started on the joined words meanwhile).
     assert taking.handle(rest, 11.9) == [
         CutOff(2, (), REPLY, continued="Hello there."),
         Anticipate("Hello there. I'd like an appointment."),
@@ -130,7 +110,7 @@ def test_the_caller_going_on_after_the_first_frame_is_a_barge_in() -> None:
 
 
 def test_the_guess_stands_while_a_complete_final_is_waited_out() -> None:
-    taking, _ = answering("Hello there.", ADAPTIVE)
+    taking, _ = answering("Hello there.")
     taking.handle(SpeechStarted(10.3), 10.42)
     taking.handle(interim("I'd like to book"), 10.6)  # the turn goes on: the wait grows
     assert taking.handle(SpeechPaused(11.0), 11.1) == [Anticipate("Hello there. I'd like to book")]
@@ -177,11 +157,11 @@ def test_new_words_in_an_interim_cut_the_agent_a_backchannel_does_not() -> None:
 
 
 def test_the_wait_after_a_complete_final_grows_when_the_caller_goes_on() -> None:
-    taking, _ = answering("Hello there.", ADAPTIVE)
+    taking, _ = answering("Hello there.")
     assert taking.complete_wait == 0
     taking.handle(SpeechStarted(10.3), 10.42)
     taking.handle(interim("Tuesday"), 10.6)  # words: the turn was not over
-    assert taking.complete_wait == ADAPTIVE.complete_wait_step_ms / 1000
+    assert taking.complete_wait == CONFIG.complete_wait_step_ms / 1000
     taking.handle(SpeechStopped(11.5), 11.7)
     actions = taking.handle(final("Tuesday.", at=12.0), 12.0)
     assert not [a for a in actions if isinstance(a, CallerTurn)]  # waits a little now
@@ -194,7 +174,7 @@ def test_the_wait_after_a_complete_final_grows_when_the_caller_goes_on() -> None
         taking._answered = [final("x")]
         taking.handle(SpeechStarted(20.0), 20.1)
         taking.handle(interim("and"), 20.2)
-    assert taking.complete_wait == ADAPTIVE.complete_wait_max_ms / 1000
+    assert taking.complete_wait == CONFIG.complete_wait_max_ms / 1000
 
 
 def test_a_backchannel_while_the_answer_plays_still_does_not_cut_it() -> None:

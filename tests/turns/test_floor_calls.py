@@ -6,6 +6,7 @@ decisions alone: test_floor.py; the LLM's tools: test_floor_llm.py).
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest
 import trio
@@ -13,7 +14,7 @@ import trio.testing
 from structlog.testing import capture_logs
 
 from receptionist.messages import EndCall, EndReason
-from tests.helpers.dialogue import GRACE_S, dialogue
+from tests.helpers.dialogue import CONFIG, GRACE_S, dialogue
 from tests.helpers.pipeline import END_SILENCE_S, FRAME_S, HOURS, Call, pipeline
 
 SORRY = "Sorry, I didn't catch that."
@@ -122,13 +123,15 @@ async def _reply_delay(call: Call, text: str) -> float:
     return frames[0] - stopped
 
 
-async def test_a_caller_who_went_on_once_waits_no_longer_for_later_replies(
-    autojump_clock: trio.abc.Clock,
+@pytest.mark.parametrize("step_ms", [CONFIG.turn_taking.complete_wait_step_ms, 0])
+async def test_a_caller_who_went_on_once_waits_a_step_longer_for_later_replies(
+    autojump_clock: trio.abc.Clock, step_ms: int
 ) -> None:
-    """By default the wait after a complete-sounding final does not grow: the hold keeps the
-    answer off a caller who goes on, so the replies after it come as soon as before."""
+    """The wait after a complete-sounding final grows by ``complete_wait_step_ms`` each time
+    the caller goes on before hearing the answer; with 0 the later replies come as soon."""
+    config = replace(CONFIG, turn_taking=replace(CONFIG.turn_taking, complete_wait_step_ms=step_ms))
     resumed = trio.Event()
-    async with pipeline() as call:
+    async with pipeline(config=config) as call:
         await call.twilio.wait_echoed("turn1-s1")
         before = await _reply_delay(call, HOURS)
 
@@ -148,7 +151,7 @@ async def test_a_caller_who_went_on_once_waits_no_longer_for_later_replies(
         [cut] = [log for log in logs if log["event"] == "dialogue.barge_in"]
         assert cut["continued"]
         after = await _reply_delay(call, "can I book an appointment")
-    assert after == pytest.approx(before, abs=2 * FRAME_S)
+    assert after - before == pytest.approx(step_ms / 1000, abs=2 * FRAME_S)
 
 
 # --- Hanging up only into silence -----------------------------------------------------------
