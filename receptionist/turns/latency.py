@@ -12,7 +12,10 @@ def stage_latencies_ms(timings: TurnTimings, first_frame_sent: float) -> dict[st
     """Milliseconds spent in each stage of one agent turn, and the total.
 
     ``total`` runs from the end of the caller's speech to the first frame sent to Twilio;
-    stages whose milestones are missing (the greeting has no caller speech) are None.
+    stages whose milestones are missing (the greeting has no caller speech) are None. The
+    end of speech is the VAD's last voiced frame, which Silero keeps voiced 60 to 120 ms past
+    the caller's last loud one: the caller waits that much longer than ``total`` says (make
+    bench's floor phase reports both).
     ``dialogue`` is negative when the model's first token came before the final transcript
     (preemptive generation); ``sentence`` then includes the wait for that final.
     """

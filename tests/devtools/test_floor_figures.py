@@ -11,6 +11,7 @@ from receptionist.devtools.bench.floor import (
     overlap_by_line,
     overlap_ms,
     reply_ms,
+    server_reply_ms,
     silencing_backchannels,
     talk_over_ms,
     tool_runs,
@@ -144,6 +145,17 @@ def test_tool_turns_answer_latency_is_after_the_holding_line_where_one_was_said(
     latencies = tool_turn_ms(log, "f")
     assert sorted(latencies["first_audio"]) == [600.0, 1100.0]
     assert sorted(latencies["answer"]) == [1100.0, 1400.0]
+
+
+def test_the_servers_own_reply_figure_is_its_turn_logs_total_for_the_floor_calls() -> None:
+    log = [
+        log_line("turn", "CAf0001", turn_id=1, total_ms=None),  # the greeting: no speech
+        log_line("turn", "CAf0001", turn_id=2, total_ms=612.5),
+        log_line("turn", "CAf1001", turn_id=3, total_ms=700.0),
+        log_line("turn", "CAc0001", turn_id=2, total_ms=900.0),  # another phase's call
+        log_line("dialogue.said", "CAf0001", turn_id=2, total_ms=1.0),
+    ]
+    assert server_reply_ms(log, "f") == [612.5, 700.0]
 
 
 def test_floor_figures_per_call_and_in_all() -> None:

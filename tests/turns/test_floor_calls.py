@@ -5,14 +5,16 @@ decisions alone: test_floor.py; the LLM's tools: test_floor_llm.py).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import trio
 import trio.testing
 from structlog.testing import capture_logs
 
 from receptionist.messages import EndCall, EndReason
-from tests.helpers.dialogue import GRACE_S, dialogue
-from tests.helpers.pipeline import END_SILENCE_S, FRAME_S, HOURS, pipeline
+from tests.helpers.dialogue import CONFIG, GRACE_S, dialogue
+from tests.helpers.pipeline import END_SILENCE_S, FRAME_S, HOURS, Call, pipeline
 
 SORRY = "Sorry, I didn't catch that."
 
@@ -102,6 +104,48 @@ async def test_the_caller_resumes_after_the_replys_first_frame(
     heard = [log["text"] for log in logs if log["event"] == "dialogue.heard"]
     assert heard == ["hello there", HOURS]
     assert END_SILENCE_S > 0.3  # offline endpointing: a 300 ms breath never ends a turn
+
+
+async def _reply_delay(call: Call, text: str) -> float:
+    """The caller says ``text``; from their stop to the reply's first frame, once it played."""
+    await call.caller_starts()
+    await trio.sleep(0.5)
+    stopped = trio.current_time()
+    await call.caller_stops(text)
+    await trio.sleep(6)  # the reply plays out
+    frames = [at for at, m in call.twilio.received if at > stopped and m["event"] == "media"]
+    return frames[0] - stopped
+
+
+@pytest.mark.parametrize("step_ms", [CONFIG.turn_taking.complete_wait_step_ms, 0])
+async def test_a_caller_who_went_on_once_waits_a_step_longer_for_later_replies(
+    autojump_clock: trio.abc.Clock, step_ms: int
+) -> None:
+    """The wait after a complete-sounding final grows by ``complete_wait_step_ms`` each time
+    the caller goes on before hearing the answer; with 0 the later replies come as soon."""
+    config = replace(CONFIG, turn_taking=replace(CONFIG.turn_taking, complete_wait_step_ms=step_ms))
+    resumed = trio.Event()
+    async with pipeline(config=config) as call:
+        await call.twilio.wait_echoed("turn1-s1")
+        before = await _reply_delay(call, HOURS)
+
+        async def hold_the_reply(text: str, number: int) -> None:
+            if text == SORRY:
+                await resumed.wait()
+
+        call.engine.before_chunk = hold_the_reply
+        with capture_logs() as logs:
+            await call.caller_starts()
+            await call.caller_stops("hello there")
+            await trio.sleep(0.3 - 2 * FRAME_S)
+            await call.caller_starts()  # they go on before hearing the answer
+            resumed.set()
+            await call.caller_stops("I'd like to book a check up")
+            await trio.sleep(6)
+        [cut] = [log for log in logs if log["event"] == "dialogue.barge_in"]
+        assert cut["continued"]
+        after = await _reply_delay(call, "can I book an appointment")
+    assert after - before == pytest.approx(step_ms / 1000, abs=2 * FRAME_S)
 
 
 # --- Hanging up only into silence -----------------------------------------------------------

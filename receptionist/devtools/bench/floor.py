@@ -20,7 +20,9 @@ calls ran):
   words, withdrawn (a model request wasted; the adaptive wait after a final is meant to
   lower it) when it had;
 - reply latency: a line's last voiced frame to the first agent frame after it, p50/p95
-  (backchannels apart);
+  (backchannels apart); beside it the server's own figure for its replies (its ``turn``
+  log's ``total_ms``: from the VAD's last voiced frame, which Silero keeps voiced 60 to 120
+  ms past the caller's last loud one, to the first frame sent);
 - tool turns (a tool other than end_call or a transfer ran): the server's end of the
   caller's speech to the turn's first frame, and to the answer's own first frame, which
   comes after a holding line ("One moment, please.") where one was said.
@@ -150,6 +152,18 @@ def tool_turn_ms(log_lines: Iterable[str], tag: str) -> dict[str, list[float]]:
     }
 
 
+def server_reply_ms(log_lines: Iterable[str], tag: str) -> list[float]:
+    """The server's ``turn`` log's ``total_ms`` for the replies in the calls tagged ``tag``
+    (the greetings have none)."""
+    totals = []
+    for line in log_lines:
+        if f'"CA{tag}' in line and '"event": "turn"' in line:
+            total = json.loads(line).get("total_ms")
+            if total is not None:
+                totals.append(float(total))
+    return totals
+
+
 def floor_figures(calls: list[FloorCall], runs: dict[str, int]) -> dict[str, Any]:
     per_call = [talk_over_ms(call) for call in calls]
     yields = [overlap_ms(c.report, i) for c in calls for i in _lines(c, "over")]
@@ -174,6 +188,7 @@ def floor_figures(calls: list[FloorCall], runs: dict[str, int]) -> dict[str, Any
 def floor_table(figures: dict[str, Any]) -> str:
     talk, yields, reply = figures["talk_over_ms_per_call"], figures["yield_ms"], figures["reply_ms"]
     tools = figures["tool_turns_ms"]
+    server = figures["server_reply_ms"]
     return "\n".join([
         f"floor: {figures['calls']} calls ({figures['failed_calls']} with a line unanswered) of "
         f"callers who breathe after their first word, say mm-hm and speak over the agent",
@@ -188,6 +203,8 @@ def floor_table(figures: dict[str, Any]) -> str:
         f"  answers held, the caller went on before hearing them: {figures['answers_held']} "
         f"({figures['answers_released']} released, {figures['answers_withdrawn']} withdrawn)",
         f"  reply latency                 p50 {reply['p50']}  p95 {reply['p95']} ms",
+        f"    the server's own (VAD end -> first frame sent) p50 {server['p50']}  "
+        f"p95 {server['p95']} ms",
         f"  tool turns (server, {tools['turns']}): first audio p50 {tools['first_audio']['p50']} "
         f"p95 {tools['first_audio']['p95']} ms, the answer p50 {tools['answer']['p50']} "
         f"p95 {tools['answer']['p95']} ms",
@@ -215,6 +232,7 @@ async def floor_phase(
     figures["tool_turns_ms"] = {"turns": len(tool_turns["first_audio"])} | {
         name: percentiles(values) for name, values in tool_turns.items()
     }
+    figures["server_reply_ms"] = percentiles(server_reply_ms(logged.splitlines(), "f"))
     figures["failed_calls"] = failed
     figures["overlap_ms_by_line"] = by_line
     return figures
