@@ -2,9 +2,9 @@
 moment, please." (or "Let me check.") at once, before the tool waits for the turn to settle,
 runs, and the model writes the answer; one turn, held, cut and withdrawn as any.
 
-The Dialogue actor on the LLM brain against the fake OpenAI server. Real clock: the fake is
-a socket, and the mock clock would jump while a request is in flight. The settle time is
-long (``SETTLE_S``) so that "before the settle wait" holds on a loaded machine too.
+The Dialogue actor on the LLM brain against the fake OpenAI served in process
+(``FakeOpenAITransport``), under ``autojump_clock``. The settle time is long (``SETTLE_S``)
+so that "before the settle wait" is plain in the timeline.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from tests.helpers.config import CONFIG_TOML, changed, problems
 from tests.helpers.dialogue import TZ
 from tests.helpers.dialogue_llm import CONFIG as LLM_CONFIG
 from tests.helpers.dialogue_llm import appointment_for, greeted, llm_dialogue
-from tests.helpers.llm import BOOK_TUESDAY, CHECK_TUESDAY, CONFIG, NINE, Call, openai_server
+from tests.helpers.llm import BOOK_TUESDAY, CHECK_TUESDAY, CONFIG, NINE, Call, openai_in_process
 from tests.helpers.llm import appointment_for as ninth_appointment
 
 SETTLE_S = 2.0
@@ -59,9 +59,11 @@ def _assistant_rounds(fake: FakeOpenAI, request: int) -> list[dict[str, Any]]:
     return [m for m in fake.requests[request].body["messages"][1:] if m["role"] == "assistant"]
 
 
-async def test_a_tool_only_answer_gets_one_holding_line_at_once_then_the_answer() -> None:
+async def test_a_tool_only_answer_gets_one_holding_line_at_once_then_the_answer(
+    autojump_clock: trio.abc.Clock,
+) -> None:
     replies = (Scripted(tool_calls=(CANCEL,)), Scripted(text=DONE))
-    async with llm_dialogue(*replies, config=SETTLING) as (call, fake):
+    async with llm_dialogue(*replies, config=SETTLING, in_process=True) as (call, fake):
         await greeted(call)
         await call.caller_says("Please cancel my appointment.")
         final_at = trio.current_time()
@@ -83,9 +85,11 @@ async def test_a_tool_only_answer_gets_one_holding_line_at_once_then_the_answer(
     assert json.loads(result["content"])["cancelled"]["appointment_id"] == 9
 
 
-async def test_a_lookup_gets_let_me_check_and_a_second_round_no_second_line() -> None:
+async def test_a_lookup_gets_let_me_check_and_a_second_round_no_second_line(
+    autojump_clock: trio.abc.Clock,
+) -> None:
     rounds = (Scripted(tool_calls=(CHECK_TUESDAY,)), Scripted(tool_calls=(BOOK_TUESDAY,)))
-    async with openai_server(*rounds, Scripted(text="Booked.")) as (fake, client):
+    async with openai_in_process(*rounds, Scripted(text="Booked.")) as (fake, client):
         call = Call({FindFreeSlots: FreeSlots(0, TUESDAY, (NINE,), True)})
         call.replies[BookSlot] = BookingConfirmed(0, ninth_appointment())
         await call.agent(client).reply("book me the first slot tuesday", call.say)
@@ -107,9 +111,9 @@ async def test_a_lookup_gets_let_me_check_and_a_second_round_no_second_line() ->
     ],
 )  # fmt: skip
 async def test_no_holding_line_when_the_model_wrote_words_or_the_tool_has_its_own(
-    first: Scripted, then: Scripted
+    autojump_clock: trio.abc.Clock, first: Scripted, then: Scripted
 ) -> None:
-    async with openai_server(first, then) as (_fake, client):
+    async with openai_in_process(first, then) as (_fake, client):
         call = Call({CancelBooking: BookingCancelled(0, ninth_appointment())})
         with capture_logs() as logs:
             await call.agent(client).reply("cancel it please", call.say)
@@ -117,18 +121,20 @@ async def test_no_holding_line_when_the_model_wrote_words_or_the_tool_has_its_ow
     assert "llm.holding_line" not in [log["event"] for log in logs]
 
 
-async def test_an_empty_line_in_the_config_turns_it_off() -> None:
+async def test_an_empty_line_in_the_config_turns_it_off(autojump_clock: trio.abc.Clock) -> None:
     off = replace(CONFIG, llm=replace(CONFIG.llm, holding_line_checking=""))
     replies = (Scripted(tool_calls=(CHECK_TUESDAY,)), Scripted(text="Nine is free."))
-    async with openai_server(*replies, config=off) as (_fake, client):
+    async with openai_in_process(*replies, config=off) as (_fake, client):
         call = Call({FindFreeSlots: FreeSlots(0, TUESDAY, (NINE,), True)})
         await call.agent(client, off).reply("anything tuesday?", call.say)
     assert call.words == [("Nine is free.", True)]
 
 
-async def test_a_barge_in_during_the_holding_line_stops_the_tool_and_the_answer() -> None:
+async def test_a_barge_in_during_the_holding_line_stops_the_tool_and_the_answer(
+    autojump_clock: trio.abc.Clock,
+) -> None:
     replies = (Scripted(tool_calls=(CANCEL,)), Scripted(text="What can I do?"))
-    async with llm_dialogue(*replies, config=SETTLING) as (call, fake):
+    async with llm_dialogue(*replies, config=SETTLING, in_process=True) as (call, fake):
         await greeted(call)
         await call.caller_says("Please cancel my appointment.")
         line = await call.sentences.receive()
@@ -159,13 +165,15 @@ def _sentences_of(call: Any, turn_id: int) -> list[Sentence]:
         waiting.append(sentence)
 
 
-async def test_the_holding_line_is_held_while_the_caller_goes_on_then_withdrawn() -> None:
+async def test_the_holding_line_is_held_while_the_caller_goes_on_then_withdrawn(
+    autojump_clock: trio.abc.Clock,
+) -> None:
     replies = (
         Scripted(tool_calls=(CANCEL,), first_token_delay_s=0.05),  # to "Yes," alone
         Scripted(tool_calls=(CANCEL,)),  # to "Yes, please cancel it."
         Scripted(text=DONE),
     )
-    async with llm_dialogue(*replies, config=SETTLING) as (call, fake):
+    async with llm_dialogue(*replies, config=SETTLING, in_process=True) as (call, fake):
         await greeted(call)
         await call.caller_says("Yes,")
         line = await call.sentences.receive()  # written while the caller breathes
