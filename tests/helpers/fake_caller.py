@@ -111,6 +111,7 @@ class FakeCaller:
                 await self.connection.twilio_sends(self._media())
                 self._frame_sent.set()
                 self._frame_sent = trio.Event()
+                await _worker_threads_returned()
                 await trio.sleep(FRAME_S)
 
     async def start_speaking(self) -> float:
@@ -134,3 +135,15 @@ class FakeCaller:
                       "timestamp": str(self._chunk * FRAME_MS), "payload": payload},
             "streamSid": STREAM.stream_sid,
         }  # fmt: skip
+
+
+async def _worker_threads_returned() -> None:
+    """Hold the mock clock while the server waits on a worker thread (the store's writes,
+    such as the call's outcome as it ends): with ``autojump_clock``, a waiting event loop
+    jumps to the next deadline, and this microphone's 20 ms frames would otherwise let
+    whole seconds of call pass during one slow disk write. Runnable (``sleep(0)``), so the
+    clock cannot jump; the thread itself runs in real time meanwhile."""
+    limiter = trio.to_thread.current_default_thread_limiter()
+    while limiter.borrowed_tokens:
+        await trio.sleep(0)
+
