@@ -226,6 +226,11 @@ class TranscriptAssembler:
             self._confidences.append(result.confidence)
         if result.words:
             self._last_word_end = result.words[-1].end
+        if result.from_finalize and not self._segments:
+            # The answer to our Finalize, with nothing since the last final: the caller's
+            # latest speech brought no words (a breath, a cough, the tail of the last word).
+            # Said, so their turn need not wait for words that will not come.
+            return Transcript("", True, self._vad_stopped_at, at, result.confidence)
         if result.speech_final or result.from_finalize:
             return self._final(at)
         return Transcript(self.pending, False, None, at, result.confidence) if text else None

@@ -244,6 +244,8 @@ class TurnTaking:
         if self._suspect is not None and filler and not self._finals:
             return [*self._withdraw(), self._resume(self._suspect, text)]
         self._suspect, self._suspect_deadline = None, NO_DEADLINE
+        if not text and self._finals and not self._caller_speaking:
+            return self._no_more_words(transcript, now)
         if filler and (self._agent is not None or not text):
             return self._withdraw()  # "mm-hm" while the agent speaks; a noise with no words
         cut = self.cut()  # words the VAD missed: they still take the floor
@@ -260,6 +262,19 @@ class TurnTaking:
             self._turn_deadline = now + wait
             return [*actions, *self._anticipate()]
         return [*actions, self._end_turn()]
+
+    def _no_more_words(self, empty: Transcript, now: float) -> list[Action]:
+        """The recogniser says the caller's latest speech brought no words (a final for
+        their turn came while they were still sounding, a breath, the tail of a word): the
+        turn ends as its last final would have, not after waiting for words that will not
+        come. Its speech ended at the latest stop."""
+        if empty.speech_ended_at is not None:
+            self._finals[-1] = replace(self._finals[-1], speech_ended_at=empty.speech_ended_at)
+        wait = self._waits.after(self._joined())
+        if wait > 0:
+            self._turn_deadline = min(self._turn_deadline, now + wait)
+            return []
+        return [self._end_turn()]
 
     def _joined(self) -> str:
         return " ".join(f.text.strip() for f in self._finals)

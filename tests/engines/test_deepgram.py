@@ -153,7 +153,7 @@ async def test_overhead_from_results_to_transcript() -> None:
     sent = {m["channel"]["alternatives"][0]["transcript"]: at for at, m in fake.connections[0].sent
             if m["type"] == "Results" and m["speech_final"]}  # fmt: skip
     delays_ms = sorted((at - sent[t.text]) * 1000 for at, t in received
-                       if isinstance(t, Transcript) and t.is_final)  # fmt: skip
+                       if isinstance(t, Transcript) and t.is_final and t.text)  # fmt: skip
     print(
         f"\nResults on the wire -> Transcript in the Dialogue's channel, {len(delays_ms)} "
         f"finals: median {statistics.median(delays_ms):.3f} ms, max {delays_ms[-1]:.3f} ms"

@@ -48,7 +48,7 @@ async def listen(
     fake: FakeDeepgram, audio: Sequence[bytes], decoder: ScriptedDecoder, **settings: Any
 ) -> tuple[list[Transcript], FallbackRecognizer]:
     """The Listener on ``audio`` (a frame per 20 ms) with Deepgram falling back to the
-    offline recogniser; the final transcripts it sent, and the recogniser."""
+    offline recogniser; the final transcripts with words it sent, and the recogniser."""
     finals: list[Transcript] = []
     async with trio.open_nursery() as nursery:
         url = await nursery.start(fake.serve)
@@ -71,8 +71,8 @@ async def listen(
                 await audio_send.send(InboundAudio(frame, trio.current_time()))
                 await trio.sleep(FRAME_S)
         async for event in events_recv:
-            if isinstance(event, Transcript) and event.is_final:
-                finals.append(event)
+            if isinstance(event, Transcript) and event.is_final and event.text:
+                finals.append(event)  # not a Finalize's empty answer
         nursery.cancel_scope.cancel()
     return finals, recognizer
 

@@ -219,7 +219,19 @@ def test_utterance_end_or_finalize_closes_an_utterance() -> None:
     assert ended.text == "ten a m"
     out = feed(assembler, result("John", final=False), result("John Smith", from_finalize=True))
     assert [(t.text, t.is_final) for t in out] == [("John", False), ("John Smith", True)]
-    assert feed(assembler, result("", from_finalize=True), dp.UtteranceEndMessage(3.0)) == []
+    assert feed(assembler, dp.UtteranceEndMessage(3.0)) == []  # nothing left to close
+
+
+def test_a_finalize_answered_with_nothing_new_is_an_empty_final() -> None:
+    """Our Finalize asks "anything more?": an empty answer says the caller's last speech
+    brought no words, so their turn need not wait for a final that will not come."""
+    assembler = TranscriptAssembler()
+    (said,) = feed(assembler, result("Bye.", from_finalize=True))
+    assert (said.text, said.is_final) == ("Bye.", True)
+    (nothing,) = feed(assembler, result("", from_finalize=True))
+    assert (nothing.text, nothing.is_final) == ("", True)
+    # Deepgram's own endpointing on silence is no answer to a question of ours.
+    assert feed(assembler, result("", final=True, speech_final=True)) == []
 
 
 def test_speech_ended_at_prefers_the_local_vad() -> None:

@@ -92,4 +92,10 @@ async def collect(
 
 
 def finals(received: list[tuple[float, Any]]) -> list[Transcript]:
-    return [e for _, e in received if isinstance(e, Transcript) and e.is_final]
+    """The final transcripts with words (not a Finalize's empty answer: ``empty_finals``)."""
+    return [e for _, e in received if isinstance(e, Transcript) and e.is_final and e.text]
+
+
+def empty_finals(received: list[tuple[float, Any]]) -> list[Transcript]:
+    """Finals that said the caller's latest speech brought no words."""
+    return [e for _, e in received if isinstance(e, Transcript) and e.is_final and not e.text]

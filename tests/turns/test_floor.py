@@ -8,6 +8,7 @@ A caller who pauses mid-sentence ("Hello there. | I'd like...", "Yes, | please c
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -141,6 +142,43 @@ def test_a_final_that_comes_after_the_caller_went_on_does_not_end_the_turn() -> 
     taking.handle(SpeechStopped(10.8), 11.0)
     rest = final("please cancel it.", at=11.2)
     assert taking.handle(rest, 11.2) == [CallerTurn("Yes, please cancel it.", rest)]
+
+
+def test_a_final_that_came_while_the_caller_sounded_ends_the_turn_on_the_empty_answer() -> None:
+    """Their final came while they were still sounding ("...thank you. Bye." finalised at a
+    pause, the "Bye." still in the air): at their stop the recogniser answers our Finalize
+    with nothing new, and the turn ends then, not after ``unfinished_wait_ms``."""
+    taking = TurnTaking(CONFIG)
+    taking.handle(SpeechStarted(9.0), 9.1)
+    taking.handle(SpeechPaused(9.5), 9.7)
+    taking.handle(SpeechResumed(9.8), 9.92)
+    words = final("Great, thank you. Bye.", at=10.0)
+    assert taking.handle(words, 10.0) == []  # they are sounding: not yet
+    taking.handle(SpeechStopped(10.3), 10.5)
+    assert taking.deadline == pytest.approx(12.0)  # waiting for the final of these sounds
+    nothing = Transcript("", True, speech_ended_at=10.3, at=10.65)
+    (turn,) = taking.handle(nothing, 10.65)
+    assert turn == CallerTurn("Great, thank you. Bye.", replace(words, speech_ended_at=10.3))
+    assert taking.deadline == math.inf
+
+
+def test_an_empty_answer_keeps_the_wait_of_words_that_sound_unfinished() -> None:
+    taking = TurnTaking(CONFIG)
+    taking.handle(SpeechStarted(9.0), 9.1)
+    assert taking.handle(final("my number is", at=10.0), 10.0) == []
+    taking.handle(SpeechStopped(10.3), 10.5)
+    assert taking.handle(Transcript("", True, speech_ended_at=10.3, at=10.65), 10.65) == []
+    assert taking.deadline == pytest.approx(12.0)  # 1.5 s after their stop: more may come
+
+
+def test_an_empty_answer_while_the_caller_speaks_changes_nothing() -> None:
+    taking = TurnTaking(CONFIG)
+    taking.handle(SpeechStarted(9.0), 9.1)
+    taking.handle(final("Yes,", at=10.0), 10.0)
+    taking.handle(SpeechStopped(10.3), 10.5)
+    taking.handle(SpeechStarted(10.6), 10.72)
+    assert taking.handle(Transcript("", True, speech_ended_at=None, at=10.8), 10.8) == []
+    assert taking.deadline == math.inf
 
 
 def test_speech_resumed_mid_utterance_cuts_the_agent() -> None:
