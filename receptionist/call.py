@@ -146,6 +146,7 @@ async def run_call(
                         hints_recv,
                         events_send.clone(),
                         engines=await services.new_listener_engines(),
+                        settle_ms=config.turn_taking.settle_ms,
                     )
                 )
                 await nursery.start(

@@ -7,7 +7,7 @@ Who sends what (the unions at the end type each channel)::
     TwilioIO    -> Listener    InboundAudio
     TwilioIO    -> Dialogue    CallEvent: CallStarted, MarkPlayed, DtmfPressed, CallStopped
     Listener    -> Dialogue    ListenerEvent: SpeechStarted, SpeechPaused, SpeechResumed,
-                               SpeechStopped, Transcript
+                               SpeechStopped, Transcript, CallerSettled
     Dialogue    -> Listener    ListenFor
     Dialogue    -> Synthesizer Sentence
     Dialogue    -> TwilioIO    ClearAudio, EndCall
@@ -89,6 +89,17 @@ class SpeechStarted:
 class SpeechStopped:
     at: float
     """Time of the last voiced frame: where the caller's speech ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallerSettled:
+    """The Listener has heard ``turn_taking.settle_ms`` of the caller's quiet audio since
+    their last final transcript or their last voiced frame: what they said stayed said.
+    Counted in frames as the Listener hears them, so however late the audio is processed,
+    speech that came within the settle time is always heard first."""
+
+    at: float
+    """Arrival time of the frame that completed the quiet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,8 +239,11 @@ class EndCall:
 
 CallEvent = CallStarted | MarkPlayed | DtmfPressed | CallStopped
 """TwilioIO -> Dialogue."""
-ListenerEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechStopped | Transcript
-"""Listener -> Dialogue: the VAD's turn events and the recogniser's transcripts."""
+ListenerEvent = (
+    SpeechStarted | SpeechPaused | SpeechResumed | SpeechStopped | Transcript | CallerSettled
+)
+"""Listener -> Dialogue: the VAD's turn events, the recogniser's transcripts, and when the
+caller's last words have stayed said."""
 DialogueEvent = CallEvent | ListenerEvent | SchedulerReply
 """Everything the Dialogue receives: TwilioIO, Listener and Scheduler messages, fanned in."""
 Outbound = OutboundAudio | OutboundMark | ClearAudio | EndCall

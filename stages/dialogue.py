@@ -25,6 +25,7 @@ from receptionist.errors import ConfigError
 from receptionist.llm.brain import LlmBrain
 from receptionist.llm.client import LlmClient
 from receptionist.messages import (
+    CallerSettled,
     CallStarted,
     CallStopped,
     ClearAudio,
@@ -71,6 +72,7 @@ DialogueEvent = (
     | SpeechResumed
     | SpeechStopped
     | Transcript
+    | CallerSettled
     | SchedulerReply
 )
 """Everything the Dialogue receives: TwilioIO, Listener and Scheduler messages, fanned in."""
@@ -209,6 +211,8 @@ class _Dialogue:
                 self.floor.taking.agent_audible(self.floor.turns.audible_through)
                 for action in self.floor.taking.handle(message, trio.current_time()):
                     await self._carry_out(action, message)
+            case CallerSettled():
+                self.floor.caller_settled()
             case DtmfPressed(digit=digit):
                 await self.brain.caller_keyed(digit)
                 self.floor.wait_for_caller()

@@ -76,8 +76,9 @@ class TurnTakingConfig:
     side-effecting tool against the settle time (config.toml has the figures)."""
     complete_wait_max_ms: Count = 750
     settle_ms: Count = 300
-    """A side-effecting tool waits this long after the caller's final (overlapping the model's
-    own latency): speech in that time means the turn was not over, and the tool never runs."""
+    """A side-effecting tool waits for this much of the caller's quiet audio after their final
+    (overlapping the model's own latency; turns/settling.py): speech in it means the turn was
+    not over, and the tool never runs."""
     hang_up_grace_ms: Count = 700
     """After the goodbye has played, the caller's silence this long before the line is closed."""
     goodbye_mark_timeout_ms: Count = 10000

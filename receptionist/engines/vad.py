@@ -164,6 +164,9 @@ class SpeechSegmenter:
         self._resume_run = 0
         """Voiced frames since the pause, toward SpeechResumed."""
         self._resume_started_at = 0.0
+        self.voiced = False
+        """Whether the last frame handled counted as voiced (with the hysteresis of the
+        state it was heard in), whatever the state machine made of it."""
 
     @property
     def in_speech(self) -> bool:
@@ -182,8 +185,10 @@ class SpeechSegmenter:
     def handle(self, probability: float | bool, at: float) -> SegmenterEvent | None:
         """Feed one frame's probability (or webrtc-style flag) and its arrival time."""
         if self._in_speech:
-            return self._while_speaking(float(probability) >= self._end_threshold, at)
-        return self._while_silent(float(probability) >= self._threshold, at)
+            self.voiced = float(probability) >= self._end_threshold
+            return self._while_speaking(self.voiced, at)
+        self.voiced = float(probability) >= self._threshold
+        return self._while_silent(self.voiced, at)
 
     def _while_silent(self, voiced: bool, at: float) -> SpeechStarted | None:
         if not voiced:

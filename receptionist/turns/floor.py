@@ -75,10 +75,13 @@ class AgentFloor:
         self._mark_timeout = turn_taking.goodbye_mark_timeout_ms / 1000
         self.ending_deadline = NO_DEADLINE
         """When to close the line (or stop waiting for the goodbye's mark): ``ending_due``."""
-        self._settle = turn_taking.settle_ms / 1000
-        self._settle_at = 0.0
-        self._held: trio.Event | None = None
-        """Set when the turn held back from the caller (``hold``) is released or dropped."""
+        self._caller_quiet = True
+        """The Listener has heard the caller quiet for the settle time since their last words
+        or speech (``CallerSettled``)."""
+        self._holding = False
+        """A turn is held back from the caller (``hold``) until released or dropped."""
+        self._settling_changed = trio.Event()
+        """Set (and renewed) whenever either of the two above changes: ``settled`` looks again."""
         self.silence_deadline = NO_DEADLINE
         """When the caller will have been silent too long (``math.inf``: not counting)."""
         self.ending_deadline = NO_DEADLINE
@@ -87,6 +90,11 @@ class AgentFloor:
     # --- Told by the Dialogue's loop ------------------------------------------------------
 
     def track_silence(self, message: TurnEvent) -> None:
+        if isinstance(message, SpeechStarted | SpeechResumed) or (
+            isinstance(message, Transcript) and message.is_final and message.text.strip()
+        ):
+            self._caller_quiet = False  # the settle time counts from after this
+            self._settling_changed_now()
         match message:
             case SpeechStarted() | SpeechResumed() | Transcript(is_final=False):
                 self.silence_deadline = NO_DEADLINE  # the caller is talking
@@ -102,38 +110,46 @@ class AgentFloor:
     def caller_turn_ended(self, last: Transcript, text: str) -> None:
         """The caller's turn is over (``text``, its finals joined): the next turn answers it."""
         self.heard = replace(last, text=text)
-        self._settle_at = trio.current_time() + self._settle
+
+    def caller_settled(self) -> None:
+        """The Listener heard the caller quiet for the settle time (``CallerSettled``)."""
+        self._caller_quiet = True
+        self._settling_changed_now()
 
     async def settled(self) -> None:
-        """Return once the caller's last turn has stayed over for the settle time.
+        """Return once the caller's last turn has stayed over for the settle time, as the
+        Listener counts it in their audio (``turns.settling``).
 
-        Speech in that time holds the turn waiting here (``hold``) until it is released (the
-        settle time starts again) or cut (its scope is cancelled, and this never returns), so
-        a tool that waits for this never runs from a fragment of what the caller meant."""
-        await trio.sleep_until(self._settle_at)
-        while self._held is not None:
-            await self._held.wait()
-            await trio.sleep_until(self._settle_at)
+        Speech in that time holds the turn waiting here (``hold``) until it is released (and
+        the caller has been quiet for the settle time since) or cut (its scope is cancelled,
+        and this never returns), so a tool that waits for this never runs from a fragment of
+        what the caller meant, however late the server hears their audio."""
+        while self._holding or not self._caller_quiet:
+            await self._settling_changed.wait()
+
+    def _settling_changed_now(self) -> None:
+        self._settling_changed.set()
+        self._settling_changed = trio.Event()
 
     def hold(self, turn_id: int) -> None:
         """The caller went on before hearing turn ``turn_id``: none of it reaches them (its
         writing and synthesis go on) until ``release`` or a cut."""
         self.turns.hold(turn_id)
-        self._held = trio.Event()
+        self._holding = True
+        self._settling_changed_now()
         log.info("dialogue.hold", turn_id=turn_id)
 
     def release(self, turn_id: int) -> None:
         """What the caller went on with brought no words: the held turn plays now; its
-        side-effecting tools wait for the turn to settle again from here."""
-        self._settle_at = trio.current_time() + self._settle
+        side-effecting tools wait for the caller's quiet as before."""
         self._end_hold()
         self.turns.release(turn_id)
         log.info("dialogue.release", turn_id=turn_id)
 
     def _end_hold(self) -> None:
-        if self._held is not None:
-            self._held.set()
-            self._held = None
+        if self._holding:
+            self._holding = False
+            self._settling_changed_now()
 
     def is_farewell_time(self) -> bool:
         """The goodbye has been said: words now either close the call or reopen it."""

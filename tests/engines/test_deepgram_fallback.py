@@ -65,7 +65,7 @@ async def listen(
         events_send, events_recv = trio.open_memory_channel[Any](64)
         engines = ListenerEngines(LoudVad(), segmenter, recognizer)
         await nursery.start(partial(run_listener, audio_recv, hints_recv, events_send,
-                                    engines=engines))  # fmt: skip
+                                    engines=engines, settle_ms=300))  # fmt: skip
         with audio_send, hints_send:
             for frame in audio:
                 await audio_send.send(InboundAudio(frame, trio.current_time()))

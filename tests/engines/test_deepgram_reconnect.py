@@ -53,7 +53,7 @@ async def test_dropped_connection_reconnects_and_resends(autojump_clock: trio.ab
 async def test_a_bad_key_fails_at_once(autojump_clock: trio.abc.Clock) -> None:
     fake = FakeDeepgram(api_key="another key")
     with trio.fail_after(DEADLINE_S), pytest.RaisesGroup(
-        pytest.RaisesGroup(pytest.RaisesExc(SpeechRecognitionError, match="401: INVALID_AUTH"))
+        pytest.RaisesExc(SpeechRecognitionError, match="401: INVALID_AUTH"), flatten_subgroups=True
     ):  # fmt: skip
         await listen(fake, [])
     assert fake.refused == [401]
@@ -70,7 +70,8 @@ async def test_refusals_are_retried(autojump_clock: trio.abc.Clock) -> None:
 async def test_gives_up_after_the_reconnect_attempts(autojump_clock: trio.abc.Clock) -> None:
     fake = FakeDeepgram(api_key=KEY, reject_status=503, reject_connections=99)
     with trio.fail_after(DEADLINE_S), pytest.RaisesGroup(
-        pytest.RaisesGroup(pytest.RaisesExc(SpeechRecognitionError, match="5 reconnects failed"))
+        pytest.RaisesExc(SpeechRecognitionError, match="5 reconnects failed"),
+        flatten_subgroups=True,
     ):  # fmt: skip
         await listen(fake, [], reconnect_attempts=5)
     assert fake.refused == [503] * 6

@@ -4,14 +4,14 @@ Deepgram recogniser run against the fake Deepgram."""
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any
 
 import trio
 
-from receptionist.config import Config, VadConfig, parse_config
+from receptionist.config import Config, TurnTakingConfig, VadConfig, parse_config
 from receptionist.devtools.fakes.deepgram import FakeDeepgram
 from receptionist.engines.deepgram import DeepgramSettings, build_deepgram_settings
 from receptionist.engines.deepgram_stream import DeepgramRecognizer
@@ -22,6 +22,7 @@ from tests.helpers.listening import FRAME_S, LoudVad
 from tests.helpers.paths import PROJECT_ROOT
 
 KEY = "dg-test-0123456789abcdef"
+SETTLE_MS = TurnTakingConfig().settle_ms
 
 
 def raw_config() -> dict[str, Any]:
@@ -57,9 +58,7 @@ async def listen(
         nursery.start_soon(collect, events_recv, received, done)
         deepgram = replace(deepgram_settings(url, **settings), **(overrides or {}))
         engines = deepgram_engines(deepgram, vad or LoudVad())
-        await nursery.start(
-            partial(run_listener, audio_recv, hints_recv, events_send, engines=engines)
-        )
+        await nursery.start(listener(audio_recv, hints_recv, events_send, engines))
         with audio_send, hints_send:
             await hints_send.send(ListenFor(Expectation.YES_NO))  # read and ignored
             for item in audio:
@@ -99,3 +98,13 @@ def finals(received: list[tuple[float, Any]]) -> list[Transcript]:
 def empty_finals(received: list[tuple[float, Any]]) -> list[Transcript]:
     """Finals that said the caller's latest speech brought no words."""
     return [e for _, e in received if isinstance(e, Transcript) and e.is_final and not e.text]
+
+
+def listener(
+    audio: trio.MemoryReceiveChannel[InboundAudio],
+    hints: trio.MemoryReceiveChannel[ListenFor],
+    events: trio.MemorySendChannel[Any],
+    engines: ListenerEngines,
+) -> Callable[..., Awaitable[None]]:
+    """The Listener over these channel ends and engines, for ``nursery.start``."""
+    return partial(run_listener, audio, hints, events, engines=engines, settle_ms=SETTLE_MS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
@@ -15,6 +16,7 @@ import trio.testing
 from receptionist.config import Config, OpeningHours, parse_config
 from receptionist.llm.client import LlmClient
 from receptionist.messages import (
+    CallerSettled,
     CallStarted,
     CallStopped,
     ClearAudio,
@@ -23,6 +25,8 @@ from receptionist.messages import (
     ListenFor,
     MarkPlayed,
     Sentence,
+    SpeechPaused,
+    SpeechResumed,
     SpeechStarted,
     SpeechStopped,
     Transcript,
@@ -101,10 +105,18 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def dialogue(
-    config: Config = CONFIG, *, llm: LlmClient | None = None, hints: int = 4
+    config: Config = CONFIG,
+    *,
+    llm: LlmClient | None = None,
+    hints: int = 4,
+    listener_settles: bool = True,
 ) -> AsyncIterator[Harness]:
-    """The Dialogue actor alone, on the offline brain or, given ``llm``, the LLM brain."""
+    """The Dialogue actor alone, on the offline brain or, given ``llm``, the LLM brain.
+
+    ``listener_settles``: send ``CallerSettled`` as the Listener would (on the clock, as if
+    the audio came in real time); False: the test sends it (the audio came late)."""
     events_send, events_recv = trio.open_memory_channel[DialogueEvent](16)
+    test_send, test_recv = trio.open_memory_channel[DialogueEvent](16)
     sentences_send, sentences_recv = trio.open_memory_channel[Sentence](16)
     twilio_send, twilio_recv = trio.open_memory_channel[ClearAudio | EndCall](4)
     hints_send, hints_recv = trio.open_memory_channel[ListenFor](hints)
@@ -126,9 +138,49 @@ async def dialogue(
                     llm=llm,
                 )
             )
-            yield Harness(
-                events_send, sentences_recv, twilio_recv, hints_recv, scheduler_recv, turns
-            )
+            settle_s = config.turn_taking.settle_ms / 1000 if listener_settles else math.inf
+            nursery.start_soon(_as_the_listener, test_recv, events_send, settle_s)
+            yield Harness(test_send, sentences_recv, twilio_recv, hints_recv, scheduler_recv, turns)
             # The actor may have stopped already (the test sent CallStopped itself).
             with contextlib.suppress(trio.BrokenResourceError):
-                await events_send.send(CallStopped(trio.current_time()))
+                await test_send.send(CallStopped(trio.current_time()))
+            test_send.close()
+
+
+async def _as_the_listener(
+    sent: trio.MemoryReceiveChannel[DialogueEvent],
+    events: trio.MemorySendChannel[DialogueEvent],
+    settle_s: float,
+) -> None:
+    """What the test sends, on to the Dialogue as the Listener would send it: with
+    ``CallerSettled`` once ``settle_s`` has passed after a final with words or the caller's
+    stop with no speech since (the Listener counts those quiet frames; here, the clock)."""
+    quiet = trio.CancelScope()
+
+    async def settle_after(scope: trio.CancelScope) -> None:
+        if settle_s == math.inf:
+            return
+        with scope:
+            await trio.sleep(settle_s)
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await events.send(CallerSettled(trio.current_time()))
+
+    async with trio.open_nursery() as nursery:
+        speaking = False
+        async for event in sent:
+            restart = False
+            match event:
+                case SpeechStarted() | SpeechResumed():
+                    speaking = True
+                    quiet.cancel()
+                case SpeechStopped() | SpeechPaused():
+                    speaking, restart = False, True
+                case Transcript(is_final=True, text=text) if text.strip() and not speaking:
+                    restart = True
+            with contextlib.suppress(trio.BrokenResourceError):
+                await events.send(event)
+            if restart:
+                quiet.cancel()
+                quiet = trio.CancelScope()
+                nursery.start_soon(settle_after, quiet)
+        nursery.cancel_scope.cancel()

@@ -37,12 +37,14 @@ async def llm_dialogue(
     config: Config = CONFIG,
     token_delay_s: float = 0.0,
     in_process: bool = False,
+    listener_settles: bool = True,
 ) -> AsyncIterator[tuple[Harness, FakeOpenAI]]:
-    """``in_process``: the fake model without a socket, for tests under ``autojump_clock``."""
+    """``in_process``: the fake model without a socket, for tests under ``autojump_clock``.
+    ``listener_settles``: see ``dialogue``."""
     model = openai_in_process if in_process else openai_server
     async with (
         model(*replies, config=config, token_delay_s=token_delay_s) as (fake, client),
-        dialogue(config, llm=client, hints=16) as harness,
+        dialogue(config, llm=client, hints=16, listener_settles=listener_settles) as harness,
     ):
         yield harness, fake
 

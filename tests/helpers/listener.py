@@ -12,7 +12,7 @@ import numpy as np
 import trio
 import trio.testing
 
-from receptionist.config import VadConfig
+from receptionist.config import TurnTakingConfig, VadConfig
 from receptionist.engines.audio import pcm16_to_ulaw
 from receptionist.engines.sphinx import Recognition
 from receptionist.engines.utterance_recognizer import (
@@ -28,6 +28,7 @@ from receptionist.messages import (
     FRAME_BYTES,
     FRAME_MS,
     ULAW_SILENCE,
+    CallerSettled,
     Expectation,
     InboundAudio,
     ListenerEvent,
@@ -37,6 +38,7 @@ from receptionist.messages import (
 from stages.listener import ListenerEngines, run_listener
 
 TEST_LIMIT_S = 10
+SETTLE_MS = TurnTakingConfig().settle_ms
 AUDIO_BUFFER = 4
 """Small on purpose: a reader that stops reading blocks the test's sends at once."""
 SPEECH = pcm16_to_ulaw(
@@ -86,6 +88,7 @@ class Call:
     hints: trio.MemorySendChannel[ListenFor]
     events: trio.MemoryReceiveChannel[ListenerEvent]
     sent: int = 0
+    settled: list[CallerSettled] = field(default_factory=list)
 
     async def play(self, frames: Iterable[bytes], *, speedup: float | None = None) -> None:
         """Send ``frames``, at once or ``speedup`` times faster than real time."""
@@ -99,15 +102,22 @@ class Call:
         await self.play([SILENCE] * 3 + [SPEECH] * speech_frames + [SILENCE] * 6)
 
     async def next_event(self) -> ListenerEvent:
-        return await self.events.receive()
+        """The next turn event or transcript (``CallerSettled`` kept apart, in ``settled``)."""
+        while isinstance(event := await self.events.receive(), CallerSettled):
+            self.settled.append(event)
+        return event
 
     async def next_kinds(self, count: int) -> list[type]:
-        return [type(await self.events.receive()) for _ in range(count)]
+        return [type(await self.next_event()) for _ in range(count)]
 
     async def next_transcript(self) -> Transcript:
-        event = await self.events.receive()
+        event = await self.next_event()
         assert isinstance(event, Transcript), event
         return event
+
+    async def rest(self) -> list[ListenerEvent]:
+        """Every event left until the Listener closes, ``CallerSettled`` apart."""
+        return [event async for event in self.events if not isinstance(event, CallerSettled)]
 
 
 StartListener = Callable[..., Awaitable[Call]]
@@ -130,7 +140,9 @@ def listener_starter(nursery: trio.Nursery) -> StartListener:
         engines = ListenerEngines(
             vad or EnergyVad(), segmenter, UtteranceRecognizer(decoder, assembler)
         )
-        listener = partial(run_listener, audio_recv, hints_recv, events_send, engines=engines)
+        listener = partial(
+            run_listener, audio_recv, hints_recv, events_send, engines=engines, settle_ms=SETTLE_MS
+        )
         await nursery.start(listener)
         return Call(audio_send, hints_send, events_recv)
 

@@ -20,6 +20,8 @@ from receptionist.engines.utterance_recognizer import (
 )
 from receptionist.errors import SpeechRecognitionError
 from receptionist.messages import (
+    FRAME_MS,
+    CallerSettled,
     Expectation,
     ListenFor,
     SpeechStarted,
@@ -27,13 +29,17 @@ from receptionist.messages import (
     Transcript,
 )
 from tests.helpers.listener import (
+    SETTLE_MS,
     SILENCE,
     SPEECH,
     TEST_LIMIT_S,
+    Call,
     FakeDecoder,
     StartListener,
     listener_starter,
 )
+
+FRAMES_TO_SETTLE = SETTLE_MS // FRAME_MS
 
 
 @pytest.fixture
@@ -116,7 +122,7 @@ async def test_utterances_beyond_the_queue_are_dropped_not_waited_for(
         for _ in range(UTTERANCES_IN_FLIGHT + 1):
             await call.next_transcript()
         await call.audio.aclose()
-        assert [event async for event in call.events] == []
+        assert await call.rest() == []
         assert len(decoder.heard) == UTTERANCES_IN_FLIGHT + 1
 
 
@@ -127,6 +133,52 @@ async def test_closing_the_audio_ends_the_listener_and_closes_its_channels(
         call = await start_listener(FakeDecoder())
         await call.play([SILENCE] * 5 + [SPEECH] * 5)  # ends mid-speech: nothing to decode
         await call.audio.aclose()
-        assert [type(event) async for event in call.events] == [SpeechStarted]
+        assert [type(event) for event in await call.rest()] == [SpeechStarted]
         with pytest.raises(trio.BrokenResourceError):
             await call.hints.send(ListenFor(Expectation.OPEN))
+
+
+async def settled_so_far(call: Call) -> list[CallerSettled]:
+    """``CallerSettled`` events the Listener has sent for the frames played so far (other
+    events are passed over)."""
+    await trio.testing.wait_all_tasks_blocked()
+    while True:
+        try:
+            event = call.events.receive_nowait()
+        except trio.WouldBlock:
+            return call.settled
+        if isinstance(event, CallerSettled):
+            call.settled.append(event)
+
+
+async def test_the_caller_settles_after_the_settle_time_of_quiet_audio_after_a_final(
+    start_listener: StartListener,
+) -> None:
+    with trio.fail_after(TEST_LIMIT_S):
+        call = await start_listener(FakeDecoder(["no"]))
+        await call.say()
+        assert await call.next_kinds(3) == [SpeechStarted, SpeechStopped, Transcript]
+        call.settled.clear()  # any count before the final is not the one under test
+        # The frames arrive in a burst, as on a loaded server: the count is in audio.
+        await call.play([SILENCE] * (FRAMES_TO_SETTLE - 1))
+        assert await settled_so_far(call) == []
+        await call.play([SILENCE])
+        assert await settled_so_far(call) == [CallerSettled(at=(call.sent - 1) * FRAME_MS / 1000)]
+        await call.play([SILENCE] * 50)
+        assert len(await settled_so_far(call)) == 1
+
+
+async def test_a_caller_going_on_within_the_settle_time_does_not_settle(
+    start_listener: StartListener,
+) -> None:
+    with trio.fail_after(TEST_LIMIT_S):
+        call = await start_listener(FakeDecoder(["no", "that's everything"]))
+        await call.say()
+        assert await call.next_kinds(3) == [SpeechStarted, SpeechStopped, Transcript]
+        call.settled.clear()
+        await call.play([SILENCE] * (FRAMES_TO_SETTLE - 2) + [SPEECH] * 3)  # "No, [pause] that's"
+        await call.play([SILENCE] * (FRAMES_TO_SETTLE - 1))
+        assert await call.next_kinds(3) == [SpeechStarted, SpeechStopped, Transcript]
+        assert await settled_so_far(call) == []
+        await call.play([SILENCE] * FRAMES_TO_SETTLE)  # after "...that's everything": settled
+        assert len(await settled_so_far(call)) == 1

@@ -17,7 +17,14 @@ import trio
 from structlog.testing import capture_logs
 
 from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted, ToolCallScript
-from receptionist.messages import EndCall, EndReason, SpeechStarted, SpeechStopped, Transcript
+from receptionist.messages import (
+    CallerSettled,
+    EndCall,
+    EndReason,
+    SpeechStarted,
+    SpeechStopped,
+    Transcript,
+)
 from receptionist.scheduling.messages import (
     Appointment,
     BookingCancelled,
@@ -92,6 +99,27 @@ async def test_yes_then_please_cancel_it_cancels_once_from_the_whole_turn(
         [m["content"] for m in r.body["messages"] if m["role"] == "user"] for r in fake.requests
     ]
     assert users[:2] == [["Yes,"], ["Yes, please cancel it."]]  # the fragment is forgotten
+
+
+async def test_a_tool_waits_for_the_listener_to_hear_the_caller_settle_not_for_the_clock(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # On a loaded server the frames in which the caller goes on may still be queued for the
+    # VAD when the settle time has passed on the clock: only the Listener, counting quiet
+    # frames, knows the turn stayed over.
+    cancel = ToolCallScript("cancel_appointment", {"appointment_id": 9})
+    replies = (Scripted(tool_calls=(cancel,)), Scripted(text="Done, it's cancelled."))
+    async with llm_dialogue(*replies, in_process=True, listener_settles=False) as (call, fake):
+        await greeted(call)
+        await call.caller_says("Please cancel my appointment.")
+        await fake.until(_answered(1))
+        await trio.sleep(10 * SETTLE_S)
+        assert call.scheduler.statistics().current_buffer_used == 0  # not heard settled yet
+        settled_at = trio.current_time()
+        await call.events.send(CallerSettled(settled_at))
+        request = await call.scheduler.receive()
+        assert trio.current_time() == settled_at
+        assert isinstance(request, CancelBooking)
 
 
 def _answered(requests: int) -> Callable[[FakeOpenAI], bool]:
