@@ -80,6 +80,8 @@ class LlmBrain:
         self._idle.set()
         self._reprompts = Reprompts(config.dialogue.max_reprompts)
         self._speculation: Speculation | None = None
+        self._guess_waiting: trio.CancelScope | None = None
+        """A guess offered while a reply was busy, started once it is idle (``anticipate``)."""
         self._keyed = ""
         """Keypad digits so far, until "#" or a silence."""
 
@@ -99,6 +101,7 @@ class LlmBrain:
 
     async def caller_said(self, text: str, confidence: float | None = None) -> None:
         speculation, self._speculation = self._speculation, None
+        self.withdraw()  # a guess still waiting to start would come too late
         if self._port.ending:
             if speculation is not None:
                 speculation.cancel()
@@ -142,13 +145,37 @@ class LlmBrain:
 
     def anticipate(self, text: str) -> None:
         self.withdraw()
-        if self._port.ending or not self._idle.is_set():
-            return  # a reply is still being written or recorded: the history will change
+        if self._port.ending:
+            return
+        if self._idle.is_set():
+            self._guess(text)
+            return
+        # A reply is still being written, or a cut one's history put right: the guess starts
+        # on the history once it is done. The caller who went on before hearing an answer
+        # ("Great, | thank you. Bye.") cuts it in the very step that offers the guess; dropped,
+        # the whole model latency came after their final.
+        waiting = trio.CancelScope()
+        self._guess_waiting = waiting
+        self._nursery.start_soon(self._guess_when_idle, text, self._idle, waiting)
+
+    async def _guess_when_idle(
+        self, text: str, idle: trio.Event, waiting: trio.CancelScope
+    ) -> None:
+        with waiting:
+            await idle.wait()
+            if self._idle is idle and not self._port.ending:  # and no reply started since
+                self._guess_waiting = None
+                self._guess(text)
+
+    def _guess(self, text: str) -> None:
         buffer = self._config.buffers.preemptive_tokens
         self._speculation = self._agent.speculate(text, buffer)
         self._nursery.start_soon(self._speculation.run)
 
     def withdraw(self) -> None:
+        if self._guess_waiting is not None:
+            self._guess_waiting.cancel()
+            self._guess_waiting = None
         if self._speculation is not None:
             self._speculation.cancel()
             self._speculation = None

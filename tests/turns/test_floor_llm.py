@@ -122,6 +122,39 @@ async def test_a_tool_waits_for_the_listener_to_hear_the_caller_settle_not_for_t
         assert isinstance(request, CancelBooking)
 
 
+async def test_the_guess_on_a_turn_the_caller_went_on_with_starts_before_its_final(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # "Great, | thank you.": the recogniser's words after the pause cut the held answer to
+    # "Great," and offer the whole turn as a guess in one step, while the cut reply is still
+    # putting its history right. The guess starts once it has, not after the final.
+    replies = (
+        Scripted(text="Glad to help!", first_token_delay_s=0.05),  # to "Great," alone
+        Scripted(text="You're welcome. Goodbye!"),  # the guess on the whole turn
+    )
+    async with llm_dialogue(*replies, in_process=True) as (call, fake):
+        await greeted(call)
+        with capture_logs() as logs:
+            await call.caller_says("Great,")
+            await fake.until(_answered(1))
+            now = trio.current_time()
+            await call.events.send(SpeechStarted(now))  # before any of the answer played
+            await call.events.send(SpeechStopped(now + 0.4))
+            await call.events.send(Transcript("thank you.", False, None, now + 0.5))
+            await fake.until(lambda fake: len(fake.requests) == 2)
+            await call.events.send(Transcript("thank you.", True, now + 0.4, now + 0.6))
+            answer = await call.turn()
+            while answer[0].turn_id == 2:  # the answer to "Great," alone, written and held
+                answer = await call.turn()
+        assert [sentence.text for sentence in answer] == ["You're welcome.", "Goodbye!"]
+    assert len(fake.requests) == 2  # the guess was kept: not asked again on the final
+    assert [m["content"] for m in fake.requests[1].body["messages"] if m["role"] == "user"] == [
+        "Great, thank you."
+    ]
+    kept = [log["kept"] for log in logs if log["event"] == "dialogue.preemptive"]
+    assert kept[-1] is True
+
+
 def _answered(requests: int) -> Callable[[FakeOpenAI], bool]:
     """The fake has sent its whole answer to this many requests."""
     return lambda fake: sum(event == "[DONE]" for _, event in fake.sent) >= requests
