@@ -11,7 +11,8 @@ from receptionist.messages import (
 )
 from receptionist.turns.turn_taking import TurnTaking
 
-CONFIG = TurnTakingConfig(unfinished_wait_ms=1500, false_barge_in_ms=800)
+CONFIG = TurnTakingConfig(unfinished_wait_ms=1500, false_barge_in_ms=800, complete_wait_step_ms=250)
+"""With a wait that grows when the caller goes on (off by default), so that its rules show."""
 
 
 GREETING = ("Thank you for calling.", "I can book an appointment.", "How can I help?")

@@ -117,7 +117,7 @@ async def _reply_delay(call: Call, text: str) -> float:
     return frames[0] - stopped
 
 
-@pytest.mark.parametrize("step_ms", [CONFIG.turn_taking.complete_wait_step_ms, 0])
+@pytest.mark.parametrize("step_ms", [250, 0])
 async def test_a_caller_who_went_on_once_waits_a_step_longer_for_later_replies(
     autojump_clock: trio.abc.Clock, step_ms: int
 ) -> None:
