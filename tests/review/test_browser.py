@@ -5,6 +5,7 @@ screenshot to test-artifacts/."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,14 +26,17 @@ LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backgro
 BROWSER_TIMEOUT_MS = 20_000
 
 
-def _playwright_or_skip():  # type: ignore[no-untyped-def]
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("browser test: pip install -e '.[dev]' for Playwright")
-    if not CHROMIUM.exists():
-        pytest.skip("browser test: needs Chromium; apt-get install chromium (as .ci/run does)")
-    return sync_playwright
+# Marks, not pytest.skip inside the test: a skip raised in a trio test loses its reason.
+pytestmark = [
+    pytest.mark.skipif(
+        importlib.util.find_spec("playwright") is None,
+        reason="browser test: pip install -e '.[dev]' for Playwright",
+    ),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="browser test: needs Chromium; apt-get install chromium (as .ci/run does)",
+    ),
+]
 
 
 @pytest.fixture
@@ -48,7 +52,7 @@ async def server(config: Config, nursery: trio.Nursery) -> AsyncIterator[str]:
 
 
 async def test_the_detail_page_in_chromium(server, config, tmp_path):
-    sync_playwright = _playwright_or_skip()
+    from playwright.sync_api import sync_playwright
     with trio.fail_after(120):
         await place_call(server, "booking_call.wav", CALL_SID)
         _summary, detail = await wait_for_record(config, CALL_SID)

@@ -13,7 +13,7 @@ import trio.testing
 from structlog.testing import capture_logs
 
 from receptionist.messages import EndCall, EndReason
-from tests.helpers.dialogue import CONFIG, GRACE_S, dialogue
+from tests.helpers.dialogue import CONFIG, GRACE_S, WITH_TRANSFER, dialogue
 from tests.helpers.pipeline import END_SILENCE_S, FRAME_S, HOURS, Call, pipeline
 
 SORRY = "Sorry, I didn't catch that."
@@ -165,6 +165,21 @@ async def test_speech_in_the_goodbyes_grace_period_keeps_the_call(
         assert answer[0].text.startswith("We're open")
         await trio.sleep(GRACE_S * 2)
         assert call.to_twilio.statistics().current_buffer_used == 0  # no EndCall
+
+
+async def test_speech_in_the_transfer_lines_grace_period_keeps_the_caller_with_us(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    async with dialogue(WITH_TRANSFER) as call:
+        await call.greeted()
+        await call.caller_says("can i speak to someone real please")
+        await call.played(await call.turn())  # "putting you through"
+        await trio.sleep(GRACE_S / 2)
+        await call.caller_says("oh wait what are your opening hours")
+        answer = await call.turn()
+        assert answer[0].text.startswith("We're open")
+        await trio.sleep(GRACE_S * 2)
+        assert call.to_twilio.statistics().current_buffer_used == 0  # not put through
 
 
 async def test_a_goodbye_in_the_grace_period_closes_the_line_after_the_callers_silence(
