@@ -147,6 +147,7 @@ async def run_call(
                         events_send.clone(),
                         engines=await services.new_listener_engines(),
                         settle_ms=config.turn_taking.settle_ms,
+                        settle_max_ms=config.turn_taking.settle_max_ms,
                     )
                 )
                 await nursery.start(

@@ -75,6 +75,7 @@ async def run_listener(
     *,
     engines: ListenerEngines,
     settle_ms: int,
+    settle_max_ms: int,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Hear the caller until the audio channel closes (the call ended).
@@ -86,6 +87,7 @@ async def run_listener(
     Args:
         engines: this call's VAD stream, segmenter and recogniser.
         settle_ms: ``turn_taking.settle_ms``.
+        settle_max_ms: ``turn_taking.settle_max_ms`` (see ``turns.settling``).
 
     Resource handling:
         Closes all three channel ends on exit, after the recogniser has had its last word
@@ -98,7 +100,7 @@ async def run_listener(
         ``events`` channel propagate to the call's error boundary.
     """
     with audio, hints, events:
-        recognizer, settling = engines.recognizer, Settling(settle_ms)
+        recognizer, settling = engines.recognizer, Settling(settle_ms, settle_max_ms)
         # No buffer: a transcript is with the Dialogue before the next frame is heard.
         heard_send, heard_recv = trio.open_memory_channel[Transcript](0)
         async with trio.open_nursery() as relaying:

@@ -79,6 +79,9 @@ class TurnTakingConfig:
     """A side-effecting tool waits for this much of the caller's quiet audio after their final
     (overlapping the model's own latency; turns/settling.py): speech in it means the turn was
     not over, and the tool never runs."""
+    settle_max_ms: Count = 1200
+    """On a line whose noise keeps sounding voiced without becoming speech, this much audio
+    after the final settles the turn all the same."""
     hang_up_grace_ms: Count = 700
     """After the goodbye has played, the caller's silence this long before the line is closed."""
     goodbye_mark_timeout_ms: Count = 10000

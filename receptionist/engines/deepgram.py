@@ -193,6 +193,8 @@ class TranscriptAssembler:
         self._last_word_end: float | None = None
         self._origin: float | None = None
         self._vad_stopped_at: float | None = None
+        self._vad_speaking = False
+        """Between the local VAD's SpeechStarted and its SpeechStopped."""
 
     @property
     def pending(self) -> str:
@@ -208,8 +210,9 @@ class TranscriptAssembler:
                 return self._final(at)
             case SpeechStarted():
                 self._vad_stopped_at = None  # a new utterance: the last stop is not its end
+                self._vad_speaking = True
             case SpeechStopped(at=stopped):
-                self._vad_stopped_at = stopped
+                self._vad_stopped_at, self._vad_speaking = stopped, False
             case StreamOrigin(at=origin):
                 self._origin = origin
         return None
@@ -229,7 +232,11 @@ class TranscriptAssembler:
         if result.from_finalize and not self._segments:
             # The answer to our Finalize, with nothing since the last final: the caller's
             # latest speech brought no words (a breath, a cough, the tail of the last word).
-            # Said, so their turn need not wait for words that will not come.
+            # Said, so their turn need not wait for words that will not come; unless they
+            # have started again since the Finalize went out (it covers only the audio
+            # before it): then it says nothing of what they are saying now.
+            if self._vad_speaking:
+                return None
             return Transcript("", True, self._vad_stopped_at, at, result.confidence)
         if result.speech_final or result.from_finalize:
             return self._final(at)

@@ -163,11 +163,16 @@ class LlmBrain:
     ) -> None:
         with waiting:
             await idle.wait()
-            if self._idle is idle and not self._port.ending:  # and no reply started since
-                self._guess_waiting = None
-                self._guess(text)
+            # Woken, this task may run after a withdraw or a newer guess in the same step:
+            # a cancel that came once it was woken shows only here.
+            if waiting.cancel_called or self._idle is not idle or self._port.ending:
+                return
+            self._guess_waiting = None
+            self._guess(text)
 
     def _guess(self, text: str) -> None:
+        if self._speculation is not None:
+            self._speculation.cancel()  # never two standing: the other's stream would hang
         buffer = self._config.buffers.preemptive_tokens
         self._speculation = self._agent.speculate(text, buffer)
         self._nursery.start_soon(self._speculation.run)

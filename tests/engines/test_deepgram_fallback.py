@@ -23,7 +23,8 @@ from receptionist.engines.utterance_recognizer import UtteranceRecognizer
 from receptionist.engines.utterances import UtteranceAssembler
 from receptionist.engines.vad import SpeechSegmenter, new_segmenter
 from receptionist.messages import Expectation, InboundAudio, ListenFor, Transcript
-from stages.listener import ListenerEngines, run_listener
+from stages.listener import ListenerEngines
+from tests.helpers.deepgram import listener
 from tests.helpers.listening import FRAME_S, LoudVad, frames_for
 
 DEADLINE_S = 60
@@ -64,8 +65,7 @@ async def listen(
         hints_send, hints_recv = trio.open_memory_channel[ListenFor](4)
         events_send, events_recv = trio.open_memory_channel[Any](64)
         engines = ListenerEngines(LoudVad(), segmenter, recognizer)
-        await nursery.start(partial(run_listener, audio_recv, hints_recv, events_send,
-                                    engines=engines, settle_ms=300))  # fmt: skip
+        await nursery.start(listener(audio_recv, hints_recv, events_send, engines))
         with audio_send, hints_send:
             for frame in audio:
                 await audio_send.send(InboundAudio(frame, trio.current_time()))

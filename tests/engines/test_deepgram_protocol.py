@@ -234,6 +234,24 @@ def test_a_finalize_answered_with_nothing_new_is_an_empty_final() -> None:
     assert feed(assembler, result("", final=True, speech_final=True)) == []
 
 
+def test_an_empty_answer_to_a_finalize_while_the_caller_speaks_again_says_nothing() -> None:
+    # Deepgram's own endpointing finalised "Hello there." before answering our Finalize, and
+    # the caller went on: the answer covers only the audio before the Finalize, and must not
+    # release a reply held for them or end a turn they are in the middle of.
+    assembler = TranscriptAssembler()
+    heard = feed(
+        assembler,
+        SpeechStarted(9.0),
+        SpeechStopped(10.0),  # the Finalize goes out here
+        result("Hello there.", speech_final=True),
+        SpeechStarted(10.8),  # "... I'd like to book"
+        result("", from_finalize=True),
+    )
+    assert [(t.text, t.is_final) for t in heard] == [("Hello there.", True)]
+    (nothing,) = feed(assembler, SpeechStopped(12.0), result("", from_finalize=True))
+    assert (nothing.text, nothing.is_final) == ("", True)  # asked again after this stop
+
+
 def test_speech_ended_at_prefers_the_local_vad() -> None:
     assembler = TranscriptAssembler()
     (heard,) = feed(assembler, StreamOrigin(100.0), result("yes", speech_final=True, end=1.5))

@@ -23,6 +23,7 @@ from tests.helpers.paths import PROJECT_ROOT
 
 KEY = "dg-test-0123456789abcdef"
 SETTLE_MS = TurnTakingConfig().settle_ms
+SETTLE_MAX_MS = TurnTakingConfig().settle_max_ms
 
 
 def raw_config() -> dict[str, Any]:
@@ -107,4 +108,7 @@ def listener(
     engines: ListenerEngines,
 ) -> Callable[..., Awaitable[None]]:
     """The Listener over these channel ends and engines, for ``nursery.start``."""
-    return partial(run_listener, audio, hints, events, engines=engines, settle_ms=SETTLE_MS)
+    return partial(
+        run_listener, audio, hints, events,
+        engines=engines, settle_ms=SETTLE_MS, settle_max_ms=SETTLE_MAX_MS,
+    )  # fmt: skip

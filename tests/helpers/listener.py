@@ -39,6 +39,7 @@ from stages.listener import ListenerEngines, run_listener
 
 TEST_LIMIT_S = 10
 SETTLE_MS = TurnTakingConfig().settle_ms
+SETTLE_MAX_MS = TurnTakingConfig().settle_max_ms
 AUDIO_BUFFER = 4
 """Small on purpose: a reader that stops reading blocks the test's sends at once."""
 SPEECH = pcm16_to_ulaw(
@@ -141,7 +142,13 @@ def listener_starter(nursery: trio.Nursery) -> StartListener:
             vad or EnergyVad(), segmenter, UtteranceRecognizer(decoder, assembler)
         )
         listener = partial(
-            run_listener, audio_recv, hints_recv, events_send, engines=engines, settle_ms=SETTLE_MS
+            run_listener,
+            audio_recv,
+            hints_recv,
+            events_send,
+            engines=engines,
+            settle_ms=SETTLE_MS,
+            settle_max_ms=SETTLE_MAX_MS,
         )
         await nursery.start(listener)
         return Call(audio_send, hints_send, events_recv)

@@ -14,9 +14,11 @@ from collections.abc import Callable
 from datetime import datetime
 
 import trio
+import trio.testing
 from structlog.testing import capture_logs
 
 from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted, ToolCallScript
+from receptionist.llm.brain import LlmBrain
 from receptionist.messages import (
     CallerSettled,
     EndCall,
@@ -234,3 +236,41 @@ async def test_through_the_supervisor_no_then_goodbye_hangs_up_once_after_the_wh
         [m["content"] for m in r.body["messages"] if m["role"] == "user"] for r in fake.requests
     ]
     assert users == [["No,"], ["No, that's everything. Thank you, goodbye."]]
+
+
+class _QuietPort:
+    """The Dialogue's side of the brain, for a test of the brain's guesses alone: no turn is
+    begun or said there."""
+
+    ending = False
+
+    async def ask_scheduler(self, request: object) -> None:
+        raise AssertionError(f"no tool runs from a guess: {request}")
+
+    async def settled(self) -> None:
+        await trio.sleep_forever()
+
+
+async def test_a_waiting_guess_woken_with_a_newer_one_in_the_same_step_does_not_start(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # The cut reply's history is put right (the brain goes idle) and, before the waiting
+    # guess's task runs, the Dialogue offers a newer guess: only the newer one may stand,
+    # or the older's stream is left open with nobody reading it.
+    async with (
+        openai_in_process(Scripted(text="Bye!"), Scripted(text="Stale.")) as (fake, client),
+        trio.open_nursery() as nursery,
+    ):
+        port = _QuietPort()
+        brain = LlmBrain(port, client, config=LLM_CONFIG, nursery=nursery, now=datetime.now)  # type: ignore[arg-type]
+        busy = brain._idle = trio.Event()  # a cut reply putting its history right
+        brain.anticipate("Great, thank you.")
+        await trio.testing.wait_all_tasks_blocked()
+        busy.set()  # the waiting guess is woken ...
+        brain.anticipate("Great, thank you. Bye.")  # ... and a newer one comes in the same step
+        await fake.until(lambda fake: len(fake.requests) >= 1)
+        await trio.sleep(1)
+        users = [r.body["messages"][-1]["content"] for r in fake.requests]
+        assert users == ["Great, thank you. Bye."]
+        brain.close()
+        nursery.cancel_scope.cancel()
