@@ -90,22 +90,29 @@ class AgentFloor:
     # --- Told by the Dialogue's loop ------------------------------------------------------
 
     def track_silence(self, message: TurnEvent) -> None:
-        if isinstance(message, SpeechStarted | SpeechResumed) or (
-            isinstance(message, Transcript) and message.is_final and message.text.strip()
-        ):
-            self._caller_quiet = False  # the settle time counts from after this
-            self._settling_changed_now()
         match message:
-            case SpeechStarted() | SpeechResumed() | Transcript(is_final=False):
-                self.silence_deadline = NO_DEADLINE  # the caller is talking
-                if self._ending is not None and self._playing is None:
-                    self.ending_deadline = NO_DEADLINE  # never hang up on a speaking caller
+            case SpeechStarted() | SpeechResumed():
+                self._caller_spoke()
+                self._caller_talking()
+            case Transcript(is_final=False):
+                self._caller_talking()
             case SpeechStopped() | SpeechPaused():
                 self.wait_for_caller()
                 if self._ending is not None and self._playing is None:
                     self._start_grace(caller_speaking=False)
-            case Transcript(is_final=True):
+            case Transcript(text=text):
+                if text.strip():
+                    self._caller_spoke()
                 self.wait_for_caller()
+
+    def _caller_talking(self) -> None:
+        self.silence_deadline = NO_DEADLINE
+        if self._ending is not None and self._playing is None:
+            self.ending_deadline = NO_DEADLINE  # never hang up on a speaking caller
+
+    def _caller_spoke(self) -> None:
+        self._caller_quiet = False  # the settle time counts from after this
+        self._settling_changed_now()
 
     def caller_turn_ended(self, last: Transcript, text: str) -> None:
         """The caller's turn is over (``text``, its finals joined): the next turn answers it."""
