@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 
 import trio
@@ -122,7 +123,7 @@ def _overrides(args: argparse.Namespace) -> list[str]:
 
 def _serve(args: argparse.Namespace, config: Config) -> int:
     from receptionist.runtime import open_services
-    from receptionist.server import serve_app
+    from receptionist.server import freeze_startup_heap, serve_app
 
     configure_logging(config.logging.level)
     host = args.host or config.server.host
@@ -135,8 +136,9 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         return run_workers(args.workers, host, port, serve_args)
 
     async def serve() -> None:
-        async with open_services(config) as services:
-            await serve_app(services, host, port, listen_fd=args.listen_fd)
+        async with open_services(config) as services, trio.open_nursery() as nursery:
+            await nursery.start(partial(serve_app, services, host, port, listen_fd=args.listen_fd))
+            freeze_startup_heap()
 
     trio.run(serve)
     return 0

@@ -14,6 +14,7 @@ itself in the database (heartbeat.py), so a draining peer knows it can take new 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import replace
@@ -201,6 +202,20 @@ def hypercorn_config(host: str, port: int) -> HypercornConfig:
     hc.graceful_timeout = 5.0
     refuse_websocket_extensions()  # no permessage-deflate on audio
     return hc
+
+
+def freeze_startup_heap() -> None:
+    """Exempt what start-up built from the garbage collector's full collections.
+
+    A serving process starts with about 190,000 tracked objects (modules, the app, the
+    engines' models) that live as long as it does. Every full (generation 2) collection
+    traversed them all: 18-76 ms with the event loop stopped, each call's outbound audio
+    late by as much, several times as calls began (measured on the cloud capacity ramp at
+    16 calls). Frozen, they are never scanned again, nor collected: call it once, in a
+    process that serves, after start-up (not in tests, whose objects come and go).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def serve_app(

@@ -11,8 +11,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 BENCH_CORE = 1
-STOP_TIMEOUT_S = 10.0
-"""How long the server may take to drain its calls once told to stop, before it is killed."""
 """Callers and fakes run on this core; the server is pinned to the other (core 0)."""
 STOP_TIMEOUT_S = 30.0
 """SIGTERM to exit: the server drains first, slowly on a loaded machine."""

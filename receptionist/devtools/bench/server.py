@@ -21,11 +21,12 @@ SERVER_CORE = 0
 async def serve(overrides: list[str]) -> None:
     from receptionist.config import load_config
     from receptionist.runtime import open_services
-    from receptionist.server import serve_app
+    from receptionist.server import freeze_startup_heap, serve_app
 
     config = load_config(ROOT / "config.toml", overrides=overrides)
     async with open_services(config) as services, trio.open_nursery() as nursery:
         binds = await nursery.start(serve_app, services, "127.0.0.1", 0)
+        freeze_startup_heap()
         print("PORT", binds[0].rsplit(":", 1)[1], file=sys.__stdout__, flush=True)
 
 
@@ -33,7 +34,9 @@ def main() -> None:
     from receptionist.logs import configure_logging
 
     log_file, overrides = sys.argv[1], sys.argv[2:]
-    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
+    # The machine's cores, not this process's: it inherits the bench's pinning to the other
+    # core, and re-pinning only when that allowed several put server and bench on one core.
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {SERVER_CORE})  # threads started later inherit it
     sys.stdout = open(log_file, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
     configure_logging("info", json=True)
