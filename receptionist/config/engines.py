@@ -83,7 +83,7 @@ class VadConfig:
     """Both at least a frame in effect (0 counts as one)."""
     preroll_ms: Count = 300
     max_utterance_s: PositiveFloat = 30.0
-    batch_collect_ms: Annotated[Int, Field(ge=0, le=20)] = 0
+    batch_collect_ms: Annotated[Int, Field(ge=0, le=20)] = 10
     """Bounded: every VAD decision (barge-in too) waits up to this long."""
 
 

@@ -22,7 +22,7 @@ from receptionist.engines.vad import (
     new_segmenter,
     probabilities,
 )
-from receptionist.engines.vad_batch import SileroBatcher
+from receptionist.engines.vad_batch import ACTIVE_S, SileroBatcher
 from receptionist.engines.vad_silero import SileroModel, silero_model_path
 from receptionist.errors import ConfigError
 from receptionist.messages import (
@@ -247,30 +247,70 @@ async def test_batched_windows_give_each_call_what_it_would_get_alone(silero: Va
     assert max(batched[0]) > 0.5
 
 
-async def test_a_collect_wait_runs_windows_a_few_ms_apart_in_one_batch(
-    silero: VadModel, autojump_clock: trio.testing.MockClock
+async def _paced_call(
+    stream: FrameVad, phase: float, frames: int, waits: list[tuple[float, float]]
 ) -> None:
-    """With ``collect_s``, a batch's first window waits that long for other calls': one
-    arriving 2 ms later completes with it, at the end of the first one's wait."""
+    """A call's Listener: a frame every 20 ms from ``phase``, each probability's wait
+    (when the frame came, how long its probability took) recorded."""
+    frame = line_noise(0.02)[:FRAME_BYTES_PCM]
+    due = phase
+    for _ in range(frames):
+        await trio.sleep_until(due)
+        began = trio.current_time()
+        await stream.probability(frame)
+        waits.append((began, trio.current_time() - began))
+        due += FRAME_MS / 1000
+
+
+async def _collecting_batcher(
+    silero: VadModel, calls: list[tuple[float, int]], collect_s: float
+) -> tuple[SileroBatcher, list[list[tuple[float, float]]]]:
+    """Calls (phase, frames) paced against one batcher that collects for ``collect_s``."""
     assert isinstance(silero, SileroModel)
-    two_frames = line_noise(0.04)[: 2 * FRAME_BYTES_PCM]  # the second completes a window
-    batcher = SileroBatcher(silero, collect_s=0.005)
-    done_at: list[float] = []
+    batcher = SileroBatcher(silero, collect_s=collect_s)
+    waits: list[list[tuple[float, float]]] = [[] for _ in calls]
     async with trio.open_nursery() as nursery:
         await nursery.start(batcher.run)
-
-        async def call(delay: float) -> None:
-            stream = silero.new_stream(batcher)
-            await trio.sleep(delay)
-            for frame in (two_frames[:FRAME_BYTES_PCM], two_frames[FRAME_BYTES_PCM:]):
-                await stream.probability(frame)
-            done_at.append(trio.current_time())
-
         async with trio.open_nursery() as callers:
-            callers.start_soon(call, 0.0)
-            callers.start_soon(call, 0.002)
+            for (phase, frames), each in zip(calls, waits, strict=True):
+                callers.start_soon(_paced_call, silero.new_stream(batcher), phase, frames, each)
         nursery.cancel_scope.cancel()
-    assert done_at == [pytest.approx(0.005), pytest.approx(0.005)]
+    return batcher, waits
+
+
+async def test_a_lone_call_never_waits_for_a_batch(
+    silero: VadModel, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Nobody else was heard lately: each window runs at once, whatever ``collect_s``."""
+    batcher, waits = await _collecting_batcher(silero, [(0.0, 50)], collect_s=0.02)
+    assert batcher.windows > 25
+    assert max(wait for _, wait in waits[0]) == 0
+
+
+async def test_a_window_waits_only_until_the_other_calls_windows_are_in(
+    silero: VadModel, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Two calls 2 ms apart: once both have been heard, each batch holds both windows and
+        runs when the second comes in (2 ms), not at the end of ``collect_s`` (20 ms). (The
+        second call's first window waits for the first call's next, which comes later than the
+    second call's does, and its last for the first, whose audio has ended.)"""
+    batcher, waits = await _collecting_batcher(silero, [(0.0, 50), (0.002, 50)], collect_s=0.02)
+    assert batcher.windows / batcher.batches > 1.9
+    steady = [wait for _, wait in waits[0][5:]]
+    assert max(steady) == pytest.approx(0.002)
+    assert max(wait for _, wait in waits[1][2:-2]) == 0
+
+
+async def test_a_call_that_went_quiet_holds_the_others_windows_only_briefly(
+    silero: VadModel, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The second call's audio stops: the first's windows wait ``collect_s`` for it while
+    it was heard within ``ACTIVE_S``, then not at all."""
+    _, waits = await _collecting_batcher(silero, [(0.0, 50), (0.002, 10)], collect_s=0.005)
+    assert max(wait for _, wait in waits[0]) == pytest.approx(0.005)
+    late = [wait for began, wait in waits[0] if began > 0.2 + ACTIVE_S + 0.04]
+    assert late
+    assert max(late) == 0
 
 
 def test_webrtc_accepts_frames_of_any_size() -> None:
