@@ -209,3 +209,43 @@ async def test_an_empty_closing_sentence_sends_its_mark_without_asking_the_engin
                 )
     sent = [message async for message in outbound_recv]
     assert [type(m) for m in sent] == [OutboundMark]
+
+
+class _StepCounter(trio.abc.Instrument):
+    """Counts the scheduler steps (wakes) of the tasks whose name contains ``name``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.steps += self.name in task.name
+
+
+async def test_a_full_outbox_wakes_the_actor_once_per_half_buffer_played_not_per_frame(
+    autojump_clock,
+):
+    """Two seconds of speech (100 frames) through a 20-frame outbox read at playback pace
+    (a frame per 20 ms): every frame arrives, in order, and the actor wakes about once per
+    ten frames played, not once per frame (each wake is a round of the event loop)."""
+    synthesizer = Synthesizer(outbound_buffer=20)
+    frames = [bytes([n]) * 160 for n in range(100)]
+    synthesizer.engine.chunks = [b"".join(frames)]
+    counter = _StepCounter("run_synthesizer")
+    trio.lowlevel.add_instrument(counter)
+    received: list[SynthesizerOutput] = []
+    try:
+        with trio.fail_after(DEADLINE_S):
+            async with trio.open_nursery() as nursery:
+                await synthesizer.start(nursery)
+                await synthesizer.sentences.send(sentence(1, 0, "A long answer.", last=True))
+                synthesizer.sentences.close()
+                async for message in synthesizer.outbound:
+                    received.append(message)
+                    await trio.sleep(0.02)
+    finally:
+        trio.lowlevel.remove_instrument(counter)
+    audio = [message.ulaw for message in received if isinstance(message, OutboundAudio)]
+    assert audio == frames
+    assert summary(received)[-1] == "turn1-s0"
+    assert counter.steps <= 20  # one per frame was over 80
