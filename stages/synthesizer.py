@@ -17,7 +17,7 @@ import trio
 from receptionist.engines.audio import FrameSplitter
 from receptionist.engines.tts import SpeechEngine
 from receptionist.errors import SpeechSynthesisError
-from receptionist.messages import FRAME_MS, OutboundAudio, OutboundMark, Sentence, TurnTimings
+from receptionist.messages import OutboundAudio, OutboundMark, Sentence, TurnTimings
 from receptionist.turns.cancellation import TurnCancellation
 
 log = structlog.get_logger()
@@ -118,19 +118,17 @@ async def _send_frames(
     turn: _TurnAudio,
     outbound: trio.MemorySendChannel[SynthesizerOutput],
 ) -> None:
-    """Queue the frames, waking once per half a buffer of playback, not once per frame.
+    """Queue the frames without a round of the event loop each while there is room.
 
-    An awaited send is a round of the event loop each, and once the channel is full each
-    frame the writer takes would wake this task for one more: 50 wakes a second of speech
-    per call. So frames go in without waiting while there is room, and a full channel is
-    left to play half of itself out (the writer takes a frame per 20 ms of playback) before
-    the next attempt; it still holds half a buffer of audio then. A turn cancelled
-    meanwhile is cancelled in that sleep or in the send that follows it.
+    An awaited send is a round of the event loop each. So frames go in without waiting
+    while the channel has room; a full one is waited on, and the writer, which takes a
+    message's frames at once, wakes this task once per message, not once per frame. (Not
+    a sleep for a guessed playback time: an unpaced writer, as in a fast replay, would
+    go silent for that long.) A turn cancelled meanwhile is cancelled in that send.
     """
     for frame in frames:
         audio = OutboundAudio(sentence.turn_id, frame, turn.timings_for(sentence))
         try:
             outbound.send_nowait(audio)
         except trio.WouldBlock:
-            await trio.sleep(outbound.statistics().max_buffer_size // 2 * FRAME_MS / 1000)
             await outbound.send(audio)

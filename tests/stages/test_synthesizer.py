@@ -1,5 +1,6 @@
 """The Synthesizer actor, driven over memory channels with a scripted engine."""
 
+import contextlib
 from collections.abc import AsyncGenerator
 from functools import partial
 
@@ -222,14 +223,12 @@ class _StepCounter(trio.abc.Instrument):
         self.steps += self.name in task.name
 
 
-async def test_a_full_outbox_wakes_the_actor_once_per_half_buffer_played_not_per_frame(
-    autojump_clock,
-):
-    """Two seconds of speech (100 frames) through a 20-frame outbox read at playback pace
-    (a frame per 20 ms): every frame arrives, in order, and the actor wakes about once per
-    ten frames played, not once per frame (each wake is a round of the event loop)."""
-    synthesizer = Synthesizer(outbound_buffer=20)
-    frames = [bytes([n]) * 160 for n in range(100)]
+async def _read_outbox(
+    synthesizer: Synthesizer, frames: list[bytes], message_frames: int, every_s: float
+) -> tuple[list[SynthesizerOutput], int]:
+    """Speak ``frames`` as one sentence through a 20-frame outbox read ``message_frames``
+    at a time (without waiting, as the writer fills a message) every ``every_s``; what was
+    read, and how many times the actor woke."""
     synthesizer.engine.chunks = [b"".join(frames)]
     counter = _StepCounter("run_synthesizer")
     trio.lowlevel.add_instrument(counter)
@@ -242,10 +241,37 @@ async def test_a_full_outbox_wakes_the_actor_once_per_half_buffer_played_not_per
                 synthesizer.sentences.close()
                 async for message in synthesizer.outbound:
                     received.append(message)
-                    await trio.sleep(0.02)
+                    for _ in range(message_frames - 1):
+                        with contextlib.suppress(trio.WouldBlock, trio.EndOfChannel):
+                            received.append(synthesizer.outbound.receive_nowait())
+                    await trio.sleep(every_s)
     finally:
         trio.lowlevel.remove_instrument(counter)
+    return received, counter.steps
+
+
+async def test_a_full_outbox_wakes_the_actor_once_per_message_taken_not_per_frame(
+    autojump_clock,
+):
+    """Two seconds of speech (100 frames) read as the writer reads it, three frames to a
+    60 ms message: every frame arrives, in order, and the actor wakes about once per
+    message, not once per frame (each wake is a round of the event loop)."""
+    frames = [bytes([n]) * 160 for n in range(100)]
+    received, wakes = await _read_outbox(Synthesizer(outbound_buffer=20), frames, 3, 0.06)
     audio = [message.ulaw for message in received if isinstance(message, OutboundAudio)]
     assert audio == frames
     assert summary(received)[-1] == "turn1-s0"
-    assert counter.steps <= 20  # one per frame was over 80
+    assert wakes <= 50  # read a frame at a time, it wakes over 80 times
+
+
+async def test_an_unpaced_reader_gets_the_audio_as_fast_as_it_reads(autojump_clock):
+    """A writer that does not pace (a fast replay) takes frames as soon as they are queued:
+    the actor never idles on a guess of how fast audio plays (a full outbox once made it
+    sleep half a buffer's playback, and a fast replay's caller heard a second of silence
+    mid-sentence and thought the reply over)."""
+    frames = [bytes([n]) * 160 for n in range(100)]
+    began = trio.current_time()
+    received, _ = await _read_outbox(Synthesizer(outbound_buffer=20), frames, 1, 0)
+    audio = [message.ulaw for message in received if isinstance(message, OutboundAudio)]
+    assert audio == frames
+    assert trio.current_time() - began < 2 * CHUNK_GAP_S
