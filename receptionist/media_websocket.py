@@ -1,6 +1,7 @@
 """The media stream's WebSocket under quart-trio and hypercorn: the handshake agrees to no
-extension, a peer going away ends ``receive`` rather than cancelling the call, and what the
-caller still sends after the call is read until hypercorn lets the connection go.
+extension, the handler reads hypercorn's messages without a relay task between, a peer going
+away ends ``receive`` rather than cancelling the call, and what the caller still sends after
+the call is read until hypercorn lets the connection go.
 
 hypercorn accepts permessage-deflate whenever a client offers it, and has no setting to
 refuse it. Twilio's media is mu-law audio, which does not compress: deflating and
@@ -43,21 +44,28 @@ hypercorn's own ``websocket.disconnect`` comes at once; this bounds the task if 
 
 
 class DisconnectReportingWebsocket(TrioASGIWebsocketConnection):
-    """quart-trio's connection, except that a peer going away ends ``receive`` instead of
-    cancelling the handler at once.
+    """quart-trio's connection, except that the handler reads hypercorn's messages itself,
+    and a peer going away ends ``receive`` instead of cancelling the handler at once.
+
+    quart-trio relays each message from hypercorn's queue through a task of its own into a
+    second channel: a round of the event loop per 20 ms frame per call, for nothing. Here
+    ``websocket.receive()`` reads hypercorn's queue.
 
     quart-trio cancels the handler on ``websocket.disconnect``, so a real dropped socket
     skipped the call's own end (the reader's CallStopped, the Dialogue's drain, Deepgram's
-    CloseStream): only the tests' fake connections ever took that path. Here the end of the
-    messages closes the channel ``receive`` reads, which QuartConnection reports as
-    CallDisconnected; the handler is cancelled only if it has not returned within
-    ``DISCONNECT_GRACE_S``. And what the caller sends after the handler has returned is read
-    and discarded until hypercorn's own ``websocket.disconnect`` (see ``__call__``).
+    CloseStream): only the tests' fake connections ever took that path. Here the disconnect
+    ends ``receive`` with EndOfChannel, which QuartConnection reports as CallDisconnected;
+    the handler is cancelled only if it has not returned within ``DISCONNECT_GRACE_S``. And
+    what the caller sends after the handler has returned is read and discarded until
+    hypercorn's own ``websocket.disconnect`` (see ``__call__``).
     """
 
     _disconnected = False
+    _asgi_receive: Any
+    _gone: trio.Event
 
     async def __call__(self, receive: Any, send: Any) -> None:
+        self._asgi_receive, self._gone = receive, trio.Event()
         try:
             await super().__call__(receive, send)
         finally:
@@ -70,15 +78,27 @@ class DisconnectReportingWebsocket(TrioASGIWebsocketConnection):
                 # while after the app is gone.
                 cast(QuartTrio, self.app).nursery.start_soon(_drain_until_disconnect, receive)
 
+    def _create_websocket_from_scope(self, send: Any) -> Any:
+        websocket = super()._create_websocket_from_scope(send)
+        websocket._receive = self._next_message  # quart's Websocket keeps it there
+        return websocket
+
+    async def _next_message(self) -> str | bytes:
+        """The caller's next message; EndOfChannel once the peer has gone."""
+        while not self._disconnected:
+            event = await self._asgi_receive()
+            if event["type"] == "websocket.receive":
+                message: str | bytes = event.get("bytes") or event["text"]
+                return message
+            if event["type"] == "websocket.disconnect":
+                self._disconnected = True
+                self._gone.set()
+        raise trio.EndOfChannel
+
     async def handle_messages(self, nursery: trio.Nursery, receive: Any) -> None:  # type: ignore[override]
-        with self.send_channel:
-            while True:
-                event = await receive()
-                if event["type"] == "websocket.receive":
-                    await self.send_channel.send(event.get("bytes") or event["text"])
-                elif event["type"] == "websocket.disconnect":
-                    self._disconnected = True
-                    break
+        """Not a relay (the handler reads ``receive`` itself): the grace period once the
+        peer has gone, then the handler's end."""
+        await self._gone.wait()
         await trio.sleep(DISCONNECT_GRACE_S)
         nursery.cancel_scope.cancel()
 

@@ -4,6 +4,7 @@ stream without Twilio's signature, a token replayed, stale or edited. Real serve
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -29,12 +30,14 @@ from receptionist.server import serve_app
 from receptionist.telephony import webhooks
 from receptionist.telephony.webhooks import twilio_signature
 from tests.helpers.calls import NOW
+from tests.helpers.steps import StepCounter
 
 LIMIT_S = 30
 AUTH_TOKEN = "12345"
 LATE_FRAMES = 100
 """Frames a caller sends after the server stopped reading: more than hypercorn's app queue
-and quart-trio's channel hold together (10 each)."""
+holds (10), which the handler reads itself."""
+RELAYED_FRAMES = 100
 CLOSED_WITHIN_S = 10
 
 
@@ -202,3 +205,48 @@ async def test_a_caller_who_goes_on_sending_and_never_answers_our_close_is_let_g
             await ended.wait()
         with trio.fail_after(CLOSED_WITHIN_S):
             await until_tcp_closed(stream)
+
+
+async def ignore_messages(ws: Any) -> None:
+    with contextlib.suppress(trio_websocket.ConnectionClosed):
+        while True:
+            await ws.get_message()
+
+
+async def send_silence(ws: Any, stream_sid: str, frames: int) -> None:
+    """Silent media frames, one at a time, as Twilio sends them 20 ms apart."""
+    for sequence in range(frames):
+        silence = media_message(stream_sid, sequence + 2, sequence + 1, SILENCE_FRAME)
+        await ws.send_message(json.dumps(silence))
+        await trio.sleep(0.002)
+
+
+async def test_the_callers_frames_reach_the_call_without_a_relay_task_per_frame(server):
+    """quart-trio relays each message from hypercorn's queue through a task and a second
+    channel: a round of the event loop per 20 ms frame per call. The handler reads
+    hypercorn's queue itself; that task wakes only for the end of the call."""
+    caller = TwilioCaller(server)
+    _url, parameters = await caller.answer_webhook()
+    ended = trio.Event()
+    relay = StepCounter("handle_messages")
+    stream_sid = "MZ" + caller.call_sid[2:]
+    with capture_logs(processors=[merge_contextvars, flag_on("call.end", ended)]) as logs:
+        with trio.fail_after(LIMIT_S):
+            async with (
+                trio_websocket.open_websocket_url(stream_url(server)) as ws,
+                trio.open_nursery() as listening,
+            ):
+                listening.start_soon(ignore_messages, ws)  # the greeting, as a caller hears it
+                await ws.send_message(start_message(caller.call_sid, parameters))
+                trio.lowlevel.add_instrument(relay)
+                try:
+                    await send_silence(ws, stream_sid, RELAYED_FRAMES)
+                    stop = stop_message(stream_sid, caller.call_sid, RELAYED_FRAMES + 2)
+                    await ws.send_message(json.dumps(stop))
+                    await ended.wait()
+                finally:
+                    trio.lowlevel.remove_instrument(relay)
+                listening.cancel_scope.cancel()
+    (stats,) = [entry for entry in logs if entry["event"] == "twilio.stats"]
+    assert stats["frames_in"] == RELAYED_FRAMES
+    assert relay.steps <= 5  # relayed, it woke once per frame

@@ -19,6 +19,7 @@ from receptionist.messages import (
 )
 from receptionist.turns.cancellation import TurnCancellation
 from stages.synthesizer import SynthesizerOutput, run_synthesizer
+from tests.helpers.steps import StepCounter
 
 DEADLINE_S = 30
 CHUNK_GAP_S = 0.05
@@ -212,17 +213,6 @@ async def test_an_empty_closing_sentence_sends_its_mark_without_asking_the_engin
     assert [type(m) for m in sent] == [OutboundMark]
 
 
-class _StepCounter(trio.abc.Instrument):
-    """Counts the scheduler steps (wakes) of the tasks whose name contains ``name``."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.steps = 0
-
-    def before_task_step(self, task: trio.lowlevel.Task) -> None:
-        self.steps += self.name in task.name
-
-
 async def _read_outbox(
     synthesizer: Synthesizer, frames: list[bytes], message_frames: int, every_s: float
 ) -> tuple[list[SynthesizerOutput], int]:
@@ -230,7 +220,7 @@ async def _read_outbox(
     at a time (without waiting, as the writer fills a message) every ``every_s``; what was
     read, and how many times the actor woke."""
     synthesizer.engine.chunks = [b"".join(frames)]
-    counter = _StepCounter("run_synthesizer")
+    counter = StepCounter("run_synthesizer")
     trio.lowlevel.add_instrument(counter)
     received: list[SynthesizerOutput] = []
     try:
