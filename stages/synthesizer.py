@@ -68,6 +68,9 @@ class _TurnAudio:
 
     turn_id: int | None
     first_audio: float | None = None
+    _timings: tuple[Sentence, TurnTimings] | None = None
+    """The last sentence's timings, shared by its frames: one object per frame, queued
+    seconds ahead, is work for each of the garbage collector's passes."""
 
     def audio_arrived(self) -> None:
         if self.first_audio is None:
@@ -75,7 +78,9 @@ class _TurnAudio:
 
     def timings_for(self, sentence: Sentence) -> TurnTimings:
         assert self.first_audio is not None, "no frame exists before the turn's first audio"
-        return sentence.timings.with_first_audio(self.first_audio)
+        if self._timings is None or self._timings[0] is not sentence:
+            self._timings = (sentence, sentence.timings.with_first_audio(self.first_audio))
+        return self._timings[1]
 
 
 async def _speak(
