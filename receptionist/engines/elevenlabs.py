@@ -5,11 +5,16 @@ One request per sentence: ``POST /v1/text-to-speech/{voice_id}/stream`` asking f
 by chunk as it arrives, untouched. The request shape follows the official OpenAPI spec and
 SDK (``tests/protocol_samples/elevenlabs/http_stream_request.txt``).
 
-One ``httpx.AsyncClient`` serves the whole process: a sentence on a kept-alive connection
+One ``httpx2.AsyncClient`` serves the whole process: a sentence on a kept-alive connection
 costs one request round trip, not a TCP and TLS handshake as well. A barge-in that cuts a
 body mid-stream closes its HTTP/1.1 connection (an unfinished body cannot be reused), so
 the engine opens a spare one right after the cut, while the caller is still talking, with
 a small request of its own (``GET /v1/models``): the next sentence finds it in the pool.
+
+The client is httpx2 (the OpenAI SDK's transport, httpx's maintained successor), not httpx:
+httpcore 1.0's pool walks every connection once per idle connection on each request and
+each response closed: at 64 calls httpcore was in a tenth of the server's profile, in bursts
+at each turn, and half of that was those walks. httpcore2's pool does one pass.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import suppress
 from urllib.parse import quote
 
-import httpx
+import httpx2
 import structlog
 import trio
 
@@ -57,13 +62,13 @@ log = structlog.get_logger()
 class ElevenLabsEngine:
     """ElevenLabs' HTTP streaming TTS, speaking 8 kHz mu-law. Implements SpeechEngine.
 
-    Owns an ``httpx.AsyncClient``: close it with ``aclose()`` or ``async with``.
+    Owns an ``httpx2.AsyncClient``: close it with ``aclose()`` or ``async with``.
 
     Args:
         api_key: sent in the ``xi-api-key`` header; never logged nor put in an error.
         voice_id, model_id: the ElevenLabs voice and model.
         base_url: the API's origin, ``https://api.elevenlabs.io`` in production.
-        transport: an httpx transport to use instead of the network (tests).
+        transport: an httpx2 transport to use instead of the network (tests).
     """
 
     def __init__(
@@ -73,14 +78,14 @@ class ElevenLabsEngine:
         voice_id: str,
         model_id: str,
         base_url: str = "https://api.elevenlabs.io",
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self._api_key, self._model_id = api_key, model_id
         self._path = f"/v1/text-to-speech/{quote(voice_id, safe='')}/stream"
-        self._client = httpx.AsyncClient(
+        self._client = httpx2.AsyncClient(
             base_url=base_url,
-            timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT_S),
-            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_S),
+            timeout=httpx2.Timeout(None, connect=CONNECT_TIMEOUT_S),
+            limits=httpx2.Limits(keepalive_expiry=KEEPALIVE_S),
             transport=transport,
         )
         self._spares_send, self._spares_recv = trio.open_memory_channel[None](SPARES_PENDING)
@@ -113,7 +118,7 @@ class ElevenLabsEngine:
         with trio.move_on_after(SPARE_TIMEOUT_S):
             try:
                 response = await self._client.get(SPARE_PATH, headers={"xi-api-key": self._api_key})
-            except httpx.HTTPError as exc:  # the next sentence will connect, or fail, itself
+            except httpx2.HTTPError as exc:  # the next sentence will connect, or fail, itself
                 log.debug("elevenlabs.spare_failed", error=self._redact(str(exc)))
                 return
             self.spares_opened += 1
@@ -144,7 +149,7 @@ class ElevenLabsEngine:
             if response.is_success and not ended:
                 self._ask_for_spare()
             # Closes the connection at once: an unfinished body cannot be reused, and
-            # draining it would keep ElevenLabs generating. httpx's body iterators, nested
+            # draining it would keep ElevenLabs generating. httpx2's body iterators, nested
             # async generators, are left suspended when we stop mid-body; trio's asyncgen
             # finalizer closes them (with a ResourceWarning, ignored by default). They
             # hold no resource once the connection is closed here.
@@ -156,7 +161,7 @@ class ElevenLabsEngine:
         with suppress(trio.WouldBlock):  # a spare is already on its way
             self._spares_send.send_nowait(None)
 
-    async def _send(self, text: str) -> httpx.Response:
+    async def _send(self, text: str) -> httpx2.Response:
         request = self._client.build_request(
             "POST",
             self._path,
@@ -169,17 +174,17 @@ class ElevenLabsEngine:
         )
         try:
             return await self._client.send(request, stream=True)
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise self._error("request failed", exc) from exc
 
     async def _next_chunk(self, chunks: AsyncIterator[bytes]) -> bytes | None:
         try:
             return await anext(chunks, None)
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise self._error("audio stream broke", exc) from exc
 
     async def _status_error(
-        self, response: httpx.Response, chunks: AsyncIterator[bytes]
+        self, response: httpx2.Response, chunks: AsyncIterator[bytes]
     ) -> SpeechSynthesisError:
         body = bytearray()
         try:
@@ -187,15 +192,15 @@ class ElevenLabsEngine:
                 body += part
                 if len(body) >= ERROR_BODY_LIMIT:
                     break
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             pass  # the status alone still says what went wrong
         detail = _describe_error_body(bytes(body[:ERROR_BODY_LIMIT]))
         # HTTP/2, and some HTTP/1.1 servers, send no reason phrase: use the standard one.
-        reason = response.reason_phrase or httpx.codes.get_reason_phrase(response.status_code)
+        reason = response.reason_phrase or httpx2.codes.get_reason_phrase(response.status_code)
         status = f"{response.status_code} {reason}".strip()
         return SpeechSynthesisError(self._redact(f"ElevenLabs answered {status}: {detail}"))
 
-    def _error(self, what: str, exc: httpx.HTTPError) -> SpeechSynthesisError:
+    def _error(self, what: str, exc: httpx2.HTTPError) -> SpeechSynthesisError:
         detail = str(exc) or type(exc).__name__
         return SpeechSynthesisError(self._redact(f"ElevenLabs {what}: {detail}"))
 

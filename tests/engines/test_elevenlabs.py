@@ -1,4 +1,4 @@
-"""ElevenLabs TTS: request shape and error mapping (httpx.MockTransport), and streaming
+"""ElevenLabs TTS: request shape and error mapping (httpx2.MockTransport), and streaming
 against the fake server on 127.0.0.1."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
+import httpx2
 import pytest
 import trio
 
@@ -24,11 +24,11 @@ SAMPLE_REQUEST = SAMPLES / "elevenlabs" / "http_stream_request.txt"
 
 def mock_engine(handler: Any) -> ElevenLabsEngine:
     return ElevenLabsEngine(
-        api_key=KEY, voice_id=VOICE, model_id=MODEL, transport=httpx.MockTransport(handler)
+        api_key=KEY, voice_id=VOICE, model_id=MODEL, transport=httpx2.MockTransport(handler)
     )
 
 
-class TrackedStream(httpx.AsyncByteStream):
+class TrackedStream(httpx2.AsyncByteStream):
     """A response body that never ends by itself and records being closed."""
 
     def __init__(self) -> None:
@@ -53,11 +53,11 @@ def sample_request() -> tuple[str, str, dict[str, str], dict[str, Any]]:
 
 async def test_request_matches_the_sample() -> None:
     method, url, headers, body = sample_request()
-    sent: list[httpx.Request] = []
+    sent: list[httpx2.Request] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         sent.append(request)
-        return httpx.Response(200, content=b"\xff" * 320)
+        return httpx2.Response(200, content=b"\xff" * 320)
 
     with trio.fail_after(DEADLINE_S):
         async with mock_engine(handler) as engine:
@@ -76,7 +76,7 @@ async def test_request_matches_the_sample() -> None:
 
 
 async def test_blank_text_sends_no_request() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         raise AssertionError("no request expected")
 
     with trio.fail_after(DEADLINE_S):
@@ -97,7 +97,7 @@ async def test_blank_text_sends_no_request() -> None:
 async def test_error_status_becomes_speech_synthesis_error(
     status: int, body: dict[str, Any], expected: str
 ) -> None:
-    engine = mock_engine(lambda request: httpx.Response(status, json=body))
+    engine = mock_engine(lambda request: httpx2.Response(status, json=body))
     with trio.fail_after(DEADLINE_S), pytest.raises(SpeechSynthesisError) as caught:
         async with engine:
             await speak(engine)
@@ -108,22 +108,22 @@ async def test_error_status_becomes_speech_synthesis_error(
 
 
 async def test_transport_error_becomes_speech_synthesis_error() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError(f"refused while sending {request.headers['xi-api-key']}")
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ConnectError(f"refused while sending {request.headers['xi-api-key']}")
 
     with trio.fail_after(DEADLINE_S), pytest.raises(SpeechSynthesisError) as caught:
         async with mock_engine(handler) as engine:
             await speak(engine)
     assert "request failed" in str(caught.value)
     assert KEY not in str(caught.value)
-    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+    assert isinstance(caught.value.__cause__, httpx2.ConnectError)
 
 
 @pytest.mark.parametrize("cancelled", [False, True])
 async def test_closing_early_closes_the_response(cancelled: bool) -> None:
     body = TrackedStream()
     with trio.fail_after(DEADLINE_S):
-        async with mock_engine(lambda request: httpx.Response(200, stream=body)) as engine:
+        async with mock_engine(lambda request: httpx2.Response(200, stream=body)) as engine:
             chunks = engine.stream_ulaw(TEXT)
             assert await anext(chunks)
             with trio.CancelScope() as scope:

@@ -2,9 +2,9 @@
 
 Timestamps each body chunk as the HTTP transport hands it up (the bytes have been read
 from the socket) and again as the consumer gets it from ``stream_ulaw``; the difference is
-our own overhead (httpx's response layer, ElevenLabsEngine, FallbackSpeechEngine). The
+our own overhead (httpx2's response layer, ElevenLabsEngine, FallbackSpeechEngine). The
 request side is timed the same way: from asking for the first chunk to the transport
-being handed the request (building it, encoding the JSON, httpx's client layer).
+being handed the request (building it, encoding the JSON, httpx2's client layer).
 
     .venv/bin/python -m receptionist.devtools.fakes.bench_elevenlabs
 """
@@ -15,7 +15,7 @@ import statistics
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 import structlog
 import trio
 
@@ -27,7 +27,7 @@ SENTENCES = 300
 TEXT = "Your appointment is on Tuesday the fourteenth at three thirty in the afternoon."
 
 
-class _TimedStream(httpx.AsyncByteStream):
+class _TimedStream(httpx2.AsyncByteStream):
     def __init__(self, inner: Any, arrivals: list[float]) -> None:
         self._inner, self._arrivals = inner, arrivals
 
@@ -40,19 +40,19 @@ class _TimedStream(httpx.AsyncByteStream):
         await self._inner.aclose()
 
 
-class TimedTransport(httpx.AsyncBaseTransport):
-    """httpx's own transport, noting when each chunk of a response body arrives."""
+class TimedTransport(httpx2.AsyncBaseTransport):
+    """httpx2's own transport, noting when each chunk of a response body arrives."""
 
     def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        self._inner = httpx2.AsyncHTTPTransport()
         self.arrivals: list[float] = []
         self.requested = 0.0
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         self.requested = trio.current_time()
         response = await self._inner.handle_async_request(request)
         stream = _TimedStream(response.stream, self.arrivals)
-        return httpx.Response(
+        return httpx2.Response(
             response.status_code,
             headers=response.headers,
             stream=stream,
