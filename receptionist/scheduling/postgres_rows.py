@@ -130,9 +130,7 @@ class PostgresSharedRows:
 
     def heartbeat(self, server_id: str, draining: bool, ttl: timedelta, now: datetime) -> None:
         # The database's clock (now()), not ``now``: the servers' machines may disagree.
-        self._conn.execute(
-            "DELETE FROM servers WHERE expires_at < now() - %s", (FORGOTTEN_AFTER,)
-        )
+        self._conn.execute("DELETE FROM servers WHERE expires_at < now() - %s", (FORGOTTEN_AFTER,))
         self._conn.execute(
             "INSERT INTO servers (server_id, clinic, draining, expires_at)"
             " VALUES (%s, %s, %s, now() + %s) ON CONFLICT (server_id) DO UPDATE"

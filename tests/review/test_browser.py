@@ -53,6 +53,7 @@ async def server(config: Config, nursery: trio.Nursery) -> AsyncIterator[str]:
 
 async def test_the_detail_page_in_chromium(server, config, tmp_path):
     from playwright.sync_api import sync_playwright
+
     with trio.fail_after(120):
         await place_call(server, "booking_call.wav", CALL_SID)
         _summary, detail = await wait_for_record(config, CALL_SID)
