@@ -26,6 +26,8 @@ class FrameCosts:
 
     vad_ns: int = 0
     vad_frames: int = 0
+    vad_skipped: int = 0
+    """Windows of a quiet line the model did not run on (``engines.vad_quiet``)."""
     inbound_parse_ns: int = 0
     inbound_parse_frames: int = 0
     outbound_encode_ns: int = 0

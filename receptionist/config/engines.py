@@ -85,6 +85,9 @@ class VadConfig:
     max_utterance_s: PositiveFloat = 30.0
     batch_collect_ms: Annotated[Int, Field(ge=0, le=20)] = 10
     """Bounded: every VAD decision (barge-in too) waits up to this long."""
+    quiet_floor_dbfs: Annotated[Float, Field(le=-30)] = -55.0
+    """``-inf``: never skip. At most -30: speech on a phone line is louder than that."""
+    quiet_hang_ms: Count = 500
 
 
 @dataclass(frozen=True, slots=True, config=SECTION)

@@ -23,6 +23,7 @@ import trio
 
 from receptionist import frame_costs
 from receptionist.config import VadConfig
+from receptionist.engines.vad_quiet import QuietFloor
 from receptionist.engines.vad_silero import SileroModel, WindowBatcher
 from receptionist.messages import (
     FRAME_MS,
@@ -60,7 +61,7 @@ def load_vad(config: VadConfig) -> VadModel:
         ConfigError: silero's model cannot be found.
     """
     if config.engine == "silero":
-        return SileroModel()
+        return SileroModel(quiet=QuietFloor(config.quiet_floor_dbfs, config.quiet_hang_ms))
     if config.engine == "webrtc":
         return WebrtcModel(config.webrtc_mode)
     assert_never(config.engine)

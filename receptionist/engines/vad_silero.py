@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from receptionist import frame_costs
+from receptionist.engines.vad_quiet import QuietFloor, QuietLine
 from receptionist.errors import ConfigError, EngineError
 from receptionist.messages import SAMPLE_RATE
 
@@ -28,6 +29,7 @@ WINDOW_BYTES = (SILERO_CONTEXT + SILERO_WINDOW) * PCM_BYTES
 """What one inference reads: the context and the window, as 16-bit PCM."""
 STEP_BYTES = SILERO_WINDOW * PCM_BYTES
 """How far the audio moves on per window: the window's last 32 samples stay as context."""
+WINDOW_MS = SILERO_WINDOW * 1000 // SAMPLE_RATE
 PCM_SCALE = np.float32(1 / 32768)
 """16-bit PCM to [-1, 1): a power of two, so the same floats as dividing by 32768."""
 
@@ -58,7 +60,8 @@ def window_rows(pcm16: bytes, rows: int) -> np.ndarray:
 class SileroModel:
     """The shared ONNX session. ``run`` is thread-safe; per-call state lives in streams."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, quiet: QuietFloor | None = None) -> None:
+        """``quiet``: skip the windows of a line quiet that long (``vad_quiet``; None: none)."""
         import onnxruntime as ort  # deferred: webrtc-only deployments never load it
 
         options = ort.SessionOptions()
@@ -74,10 +77,12 @@ class SileroModel:
             str(path or silero_model_path()), options, providers=["CPUExecutionProvider"]
         )
         self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
+        self._quiet = quiet
 
     def new_stream(self, batcher: WindowBatcher | None = None) -> SileroStream:
         """``batcher``: run this stream's windows in batches with other calls' (else inline)."""
-        return SileroStream(self, batcher)
+        quiet = self._quiet.new_line(WINDOW_MS, SILERO_CONTEXT * PCM_BYTES) if self._quiet else None
+        return SileroStream(self, batcher, quiet)
 
     def infer(self, windows: np.ndarray, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A batch of windows, one per row (context + 256 samples, float32 in [-1, 1]), and
@@ -110,9 +115,15 @@ class SileroStream:
     none costs a bytearray append.
     """
 
-    def __init__(self, model: SileroModel, batcher: WindowBatcher | None = None) -> None:
+    def __init__(
+        self,
+        model: SileroModel,
+        batcher: WindowBatcher | None = None,
+        quiet: QuietLine | None = None,
+    ) -> None:
         self._model = model
         self._batcher = batcher
+        self._quiet = quiet
         self.state = np.zeros(SILERO_STATE_SHAPE, dtype=np.float32)
         """The model's recurrent state for this call, (2, 1, 128)."""
         self.last = 0.0
@@ -137,11 +148,16 @@ class SileroStream:
         return self.last
 
     def _windows(self, pcm16: bytes) -> list[bytes]:
-        """The windows (context + 256 samples) this audio completes: none or one per frame."""
+        """The windows (context + 256 samples) this audio completes that the model must run
+        on: none or one per frame."""
         audio = self._audio
         audio += pcm16
         windows = []
         while len(audio) >= WINDOW_BYTES:
-            windows.append(bytes(audio[:WINDOW_BYTES]))
+            window = bytes(audio[:WINDOW_BYTES])
             del audio[:STEP_BYTES]
+            if self._quiet is not None and self._quiet.skip(window):
+                self.costs.vad_skipped += 1  # ``last`` stays the quiet line's probability
+            else:
+                windows.append(window)
         return windows

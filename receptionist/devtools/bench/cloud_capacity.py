@@ -12,7 +12,7 @@ outbound frames the server itself sent after a gap and its pacing wakes more tha
 late (``twilio.stats``: late frames with on-time wakes are audio that was not ready), and
 the per-frame cost breakdown the calls logged
 (``call.frame_costs``: VAD, inbound parse, outbound encode in µs per frame; frames per
-Deepgram message).
+Deepgram message; the share of VAD windows a quiet line spared Silero).
 
 On one shared core the fakes and 128 emulated callers may saturate before the server: the
 ``bench core`` column says how busy this (caller and fake) process was; a level where it is
@@ -47,6 +47,7 @@ from receptionist.devtools.fakes.deepgram_script import load_script
 from receptionist.devtools.fakes.elevenlabs import FakeElevenLabs
 from receptionist.devtools.fakes.openai import FakeOpenAI, Scripted
 from receptionist.devtools.replay import load_caller_audio, split_utterances
+from receptionist.engines.vad_silero import WINDOW_MS
 from receptionist.frame_costs import STAGES as COST_STAGES
 from receptionist.messages import FRAME_MS
 
@@ -98,6 +99,7 @@ def frame_costs(log: Path, tag: str) -> dict[str, float]:
     sums = dict.fromkeys(COST_STAGES, 0)
     frames = dict.fromkeys(COST_STAGES, 0)
     deepgram = [0, 0]
+    skipped = 0
     for line in log.read_text(encoding="utf-8").splitlines():
         if '"call.frame_costs"' not in line:
             continue
@@ -109,10 +111,14 @@ def frame_costs(log: Path, tag: str) -> dict[str, float]:
             frames[stage] += event[f"{stage}_frames"]
         deepgram[0] += event["deepgram_frames"]
         deepgram[1] += event["deepgram_messages"]
+        skipped += event["vad_skipped"]
     costs = {s: round(sums[s] / frames[s] / 1000, 1) if frames[s] else 0.0 for s in COST_STAGES}
     costs["frames_per_deepgram_message"] = (
         round(deepgram[0] / deepgram[1], 2) if deepgram[1] else 0.0
     )
+    # Each 20 ms frame is 0.625 of a 32 ms window.
+    windows = frames["vad"] * FRAME_MS / WINDOW_MS
+    costs["vad_windows_skipped"] = round(skipped / windows, 3) if windows else 0.0
     return costs
 
 
@@ -194,7 +200,7 @@ def capacity_table(rows: list[dict[str, Any]]) -> str:
         f"{'bench core':>11}{'waits srv':>10}{'bench':>7}{'dropped in':>12}{'late out':>10}"
         f"{'late wakes':>12}{'sends/call-s':>14}   µs/frame: "
         + " ".join(COST_STAGES)
-        + "; frames per Deepgram message",
+        + "; frames per Deepgram message; VAD windows skipped (quiet line)",
     ]
     for r in rows:
         late, costs, out = r["lateness_ms"], r["frame_costs_us"], r["outbound"]
@@ -206,7 +212,7 @@ def capacity_table(rows: list[dict[str, Any]]) -> str:
             f"{out['frames_late']:>5}/{out['frames_out']:<5}"
             f"{out['wakes_late']:>6}/{out['wakes']:<5}{r['media_sends_per_call_s']!s:>14}  "
             + " ".join(f"{costs[s]}" for s in COST_STAGES)
-            + f"; {costs['frames_per_deepgram_message']}"
+            + f"; {costs['frames_per_deepgram_message']}; {costs['vad_windows_skipped']:.0%}"
         )
     return "\n".join(lines)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +34,9 @@ from receptionist.engines.vad import (  # noqa: E402
 )
 from receptionist.engines.vad import probabilities as probabilities_of  # noqa: E402
 from receptionist.engines.vad_batch import SileroBatcher  # noqa: E402
+from receptionist.engines.vad_quiet import QuietFloor  # noqa: E402
 from receptionist.engines.vad_silero import SileroModel  # noqa: E402
-from receptionist.messages import FRAME_MS, SAMPLE_RATE, SpeechStarted  # noqa: E402
+from receptionist.messages import FRAME_MS, SAMPLE_RATE, SpeechStarted, SpeechStopped  # noqa: E402
 
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
 PHRASES = (
@@ -104,20 +105,43 @@ def signals() -> list[tuple[str, np.ndarray, int]]:
     ]
 
 
-def run(model: VadModel, samples: np.ndarray, config: VadConfig) -> tuple[float, int, float]:
-    """(share of frames voiced, utterances started, microseconds of CPU per frame)."""
+@dataclass(frozen=True)
+class Heard:
+    voiced: list[bool]
+    """Per frame: at or above the threshold."""
+    starts: list[int]
+    """The frames that started an utterance."""
+    stops: list[int]
+    """The frames that ended one."""
+    cpu_us: float
+    """Per frame."""
+
+
+def run(model: VadModel, samples: np.ndarray, config: VadConfig) -> Heard:
     pcm = phone_line(np.clip(samples, -32768, 32767).astype(np.int16).tobytes())
     frames = [pcm[i : i + 2 * FRAME_SAMPLES] for i in range(0, len(pcm), 2 * FRAME_SAMPLES)]
     stream, segmenter = model.new_stream(), new_segmenter(config)
     started = time.process_time()
     probabilities = probabilities_of(stream, frames)
     cpu_us = (time.process_time() - started) / len(frames) * 1e6
-    starts = sum(
-        isinstance(segmenter.handle(p, i * FRAME_MS / 1000), SpeechStarted)
-        for i, p in enumerate(probabilities)
-    )
-    voiced = float(np.mean(np.array(probabilities) >= config.threshold))
-    return voiced, starts, cpu_us
+    events = [(i, segmenter.handle(p, i * FRAME_MS / 1000)) for i, p in enumerate(probabilities)]
+    starts = [i for i, event in events if isinstance(event, SpeechStarted)]
+    stops = [i for i, event in events if isinstance(event, SpeechStopped)]
+    return Heard([p >= config.threshold for p in probabilities], starts, stops, cpu_us)
+
+
+def against(heard: Heard, reference: Heard) -> str:
+    """How ``heard`` differs from what plain Silero heard on the same signal."""
+    differ = sum(a != b for a, b in zip(heard.voiced, reference.voiced, strict=True))
+    moved = ""
+    for kind, ours, theirs in (("starts", heard.starts, reference.starts),
+                               ("stops", heard.stops, reference.stops)):  # fmt: skip
+        if len(ours) != len(theirs):
+            return f"  {differ} frames differ, {kind} differ in number"
+        shifts = [a - b for a, b in zip(ours, theirs, strict=True)]
+        if any(shifts):
+            moved += f", {kind} moved {min(shifts):+d}..{max(shifts):+d} frames"
+    return f"  {differ} frames differ{moved}" if differ or moved else "  same as silero"
 
 
 def batched(model: SileroModel, calls: int, seconds: float, collect_ms: int) -> str:
@@ -171,21 +195,29 @@ def main() -> None:
             print(batched(silero, calls, args.seconds, args.collect_ms), flush=True)
         return
     config = load_config(ROOT / "config.toml").vad
+    quiet = QuietFloor(config.quiet_floor_dbfs, config.quiet_hang_ms)
     engines: dict[str, tuple[VadModel, VadConfig]] = {
         "silero": (SileroModel(), config),
+        f"silero, quiet line skipped (under {quiet.dbfs} dBFS for {quiet.hang_ms} ms)": (
+            SileroModel(quiet=quiet),
+            config,
+        ),
         "webrtc mode 3": (WebrtcModel(3), config),
         "webrtc mode 3, min_speech_ms 300": (WebrtcModel(3), replace(config, min_speech_ms=300)),
     }
     cases = signals()
+    plain: dict[str, Heard] = {}
     for name, (model, engine_config) in engines.items():
         print(f"== {name}")
         cpu = []
         for signal, samples, utterances in cases:
-            voiced, starts, cpu_us = run(model, samples, engine_config)
-            cpu.append(cpu_us)
-            verdict = "ok" if starts == utterances else "WRONG"
-            counts = f"starts {starts}/{utterances} {verdict}"
-            print(f"  {signal:36s} frames voiced {voiced:6.1%}  {counts}")
+            heard = run(model, samples, engine_config)
+            plain.setdefault(signal, heard)
+            cpu.append(heard.cpu_us)
+            verdict = "ok" if len(heard.starts) == utterances else "WRONG"
+            counts = f"starts {len(heard.starts)}/{utterances} {verdict}"
+            versus = against(heard, plain[signal]) if name.startswith("silero,") else ""
+            print(f"  {signal:36s} frames voiced {np.mean(heard.voiced):6.1%}  {counts}{versus}")
         print(f"  CPU per 20 ms frame: {np.median(cpu):.1f} us (median over signals)")
 
 
