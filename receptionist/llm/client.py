@@ -156,21 +156,29 @@ class LlmClient:
         tools: Sequence[Mapping[str, Any]],
         allow_tools: bool,
     ) -> dict[str, Any]:
+        """``create``'s arguments. The body goes in ``extra_body``, which the SDK sends as
+        given: its typed arguments are walked key by key against their TypedDicts first (5.4
+        ms of CPU, on the event loop, for a request with the clinic's tools and a dozen
+        messages), for JSON that plain dicts already are. ``messages`` must still be given
+        (the SDK requires it), and is replaced by the body's."""
         settings = self._settings
-        request: dict[str, Any] = {
-            "model": settings.model,
+        body: dict[str, Any] = {
             "messages": messages,
-            "stream": True,
             "temperature": settings.temperature,
             "max_tokens": settings.max_tokens,
             # The usage chunk costs nothing in latency (it follows finish_reason).
             "stream_options": {"include_usage": True},
-            "extra_headers": self._headers,
         }
         if tools:
-            request["tools"] = tools
-            request["tool_choice"] = "auto" if allow_tools else "none"
-        return request
+            body["tools"] = tools
+            body["tool_choice"] = "auto" if allow_tools else "none"
+        return {
+            "model": settings.model,
+            "messages": [],
+            "stream": True,
+            "extra_body": body,
+            "extra_headers": self._headers,
+        }
 
 
 async def _sse_data(response: httpx2.Response) -> AsyncGenerator[str, None]:

@@ -15,6 +15,7 @@ from structlog.testing import capture_logs
 from receptionist.devtools.fakes.openai import Scripted, ToolCallScript
 from receptionist.errors import ConfigError
 from receptionist.llm import FALLBACK, LlmAgent, build_llm
+from receptionist.llm.tool_schemas import tool_schemas
 from receptionist.messages import EndCall, EndReason
 from receptionist.scheduling.messages import (
     BookingConfirmed,
@@ -254,6 +255,29 @@ async def test_a_server_without_keys_gets_no_authorization_header() -> None:
         call = Call()
         await call.agent(client).reply("hello", call.say)
     assert "authorization" not in fake.requests[0].headers
+
+
+async def test_the_request_carries_the_whole_body_and_the_key() -> None:
+    """The body is sent as built (``LlmClient._request``), not through the SDK's typed
+    arguments: the model, the history, the tools and every setting still reach the wire."""
+    async with openai_server(Scripted(text="Hi."), Scripted(text="Nine.")) as (fake, client):
+        call = Call()
+        agent = call.agent(client)
+        await agent.reply("hello", call.say)
+        await agent.reply("is nine free", call.say)
+    body, headers = fake.requests[1].body, fake.requests[1].headers
+    assert headers["authorization"] == f"Bearer {KEY}"
+    assert body["model"] == CONFIG.llm.model
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    assert (body["temperature"], body["max_tokens"]) == (CONFIG.llm.temperature,
+                                                         CONFIG.llm.max_tokens)  # fmt: skip
+    assert [m["content"] for m in body["messages"] if m["role"] != "system"] == [
+        "hello", "Hi.", "is nine free"
+    ]  # fmt: skip
+    assert body["messages"][0]["role"] == "system"
+    assert body["tool_choice"] == "auto"
+    assert body["tools"] == tool_schemas(CONFIG)
 
 
 def test_build_llm_takes_the_key_from_the_environment_only() -> None:
