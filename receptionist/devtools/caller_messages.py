@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from receptionist.messages import FRAME_MS
@@ -38,6 +39,22 @@ def media_message(stream_sid: str, sequence: int, chunk: int, ulaw: bytes) -> di
         "media": media,
         "streamSid": stream_sid,
     }
+
+
+class MediaFrames:
+    """One stream's ``media`` messages as JSON text, the same as ``json.dumps`` of
+    ``media_message`` makes, from a template: a hundred emulated callers send 5000 a second
+    from the bench's one core."""
+
+    def __init__(self, stream_sid: str) -> None:
+        self._tail = '"}, "streamSid": ' + json.dumps(stream_sid) + "}"
+
+    def encode(self, sequence: int, chunk: int, ulaw: bytes) -> str:
+        return (
+            f'{{"event": "media", "sequenceNumber": "{sequence}", "media": {{"track": '
+            f'"inbound", "chunk": "{chunk}", "timestamp": "{chunk * FRAME_MS}", "payload": '
+            f'"{base64.b64encode(ulaw).decode()}{self._tail}'
+        )
 
 
 def mark_message(stream_sid: str, name: str) -> dict[str, Any]:

@@ -62,6 +62,10 @@ class Playback:
         self.pending_marks = [(at, name) for at, name in self.pending_marks if at > now]
         return due
 
+    def next_mark_at(self) -> float | None:
+        """When the next pending mark is due (None: none is pending)."""
+        return min((at for at, _ in self.pending_marks), default=None)
+
     def speaking(self, now: float) -> bool:
         return self.buffer_end > now or bool(self.pending_marks)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import math
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,8 +23,8 @@ import trio_websocket
 
 from receptionist.devtools.caller_messages import (
     CONNECTED,
+    MediaFrames,
     mark_message,
-    media_message,
     start_message,
     stop_message,
 )
@@ -80,6 +81,8 @@ class TwilioCaller(CallerWebhook):
         self._closed_while_saying = 0
         self._closed_by_server = False
         self._echo: list[str] = []
+        self._marks_changed = trio.Event()
+        """Set when a mark or a clear arrives: ``_play_out`` has a new mark to time."""
         self._reply_since = 0.0
         self._reply_first_audio: float | None = None
 
@@ -127,6 +130,7 @@ class TwilioCaller(CallerWebhook):
                 greeting_ms = await self._converse(ws, utterances, cut, latencies)
                 closing.deadline = trio.current_time() + self.close_wait_s
                 nursery.cancel_scope.cancel()
+        self.playback.played(trio.current_time())
         return CallerReport(
             call_sid=self.call_sid,
             heard_ulaw=bytes(self.playback.heard),
@@ -162,6 +166,7 @@ class TwilioCaller(CallerWebhook):
 
     async def _send_start(self, ws: Any, parameters: dict[str, str]) -> None:
         self._stream_sid = "MZ" + self.call_sid[2:]
+        self._media = MediaFrames(self._stream_sid)
         await self._send(ws, CONNECTED)
         await self._send(ws, start_message(self._stream_sid, self.call_sid, parameters))
         self._sequence = 1
@@ -169,11 +174,14 @@ class TwilioCaller(CallerWebhook):
         self._next_slot = trio.current_time()
 
     async def _send(self, ws: Any, message: dict[str, Any]) -> None:
+        await self._send_text(ws, json.dumps(message))
+
+    async def _send_text(self, ws: Any, text: str) -> None:
         """Send one message; once the server has hung up there is nothing more to send."""
         if self._closed_by_server:
             return
         try:
-            await ws.send_message(json.dumps(message))
+            await ws.send_message(text)
         except trio_websocket.ConnectionClosed:
             self._closed_by_server = True
             self._closed_while_saying |= int(self._saying)
@@ -181,7 +189,7 @@ class TwilioCaller(CallerWebhook):
     async def _send_frame(self, ws: Any, ulaw: bytes) -> None:
         self._sequence += 1
         self._chunk += 1
-        await self._send(ws, media_message(self._stream_sid, self._sequence, self._chunk, ulaw))
+        await self._send_text(ws, self._media.encode(self._sequence, self._chunk, ulaw))
 
     async def _say(self, ws: Any, ulaw: bytes) -> float:
         """Stream one utterance in 20 ms frames; returns when its last frame went out."""
@@ -259,18 +267,26 @@ class TwilioCaller(CallerWebhook):
                 self.media_after_clear += frames * (self._saying and self._cleared_while_saying)
             case "mark":
                 self.playback.mark(message["mark"]["name"], now)
+                self._marks_changed.set()
             case "clear":
                 self.clears += 1
                 self.clear_times.append(now)
                 self._cleared_while_saying = self._saying
                 self._echo.extend(self.playback.clear(now))
+                self._marks_changed.set()
 
     async def _play_out(self, ws: Any) -> None:
+        """Echo each mark when the audio before it has played, as Twilio does: woken when
+        the next one is due or a mark or clear arrives, not every frame (a hundred callers
+        polling would load the bench's core)."""
         while True:
+            self._marks_changed = trio.Event()
             for name in self._echo + self.playback.played(trio.current_time()):
                 await self._send(ws, mark_message(self._stream_sid, name))
             self._echo.clear()
-            await trio.sleep(FRAME_S)
+            due = self.playback.next_mark_at()
+            with trio.move_on_at(math.inf if due is None else due):
+                await self._marks_changed.wait()
 
     async def _linger(self, ws: Any) -> None:
         """Stay on the line, silent, until the receptionist hangs up or ``linger_s`` passes."""
