@@ -24,7 +24,8 @@ callers and fakes run here, on core 1.
 3. Cloud engines on the fakes, capacity ramp to 128 calls (``bench.cloud_capacity``):
    p99 lateness, CPU per call-second and the per-frame cost breakdown at each level.
 
-Prints a table; writes ``<out>/bench.json`` and the server logs.
+Prints a table, and how fast the machine is (``bench.machine``: compare runs on machines of
+close figures only); writes ``<out>/bench.json`` and the server logs.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from receptionist.devtools.bench.cloud_capacity import (
 )
 from receptionist.devtools.bench.figures import max_realtime, table
 from receptionist.devtools.bench.floor import floor_table
+from receptionist.devtools.bench.machine import describe as describe_machine
+from receptionist.devtools.bench.machine import machine_speed
 from receptionist.devtools.bench.phases import (
     Settings,
     capacity_phase,
@@ -120,9 +123,11 @@ def main() -> None:
     s = settings()
     s.out.mkdir(parents=True, exist_ok=True)
     pinning = pin_self()
+    speed = machine_speed()
+    print(describe_machine(speed), flush=True)
     started = time.monotonic()
     run = bench_floor_only if s.floor_only else bench_cloud_only if s.cloud_only else bench
-    result = {"server_pinning": pinning, **trio.run(run, s)}
+    result = {"server_pinning": pinning, "machine": speed, **trio.run(run, s)}
     result["settings"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(s).items()}
     result["run_s"] = round(time.monotonic() - started, 1)
     (s.out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -138,6 +143,7 @@ def main() -> None:
     if "cloud_capacity" in result:
         print(capacity_table(result["cloud_capacity"]))
         print(f"max concurrent cloud calls in real time: {result['max_realtime_cloud_calls']}")
+    print(describe_machine(speed))
     print(f"({result['run_s']} s; {s.out / 'bench.json'})")
 
 

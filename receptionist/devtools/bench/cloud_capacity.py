@@ -40,6 +40,8 @@ from receptionist.devtools.bench.figures import (
     percentiles,
 )
 from receptionist.devtools.bench.level import run_level
+from receptionist.devtools.bench.machine import describe as describe_machine
+from receptionist.devtools.bench.machine import machine_speed
 from receptionist.devtools.bench.process import ROOT, ServerProcess, pin_self, runqueue_wait_s
 from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
 from receptionist.devtools.fakes.deepgram import FakeDeepgram
@@ -225,14 +227,17 @@ def main() -> None:
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     pin_self()
+    speed = machine_speed()
     booking = split_utterances(load_caller_audio(ROOT / "tests" / "fixtures" / "booking_call.wav"))
     path = out / "capacity.sqlite3"
     path.unlink(missing_ok=True)
     database = [f"scheduler.database={json.dumps(str(path))}", "server.max_calls=10000"]
     rows = trio.run(cloud_capacity_phase, out, booking[:UTTERANCES], args.levels, database)
-    (out / "cloud-capacity.json").write_text(json.dumps(rows, indent=2) + "\n")
+    result = {"machine": speed, "levels": rows}
+    (out / "cloud-capacity.json").write_text(json.dumps(result, indent=2) + "\n")
     print(capacity_table(rows))
     print(f"max concurrent cloud calls in real time: {max_realtime(rows)}")
+    print(describe_machine(speed))
 
 
 if __name__ == "__main__":
