@@ -24,13 +24,13 @@ from receptionist.call import CallServices
 from receptionist.config import Config, Secrets
 from receptionist.devtools.caller_messages import media_message, stop_message
 from receptionist.devtools.replay import replay_config
+from receptionist.devtools.steps import TaskSteps
 from receptionist.devtools.twilio_caller import SILENCE_FRAME, TwilioCaller
 from receptionist.runtime import build_services
 from receptionist.server import serve_app
 from receptionist.telephony import webhooks
 from receptionist.telephony.webhooks import twilio_signature
 from tests.helpers.calls import NOW
-from tests.helpers.steps import StepCounter
 
 LIMIT_S = 30
 AUTH_TOKEN = "12345"
@@ -227,7 +227,7 @@ async def test_the_callers_frames_reach_the_call_without_a_relay_task_per_frame(
     caller = TwilioCaller(server)
     _url, parameters = await caller.answer_webhook()
     ended = trio.Event()
-    relay = StepCounter("handle_messages")
+    relay = TaskSteps()
     stream_sid = "MZ" + caller.call_sid[2:]
     with capture_logs(processors=[merge_contextvars, flag_on("call.end", ended)]) as logs:
         with trio.fail_after(LIMIT_S):
@@ -248,4 +248,4 @@ async def test_the_callers_frames_reach_the_call_without_a_relay_task_per_frame(
                 listening.cancel_scope.cancel()
     (stats,) = [entry for entry in logs if entry["event"] == "twilio.stats"]
     assert stats["frames_in"] == RELAYED_FRAMES
-    assert relay.steps <= 5  # relayed, it woke once per frame
+    assert relay.of("handle_messages") <= 5  # relayed, it woke once per frame

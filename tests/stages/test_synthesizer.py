@@ -8,6 +8,7 @@ import pytest
 import trio
 from structlog.testing import capture_logs
 
+from receptionist.devtools.steps import TaskSteps
 from receptionist.errors import SpeechSynthesisError
 from receptionist.messages import (
     FRAME_BYTES,
@@ -19,7 +20,6 @@ from receptionist.messages import (
 )
 from receptionist.turns.cancellation import TurnCancellation
 from stages.synthesizer import SynthesizerOutput, run_synthesizer
-from tests.helpers.steps import StepCounter
 
 DEADLINE_S = 30
 CHUNK_GAP_S = 0.05
@@ -220,7 +220,7 @@ async def _read_outbox(
     at a time (without waiting, as the writer fills a message) every ``every_s``; what was
     read, and how many times the actor woke."""
     synthesizer.engine.chunks = [b"".join(frames)]
-    counter = StepCounter("run_synthesizer")
+    counter = TaskSteps()
     trio.lowlevel.add_instrument(counter)
     received: list[SynthesizerOutput] = []
     try:
@@ -237,7 +237,7 @@ async def _read_outbox(
                     await trio.sleep(every_s)
     finally:
         trio.lowlevel.remove_instrument(counter)
-    return received, counter.steps
+    return received, counter.of("run_synthesizer")
 
 
 async def test_a_full_outbox_wakes_the_actor_once_per_message_taken_not_per_frame(

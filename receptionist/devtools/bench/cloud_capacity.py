@@ -27,6 +27,7 @@ import os
 import resource
 from collections import deque
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from receptionist.devtools.bench.level import run_level
 from receptionist.devtools.bench.machine import describe as describe_machine
 from receptionist.devtools.bench.machine import machine_speed
 from receptionist.devtools.bench.process import ROOT, ServerProcess, pin_self, runqueue_wait_s
+from receptionist.devtools.bench.server import STEPS_ENV
 from receptionist.devtools.fakes.cloud import KEYS, CloudFakes
 from receptionist.devtools.fakes.deepgram import FakeDeepgram
 from receptionist.devtools.fakes.deepgram_script import load_script
@@ -59,6 +61,8 @@ FAKE_VOICE_MS_PER_CHAR = 40
 UTTERANCES = 4
 FRAMES_PER_SECOND = 1000 // FRAME_MS
 PATIENT_TTS_S = 10.0
+LOG_NAME = "server-cloud-capacity.log"
+STEPS_SHOWN = 12
 SETTLE_S = 3.0
 """After the last level: the server logs each call's counters once it sees the hang-up."""
 
@@ -132,16 +136,19 @@ def _own_cpu_s() -> float:
 async def cloud_capacity_phase(
     out: Path, utterances: list[bytes], levels: list[int], database: list[str],
     *, stt_ms: float = 150.0, llm_ms: float = 300.0, tts_ms: float = 100.0,
+    env: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """The ramp; ``database``: the scheduler overrides (a fresh SQLite file, no call limit)."""
+    """The ramp; ``database``: the scheduler overrides (a fresh SQLite file, no call limit);
+    ``env``: more of the server's environment."""
 
     send_ahead = load_config(ROOT / "config.toml").twilio.send_ahead_ms / 1000
     fakes = cloud_fakes(stt_ms, llm_ms, tts_ms)
-    log = out / "server-cloud-capacity.log"
+    log = out / LOG_NAME
     rows: list[dict[str, Any]] = []
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(fakes.serve)
-        with ServerProcess([*database, *cloud_overrides(urls)], log, env=KEYS) as server:
+        overrides = [*database, *cloud_overrides(urls)]
+        with ServerProcess(overrides, log, env={**KEYS, **(env or {})}) as server:
             for calls in levels:
                 own_before = _own_cpu_s()
                 waits_before = server.runqueue_wait_s(), runqueue_wait_s(os.getpid())
@@ -195,6 +202,21 @@ def _twilio_stats(log: Path, tag: str) -> dict[str, int]:
     return sums
 
 
+def steps_per_frame(steps_file: Path, frames_in: int) -> dict[str, float]:
+    """The server's scheduler steps per inbound frame, by task, over the whole run (start-up
+    and the calls' set-up included: a few hundred steps in all)."""
+    counts: dict[str, int] = json.loads(steps_file.read_text())
+    per_frame = {name: round(steps / frames_in, 3) for name, steps in counts.items()}
+    return {"all tasks": round(sum(counts.values()) / frames_in, 2), **per_frame}
+
+
+def steps_table(per_frame: dict[str, float]) -> str:
+    lines = ["the server's scheduler steps per inbound frame (all levels), by task:"]
+    for name, steps in list(per_frame.items())[: STEPS_SHOWN + 1]:
+        lines.append(f"{steps:8.2f}  {name}")
+    return "\n".join(lines)
+
+
 def capacity_table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "cloud engines on the fakes, one server process on one core:",
@@ -223,6 +245,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", type=int, nargs="+", default=CLOUD_LEVELS)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-output")
+    parser.add_argument(
+        "--count-steps",
+        action="store_true",
+        help="count the server's scheduler steps per inbound frame, by task (the counting "
+        "costs CPU: this run's CPU and lateness figures do not compare with others')",
+    )
     args = parser.parse_args()
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -232,11 +260,21 @@ def main() -> None:
     path = out / "capacity.sqlite3"
     path.unlink(missing_ok=True)
     database = [f"scheduler.database={json.dumps(str(path))}", "server.max_calls=10000"]
-    rows = trio.run(cloud_capacity_phase, out, booking[:UTTERANCES], args.levels, database)
-    result = {"machine": speed, "levels": rows}
+    steps_file = out / "server-steps.json"
+    steps_file.unlink(missing_ok=True)
+    env = {STEPS_ENV: str(steps_file)} if args.count_steps else {}
+    phase = partial(cloud_capacity_phase, env=env)
+    rows = trio.run(phase, out, booking[:UTTERANCES], args.levels, database)
+    result: dict[str, Any] = {"machine": speed, "levels": rows}
+    if args.count_steps:
+        tags = [f"k{row['calls']}" for row in rows]
+        frames_in = sum(_twilio_stats(out / LOG_NAME, tag)["frames_in"] for tag in tags)
+        result["steps_per_inbound_frame"] = steps_per_frame(steps_file, frames_in)
     (out / "cloud-capacity.json").write_text(json.dumps(result, indent=2) + "\n")
     print(capacity_table(rows))
     print(f"max concurrent cloud calls in real time: {max_realtime(rows)}")
+    if args.count_steps:
+        print(steps_table(result["steps_per_inbound_frame"]))
     print(describe_machine(speed))
 
 

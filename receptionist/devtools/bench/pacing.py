@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
@@ -65,6 +66,21 @@ trio.run(main, sys.argv[1], int(sys.argv[2]))
 """
 
 
+def media_app(handle: Callable[[QuartConnection], Awaitable[None]]) -> QuartTrio:
+    """A quart-trio app whose ``/media`` WebSocket is the server's media stream's kind
+    (``media_websocket.py``), each connection accepted and handed to ``handle``."""
+    app = QuartTrio(__name__)
+    app.asgi_websocket_class = DisconnectReportingWebsocket
+
+    @app.websocket("/media")
+    async def media() -> None:
+        await websocket.accept()
+        connection: Any = websocket._get_current_object()  # type: ignore[attr-defined]
+        await handle(QuartConnection(connection))
+
+    return app
+
+
 class CheckpointConnection:
     """A MediaConnection whose send does not block."""
 
@@ -105,17 +121,14 @@ async def _measure(
     """Process CPU seconds, frames and messages sent over ``seconds`` once every stream runs."""
     connected = trio.Semaphore(0)
     running: list[trio.CancelScope] = []
-    app = QuartTrio(__name__)
-    app.asgi_websocket_class = DisconnectReportingWebsocket
 
-    @app.websocket("/media")
-    async def media() -> None:
-        await websocket.accept()
-        connection: Any = websocket._get_current_object()  # type: ignore[attr-defined]
+    async def media(connection: QuartConnection) -> None:
         with trio.CancelScope() as stream:
             running.append(stream)
             connected.release()
-            await _stream(QuartConnection(connection), message_frames, stats)
+            await _stream(connection, message_frames, stats)
+
+    app = media_app(media)
 
     async with trio.open_nursery() as nursery:
         if over_websocket:

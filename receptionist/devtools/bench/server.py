@@ -3,19 +3,25 @@
 Run: ``python -m receptionist.devtools.bench.server LOG_FILE [section.key=value ...]``.
 Serves config.toml with the given overrides on 127.0.0.1 (a free port), logs JSON lines
 to LOG_FILE, and prints ``PORT <n>`` on stdout once it accepts calls. Runs until killed.
+With ``STEPS_ENV`` naming a file, it counts every task's scheduler steps
+(``devtools.steps``) and writes them there as JSON when it exits (on SIGTERM, once drained).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
 
 import trio
 
+from receptionist.devtools.steps import TaskSteps
+
 ROOT = Path(__file__).resolve().parents[3]
 SERVER_CORE = 0
 """The core the server runs on; process.py puts the callers and fakes on the other."""
+STEPS_ENV = "RECEPTIONIST_BENCH_STEPS"
 
 
 async def serve(overrides: list[str]) -> None:
@@ -40,7 +46,13 @@ def main() -> None:
         os.sched_setaffinity(0, {SERVER_CORE})  # threads started later inherit it
     sys.stdout = open(log_file, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
     configure_logging("info", json=True)
-    trio.run(serve, overrides)
+    steps_file = os.environ.get(STEPS_ENV)
+    steps = TaskSteps()
+    try:
+        trio.run(serve, overrides, instruments=[steps] if steps_file else [])
+    finally:
+        if steps_file:
+            Path(steps_file).write_text(json.dumps(dict(steps.by_task.most_common())))
 
 
 if __name__ == "__main__":
