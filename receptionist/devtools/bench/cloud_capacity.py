@@ -134,20 +134,21 @@ def _own_cpu_s() -> float:
 
 
 async def cloud_capacity_phase(
-    out: Path, utterances: list[bytes], levels: list[int], database: list[str],
+    out: Path, utterances: list[bytes], levels: list[int], server_overrides: list[str],
     *, stt_ms: float = 150.0, llm_ms: float = 300.0, tts_ms: float = 100.0,
     env: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """The ramp; ``database``: the scheduler overrides (a fresh SQLite file, no call limit);
-    ``env``: more of the server's environment."""
+    """The ramp; ``server_overrides``: config overrides for the server (a fresh SQLite
+    file and no call limit, and any setting tried); ``env``: more of its environment."""
 
-    send_ahead = load_config(ROOT / "config.toml").twilio.send_ahead_ms / 1000
+    config = load_config(ROOT / "config.toml", overrides=server_overrides)
+    send_ahead = config.twilio.send_ahead_ms / 1000
     fakes = cloud_fakes(stt_ms, llm_ms, tts_ms)
     log = out / LOG_NAME
     rows: list[dict[str, Any]] = []
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(fakes.serve)
-        overrides = [*database, *cloud_overrides(urls)]
+        overrides = [*server_overrides, *cloud_overrides(urls)]
         with ServerProcess(overrides, log, env={**KEYS, **(env or {})}) as server:
             for calls in levels:
                 own_before = _own_cpu_s()
@@ -251,6 +252,13 @@ def main() -> None:
         help="count the server's scheduler steps per inbound frame, by task (the counting "
         "costs CPU: this run's CPU and lateness figures do not compare with others')",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a config override for the server (repeatable)",
+    )
     args = parser.parse_args()
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -264,7 +272,7 @@ def main() -> None:
     steps_file.unlink(missing_ok=True)
     env = {STEPS_ENV: str(steps_file)} if args.count_steps else {}
     phase = partial(cloud_capacity_phase, env=env)
-    rows = trio.run(phase, out, booking[:UTTERANCES], args.levels, database)
+    rows = trio.run(phase, out, booking[:UTTERANCES], args.levels, [*database, *args.set])
     result: dict[str, Any] = {"machine": speed, "levels": rows}
     if args.count_steps:
         tags = [f"k{row['calls']}" for row in rows]
