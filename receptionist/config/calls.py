@@ -106,8 +106,8 @@ class BufferConfig:
 
 @dataclass(frozen=True, slots=True, config=SECTION)
 class TwilioConfig:
-    send_ahead_ms: Count = 100
-    media_message_ms: Annotated[Int, Field(ge=FRAME_MS, le=200, multiple_of=FRAME_MS)] = 20
+    send_ahead_ms: Count = 80
+    media_message_ms: Annotated[Int, Field(ge=FRAME_MS, le=200, multiple_of=FRAME_MS)] = 40
     """Outbound audio goes to Twilio in media messages of up to this much (whole 20 ms
     frames): Twilio then holds ``send_ahead_ms`` to ``send_ahead_ms`` plus this."""
     api_base_url: Annotated[NonBlank, AfterValidator(url("https", "http"))] = (
