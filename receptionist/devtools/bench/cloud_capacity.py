@@ -207,6 +207,8 @@ def steps_per_frame(steps_file: Path, frames_in: int) -> dict[str, float]:
     """The server's scheduler steps per inbound frame, by task, over the whole run (start-up
     and the calls' set-up included: a few hundred steps in all)."""
     counts: dict[str, int] = json.loads(steps_file.read_text())
+    if not frames_in:
+        raise SystemExit("no inbound frame reached the server: no steps per frame to give")
     per_frame = {name: round(steps / frames_in, 3) for name, steps in counts.items()}
     return {"all tasks": round(sum(counts.values()) / frames_in, 2), **per_frame}
 
